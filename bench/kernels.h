@@ -1,0 +1,21 @@
+#ifndef LSUV_BENCH_KERNELS_H
+#define LSUV_BENCH_KERNELS_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lsuv/device.h"
+
+typedef struct kernel_options {
+    uint64_t bytes;   /* buffer size */
+    uint32_t repeats; /* timed runs after one warm-up */
+} kernel_options;
+
+/* Times the statistics kernel against vkCmdCopyBuffer on one device, prints rows
+ * to table and appends {"name", "device", ...} objects to entries. Returns 0,
+ * or an exit code after printing why. */
+int bench_kernels(lsuv_instance *instance, uint32_t index, const kernel_options *options,
+                  FILE *table, cJSON *entries);
+
+#endif

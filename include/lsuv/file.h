@@ -1,0 +1,14 @@
+/* Writing files so that a failed run never leaves a half-written one. */
+#ifndef LSUV_FILE_H
+#define LSUV_FILE_H
+
+#include <stddef.h>
+
+#include "lsuv/status.h"
+
+/* Writes size bytes to a temporary file beside path, syncs it and renames it
+ * over path: readers see the old file or the whole new one. */
+lsuv_status lsuv_file_write(const char *path, const void *data, size_t size);
+lsuv_status lsuv_file_write_text(const char *path, const char *text);
+
+#endif

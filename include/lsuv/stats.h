@@ -1,0 +1,73 @@
+/* Activation statistics on the device: mean and standard deviation of a
+ * float32 range in one read pass (Welford per invocation, Chan's merge across
+ * invocations, workgroups and chunks). */
+#ifndef LSUV_STATS_H
+#define LSUV_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lsuv/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lsuv_stats_method {
+    LSUV_STATS_WELFORD, /* the default */
+    LSUV_STATS_NAIVE,   /* fp32 sum and sum of squares: for comparison only */
+} lsuv_stats_method;
+
+typedef struct lsuv_stats_options {
+    lsuv_stats_method method;
+    /* Largest input range bound to one dispatch, in bytes; 0 takes the
+     * device's maxStorageBufferRange. Tests set it small to force chunking. */
+    uint64_t max_chunk_bytes;
+    /* Merge workgroups in shared memory even where subgroup shuffles work. */
+    bool force_shared;
+} lsuv_stats_options;
+
+/* The moments as the device stores them, LSUV_STATS_RESULT_BYTES each; a
+ * result buffer holds them at slot indices. */
+#define LSUV_STATS_RESULT_BYTES 24
+
+typedef struct lsuv_moments {
+    uint64_t count;     /* finite values */
+    uint64_t nonfinite; /* NaN and Inf values; when non-zero the moments are NaN */
+    double mean;
+    double std;            /* unbiased (n - 1), as torch.std; NaN for one value */
+    double std_population; /* n */
+} lsuv_moments;
+
+typedef struct lsuv_stats lsuv_stats;
+typedef struct lsuv_stats_plan lsuv_stats_plan;
+
+/* Pipelines for one device, sized from its limits. */
+lsuv_status lsuv_stats_create(lsuv_device *device, const lsuv_stats_options *options,
+                              lsuv_stats **out);
+void lsuv_stats_destroy(lsuv_stats *stats);
+
+/* The statistics of count floats of input starting at float index first,
+ * computed on the device and read back. */
+lsuv_status lsuv_stats_compute(lsuv_stats *stats, const lsuv_buffer *input, uint64_t first,
+                               uint64_t count, lsuv_moments *out);
+
+/* A plan binds one input range to one result slot; recording it adds the
+ * dispatches and barriers to a command buffer, as often as wanted, with no
+ * readback. The result stays on the device for later kernels until read. */
+lsuv_status lsuv_stats_plan_create(lsuv_stats *stats, const lsuv_buffer *input, uint64_t first,
+                                   uint64_t count, lsuv_buffer *result, uint32_t result_slot,
+                                   lsuv_stats_plan **out);
+void lsuv_stats_plan_destroy(lsuv_stats_plan *plan);
+void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd);
+/* Dispatches one recording makes (for counting hand-offs). */
+uint32_t lsuv_stats_plan_dispatches(const lsuv_stats_plan *plan);
+
+/* Reads the moments stored at a result slot. */
+lsuv_status lsuv_stats_result_read(const lsuv_stats *stats, const lsuv_buffer *result,
+                                   uint32_t slot, lsuv_moments *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,352 @@
+#include "lsuv/stats.h"
+
+#include "core/error.h"
+#include "vk/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Must match struct Partial in shaders/stats_common.glsl. */
+typedef struct partial {
+    float shift, mean, m2;
+    uint32_t n, nonfinite, pad;
+} partial;
+_Static_assert(sizeof(partial) == LSUV_STATS_RESULT_BYTES, "Partial layout");
+
+enum { PUSH_WORDS = 3 }; /* first, count, out_base */
+
+struct lsuv_stats {
+    lsuv_device *device;
+    lsuv_stats_options options;
+    lsuv_pipeline reduce, combine;
+    uint32_t workgroup;          /* invocations per workgroup */
+    uint32_t reduce_items;       /* inputs per invocation */
+    uint32_t combine_items;      /* partials per invocation */
+    uint64_t chunk_elements;     /* most inputs one reduce dispatch binds */
+};
+
+typedef struct stage {
+    const lsuv_pipeline *pipeline;
+    VkDescriptorSet set;
+    uint32_t push[PUSH_WORDS];
+    uint32_t groups;
+    bool barrier_before;
+} stage;
+
+struct lsuv_stats_plan {
+    lsuv_stats *stats;
+    VkDescriptorPool pool;
+    lsuv_buffer *scratch;
+    uint32_t stage_count;
+    stage *stages;
+};
+
+static uint32_t floor_pow2(uint32_t x) {
+    uint32_t p = 1;
+    while (p * 2 <= x) p *= 2;
+    return p;
+}
+
+lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *options,
+                              lsuv_stats **out) {
+    *out = NULL;
+    lsuv_stats *s = calloc(1, sizeof *s);
+    if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    s->device = dev;
+    if (options) s->options = *options;
+    const lsuv_device_info *info = dev->info;
+
+    /* 256 invocations keeps every vendor's workgroup full and the shared
+     * arrays small; smaller devices get their largest power of two. */
+    uint32_t wg = 256;
+    if (info->max_workgroup_invocations < wg) wg = info->max_workgroup_invocations;
+    if (info->max_workgroup_size_x < wg) wg = info->max_workgroup_size_x;
+    while (wg > 1 && wg * 16 > info->max_shared_memory) wg /= 2;
+    s->workgroup = floor_pow2(wg);
+    s->reduce_items = 16;
+    s->combine_items = 8;
+
+    bool subgroup = !s->options.force_shared && dev->full_subgroups && info->subgroup_shuffle &&
+                    info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
+    const char *algo = s->options.method == LSUV_STATS_NAIVE ? "naive" : "welford";
+    const char *merge = subgroup ? "subgroup" : "shared";
+    char reduce_name[64], combine_name[64];
+    snprintf(reduce_name, sizeof reduce_name, "stats_reduce_%s_%s", algo, merge);
+    snprintf(combine_name, sizeof combine_name, "stats_combine_%s_%s", algo, merge);
+
+    uint32_t spec_reduce[] = {s->workgroup, s->reduce_items};
+    uint32_t spec_combine[] = {s->workgroup, s->combine_items};
+    lsuv_pipeline_desc desc = {
+        .shader = reduce_name,
+        .bindings = 2,
+        .push_size = PUSH_WORDS * 4,
+        .spec = spec_reduce,
+        .spec_count = 2,
+        .full_subgroups = subgroup,
+    };
+    lsuv_status st = lsuv_pipeline_create(dev, &desc, &s->reduce);
+    if (st == LSUV_OK) {
+        desc.shader = combine_name;
+        desc.spec = spec_combine;
+        st = lsuv_pipeline_create(dev, &desc, &s->combine);
+    }
+    if (st != LSUV_OK) {
+        lsuv_stats_destroy(s);
+        return st;
+    }
+
+    /* A chunk is what one descriptor can bind, less the slack for aligning
+     * its offset, in whole workgroups, within the dispatch limit. */
+    uint64_t range = info->max_storage_buffer_range;
+    if (s->options.max_chunk_bytes && s->options.max_chunk_bytes < range)
+        range = s->options.max_chunk_bytes;
+    uint64_t span = (uint64_t)s->workgroup * s->reduce_items;
+    uint64_t usable = range > info->min_storage_buffer_offset_alignment
+                          ? (range - info->min_storage_buffer_offset_alignment) / 4
+                          : 0;
+    uint64_t chunk = usable / span * span;
+    uint64_t dispatch_limit = (uint64_t)info->max_workgroup_count_x * span;
+    if (chunk > dispatch_limit) chunk = dispatch_limit;
+    if (chunk > UINT32_MAX / span * span) chunk = UINT32_MAX / span * span;
+    if (chunk == 0) {
+        lsuv_stats_destroy(s);
+        return lsuv_fail(LSUV_ERROR_INVALID, "a chunk of %llu bytes cannot hold one workgroup's %llu floats",
+                         (unsigned long long)range, (unsigned long long)span);
+    }
+    s->chunk_elements = chunk;
+    *out = s;
+    return LSUV_OK;
+}
+
+void lsuv_stats_destroy(lsuv_stats *s) {
+    if (!s) return;
+    lsuv_pipeline_destroy(&s->reduce);
+    lsuv_pipeline_destroy(&s->combine);
+    free(s);
+}
+
+static uint64_t div_up(uint64_t a, uint64_t b) {
+    return (a + b - 1) / b;
+}
+
+static uint64_t align_up(uint64_t a, uint64_t b) {
+    return div_up(a, b) * b;
+}
+
+/* Points binding 0 at [in_offset, in_offset + in_range) of in, and binding 1
+ * at all of out. */
+static void write_set(lsuv_device *dev, VkDescriptorSet set, const lsuv_buffer *in,
+                      uint64_t in_offset, uint64_t in_range, const lsuv_buffer *out,
+                      uint64_t out_offset, uint64_t out_range) {
+    VkDescriptorBufferInfo buffers[2] = {
+        {.buffer = in->buffer, .offset = in_offset, .range = in_range},
+        {.buffer = out->buffer, .offset = out_offset, .range = out_range},
+    };
+    VkWriteDescriptorSet writes[2];
+    for (int i = 0; i < 2; ++i)
+        writes[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = set,
+            .dstBinding = (uint32_t)i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &buffers[i],
+        };
+    dev->vk.vkUpdateDescriptorSets(dev->device, 2, writes, 0, NULL);
+}
+
+lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
+                                   uint64_t count, lsuv_buffer *result, uint32_t result_slot,
+                                   lsuv_stats_plan **out) {
+    *out = NULL;
+    lsuv_device *dev = s->device;
+    const lsuv_device_info *info = dev->info;
+    if (count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
+    if (count > UINT32_MAX)
+        return lsuv_fail(LSUV_ERROR_INVALID, "statistics of %llu floats: at most 2^32-1 in one range",
+                         (unsigned long long)count);
+    if (first > input->size / 4 || count > input->size / 4 - first)
+        return lsuv_fail(LSUV_ERROR_INVALID, "floats %llu..%llu are outside a buffer of %llu floats",
+                         (unsigned long long)first, (unsigned long long)(first + count),
+                         (unsigned long long)(input->size / 4));
+    if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > result->size)
+        return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
+                         result_slot);
+
+    const uint64_t align = info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 1;
+    const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items;
+    const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
+    uint64_t chunks = div_up(count, s->chunk_elements);
+    uint64_t partials = 0;
+    for (uint64_t c = 0; c < chunks; ++c) {
+        uint64_t n = c + 1 < chunks ? s->chunk_elements : count - c * s->chunk_elements;
+        partials += div_up(n, reduce_span);
+    }
+    uint32_t levels = 0;
+    for (uint64_t p = partials; p > 1; p = div_up(p, combine_span)) ++levels;
+    if (partials * sizeof(partial) > info->max_storage_buffer_range)
+        return lsuv_fail(LSUV_ERROR_INVALID, "%llu floats need more partials than one binding holds",
+                         (unsigned long long)count);
+
+    lsuv_stats_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    plan->stats = s;
+    plan->stage_count = (uint32_t)chunks + levels;
+    plan->stages = calloc(plan->stage_count, sizeof *plan->stages);
+    lsuv_status st = plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+
+    /* Scratch: region A holds the first pass's partials and every even
+     * combine level; region B the odd levels. */
+    uint64_t a_bytes = align_up(partials * sizeof(partial), align);
+    uint64_t b_bytes = align_up(div_up(partials, combine_span) * sizeof(partial), align);
+    if (st == LSUV_OK && levels > 0) st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
+
+    if (st == LSUV_OK) {
+        VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * plan->stage_count};
+        VkDescriptorPoolCreateInfo pool_info = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+            .maxSets = plan->stage_count,
+            .poolSizeCount = 1,
+            .pPoolSizes = &size,
+        };
+        VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool_info, NULL, &plan->pool);
+        for (uint32_t i = 0; r == VK_SUCCESS && i < plan->stage_count; ++i) {
+            VkDescriptorSetAllocateInfo alloc = {
+                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                .descriptorPool = plan->pool,
+                .descriptorSetCount = 1,
+                .pSetLayouts = i < chunks ? &s->reduce.set_layout : &s->combine.set_layout,
+            };
+            r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &plan->stages[i].set);
+        }
+        if (r != VK_SUCCESS) st = lsuv_vk_fail(r, "allocating descriptor sets");
+    }
+    if (st != LSUV_OK) {
+        lsuv_stats_plan_destroy(plan);
+        return st;
+    }
+
+    /* Where a pass writes: the next scratch region, or the result slot. */
+    uint64_t out_partial = 0;
+    for (uint32_t i = 0; i < plan->stage_count; ++i) {
+        stage *sg = &plan->stages[i];
+        bool last = i + 1 == plan->stage_count;
+        bool reduce = i < chunks;
+        uint32_t level = reduce ? 0 : i - (uint32_t)chunks + 1; /* 0: the first pass */
+        const lsuv_buffer *out_buf = last ? result : plan->scratch;
+        uint64_t out_offset = last ? 0 : (level % 2 == 0 ? 0 : a_bytes);
+        uint64_t out_range = last ? VK_WHOLE_SIZE : (level % 2 == 0 ? a_bytes : b_bytes);
+        uint32_t out_base = last ? result_slot : 0;
+        if (reduce) {
+            uint64_t start = first + i * s->chunk_elements;
+            uint64_t n = i + 1 < chunks ? s->chunk_elements : count - i * s->chunk_elements;
+            uint64_t byte = start * 4, aligned = byte / align * align;
+            write_set(dev, sg->set, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
+                      out_range);
+            sg->pipeline = &s->reduce;
+            sg->groups = (uint32_t)div_up(n, reduce_span);
+            sg->push[0] = (uint32_t)((byte - aligned) / 4);
+            sg->push[1] = (uint32_t)n;
+            sg->push[2] = out_base + (uint32_t)out_partial;
+            out_partial += sg->groups;
+            sg->barrier_before = false;
+        } else {
+            /* Level k reads what level k-1 wrote: A for odd k, B for even. */
+            uint64_t in_offset = level % 2 == 1 ? 0 : a_bytes;
+            uint64_t in_range = level % 2 == 1 ? a_bytes : b_bytes;
+            uint64_t n = out_partial;
+            write_set(dev, sg->set, plan->scratch, in_offset, in_range, out_buf, out_offset,
+                      out_range);
+            sg->pipeline = &s->combine;
+            sg->groups = (uint32_t)div_up(n, combine_span);
+            sg->push[0] = 0;
+            sg->push[1] = (uint32_t)n;
+            sg->push[2] = out_base;
+            out_partial = sg->groups;
+            sg->barrier_before = true;
+        }
+    }
+    *out = plan;
+    return LSUV_OK;
+}
+
+void lsuv_stats_plan_destroy(lsuv_stats_plan *plan) {
+    if (!plan) return;
+    lsuv_device *dev = plan->stats->device;
+    if (plan->pool) dev->vk.vkDestroyDescriptorPool(dev->device, plan->pool, NULL);
+    lsuv_buffer_destroy(plan->scratch);
+    free(plan->stages);
+    free(plan);
+}
+
+uint32_t lsuv_stats_plan_dispatches(const lsuv_stats_plan *plan) {
+    return plan->stage_count;
+}
+
+void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd) {
+    const struct VolkDeviceTable *vk = &plan->stats->device->vk;
+    /* Earlier work may have written the input, or still be reading the
+     * scratch from the last recording of this plan. */
+    lsuv_cmd_barrier(cmd);
+    const lsuv_pipeline *bound = NULL;
+    for (uint32_t i = 0; i < plan->stage_count; ++i) {
+        const stage *sg = &plan->stages[i];
+        if (sg->barrier_before) lsuv_cmd_barrier(cmd);
+        if (sg->pipeline != bound) {
+            vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, sg->pipeline->pipeline);
+            bound = sg->pipeline;
+        }
+        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                    sg->pipeline->layout, 0, 1, &sg->set, 0, NULL);
+        vk->vkCmdPushConstants(cmd->buffer, sg->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                               sizeof sg->push, sg->push);
+        vk->vkCmdDispatch(cmd->buffer, sg->groups, 1, 1);
+    }
+}
+
+lsuv_status lsuv_stats_result_read(const lsuv_stats *s, const lsuv_buffer *result, uint32_t slot,
+                                   lsuv_moments *out) {
+    partial p;
+    lsuv_status st = lsuv_buffer_read(result, (uint64_t)slot * sizeof p, &p, sizeof p);
+    if (st != LSUV_OK) return st;
+    out->count = p.n;
+    out->nonfinite = p.nonfinite;
+    double n = p.n, mean, m2;
+    if (s->options.method == LSUV_STATS_NAIVE) {
+        mean = p.n ? p.mean / n : NAN;
+        m2 = p.m2 - (double)p.mean * p.mean / n;
+        if (m2 < 0.0) m2 = 0.0;
+    } else {
+        mean = (double)p.shift + p.mean;
+        m2 = p.m2;
+    }
+    if (p.nonfinite || p.n == 0) {
+        out->mean = out->std = out->std_population = NAN;
+        return LSUV_OK;
+    }
+    out->mean = mean;
+    out->std_population = sqrt(m2 / n);
+    out->std = p.n > 1 ? sqrt(m2 / (n - 1.0)) : NAN;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_stats_compute(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
+                               uint64_t count, lsuv_moments *out) {
+    lsuv_buffer *result = NULL;
+    lsuv_stats_plan *plan = NULL;
+    lsuv_cmd *cmd = NULL;
+    lsuv_status st = lsuv_buffer_create(s->device, LSUV_STATS_RESULT_BYTES, &result);
+    if (st == LSUV_OK) st = lsuv_stats_plan_create(s, input, first, count, result, 0, &plan);
+    if (st == LSUV_OK) st = lsuv_cmd_begin(s->device, &cmd);
+    if (st == LSUV_OK) {
+        lsuv_stats_plan_record(plan, cmd);
+        st = lsuv_cmd_submit(cmd);
+    }
+    if (st == LSUV_OK) st = lsuv_stats_result_read(s, result, 0, out);
+    lsuv_cmd_destroy(cmd);
+    lsuv_stats_plan_destroy(plan);
+    lsuv_buffer_destroy(result);
+    return st;
+}

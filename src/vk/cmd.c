@@ -1,0 +1,105 @@
+#include "vk/internal.h"
+
+#include "core/error.h"
+
+#include <stdlib.h>
+
+static lsuv_status cmd_start(lsuv_cmd *cmd) {
+    VkCommandBufferBeginInfo begin = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    VkResult r = cmd->device->vk.vkBeginCommandBuffer(cmd->buffer, &begin);
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "vkBeginCommandBuffer");
+}
+
+lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
+    *out = NULL;
+    lsuv_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    cmd->device = dev;
+    VkCommandBufferAllocateInfo alloc = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = dev->pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    VkResult r = dev->vk.vkAllocateCommandBuffers(dev->device, &alloc, &cmd->buffer);
+    if (r != VK_SUCCESS) {
+        free(cmd);
+        return lsuv_vk_fail(r, "vkAllocateCommandBuffers");
+    }
+    VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    r = dev->vk.vkCreateFence(dev->device, &fence, NULL, &cmd->fence);
+    if (r != VK_SUCCESS) {
+        lsuv_cmd_destroy(cmd);
+        return lsuv_vk_fail(r, "vkCreateFence");
+    }
+    lsuv_status s = cmd_start(cmd);
+    if (s != LSUV_OK) {
+        lsuv_cmd_destroy(cmd);
+        return s;
+    }
+    *out = cmd;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd) {
+    lsuv_device *dev = cmd->device;
+    /* Whatever the batch wrote, the host may read once the fence signals. */
+    VkMemoryBarrier to_host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    dev->vk.vkCmdPipelineBarrier(cmd->buffer,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                                     VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+    VkResult r = dev->vk.vkEndCommandBuffer(cmd->buffer);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkEndCommandBuffer");
+    VkSubmitInfo submit = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &cmd->buffer,
+    };
+    r = dev->vk.vkQueueSubmit(dev->queue, 1, &submit, cmd->fence);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkQueueSubmit");
+    r = dev->vk.vkWaitForFences(dev->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkWaitForFences");
+    r = dev->vk.vkResetFences(dev->device, 1, &cmd->fence);
+    if (r == VK_SUCCESS) r = dev->vk.vkResetCommandBuffer(cmd->buffer, 0);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "resetting a command buffer");
+    return cmd_start(cmd);
+}
+
+void lsuv_cmd_destroy(lsuv_cmd *cmd) {
+    if (!cmd) return;
+    lsuv_device *dev = cmd->device;
+    if (cmd->fence) dev->vk.vkDestroyFence(dev->device, cmd->fence, NULL);
+    if (cmd->buffer) dev->vk.vkFreeCommandBuffers(dev->device, dev->pool, 1, &cmd->buffer);
+    free(cmd);
+}
+
+void lsuv_cmd_barrier(lsuv_cmd *cmd) {
+    VkMemoryBarrier barrier = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    };
+    const VkPipelineStageFlags stages =
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    cmd->device->vk.vkCmdPipelineBarrier(cmd->buffer, stages, stages, 0, 1, &barrier, 0, NULL, 0,
+                                         NULL);
+}
+
+void lsuv_cmd_copy(lsuv_cmd *cmd, const lsuv_buffer *src, uint64_t src_offset, lsuv_buffer *dst,
+                   uint64_t dst_offset, uint64_t size) {
+    VkBufferCopy region = {.srcOffset = src_offset, .dstOffset = dst_offset, .size = size};
+    cmd->device->vk.vkCmdCopyBuffer(cmd->buffer, src->buffer, dst->buffer, 1, &region);
+}
+
+void lsuv_cmd_fill(lsuv_cmd *cmd, lsuv_buffer *dst, uint64_t offset, uint64_t size, uint32_t value) {
+    cmd->device->vk.vkCmdFillBuffer(cmd->buffer, dst->buffer, offset, size, value);
+}

@@ -1,0 +1,89 @@
+#include "vk/internal.h"
+
+#include "core/error.h"
+
+#include <stdlib.h>
+
+lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device **out) {
+    *out = NULL;
+    if (index >= inst->device_count)
+        return lsuv_fail(LSUV_ERROR_INVALID, "device index %u is out of range (%u devices)", index,
+                         inst->device_count);
+    const lsuv_device_info *info = &inst->info[index];
+    if (info->api_version < VK_API_VERSION_1_1)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED, "%s supports only Vulkan %u.%u; lsuv-vk needs 1.1",
+                         info->name, VK_API_VERSION_MAJOR(info->api_version),
+                         VK_API_VERSION_MINOR(info->api_version));
+    if (inst->queue_family[index] == UINT32_MAX)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED, "%s has no compute queue", info->name);
+
+    lsuv_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    dev->instance = inst;
+    dev->physical = inst->physical[index];
+    dev->info = info;
+    dev->queue_family = inst->queue_family[index];
+    vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
+
+    /* Full subgroups let the shuffle-based reductions assume every lane is
+     * live; without them the kernels fall back to shared memory. */
+    dev->full_subgroups = info->full_subgroups;
+    VkPhysicalDeviceSubgroupSizeControlFeatures size_control = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
+        .computeFullSubgroups = VK_TRUE,
+    };
+    const char *extensions[1];
+    uint32_t extension_count = 0;
+    if (dev->full_subgroups && info->api_version < VK_API_VERSION_1_3)
+        extensions[extension_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+        .queueFamilyIndex = dev->queue_family,
+        .queueCount = 1,
+        .pQueuePriorities = &priority,
+    };
+    VkDeviceCreateInfo create = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = dev->full_subgroups ? &size_control : NULL,
+        .queueCreateInfoCount = 1,
+        .pQueueCreateInfos = &queue,
+        .enabledExtensionCount = extension_count,
+        .ppEnabledExtensionNames = extensions,
+    };
+    VkResult r = vkCreateDevice(dev->physical, &create, NULL, &dev->device);
+    if (r != VK_SUCCESS) {
+        free(dev);
+        return lsuv_vk_fail(r, "vkCreateDevice");
+    }
+    volkLoadDeviceTable(&dev->vk, dev->device);
+    dev->vk.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
+
+    VkCommandPoolCreateInfo pool = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex = dev->queue_family,
+    };
+    r = dev->vk.vkCreateCommandPool(dev->device, &pool, NULL, &dev->pool);
+    if (r != VK_SUCCESS) {
+        lsuv_device_destroy(dev);
+        return lsuv_vk_fail(r, "vkCreateCommandPool");
+    }
+    *out = dev;
+    return LSUV_OK;
+}
+
+void lsuv_device_destroy(lsuv_device *dev) {
+    if (!dev) return;
+    if (dev->device) {
+        dev->vk.vkDeviceWaitIdle(dev->device);
+        if (dev->pool) dev->vk.vkDestroyCommandPool(dev->device, dev->pool, NULL);
+        dev->vk.vkDestroyDevice(dev->device, NULL);
+    }
+    free(dev);
+}
+
+const lsuv_device_info *lsuv_device_get_info(const lsuv_device *dev) {
+    return dev->info;
+}
