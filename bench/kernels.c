@@ -16,39 +16,40 @@ typedef struct timing {
 
 typedef void (*record_fn)(lsuv_cmd *cmd, void *ctx);
 
-/* One warm-up, then repeats runs, each its own submission bracketed by two
- * timestamps. */
-static lsuv_status time_runs(lsuv_device *dev, uint32_t repeats, record_fn record, void *ctx,
-                             timing *out) {
+typedef struct bench_case {
+    record_fn record;
+    void *ctx;
+    double *gpu_s, *wall_s; /* one entry per timed run */
+} bench_case;
+
+/* One warm-up of every case, then repeats rounds in which each case runs
+ * once, in turn, each run its own submission bracketed by two timestamps.
+ * Taking the cases in turn exposes them to the same background load, so
+ * their ratios hold on a noisy machine. */
+static lsuv_status time_cases(lsuv_device *dev, uint32_t repeats, bench_case *cases,
+                              uint32_t n_cases) {
     lsuv_cmd *cmd = NULL;
     lsuv_timer *timer = NULL;
-    double *gpu = calloc(repeats, sizeof *gpu), *wall = calloc(repeats, sizeof *wall);
-    lsuv_status s = gpu && wall ? LSUV_OK : LSUV_ERROR_OUT_OF_MEMORY;
-    if (s == LSUV_OK) s = lsuv_cmd_begin(dev, &cmd);
+    lsuv_status s = lsuv_cmd_begin(dev, &cmd);
     if (s == LSUV_OK) s = lsuv_timer_create(dev, 2, &timer);
     for (uint32_t r = 0; s == LSUV_OK && r <= repeats; ++r) {
-        lsuv_timer_reset(timer, cmd);
-        lsuv_timer_mark(timer, cmd, 0);
-        record(cmd, ctx);
-        lsuv_timer_mark(timer, cmd, 1);
-        double t0 = lsuv_wall_seconds();
-        s = lsuv_cmd_submit(cmd);
-        double t1 = lsuv_wall_seconds();
-        double ns = 0.0;
-        if (s == LSUV_OK) s = lsuv_timer_elapsed_ns(timer, 0, 1, &ns);
-        if (s == LSUV_OK && r > 0) {
-            gpu[r - 1] = ns * 1e-9;
-            wall[r - 1] = t1 - t0;
+        for (uint32_t c = 0; s == LSUV_OK && c < n_cases; ++c) {
+            lsuv_timer_reset(timer, cmd);
+            lsuv_timer_mark(timer, cmd, 0);
+            cases[c].record(cmd, cases[c].ctx);
+            lsuv_timer_mark(timer, cmd, 1);
+            double t0 = lsuv_wall_seconds();
+            s = lsuv_cmd_submit(cmd);
+            double t1 = lsuv_wall_seconds(), ns = 0.0;
+            if (s == LSUV_OK) s = lsuv_timer_elapsed_ns(timer, 0, 1, &ns);
+            if (s == LSUV_OK && r > 0) {
+                cases[c].gpu_s[r - 1] = ns * 1e-9;
+                cases[c].wall_s[r - 1] = t1 - t0;
+            }
         }
-    }
-    if (s == LSUV_OK) {
-        out->gpu_s = summary_of(gpu, repeats);
-        out->wall_s = summary_of(wall, repeats);
     }
     lsuv_timer_destroy(timer);
     lsuv_cmd_destroy(cmd);
-    free(gpu);
-    free(wall);
     return s;
 }
 
@@ -99,7 +100,6 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
     lsuv_stats_plan *plan = NULL;
     float *host = NULL;
     uint64_t n = opt->bytes / sizeof(float);
-    timing copy_t, stats_t;
 
     lsuv_status s = lsuv_device_create(inst, index, &dev);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * sizeof(float), &src);
@@ -115,8 +115,24 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
     if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &stats);
     if (s == LSUV_OK) s = lsuv_stats_plan_create(stats, src, 0, n, result, 0, &plan);
     copy_ctx copy = {src, dst, n * sizeof(float)};
-    if (s == LSUV_OK) s = time_runs(dev, opt->repeats, record_copy, &copy, &copy_t);
-    if (s == LSUV_OK) s = time_runs(dev, opt->repeats, record_stats, plan, &stats_t);
+    uint32_t R = opt->repeats;
+    double *samples = calloc(5 * (size_t)R, sizeof *samples);
+    if (s == LSUV_OK && !samples) s = LSUV_ERROR_OUT_OF_MEMORY;
+    bench_case cases[2] = {
+        {record_copy, &copy, samples, samples + R},
+        {record_stats, plan, samples + 2 * R, samples + 3 * R},
+    };
+    if (s == LSUV_OK) s = time_cases(dev, R, cases, 2);
+    timing copy_t = {0}, stats_t = {0};
+    summary ratio = {0};
+    if (s == LSUV_OK) {
+        /* The stats/copy rate ratio of each round, before the sorts below. */
+        double *ratios = samples + 4 * R;
+        for (uint32_t r = 0; r < R; ++r) ratios[r] = cases[0].gpu_s[r] / cases[1].gpu_s[r];
+        ratio = summary_of(ratios, R);
+        copy_t = (timing){summary_of(cases[0].gpu_s, R), summary_of(cases[0].wall_s, R)};
+        stats_t = (timing){summary_of(cases[1].gpu_s, R), summary_of(cases[1].wall_s, R)};
+    }
 
     int code = 0;
     if (s != LSUV_OK) {
@@ -133,15 +149,19 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
         summary copy_rate = rate_of(&copy_t.gpu_s, bytes);
         summary stats_rate = rate_of(&stats_t.gpu_s, bytes);
         fprintf(table, "%-34.34s %-6s %9.2f %9.2f %9.2f %9.3f\n", name, "copy", copy_rate.median,
-               copy_rate.min, copy_rate.max, copy_t.gpu_s.median * 1e3);
-        fprintf(table, "%-34s %-6s %9.2f %9.2f %9.2f %9.3f   %.2f of copy\n", "", "stats",
-               stats_rate.median, stats_rate.min, stats_rate.max, stats_t.gpu_s.median * 1e3,
-               stats_rate.median / copy_rate.median);
+                copy_rate.min, copy_rate.max, copy_t.gpu_s.median * 1e3);
+        fprintf(table, "%-34s %-6s %9.2f %9.2f %9.2f %9.3f   %.2f of copy (%.2f-%.2f)\n", "",
+                "stats", stats_rate.median, stats_rate.min, stats_rate.max,
+                stats_t.gpu_s.median * 1e3, ratio.median, ratio.min, ratio.max);
         entry_add(entries, "copy", name, &copy_rate, &copy_t, bytes);
         cJSON *e = entry_add(entries, "stats", name, &stats_rate, &stats_t, bytes);
         cJSON_AddNumberToObject(e, "copy_gbps", copy_rate.median);
+        cJSON_AddNumberToObject(e, "ratio_to_copy", ratio.median);
+        cJSON_AddNumberToObject(e, "ratio_to_copy_min", ratio.min);
+        cJSON_AddNumberToObject(e, "ratio_to_copy_max", ratio.max);
         cJSON_AddNumberToObject(e, "dispatches", lsuv_stats_plan_dispatches(plan));
     }
+    free(samples);
     free(host);
     lsuv_stats_plan_destroy(plan);
     lsuv_stats_destroy(stats);

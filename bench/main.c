@@ -39,10 +39,14 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 int main(int argc, char **argv) {
     enum { OPT_KERNELS = 256, OPT_DEVICE, OPT_SIZE, OPT_REPEATS, OPT_JSON };
     static const struct option longs[] = {
-        {"kernels", no_argument, 0, OPT_KERNELS},  {"device", required_argument, 0, OPT_DEVICE},
-        {"size-mib", required_argument, 0, OPT_SIZE}, {"repeats", required_argument, 0, OPT_REPEATS},
-        {"json", required_argument, 0, OPT_JSON},  {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},          {0, 0, 0, 0},
+        {"kernels", no_argument, 0, OPT_KERNELS},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"size-mib", required_argument, 0, OPT_SIZE},
+        {"repeats", required_argument, 0, OPT_REPEATS},
+        {"json", required_argument, 0, OPT_JSON},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
     };
     bool kernels = false;
     const char *device = "all", *json_path = NULL;
@@ -51,17 +55,27 @@ int main(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
         switch (c) {
-        case OPT_KERNELS: kernels = true; break;
-        case OPT_DEVICE: device = optarg; break;
+        case OPT_KERNELS:
+            kernels = true;
+            break;
+        case OPT_DEVICE:
+            device = optarg;
+            break;
         case OPT_SIZE:
             if (parse_u64("--size-mib", optarg, 1, &size_mib)) return 2;
             break;
         case OPT_REPEATS:
             if (parse_u64("--repeats", optarg, 5, &repeats)) return 2;
             break;
-        case OPT_JSON: json_path = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V': printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit()); return 0;
+        case OPT_JSON:
+            json_path = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case 'V':
+            printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
+            return 0;
         default:
             fprintf(stderr, "lsuv-bench: option '%s' is unknown or lacks its value; try --help\n",
                     argv[optind - 1]);
@@ -93,8 +107,9 @@ int main(int argc, char **argv) {
     cJSON *root = cJSON_CreateObject();
     cJSON *entries = cJSON_AddArrayToObject(root, "kernels");
     kernel_options ko = {.bytes = size_mib << 20, .repeats = (uint32_t)repeats};
-    fprintf(table, "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
-                   "slowest, fastest; ms median\n",
+    fprintf(table,
+            "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
+            "slowest, fastest; ms median\n",
             (unsigned long long)size_mib, ko.repeats);
     fprintf(table, "%-34s %-6s %9s %9s %9s %9s\n", "device", "kernel", "GB/s", "min", "max", "ms");
     int code = 0;
@@ -106,8 +121,10 @@ int main(int argc, char **argv) {
     if (json_path) {
         char *text = cJSON_Print(root);
         lsuv_status w = LSUV_ERROR_OUT_OF_MEMORY;
-        if (text && json_stdout) w = printf("%s\n", text) < 0 ? LSUV_ERROR_IO : LSUV_OK;
-        else if (text) w = lsuv_file_write_text(json_path, text);
+        if (text && json_stdout)
+            w = printf("%s\n", text) < 0 ? LSUV_ERROR_IO : LSUV_OK;
+        else if (text)
+            w = lsuv_file_write_text(json_path, text);
         if (w != LSUV_OK) {
             fprintf(stderr, "lsuv-bench: %s\n",
                     text ? lsuv_error_message() : "out of memory writing JSON");

@@ -1,10 +1,19 @@
 #version 450
-// First pass of the statistics: each workgroup reads gl_WorkGroupSize.x * ITEMS
-// consecutive floats and writes one Partial.
+// First pass of the statistics: each workgroup reads 4 * ITEMS *
+// gl_WorkGroupSize.x consecutive floats and writes one Partial.
+//
+// An invocation owns the vec4s at group_base4 + i * gl_WorkGroupSize.x + lid,
+// i < ITEMS, so neighbouring invocations read neighbouring memory. A full
+// group whose range starts on a vec4 takes the fast path: whole vec4 loads, no
+// bounds checks, four Welford accumulators sharing one count, so the 1/n of
+// each step is one number. Anything else (the tail, a range that starts off a
+// vec4, or an invocation that met a NaN or Inf) takes the careful path over the
+// same elements, which gives the same partition and so a deterministic result.
 #extension GL_GOOGLE_include_directive : require
 #include "stats_common.glsl"
 
 layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 layout(set = 0, binding = 1) writeonly buffer Output { Partial partials[]; };
 
 layout(push_constant) uniform Push {
@@ -13,22 +22,15 @@ layout(push_constant) uniform Push {
     uint out_base; // index of this dispatch's first Partial
 } pc;
 
-void main() {
-    uint lid = gl_LocalInvocationIndex;
-    uint group_base = gl_WorkGroupID.x * gl_WorkGroupSize.x * ITEMS;
-#ifdef LSUV_NAIVE
-    float shift = 0.0;
-#else
-    // The workgroup's first input, read by every invocation, serves as the
-    // shift: data far from zero then loses no precision in the deltas.
-    float shift = x[pc.first + group_base];
-    if (!is_finite_bits(shift)) shift = 0.0;
-#endif
+// Every input the invocation owns, one at a time, with bounds and finiteness
+// checks.
+Moments careful_path(uint group_base4, uint lid, float shift) {
     Moments m = moments_empty;
-    // Invocations read neighbouring floats on each step, for coalescing.
     for (uint i = 0u; i < ITEMS; ++i) {
-        uint idx = group_base + i * gl_WorkGroupSize.x + lid;
-        if (idx < pc.count) {
+        uint base = 4u * (group_base4 + i * gl_WorkGroupSize.x + lid);
+        for (uint c = 0u; c < 4u; ++c) {
+            uint idx = base + c;
+            if (idx >= pc.count) break;
             float v = x[pc.first + idx];
             if (is_finite_bits(v))
                 m = moments_push(m, v - shift);
@@ -36,6 +38,51 @@ void main() {
                 m.nonfinite += 1u;
         }
     }
+    return m;
+}
+
+void main() {
+    uint lid = gl_LocalInvocationIndex;
+    uint group_base4 = gl_WorkGroupID.x * gl_WorkGroupSize.x * ITEMS;
+#ifdef LSUV_NAIVE
+    float shift = 0.0;
+#else
+    // The workgroup's first input, read by every invocation, serves as the
+    // shift: data far from zero then loses no precision in the deltas.
+    float shift = x[pc.first + 4u * group_base4];
+    if (!is_finite_bits(shift)) shift = 0.0;
+#endif
+    bool fast = (pc.first & 3u) == 0u && 4u * (group_base4 + gl_WorkGroupSize.x * ITEMS) <= pc.count;
+    Moments m = moments_empty;
+    bool careful = !fast;
+    if (fast) {
+        uint base4 = pc.first / 4u + group_base4 + lid;
+        vec4 mean = vec4(0.0), m2 = vec4(0.0);
+        bool bad = false;
+        for (uint i = 0u; i < ITEMS; ++i) {
+            vec4 v = x4[base4 + i * gl_WorkGroupSize.x];
+            uvec4 bits = floatBitsToUint(v) & 0x7f800000u;
+            bad = bad || any(equal(bits, uvec4(0x7f800000u)));
+#ifdef LSUV_NAIVE
+            mean += v;
+            m2 += v * v;
+#else
+            vec4 y = v - shift;
+            vec4 delta = y - mean;
+            mean += delta * (1.0 / float(i + 1u));
+            m2 += delta * (y - mean);
+#endif
+        }
+        if (bad) {
+            careful = true;
+        } else {
+            m = Moments(mean.x, m2.x, ITEMS, 0u);
+            m = moments_merge(m, Moments(mean.y, m2.y, ITEMS, 0u));
+            m = moments_merge(m, Moments(mean.z, m2.z, ITEMS, 0u));
+            m = moments_merge(m, Moments(mean.w, m2.w, ITEMS, 0u));
+        }
+    }
+    if (careful) m = careful_path(group_base4, lid, shift);
     m = workgroup_merge(m);
     if (lid == 0u)
         partials[pc.out_base + gl_WorkGroupID.x] = Partial(shift, m.mean, m.m2, m.n, m.nonfinite, 0u);

@@ -41,8 +41,8 @@ typedef struct lsuv_device_info {
     uint8_t device_uuid[16];
     /* Subgroups, as seen by compute shaders. */
     uint32_t subgroup_size, min_subgroup_size, max_subgroup_size;
-    bool subgroup_shuffle;       /* shuffle operations in compute shaders */
-    bool full_subgroups;         /* computeFullSubgroups can be enabled */
+    bool subgroup_shuffle; /* shuffle operations in compute shaders */
+    bool full_subgroups;   /* computeFullSubgroups can be enabled */
     bool float64, float16, storage16;
     /* The compute queue's timestamps. */
     uint32_t timestamp_valid_bits; /* 0: no timestamps on that queue */
@@ -86,7 +86,8 @@ const lsuv_device_info *lsuv_device_get_info(const lsuv_device *device);
 lsuv_status lsuv_buffer_create(lsuv_device *device, uint64_t size, lsuv_buffer **out);
 void lsuv_buffer_destroy(lsuv_buffer *buffer);
 uint64_t lsuv_buffer_size(const lsuv_buffer *buffer);
-lsuv_status lsuv_buffer_write(lsuv_buffer *buffer, uint64_t offset, const void *data, uint64_t size);
+lsuv_status lsuv_buffer_write(lsuv_buffer *buffer, uint64_t offset, const void *data,
+                              uint64_t size);
 lsuv_status lsuv_buffer_read(const lsuv_buffer *buffer, uint64_t offset, void *data, uint64_t size);
 
 /* One primary command buffer: begin, record, submit and wait. */

@@ -8,15 +8,15 @@ extern "C" {
 
 typedef enum lsuv_status {
     LSUV_OK = 0,
-    LSUV_ERROR_NO_LOADER,      /* the Vulkan loader could not be opened */
-    LSUV_ERROR_NO_DEVICE,      /* no Vulkan device, or none matches the selector */
-    LSUV_ERROR_MISSING_LAYER,  /* validation was asked for and the layer is absent */
-    LSUV_ERROR_UNSUPPORTED,    /* the device lacks what the operation needs */
-    LSUV_ERROR_INVALID,        /* a bad argument from the caller */
-    LSUV_ERROR_OUT_OF_MEMORY,  /* host or device memory */
-    LSUV_ERROR_VULKAN,         /* any other failing Vulkan call */
-    LSUV_ERROR_IO,             /* reading or writing a file */
-    LSUV_ERROR_PARSE,          /* a malformed input file */
+    LSUV_ERROR_NO_LOADER,     /* the Vulkan loader could not be opened */
+    LSUV_ERROR_NO_DEVICE,     /* no Vulkan device, or none matches the selector */
+    LSUV_ERROR_MISSING_LAYER, /* validation was asked for and the layer is absent */
+    LSUV_ERROR_UNSUPPORTED,   /* the device lacks what the operation needs */
+    LSUV_ERROR_INVALID,       /* a bad argument from the caller */
+    LSUV_ERROR_OUT_OF_MEMORY, /* host or device memory */
+    LSUV_ERROR_VULKAN,        /* any other failing Vulkan call */
+    LSUV_ERROR_IO,            /* reading or writing a file */
+    LSUV_ERROR_PARSE,         /* a malformed input file */
 } lsuv_status;
 
 /* "0.1.0" and the git commit the build was configured at. */

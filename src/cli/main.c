@@ -51,13 +51,16 @@ typedef struct options {
 
 static int exit_code_for(lsuv_status s) {
     switch (s) {
-    case LSUV_OK: return EXIT_OK;
+    case LSUV_OK:
+        return EXIT_OK;
     case LSUV_ERROR_NO_LOADER:
     case LSUV_ERROR_NO_DEVICE:
     case LSUV_ERROR_MISSING_LAYER:
     case LSUV_ERROR_INVALID:
-    case LSUV_ERROR_PARSE: return EXIT_USAGE;
-    default: return EXIT_FAILURE_RUNTIME;
+    case LSUV_ERROR_PARSE:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAILURE_RUNTIME;
     }
 }
 
@@ -82,28 +85,45 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 static int parse_args(int argc, char **argv, options *o) {
     enum { OPT_LIST = 256, OPT_JSON, OPT_DEVICE, OPT_COUNT, OPT_SEED, OPT_VALIDATE };
     static const struct option longs[] = {
-        {"list-devices", no_argument, 0, OPT_LIST}, {"json", no_argument, 0, OPT_JSON},
-        {"device", required_argument, 0, OPT_DEVICE}, {"count", required_argument, 0, OPT_COUNT},
-        {"seed", required_argument, 0, OPT_SEED}, {"validate", no_argument, 0, OPT_VALIDATE},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
+        {"list-devices", no_argument, 0, OPT_LIST},
+        {"json", no_argument, 0, OPT_JSON},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"count", required_argument, 0, OPT_COUNT},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"validate", no_argument, 0, OPT_VALIDATE},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
     };
     *o = (options){.count = 1u << 22};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
         switch (c) {
-        case OPT_LIST: o->list_devices = true; break;
-        case OPT_JSON: o->json = true; break;
-        case OPT_DEVICE: o->device = optarg; break;
+        case OPT_LIST:
+            o->list_devices = true;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_DEVICE:
+            o->device = optarg;
+            break;
         case OPT_COUNT:
             if (parse_u64("--count", optarg, 1, &o->count)) return EXIT_USAGE;
             break;
         case OPT_SEED:
             if (parse_u64("--seed", optarg, 0, &o->seed)) return EXIT_USAGE;
             break;
-        case OPT_VALIDATE: o->validate = true; break;
-        case 'h': fputs(usage, stdout); return -1;
-        case 'V': printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit()); return -1;
+        case OPT_VALIDATE:
+            o->validate = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
+        case 'V':
+            printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit());
+            return -1;
         default:
             if (optopt)
                 fprintf(stderr, "lsuv-vk: option -%c is unknown or lacks its value\n", optopt);

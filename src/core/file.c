@@ -28,7 +28,8 @@ lsuv_status lsuv_file_write(const char *path, const void *data, size_t size) {
     while (left > 0 && !err) {
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) err = w < 0 ? errno : EIO;
+        if (w <= 0)
+            err = w < 0 ? errno : EIO;
         else {
             p += w;
             left -= (size_t)w;

@@ -15,16 +15,26 @@ const char *lsuv_git_commit(void) {
 
 const char *lsuv_status_name(lsuv_status status) {
     switch (status) {
-    case LSUV_OK: return "ok";
-    case LSUV_ERROR_NO_LOADER: return "no-loader";
-    case LSUV_ERROR_NO_DEVICE: return "no-device";
-    case LSUV_ERROR_MISSING_LAYER: return "missing-layer";
-    case LSUV_ERROR_UNSUPPORTED: return "unsupported";
-    case LSUV_ERROR_INVALID: return "invalid";
-    case LSUV_ERROR_OUT_OF_MEMORY: return "out-of-memory";
-    case LSUV_ERROR_VULKAN: return "vulkan";
-    case LSUV_ERROR_IO: return "io";
-    case LSUV_ERROR_PARSE: return "parse";
+    case LSUV_OK:
+        return "ok";
+    case LSUV_ERROR_NO_LOADER:
+        return "no-loader";
+    case LSUV_ERROR_NO_DEVICE:
+        return "no-device";
+    case LSUV_ERROR_MISSING_LAYER:
+        return "missing-layer";
+    case LSUV_ERROR_UNSUPPORTED:
+        return "unsupported";
+    case LSUV_ERROR_INVALID:
+        return "invalid";
+    case LSUV_ERROR_OUT_OF_MEMORY:
+        return "out-of-memory";
+    case LSUV_ERROR_VULKAN:
+        return "vulkan";
+    case LSUV_ERROR_IO:
+        return "io";
+    case LSUV_ERROR_PARSE:
+        return "parse";
     }
     return "unknown";
 }

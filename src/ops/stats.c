@@ -21,10 +21,10 @@ struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
     lsuv_pipeline reduce, combine;
-    uint32_t workgroup;          /* invocations per workgroup */
-    uint32_t reduce_items;       /* inputs per invocation */
-    uint32_t combine_items;      /* partials per invocation */
-    uint64_t chunk_elements;     /* most inputs one reduce dispatch binds */
+    uint32_t workgroup;      /* invocations per workgroup */
+    uint32_t reduce_items;   /* vec4s of input per invocation */
+    uint32_t combine_items;  /* partials per invocation */
+    uint64_t chunk_elements; /* most inputs one reduce dispatch binds */
 };
 
 typedef struct stage {
@@ -58,15 +58,26 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     if (options) s->options = *options;
     const lsuv_device_info *info = dev->info;
 
-    /* 256 invocations keeps every vendor's workgroup full and the shared
-     * arrays small; smaller devices get their largest power of two. */
+    /* The shape of the work follows the kind of device. A GPU wants wide
+     * workgroups and short runs per invocation, so that thousands of
+     * workgroups fill it. A CPU (lavapipe) runs a workgroup as a loop over
+     * SIMD batches of one subgroup each, every batch to its end before the
+     * next: there a workgroup of one subgroup that walks a long contiguous
+     * run keeps the loads streaming and pays no barrier hand-offs (measured
+     * on a 2-core machine: 8 GB/s against 1.5 GB/s for 256 x 64). */
     uint32_t wg = 256;
+    if (info->type == LSUV_DEVICE_CPU && info->subgroup_size > 0) {
+        wg = info->max_subgroup_size;
+        s->reduce_items = 256;
+        s->combine_items = 64;
+    } else {
+        s->reduce_items = 4;
+        s->combine_items = 8;
+    }
     if (info->max_workgroup_invocations < wg) wg = info->max_workgroup_invocations;
     if (info->max_workgroup_size_x < wg) wg = info->max_workgroup_size_x;
     while (wg > 1 && wg * 16 > info->max_shared_memory) wg /= 2;
     s->workgroup = floor_pow2(wg);
-    s->reduce_items = 16;
-    s->combine_items = 8;
 
     bool subgroup = !s->options.force_shared && dev->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
@@ -102,7 +113,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     uint64_t range = info->max_storage_buffer_range;
     if (s->options.max_chunk_bytes && s->options.max_chunk_bytes < range)
         range = s->options.max_chunk_bytes;
-    uint64_t span = (uint64_t)s->workgroup * s->reduce_items;
+    uint64_t span = (uint64_t)s->workgroup * s->reduce_items * 4;
     uint64_t usable = range > info->min_storage_buffer_offset_alignment
                           ? (range - info->min_storage_buffer_offset_alignment) / 4
                           : 0;
@@ -112,7 +123,8 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     if (chunk > UINT32_MAX / span * span) chunk = UINT32_MAX / span * span;
     if (chunk == 0) {
         lsuv_stats_destroy(s);
-        return lsuv_fail(LSUV_ERROR_INVALID, "a chunk of %llu bytes cannot hold one workgroup's %llu floats",
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "a chunk of %llu bytes cannot hold one workgroup's %llu floats",
                          (unsigned long long)range, (unsigned long long)span);
     }
     s->chunk_elements = chunk;
@@ -165,18 +177,21 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     const lsuv_device_info *info = dev->info;
     if (count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
     if (count > UINT32_MAX)
-        return lsuv_fail(LSUV_ERROR_INVALID, "statistics of %llu floats: at most 2^32-1 in one range",
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "statistics of %llu floats: at most 2^32-1 in one range",
                          (unsigned long long)count);
     if (first > input->size / 4 || count > input->size / 4 - first)
-        return lsuv_fail(LSUV_ERROR_INVALID, "floats %llu..%llu are outside a buffer of %llu floats",
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "floats %llu..%llu are outside a buffer of %llu floats",
                          (unsigned long long)first, (unsigned long long)(first + count),
                          (unsigned long long)(input->size / 4));
     if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > result->size)
         return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
                          result_slot);
 
-    const uint64_t align = info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 1;
-    const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items;
+    const uint64_t align =
+        info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 1;
+    const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
     const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
     uint64_t chunks = div_up(count, s->chunk_elements);
     uint64_t partials = 0;
@@ -187,7 +202,8 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     uint32_t levels = 0;
     for (uint64_t p = partials; p > 1; p = div_up(p, combine_span)) ++levels;
     if (partials * sizeof(partial) > info->max_storage_buffer_range)
-        return lsuv_fail(LSUV_ERROR_INVALID, "%llu floats need more partials than one binding holds",
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "%llu floats need more partials than one binding holds",
                          (unsigned long long)count);
 
     lsuv_stats_plan *plan = calloc(1, sizeof *plan);
@@ -195,13 +211,15 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     plan->stats = s;
     plan->stage_count = (uint32_t)chunks + levels;
     plan->stages = calloc(plan->stage_count, sizeof *plan->stages);
-    lsuv_status st = plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status st =
+        plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
 
     /* Scratch: region A holds the first pass's partials and every even
      * combine level; region B the odd levels. */
     uint64_t a_bytes = align_up(partials * sizeof(partial), align);
     uint64_t b_bytes = align_up(div_up(partials, combine_span) * sizeof(partial), align);
-    if (st == LSUV_OK && levels > 0) st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
+    if (st == LSUV_OK && levels > 0)
+        st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
 
     if (st == LSUV_OK) {
         VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * plan->stage_count};
@@ -295,7 +313,8 @@ void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd) {
         const stage *sg = &plan->stages[i];
         if (sg->barrier_before) lsuv_cmd_barrier(cmd);
         if (sg->pipeline != bound) {
-            vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, sg->pipeline->pipeline);
+            vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                  sg->pipeline->pipeline);
             bound = sg->pipeline;
         }
         vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,

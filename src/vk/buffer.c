@@ -52,12 +52,11 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsa
         /* Where device memory is the host's (a CPU or an integrated GPU), map
          * it and skip the staging copies; on a discrete GPU keep tensors in
          * memory the host cannot see, which is the fast kind there. */
-        bool unified = dev->info->type == LSUV_DEVICE_CPU ||
-                       dev->info->type == LSUV_DEVICE_INTEGRATED;
+        bool unified =
+            dev->info->type == LSUV_DEVICE_CPU || dev->info->type == LSUV_DEVICE_INTEGRATED;
         type = find_memory_type(&dev->memory, req.memoryTypeBits,
                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, unified ? visible : 0);
-        if (type == UINT32_MAX)
-            type = find_memory_type(&dev->memory, req.memoryTypeBits, 0, 0);
+        if (type == UINT32_MAX) type = find_memory_type(&dev->memory, req.memoryTypeBits, 0, 0);
     }
     if (type == UINT32_MAX) {
         lsuv_buffer_destroy(b);
@@ -103,8 +102,7 @@ uint64_t lsuv_buffer_size(const lsuv_buffer *b) {
 
 static lsuv_status check_range(const lsuv_buffer *b, uint64_t offset, uint64_t size) {
     if (offset > b->size || size > b->size - offset)
-        return lsuv_fail(LSUV_ERROR_INVALID,
-                         "bytes %llu..%llu are outside a buffer of %llu bytes",
+        return lsuv_fail(LSUV_ERROR_INVALID, "bytes %llu..%llu are outside a buffer of %llu bytes",
                          (unsigned long long)offset, (unsigned long long)(offset + size),
                          (unsigned long long)b->size);
     return LSUV_OK;

@@ -52,10 +52,9 @@ lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd) {
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
-    dev->vk.vkCmdPipelineBarrier(cmd->buffer,
-                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
-                                     VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                 VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+    dev->vk.vkCmdPipelineBarrier(
+        cmd->buffer, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
     VkResult r = dev->vk.vkEndCommandBuffer(cmd->buffer);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkEndCommandBuffer");
     VkSubmitInfo submit = {
@@ -100,6 +99,7 @@ void lsuv_cmd_copy(lsuv_cmd *cmd, const lsuv_buffer *src, uint64_t src_offset, l
     cmd->device->vk.vkCmdCopyBuffer(cmd->buffer, src->buffer, dst->buffer, 1, &region);
 }
 
-void lsuv_cmd_fill(lsuv_cmd *cmd, lsuv_buffer *dst, uint64_t offset, uint64_t size, uint32_t value) {
+void lsuv_cmd_fill(lsuv_cmd *cmd, lsuv_buffer *dst, uint64_t offset, uint64_t size,
+                   uint32_t value) {
     cmd->device->vk.vkCmdFillBuffer(cmd->buffer, dst->buffer, offset, size, value);
 }

@@ -12,7 +12,8 @@ static const char *const validation_layer = "VK_LAYER_KHRONOS_validation";
 const char *lsuv_vk_result_name(VkResult result) {
     switch (result) {
 #define NAME(r)                                                                                    \
-    case r: return #r;
+    case r:                                                                                        \
+        return #r;
         NAME(VK_SUCCESS)
         NAME(VK_NOT_READY)
         NAME(VK_TIMEOUT)
@@ -32,7 +33,8 @@ const char *lsuv_vk_result_name(VkResult result) {
         NAME(VK_ERROR_OUT_OF_POOL_MEMORY)
         NAME(VK_ERROR_INVALID_SHADER_NV)
 #undef NAME
-    default: return "VK_ERROR_UNKNOWN";
+    default:
+        return "VK_ERROR_UNKNOWN";
     }
 }
 
@@ -45,11 +47,16 @@ lsuv_status lsuv_vk_fail(VkResult result, const char *what) {
 
 const char *lsuv_device_type_name(lsuv_device_type type) {
     switch (type) {
-    case LSUV_DEVICE_INTEGRATED: return "integrated";
-    case LSUV_DEVICE_DISCRETE: return "discrete";
-    case LSUV_DEVICE_VIRTUAL: return "virtual";
-    case LSUV_DEVICE_CPU: return "cpu";
-    case LSUV_DEVICE_OTHER: break;
+    case LSUV_DEVICE_INTEGRATED:
+        return "integrated";
+    case LSUV_DEVICE_DISCRETE:
+        return "discrete";
+    case LSUV_DEVICE_VIRTUAL:
+        return "virtual";
+    case LSUV_DEVICE_CPU:
+        return "cpu";
+    case LSUV_DEVICE_OTHER:
+        break;
     }
     return "other";
 }
@@ -59,10 +66,9 @@ void lsuv_version_string(uint32_t v, char *out, unsigned size) {
              VK_API_VERSION_PATCH(v));
 }
 
-static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                    VkDebugUtilsMessageTypeFlagsEXT type,
-                                                    const VkDebugUtilsMessengerCallbackDataEXT *data,
-                                                    void *user) {
+static VKAPI_ATTR VkBool32 VKAPI_CALL
+on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+              const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
     (void)severity;
     (void)type;
     lsuv_instance *inst = user;
@@ -92,11 +98,16 @@ static bool has_extension(const VkExtensionProperties *ext, uint32_t n, const ch
 
 static lsuv_device_type type_from_vk(VkPhysicalDeviceType t) {
     switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return LSUV_DEVICE_INTEGRATED;
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return LSUV_DEVICE_DISCRETE;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return LSUV_DEVICE_VIRTUAL;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return LSUV_DEVICE_CPU;
-    default: return LSUV_DEVICE_OTHER;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return LSUV_DEVICE_INTEGRATED;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return LSUV_DEVICE_DISCRETE;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return LSUV_DEVICE_VIRTUAL;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return LSUV_DEVICE_CPU;
+    default:
+        return LSUV_DEVICE_OTHER;
     }
 }
 
@@ -113,8 +124,10 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     uint32_t next = 0;
     vkEnumerateDeviceExtensionProperties(pd, NULL, &next, NULL);
     VkExtensionProperties *ext = calloc(next ? next : 1, sizeof *ext);
-    if (ext) vkEnumerateDeviceExtensionProperties(pd, NULL, &next, ext);
-    else next = 0;
+    if (ext)
+        vkEnumerateDeviceExtensionProperties(pd, NULL, &next, ext);
+    else
+        next = 0;
     bool has_driver_props = api >= VK_API_VERSION_1_2 ||
                             has_extension(ext, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
     bool has_size_control = api >= VK_API_VERSION_1_3 ||
@@ -180,8 +193,10 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     memcpy(info->device_uuid, id.deviceUUID, sizeof info->device_uuid);
 
     info->subgroup_size = subgroup.subgroupSize;
-    info->min_subgroup_size = has_size_control ? size_control.minSubgroupSize : subgroup.subgroupSize;
-    info->max_subgroup_size = has_size_control ? size_control.maxSubgroupSize : subgroup.subgroupSize;
+    info->min_subgroup_size =
+        has_size_control ? size_control.minSubgroupSize : subgroup.subgroupSize;
+    info->max_subgroup_size =
+        has_size_control ? size_control.maxSubgroupSize : subgroup.subgroupSize;
     info->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     info->full_subgroups = has_size_control && size_features.computeFullSubgroups;
@@ -316,9 +331,10 @@ lsuv_status lsuv_instance_create(const lsuv_instance_options *options, lsuv_inst
         goto fail;
     }
     if (inst->device_count == 0) {
-        status = lsuv_fail(LSUV_ERROR_NO_DEVICE,
-                           "no Vulkan device found; install a driver: apt-get install "
-                           "mesa-vulkan-drivers (lavapipe, on the CPU) or your GPU vendor's driver");
+        status =
+            lsuv_fail(LSUV_ERROR_NO_DEVICE,
+                      "no Vulkan device found; install a driver: apt-get install "
+                      "mesa-vulkan-drivers (lavapipe, on the CPU) or your GPU vendor's driver");
         goto fail;
     }
     uint32_t n = inst->device_count;
@@ -383,8 +399,8 @@ static bool contains_nocase(const char *haystack, const char *needle) {
     return n == 0;
 }
 
-lsuv_status lsuv_instance_select(const lsuv_instance *inst, const char *selector,
-                                 uint32_t *indices, uint32_t *count) {
+lsuv_status lsuv_instance_select(const lsuv_instance *inst, const char *selector, uint32_t *indices,
+                                 uint32_t *count) {
     *count = 0;
     uint32_t n = inst->device_count;
     if (!selector || !*selector) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define MAX_BINDINGS 8
-#define MAX_SPEC 8
+#define MAX_SPEC     8
 
 lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *desc,
                                  lsuv_pipeline *out) {
@@ -33,7 +33,8 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
         .bindingCount = desc->bindings,
         .pBindings = bindings,
     };
-    VkResult r = dev->vk.vkCreateDescriptorSetLayout(dev->device, &set_info, NULL, &out->set_layout);
+    VkResult r =
+        dev->vk.vkCreateDescriptorSetLayout(dev->device, &set_info, NULL, &out->set_layout);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateDescriptorSetLayout");
 
     VkPushConstantRange push = {
@@ -67,8 +68,7 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
 
     VkSpecializationMapEntry entries[MAX_SPEC];
     for (uint32_t i = 0; i < desc->spec_count; ++i)
-        entries[i] = (VkSpecializationMapEntry){
-            .constantID = i, .offset = i * 4, .size = 4};
+        entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
     VkSpecializationInfo spec = {
         .mapEntryCount = desc->spec_count,
         .pMapEntries = entries,

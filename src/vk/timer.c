@@ -64,8 +64,8 @@ lsuv_status lsuv_timer_elapsed_ns(const lsuv_timer *t, uint32_t from, uint32_t t
         t->device->device, t->pool, from, 1, sizeof stamp[0], &stamp[0], sizeof stamp[0],
         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
     if (r == VK_SUCCESS)
-        r = t->device->vk.vkGetQueryPoolResults(t->device->device, t->pool, to, 1,
-                                                sizeof stamp[1], &stamp[1], sizeof stamp[1],
+        r = t->device->vk.vkGetQueryPoolResults(t->device->device, t->pool, to, 1, sizeof stamp[1],
+                                                &stamp[1], sizeof stamp[1],
                                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkGetQueryPoolResults");
     const lsuv_device_info *info = t->device->info;

@@ -1,0 +1,47 @@
+# The two commands of the quick start, and the rest of the developer loop.
+# Each target installs what is missing (scripts/setup-debian.sh) and
+# configures the CMake build it needs, so a fresh clone needs nothing else.
+
+BUILD          ?= build
+BUILD_SANITIZE ?= build-sanitize
+JOBS           ?= $(shell nproc)
+CMAKE_FLAGS    ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSUV_WERROR=ON
+
+.PHONY: all setup build run test test-sanitize bench format clean
+
+all: build
+
+setup:
+	@bash scripts/setup-debian.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/lsuv-vk --list-devices
+	./$(BUILD)/lsuv-vk
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+# ASan and UBSan over the whole suite. Leaks inside the Vulkan loader, the
+# drivers and the validation layer are suppressed by library name only
+# (tests/sanitize/lsan.supp); lsuv-vk's own code is never suppressed.
+test-sanitize: setup
+	@cmake -S . -B $(BUILD_SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DLSUV_WERROR=ON -DLSUV_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_SANITIZE) -j$(JOBS)
+	cd $(BUILD_SANITIZE) && \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure
+
+bench: build
+	./$(BUILD)/lsuv-bench --kernels
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SANITIZE)

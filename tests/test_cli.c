@@ -1,0 +1,122 @@
+/* The programs as a user runs them: exit codes, messages, JSON. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "support/spawn.h"
+
+TestSuite(cli, .timeout = 120);
+
+#define RUN(env, ...) spawn_run((const char *const[]){__VA_ARGS__, NULL}, env)
+
+Test(cli, version_and_help) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--version");
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strncmp(r.out, "lsuv-vk ", 8) == 0, "%s", r.out);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--help");
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "usage: lsuv-vk") && strstr(r.out, "exit codes"), "%s", r.out);
+    spawn_result_free(&r);
+}
+
+Test(cli, bad_arguments_exit_2) {
+    const char *cases[][3] = {
+        {"--no-such-option", NULL, "unknown"},
+        {"--count", "ten", "--count expects an integer"},
+        {"--count", "0", "--count expects an integer"},
+        {"stray", NULL, "unexpected argument 'stray'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        spawn_result r = cases[i][1] ? RUN(NULL, LSUV_VK_BIN, cases[i][0], cases[i][1])
+                                     : RUN(NULL, LSUV_VK_BIN, cases[i][0]);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][2]), "%s: stderr '%s'", cases[i][0], r.err);
+        spawn_result_free(&r);
+    }
+}
+
+Test(cli, list_devices_json) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--list-devices", "--json");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert(cJSON_IsArray(root), "not a JSON array: %s", r.out);
+    static const char *keys[] = {"index",
+                                 "name",
+                                 "type",
+                                 "vendor_id",
+                                 "driver",
+                                 "api_version",
+                                 "subgroup_size",
+                                 "float64",
+                                 "float16",
+                                 "timestamp_valid_bits",
+                                 "timestamp_period_ns",
+                                 "max_storage_buffer_range"};
+    bool lavapipe = false;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, root) {
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+            cr_assert(cJSON_HasObjectItem(d, keys[k]), "missing key %s", keys[k]);
+        const char *name = cJSON_GetObjectItem(d, "name")->valuestring;
+        if (strstr(name, "llvmpipe")) {
+            lavapipe = true;
+            cr_assert_str_eq(cJSON_GetObjectItem(d, "type")->valuestring, "cpu");
+            cr_assert_eq(cJSON_GetObjectItem(d, "max_storage_buffer_range")->valuedouble,
+                         134217728.0);
+        }
+    }
+    cr_assert(lavapipe, "llvmpipe missing from %s", r.out);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+}
+
+Test(cli, list_devices_text) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--list-devices");
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "llvmpipe") && strstr(r.out, "maxStorageBufferRange"), "%s", r.out);
+    spawn_result_free(&r);
+}
+
+Test(cli, unknown_device_exits_2_and_lists_devices) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--device", "quantum");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "no Vulkan device matches 'quantum'") && strstr(r.err, "llvmpipe"),
+              "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, no_driver_exits_2_and_says_what_to_install) {
+    const char *env[] = {"VK_DRIVER_FILES=/nonexistent/icd.json",
+                         "VK_ICD_FILENAMES=/nonexistent/icd.json", NULL};
+    spawn_result r = RUN(env, LSUV_VK_BIN, "--list-devices");
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "mesa-vulkan-drivers"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, statistics_run_clean_under_validation) {
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--device", "llvmpipe", "--count", "300000", "--validate");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "fp64 ref") && strstr(r.out, "closed form"), "%s", r.out);
+    spawn_result_free(&r);
+}
+
+Test(cli, bench_kernels_json) {
+    spawn_result r = RUN(NULL, LSUV_BENCH_BIN, "--kernels", "--device", "llvmpipe", "--size-mib",
+                         "4", "--repeats", "5", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "stdout is not JSON: %s", r.out);
+    const cJSON *k, *stats = NULL;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItem(root, "kernels")) {
+        if (strcmp(cJSON_GetObjectItem(k, "name")->valuestring, "stats") == 0) stats = k;
+    }
+    cr_assert_not_null(stats, "no stats entry: %s", r.out);
+    cr_assert_gt(cJSON_GetObjectItem(stats, "gbps")->valuedouble, 0.0);
+    cr_assert_gt(cJSON_GetObjectItem(stats, "copy_gbps")->valuedouble, 0.0);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+}

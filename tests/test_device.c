@@ -1,0 +1,161 @@
+/* Device enumeration, selection, buffers and timing. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsuv/device.h"
+#include "support/gpu.h"
+
+static test_gpu gpu;
+static void setup(void) {
+    test_gpu_open(&gpu);
+}
+static void teardown(void) {
+    test_gpu_close(&gpu);
+}
+TestSuite(device, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(device, lavapipe_is_listed) {
+    uint32_t n = lsuv_instance_device_count(gpu.instance);
+    cr_assert_geq(n, 1);
+    bool found = false;
+    for (uint32_t i = 0; i < n; ++i) {
+        const lsuv_device_info *d = lsuv_instance_device_info(gpu.instance, i);
+        cr_assert_eq(d->index, i);
+        if (!strstr(d->name, "llvmpipe")) continue;
+        found = true;
+        cr_assert_eq(d->type, LSUV_DEVICE_CPU);
+        cr_assert_eq(d->vendor_id, 0x10005, "Mesa's vendor id");
+        cr_assert_str_eq(d->driver_name, "llvmpipe");
+        cr_assert_geq(d->api_version, (1u << 22) | (1u << 12), "Vulkan 1.1 or newer");
+        cr_assert_gt(d->subgroup_size, 0);
+        cr_assert_gt(d->timestamp_valid_bits, 0);
+        cr_assert_gt(d->max_storage_buffer_range, 0);
+        cr_assert_gt(d->max_workgroup_invocations, 0);
+    }
+    cr_assert(found, "llvmpipe not listed: is mesa-vulkan-drivers installed?");
+}
+
+static uint32_t select_count(const char *selector, lsuv_status *status, uint32_t *first) {
+    uint32_t indices[16], count = 99;
+    *status = lsuv_instance_select(gpu.instance, selector, indices, &count);
+    if (count > 0 && count < 16) *first = indices[0];
+    return count;
+}
+
+Test(device, selectors) {
+    lsuv_status s;
+    uint32_t first = 99, n = lsuv_instance_device_count(gpu.instance);
+    cr_assert_eq(select_count("all", &s, &first), n);
+    cr_assert_eq(select_count("0", &s, &first), 1);
+    cr_assert_eq(first, 0);
+    cr_assert_geq(select_count("LLVMPIPE", &s, &first), 1, "names match without case");
+    cr_assert_eq(select_count(NULL, &s, &first), 1, "the default is one device");
+    const lsuv_device_info *d = lsuv_instance_device_info(gpu.instance, first);
+    bool any_gpu = false;
+    for (uint32_t i = 0; i < n; ++i)
+        any_gpu |= lsuv_instance_device_info(gpu.instance, i)->type != LSUV_DEVICE_CPU;
+    cr_assert_eq(d->type != LSUV_DEVICE_CPU, any_gpu, "the default prefers a GPU to the CPU");
+}
+
+Test(device, selector_matching_nothing_names_the_devices) {
+    lsuv_status s;
+    uint32_t first;
+    cr_assert_eq(select_count("no-such-device", &s, &first), 0);
+    cr_assert_eq(s, LSUV_ERROR_NO_DEVICE);
+    cr_assert(strstr(lsuv_error_message(), "no-such-device"), "%s", lsuv_error_message());
+    cr_assert(strstr(lsuv_error_message(), "llvmpipe"), "%s", lsuv_error_message());
+    cr_assert_eq(select_count("4096", &s, &first), 0);
+    cr_assert_eq(s, LSUV_ERROR_NO_DEVICE);
+}
+
+Test(device, buffer_round_trip_and_bounds) {
+    lsuv_buffer *b;
+    TEST_OK(lsuv_buffer_create(gpu.device, 4096, &b));
+    char in[100], out[100];
+    for (int i = 0; i < 100; ++i) in[i] = (char)(i * 7);
+    TEST_OK(lsuv_buffer_write(b, 3000, in, sizeof in));
+    TEST_OK(lsuv_buffer_read(b, 3000, out, sizeof out));
+    cr_assert_arr_eq(in, out, sizeof in);
+    cr_assert_eq(lsuv_buffer_write(b, 4000, in, sizeof in), LSUV_ERROR_INVALID);
+    cr_assert_eq(lsuv_buffer_read(b, UINT64_MAX - 10, out, sizeof out), LSUV_ERROR_INVALID);
+    lsuv_buffer_destroy(b);
+}
+
+Test(device, copy_and_fill_commands) {
+    lsuv_buffer *a, *b;
+    lsuv_cmd *cmd;
+    TEST_OK(lsuv_buffer_create(gpu.device, 1024, &a));
+    TEST_OK(lsuv_buffer_create(gpu.device, 1024, &b));
+    TEST_OK(lsuv_cmd_begin(gpu.device, &cmd));
+    lsuv_cmd_fill(cmd, a, 0, 1024, 0x3f800000u); /* 1.0f */
+    lsuv_cmd_barrier(cmd);
+    lsuv_cmd_copy(cmd, a, 512, b, 0, 512);
+    TEST_OK(lsuv_cmd_submit(cmd));
+    float f[128];
+    TEST_OK(lsuv_buffer_read(b, 0, f, sizeof f));
+    for (int i = 0; i < 128; ++i) cr_assert_eq(f[i], 1.0f);
+    lsuv_cmd_destroy(cmd);
+    lsuv_buffer_destroy(a);
+    lsuv_buffer_destroy(b);
+}
+
+Test(device, timestamps_measure_work) {
+    lsuv_buffer *b;
+    lsuv_cmd *cmd;
+    lsuv_timer *t;
+    TEST_OK(lsuv_buffer_create(gpu.device, 64 << 20, &b));
+    TEST_OK(lsuv_cmd_begin(gpu.device, &cmd));
+    TEST_OK(lsuv_timer_create(gpu.device, 2, &t));
+    lsuv_timer_reset(t, cmd);
+    lsuv_timer_mark(t, cmd, 0);
+    lsuv_cmd_fill(cmd, b, 0, 64 << 20, 0);
+    lsuv_timer_mark(t, cmd, 1);
+    TEST_OK(lsuv_cmd_submit(cmd));
+    double ns = 0;
+    TEST_OK(lsuv_timer_elapsed_ns(t, 0, 1, &ns));
+    /* Filling 64 MiB takes more than a microsecond and less than 10 s
+     * anywhere. */
+    cr_assert(ns > 1e3 && ns < 1e10, "fill of 64 MiB took %g ns", ns);
+    cr_assert_eq(lsuv_timer_elapsed_ns(t, 0, 2, &ns), LSUV_ERROR_INVALID);
+    lsuv_timer_destroy(t);
+    lsuv_cmd_destroy(cmd);
+    lsuv_buffer_destroy(b);
+}
+
+Test(timestamp, delta_masks_and_scales) {
+    /* 36 valid bits: the counter wraps at 2^36; 10 ticks before the wrap
+     * to 5 after is 15 ticks. */
+    uint64_t wrap = 1ull << 36;
+    cr_assert_eq(lsuv_timestamp_delta_ns(wrap - 10, 5, 36, 1.0f), 15.0);
+    /* High bits beyond the valid ones are ignored. */
+    cr_assert_eq(lsuv_timestamp_delta_ns(0xff00000000000000ull | 100, 300, 36, 1.0f), 200.0);
+    /* A fractional period scales the ticks. */
+    cr_assert_float_eq(lsuv_timestamp_delta_ns(0, 1000, 64, 0.52083f), 520.83, 1e-3);
+    cr_assert_eq(lsuv_timestamp_delta_ns(UINT64_MAX, 1, 64, 2.0f), 4.0);
+}
+
+Test(validation, messages_reach_the_counter) {
+    /* The harness's promise, that any validation message fails a test, holds
+     * only if messages arrive: an unaligned fill must produce one. */
+    lsuv_instance_options options = {.validation = true};
+    lsuv_instance *inst;
+    lsuv_device *dev;
+    lsuv_buffer *b;
+    lsuv_cmd *cmd;
+    uint32_t index[16], count;
+    TEST_OK(lsuv_instance_create(&options, &inst));
+    TEST_OK(lsuv_instance_select(inst, "llvmpipe", index, &count));
+    TEST_OK(lsuv_device_create(inst, index[0], &dev));
+    TEST_OK(lsuv_buffer_create(dev, 64, &b));
+    TEST_OK(lsuv_cmd_begin(dev, &cmd));
+    cr_assert_eq(lsuv_instance_validation_count(inst), 0);
+    lsuv_cmd_fill(cmd, b, 2, 8, 0); /* offsets must be multiples of 4 */
+    cr_assert_gt(lsuv_instance_validation_count(inst), 0);
+    cr_assert(strstr(lsuv_instance_validation_first(inst), "dstOffset"), "%s",
+              lsuv_instance_validation_first(inst));
+    lsuv_cmd_destroy(cmd);
+    lsuv_buffer_destroy(b);
+    lsuv_device_destroy(dev);
+    lsuv_instance_destroy(inst);
+}

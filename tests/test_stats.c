@@ -1,0 +1,240 @@
+/* The statistics kernel against the fp64 reference, on the test device. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsuv/ref.h"
+#include "lsuv/rng.h"
+#include "lsuv/stats.h"
+#include "support/gpu.h"
+
+static test_gpu gpu;
+static void setup(void) {
+    test_gpu_open(&gpu);
+}
+static void teardown(void) {
+    test_gpu_close(&gpu);
+}
+TestSuite(stats, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Error allowed for a pairwise merge over n values: the tree has log2(n)
+ * levels and each adds at most about one rounding of eps * (|mean| + std).
+ * The sequential runs inside an invocation (up to 256 values per
+ * accumulator) stay within it in practice. Measured on lavapipe: the worst
+ * case of these tests is 0.24 * log2(n) * eps * (|mean| + std), so C = 0.5
+ * leaves a factor of two. */
+static const double C = 0.5;
+static double bound_for(size_t n, const lsuv_moments *ref) {
+    double levels = n > 2 ? log2((double)n) : 1.0;
+    return C * levels * FLT_EPSILON * (fabs(ref->mean) + ref->std_population);
+}
+
+/* Moments of x[0..n) placed at float offset first of a device buffer. */
+static lsuv_moments device_moments(const lsuv_stats_options *opt, const float *x, size_t n,
+                                   size_t first, uint32_t *dispatches) {
+    lsuv_stats *stats = NULL;
+    lsuv_buffer *input = NULL, *result = NULL;
+    lsuv_stats_plan *plan = NULL;
+    lsuv_cmd *cmd = NULL;
+    lsuv_moments m;
+    TEST_OK(lsuv_stats_create(gpu.device, opt, &stats));
+    TEST_OK(lsuv_buffer_create(gpu.device, (first + n) * sizeof(float), &input));
+    TEST_OK(lsuv_buffer_write(input, first * sizeof(float), x, n * sizeof(float)));
+    TEST_OK(lsuv_buffer_create(gpu.device, 2 * LSUV_STATS_RESULT_BYTES, &result));
+    TEST_OK(lsuv_stats_plan_create(stats, input, first, n, result, 1, &plan));
+    if (dispatches) *dispatches = lsuv_stats_plan_dispatches(plan);
+    TEST_OK(lsuv_cmd_begin(gpu.device, &cmd));
+    lsuv_stats_plan_record(plan, cmd);
+    TEST_OK(lsuv_cmd_submit(cmd));
+    TEST_OK(lsuv_stats_result_read(stats, result, 1, &m));
+    lsuv_cmd_destroy(cmd);
+    lsuv_stats_plan_destroy(plan);
+    lsuv_buffer_destroy(result);
+    lsuv_buffer_destroy(input);
+    lsuv_stats_destroy(stats);
+    return m;
+}
+
+static float *normal_data(size_t n, uint64_t seed, double mean, double std) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    cr_assert_not_null(x);
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, seed);
+    lsuv_rng_fill_normal(&rng, x, n, mean, std);
+    return x;
+}
+
+static void assert_close(const char *what, double got, double want, double bound, size_t n) {
+    cr_assert(fabs(got - want) <= bound,
+              "n=%zu %s: device %.9g, reference %.9g, error %.3g > bound %.3g", n, what, got, want,
+              fabs(got - want), bound);
+}
+
+static void check_length(const lsuv_stats_options *opt, size_t n, size_t first) {
+    float *x = normal_data(n, 1000 + n, 0.5, 2.0);
+    lsuv_moments ref, got = device_moments(opt, x, n, first, NULL);
+    lsuv_ref_moments(x, n, &ref);
+    cr_assert_eq(got.count, n);
+    cr_assert_eq(got.nonfinite, 0);
+    double bound = bound_for(n, &ref);
+    assert_close("mean", got.mean, ref.mean, bound, n);
+    assert_close("population std", got.std_population, ref.std_population, bound, n);
+    if (n > 1)
+        assert_close("std", got.std, ref.std, bound, n);
+    else
+        cr_assert(isnan(got.std), "the unbiased std of one value is NaN, as in torch");
+    free(x);
+}
+
+static void check_lengths(const lsuv_stats_options *opt) {
+    static const size_t lengths[] = {1, 2, 7, 255, 256, 257, 1000003};
+    for (size_t i = 0; i < sizeof lengths / sizeof *lengths; ++i) check_length(opt, lengths[i], 0);
+}
+
+Test(stats, lengths_subgroup_merge) {
+    /* Subgroup shuffles where the device has them (lavapipe does). */
+    lsuv_stats_options opt = {0};
+    check_lengths(&opt);
+}
+
+Test(stats, lengths_shared_memory_merge) {
+    lsuv_stats_options opt = {.force_shared = true};
+    check_lengths(&opt);
+}
+
+Test(stats, range_not_on_a_vec4) {
+    /* A range starting off a 16-byte boundary takes the careful path and an
+     * aligned-down descriptor. */
+    lsuv_stats_options opt = {0};
+    check_length(&opt, 100003, 3);
+    check_length(&opt, 77, 1);
+}
+
+Test(stats, chunked) {
+    /* 64 KiB chunks: a million floats span dozens of dispatches whose
+     * partials merge with the same formula. */
+    lsuv_stats_options opt = {.max_chunk_bytes = 64 << 10};
+    size_t n = 1000003;
+    float *x = normal_data(n, 7, -3.0, 0.5);
+    uint32_t dispatches = 0;
+    lsuv_moments ref, got = device_moments(&opt, x, n, 5, &dispatches);
+    lsuv_ref_moments(x, n, &ref);
+    cr_assert_geq(dispatches, n * 4 / (64 << 10), "only %u dispatches: not chunked", dispatches);
+    double bound = bound_for(n, &ref);
+    assert_close("mean", got.mean, ref.mean, bound, n);
+    assert_close("std", got.std, ref.std, bound, n);
+    free(x);
+}
+
+Test(stats, constant_input_has_zero_std) {
+    size_t n = 100000;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; ++i) x[i] = 3.25f;
+    lsuv_stats_options opt = {0};
+    lsuv_moments got = device_moments(&opt, x, n, 0, NULL);
+    cr_assert_eq(got.mean, 3.25);
+    cr_assert_eq(got.std, 0.0, "std %.9g, not exactly 0", got.std);
+    cr_assert_eq(got.std_population, 0.0);
+    free(x);
+}
+
+/* Mean 1e4, std 1e-2: the relative error of the std must stay below 1e-3. */
+static double large_offset_std_error(lsuv_stats_method method) {
+    size_t n = 1000000;
+    float *x = normal_data(n, 11, 1e4, 1e-2);
+    lsuv_stats_options opt = {.method = method};
+    lsuv_moments ref, got = device_moments(&opt, x, n, 0, NULL);
+    lsuv_ref_moments(x, n, &ref);
+    free(x);
+    cr_log_info("method %d: std %.9g, reference %.9g", (int)method, got.std, ref.std);
+    return fabs(got.std - ref.std) / ref.std;
+}
+
+Test(stats, large_offset_welford_keeps_precision) {
+    double err = large_offset_std_error(LSUV_STATS_WELFORD);
+    cr_assert_lt(err, 1e-3, "relative std error %.3g", err);
+}
+
+Test(stats, large_offset_naive_loses_it) {
+    /* The fp32 sum of squares cancels catastrophically here: this is why
+     * the kernel is Welford's. */
+    double err = large_offset_std_error(LSUV_STATS_NAIVE);
+    cr_assert_gt(err, 1e-3, "naive sums unexpectedly precise: relative std error %.3g", err);
+}
+
+Test(stats, nonfinite_values_are_reported) {
+    size_t n = 300001;
+    float *x = normal_data(n, 3, 0.0, 1.0);
+    /* One in a full group (the fast path), one in the tail (careful path). */
+    x[1234] = NAN;
+    x[n - 2] = INFINITY;
+    lsuv_stats_options opt = {0};
+    lsuv_moments got = device_moments(&opt, x, n, 0, NULL);
+    cr_assert_eq(got.nonfinite, 2);
+    cr_assert_eq(got.count, n - 2);
+    cr_assert(isnan(got.mean) && isnan(got.std), "moments of data with NaN must be NaN");
+    free(x);
+}
+
+Test(stats, bit_identical_runs) {
+    size_t n = 1 << 20;
+    float *x = normal_data(n, 5, 1.0, 3.0);
+    lsuv_stats_options opt = {0};
+    lsuv_moments a = device_moments(&opt, x, n, 0, NULL);
+    lsuv_moments b = device_moments(&opt, x, n, 0, NULL);
+    cr_assert(memcmp(&a, &b, sizeof a) == 0, "two runs differ: %.17g/%.17g vs %.17g/%.17g", a.mean,
+              a.std, b.mean, b.std);
+    free(x);
+}
+
+Test(stats, plan_recorded_twice_in_one_submission) {
+    /* Recording a plan again must wait for the last recording's reads of its
+     * scratch: synchronization validation checks the barriers. */
+    size_t n = 200000;
+    float *x = normal_data(n, 9, 2.0, 1.0);
+    lsuv_stats *stats;
+    lsuv_buffer *input, *result;
+    lsuv_stats_plan *plan;
+    lsuv_cmd *cmd;
+    TEST_OK(lsuv_stats_create(gpu.device, NULL, &stats));
+    TEST_OK(lsuv_buffer_create(gpu.device, n * sizeof(float), &input));
+    TEST_OK(lsuv_buffer_write(input, 0, x, n * sizeof(float)));
+    TEST_OK(lsuv_buffer_create(gpu.device, LSUV_STATS_RESULT_BYTES, &result));
+    TEST_OK(lsuv_stats_plan_create(stats, input, 0, n, result, 0, &plan));
+    TEST_OK(lsuv_cmd_begin(gpu.device, &cmd));
+    lsuv_stats_plan_record(plan, cmd);
+    lsuv_stats_plan_record(plan, cmd);
+    TEST_OK(lsuv_cmd_submit(cmd));
+    lsuv_moments ref, got;
+    TEST_OK(lsuv_stats_result_read(stats, result, 0, &got));
+    lsuv_ref_moments(x, n, &ref);
+    assert_close("mean", got.mean, ref.mean, bound_for(n, &ref), n);
+    lsuv_cmd_destroy(cmd);
+    lsuv_stats_plan_destroy(plan);
+    lsuv_buffer_destroy(result);
+    lsuv_buffer_destroy(input);
+    lsuv_stats_destroy(stats);
+    free(x);
+}
+
+Test(stats, bad_ranges_are_refused) {
+    lsuv_stats *stats;
+    lsuv_buffer *input, *result;
+    lsuv_stats_plan *plan = NULL;
+    TEST_OK(lsuv_stats_create(gpu.device, NULL, &stats));
+    TEST_OK(lsuv_buffer_create(gpu.device, 400, &input));
+    TEST_OK(lsuv_buffer_create(gpu.device, LSUV_STATS_RESULT_BYTES, &result));
+    cr_assert_eq(lsuv_stats_plan_create(stats, input, 0, 0, result, 0, &plan), LSUV_ERROR_INVALID);
+    cr_assert_eq(lsuv_stats_plan_create(stats, input, 50, 51, result, 0, &plan),
+                 LSUV_ERROR_INVALID);
+    cr_assert(strstr(lsuv_error_message(), "outside"), "message: %s", lsuv_error_message());
+    cr_assert_eq(lsuv_stats_plan_create(stats, input, 0, 100, result, 1, &plan),
+                 LSUV_ERROR_INVALID);
+    cr_assert_null(plan);
+    lsuv_buffer_destroy(result);
+    lsuv_buffer_destroy(input);
+    lsuv_stats_destroy(stats);
+}
