@@ -3,6 +3,8 @@
 # Each shader is built in every variant the host may pick per device:
 #   welford|naive   the statistics algorithm (naive is kept for comparison only)
 #   subgroup|shared how a workgroup merges: subgroup shuffles, or shared memory alone
+#   _texel          (with TEXEL) the bulk of the input read through a uniform
+#                   texel buffer rather than a storage buffer
 set(LSUV_SHADER_DIR ${CMAKE_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${LSUV_SHADER_DIR})
 set_property(GLOBAL PROPERTY LSUV_SHADER_NAMES "")
@@ -24,10 +26,15 @@ function(lsuv_add_shader name source)
 endfunction()
 
 function(lsuv_add_shader_variants name source)
+  cmake_parse_arguments(ARG "TEXEL" "" "" ${ARGN})
   foreach(algo welford naive)
     string(TOUPPER ${algo} ALGO)
     lsuv_add_shader(${name}_${algo}_subgroup ${source} -DLSUV_${ALGO}=1 -DLSUV_SUBGROUP=1)
     lsuv_add_shader(${name}_${algo}_shared ${source} -DLSUV_${ALGO}=1)
+    if(ARG_TEXEL)
+      lsuv_add_shader(${name}_${algo}_subgroup_texel ${source} -DLSUV_${ALGO}=1 -DLSUV_SUBGROUP=1 -DLSUV_TEXEL=1)
+      lsuv_add_shader(${name}_${algo}_shared_texel ${source} -DLSUV_${ALGO}=1 -DLSUV_TEXEL=1)
+    endif()
   endforeach()
 endfunction()
 

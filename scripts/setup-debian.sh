@@ -5,21 +5,11 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config git
   libvulkan-dev libvulkan-volk-dev glslang-tools
-  mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
+  mesa-vulkan-drivers vulkan-validationlayers
   libcriterion-dev libcjson-dev zlib1g-dev
-  clang libclang-rt-dev
 )
-# Extra groups, asked for by the caller: `setup-debian.sh data` for the
-# Fashion-MNIST reference data, `peers` for the PyTorch/NumPy comparison.
-for group in "$@"; do
-  case "$group" in
-    data) packages+=(dataset-fashion-mnist) ;;
-    peers) packages+=(python3-torch python3-numpy) ;;
-    *) echo "setup-debian.sh: unknown group '$group' (known: data, peers)" >&2; exit 2 ;;
-  esac
-done
 
 missing=()
 for p in "${packages[@]}"; do

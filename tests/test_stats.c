@@ -94,14 +94,20 @@ static void check_lengths(const lsuv_stats_options *opt) {
     for (size_t i = 0; i < sizeof lengths / sizeof *lengths; ++i) check_length(opt, lengths[i], 0);
 }
 
-Test(stats, lengths_subgroup_merge) {
-    /* Subgroup shuffles where the device has them (lavapipe does). */
-    lsuv_stats_options opt = {0};
+Test(stats, lengths_subgroup_merge_texel_input) {
+    /* lavapipe's own choices: subgroup shuffles, input through texels. */
+    lsuv_stats_options opt = {.input = LSUV_STATS_INPUT_TEXEL};
     check_lengths(&opt);
 }
 
 Test(stats, lengths_shared_memory_merge) {
     lsuv_stats_options opt = {.force_shared = true};
+    check_lengths(&opt);
+}
+
+Test(stats, lengths_storage_input) {
+    /* The input path a GPU takes. */
+    lsuv_stats_options opt = {.input = LSUV_STATS_INPUT_STORAGE};
     check_lengths(&opt);
 }
 
@@ -113,20 +119,28 @@ Test(stats, range_not_on_a_vec4) {
     check_length(&opt, 77, 1);
 }
 
-Test(stats, chunked) {
+static void check_chunked(lsuv_stats_input input) {
     /* 64 KiB chunks: a million floats span dozens of dispatches whose
      * partials merge with the same formula. */
-    lsuv_stats_options opt = {.max_chunk_bytes = 64 << 10};
+    lsuv_stats_options opt = {.max_chunk_bytes = 64 << 10, .input = input};
     size_t n = 1000003;
     float *x = normal_data(n, 7, -3.0, 0.5);
     uint32_t dispatches = 0;
-    lsuv_moments ref, got = device_moments(&opt, x, n, 5, &dispatches);
+    lsuv_moments ref, got = device_moments(&opt, x, n, 8, &dispatches);
     lsuv_ref_moments(x, n, &ref);
     cr_assert_geq(dispatches, n * 4 / (64 << 10), "only %u dispatches: not chunked", dispatches);
     double bound = bound_for(n, &ref);
     assert_close("mean", got.mean, ref.mean, bound, n);
     assert_close("std", got.std, ref.std, bound, n);
     free(x);
+}
+
+Test(stats, chunked_texel_input) {
+    check_chunked(LSUV_STATS_INPUT_TEXEL);
+}
+
+Test(stats, chunked_storage_input) {
+    check_chunked(LSUV_STATS_INPUT_STORAGE);
 }
 
 Test(stats, constant_input_has_zero_std) {

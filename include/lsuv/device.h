@@ -51,6 +51,9 @@ typedef struct lsuv_device_info {
     uint32_t min_storage_buffer_offset_alignment;
     uint32_t max_workgroup_invocations, max_workgroup_size_x, max_workgroup_count_x;
     uint32_t max_shared_memory;
+    /* Uniform texel buffers of R32G32B32A32_SFLOAT. */
+    bool texel_vec4;
+    uint32_t max_texel_buffer_elements, min_texel_buffer_offset_alignment;
     uint64_t device_local_bytes;
 } lsuv_device_info;
 

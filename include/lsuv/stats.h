@@ -18,6 +18,12 @@ typedef enum lsuv_stats_method {
     LSUV_STATS_NAIVE,   /* fp32 sum and sum of squares: for comparison only */
 } lsuv_stats_method;
 
+typedef enum lsuv_stats_input {
+    LSUV_STATS_INPUT_AUTO,    /* texel buffers on a CPU device, storage buffers on a GPU */
+    LSUV_STATS_INPUT_STORAGE, /* storage-buffer loads */
+    LSUV_STATS_INPUT_TEXEL,   /* uniform texel buffer of vec4s, where the device has it */
+} lsuv_stats_input;
+
 typedef struct lsuv_stats_options {
     lsuv_stats_method method;
     /* Largest input range bound to one dispatch, in bytes; 0 takes the
@@ -25,6 +31,8 @@ typedef struct lsuv_stats_options {
     uint64_t max_chunk_bytes;
     /* Merge workgroups in shared memory even where subgroup shuffles work. */
     bool force_shared;
+    /* How the bulk of the input is read. */
+    lsuv_stats_input input;
 } lsuv_stats_options;
 
 /* The moments as the device stores them, LSUV_STATS_RESULT_BYTES each; a

@@ -197,8 +197,7 @@ static int run_stats(lsuv_instance *inst, uint32_t index, const float *x, uint64
         printf("  %-12s %14.8f %14.8f\n", "closed form", relu_normal_mean, relu_normal_std);
         printf("  largest error against the reference: %.3g fp32 eps of (|mean| + std)\n",
                err / 0x1p-23);
-        printf("  %u dispatches; gpu %.3f ms, wall %.3f ms (first run: includes pipeline "
-               "compile)\n",
+        printf("  %u dispatches; gpu %.3f ms (timestamps), wall %.3f ms (submit to fence)\n",
                lsuv_stats_plan_dispatches(plan), gpu_ns * 1e-6, wall * 1e3);
     }
     lsuv_timer_destroy(timer);

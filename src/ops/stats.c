@@ -20,7 +20,9 @@ enum { PUSH_WORDS = 3 }; /* first, count, out_base */
 struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
-    lsuv_pipeline reduce, combine;
+    lsuv_pipeline reduce, reduce_texel, combine;
+    bool texel;              /* reduce_texel exists: full chunks read texels */
+    uint64_t align;          /* offset alignment of every input binding */
     uint32_t workgroup;      /* invocations per workgroup */
     uint32_t reduce_items;   /* vec4s of input per invocation */
     uint32_t combine_items;  /* partials per invocation */
@@ -41,6 +43,8 @@ struct lsuv_stats_plan {
     lsuv_buffer *scratch;
     uint32_t stage_count;
     stage *stages;
+    uint32_t view_count; /* one per chunk when texels are read; some may be null */
+    VkBufferView *views;
 };
 
 static uint32_t floor_pow2(uint32_t x) {
@@ -87,6 +91,17 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     snprintf(reduce_name, sizeof reduce_name, "stats_reduce_%s_%s", algo, merge);
     snprintf(combine_name, sizeof combine_name, "stats_combine_%s_%s", algo, merge);
 
+    s->texel = s->options.input == LSUV_STATS_INPUT_TEXEL ||
+               (s->options.input == LSUV_STATS_INPUT_AUTO && info->type == LSUV_DEVICE_CPU);
+    if (s->texel && !info->texel_vec4) {
+        if (s->options.input == LSUV_STATS_INPUT_TEXEL) {
+            lsuv_stats_destroy(s);
+            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                             "%s has no uniform texel buffers of R32G32B32A32_SFLOAT", info->name);
+        }
+        s->texel = false;
+    }
+
     uint32_t spec_reduce[] = {s->workgroup, s->reduce_items};
     uint32_t spec_combine[] = {s->workgroup, s->combine_items};
     lsuv_pipeline_desc desc = {
@@ -98,6 +113,18 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
         .full_subgroups = subgroup,
     };
     lsuv_status st = lsuv_pipeline_create(dev, &desc, &s->reduce);
+    if (st == LSUV_OK && s->texel) {
+        char texel_name[80];
+        snprintf(texel_name, sizeof texel_name, "%s_texel", reduce_name);
+        static const VkDescriptorType types[] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                 VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                 VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER};
+        lsuv_pipeline_desc texel = desc;
+        texel.shader = texel_name;
+        texel.bindings = 3;
+        texel.types = types;
+        st = lsuv_pipeline_create(dev, &texel, &s->reduce_texel);
+    }
     if (st == LSUV_OK) {
         desc.shader = combine_name;
         desc.spec = spec_combine;
@@ -110,13 +137,19 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
 
     /* A chunk is what one descriptor can bind, less the slack for aligning
      * its offset, in whole workgroups, within the dispatch limit. */
+    s->align =
+        info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 4;
     uint64_t range = info->max_storage_buffer_range;
+    if (s->texel) {
+        if (info->min_texel_buffer_offset_alignment > s->align)
+            s->align = info->min_texel_buffer_offset_alignment;
+        if ((uint64_t)info->max_texel_buffer_elements * 16 < range)
+            range = (uint64_t)info->max_texel_buffer_elements * 16;
+    }
     if (s->options.max_chunk_bytes && s->options.max_chunk_bytes < range)
         range = s->options.max_chunk_bytes;
     uint64_t span = (uint64_t)s->workgroup * s->reduce_items * 4;
-    uint64_t usable = range > info->min_storage_buffer_offset_alignment
-                          ? (range - info->min_storage_buffer_offset_alignment) / 4
-                          : 0;
+    uint64_t usable = range > s->align ? (range - s->align) / 4 : 0;
     uint64_t chunk = usable / span * span;
     uint64_t dispatch_limit = (uint64_t)info->max_workgroup_count_x * span;
     if (chunk > dispatch_limit) chunk = dispatch_limit;
@@ -135,6 +168,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
 void lsuv_stats_destroy(lsuv_stats *s) {
     if (!s) return;
     lsuv_pipeline_destroy(&s->reduce);
+    lsuv_pipeline_destroy(&s->reduce_texel);
     lsuv_pipeline_destroy(&s->combine);
     free(s);
 }
@@ -169,6 +203,30 @@ static void write_set(lsuv_device *dev, VkDescriptorSet set, const lsuv_buffer *
     dev->vk.vkUpdateDescriptorSets(dev->device, 2, writes, 0, NULL);
 }
 
+/* Binding 2: the whole vec4s of [offset, offset + range) as texels. */
+static lsuv_status write_texel_view(lsuv_device *dev, VkDescriptorSet set, const lsuv_buffer *in,
+                                    uint64_t offset, uint64_t range, VkBufferView *view) {
+    VkBufferViewCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = in->buffer,
+        .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+        .offset = offset,
+        .range = range / 16 * 16,
+    };
+    VkResult r = dev->vk.vkCreateBufferView(dev->device, &info, NULL, view);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateBufferView");
+    VkWriteDescriptorSet write = {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = 2,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+        .pTexelBufferView = view,
+    };
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &write, 0, NULL);
+    return LSUV_OK;
+}
+
 lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
                                    uint64_t count, lsuv_buffer *result, uint32_t result_slot,
                                    lsuv_stats_plan **out) {
@@ -189,8 +247,7 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
         return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
                          result_slot);
 
-    const uint64_t align =
-        info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 1;
+    const uint64_t align = s->align;
     const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
     const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
     uint64_t chunks = div_up(count, s->chunk_elements);
@@ -221,13 +278,27 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     if (st == LSUV_OK && levels > 0)
         st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
 
+    /* Which pipeline each pass runs: a chunk holding at least one full
+     * workgroup reads texels where the device is set up for them. */
+    for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
+        uint64_t n = i + 1 < chunks ? s->chunk_elements : count - i * s->chunk_elements;
+        plan->stages[i].pipeline = i >= chunks                    ? &s->combine
+                                   : s->texel && n >= reduce_span ? &s->reduce_texel
+                                                                  : &s->reduce;
+    }
+    if (st == LSUV_OK && s->texel && !(plan->views = calloc(chunks, sizeof *plan->views)))
+        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    plan->view_count = s->texel ? (uint32_t)chunks : 0;
     if (st == LSUV_OK) {
-        VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * plan->stage_count};
+        VkDescriptorPoolSize sizes[2] = {
+            {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * plan->stage_count},
+            {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, plan->stage_count},
+        };
         VkDescriptorPoolCreateInfo pool_info = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = plan->stage_count,
-            .poolSizeCount = 1,
-            .pPoolSizes = &size,
+            .poolSizeCount = s->texel ? 2 : 1,
+            .pPoolSizes = sizes,
         };
         VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool_info, NULL, &plan->pool);
         for (uint32_t i = 0; r == VK_SUCCESS && i < plan->stage_count; ++i) {
@@ -235,20 +306,16 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
                 .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                 .descriptorPool = plan->pool,
                 .descriptorSetCount = 1,
-                .pSetLayouts = i < chunks ? &s->reduce.set_layout : &s->combine.set_layout,
+                .pSetLayouts = &plan->stages[i].pipeline->set_layout,
             };
             r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &plan->stages[i].set);
         }
         if (r != VK_SUCCESS) st = lsuv_vk_fail(r, "allocating descriptor sets");
     }
-    if (st != LSUV_OK) {
-        lsuv_stats_plan_destroy(plan);
-        return st;
-    }
 
     /* Where a pass writes: the next scratch region, or the result slot. */
     uint64_t out_partial = 0;
-    for (uint32_t i = 0; i < plan->stage_count; ++i) {
+    for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
         stage *sg = &plan->stages[i];
         bool last = i + 1 == plan->stage_count;
         bool reduce = i < chunks;
@@ -263,7 +330,9 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
             uint64_t byte = start * 4, aligned = byte / align * align;
             write_set(dev, sg->set, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
                       out_range);
-            sg->pipeline = &s->reduce;
+            if (sg->pipeline == &s->reduce_texel)
+                st = write_texel_view(dev, sg->set, input, aligned, byte - aligned + n * 4,
+                                      &plan->views[i]);
             sg->groups = (uint32_t)div_up(n, reduce_span);
             sg->push[0] = (uint32_t)((byte - aligned) / 4);
             sg->push[1] = (uint32_t)n;
@@ -277,7 +346,6 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
             uint64_t n = out_partial;
             write_set(dev, sg->set, plan->scratch, in_offset, in_range, out_buf, out_offset,
                       out_range);
-            sg->pipeline = &s->combine;
             sg->groups = (uint32_t)div_up(n, combine_span);
             sg->push[0] = 0;
             sg->push[1] = (uint32_t)n;
@@ -285,6 +353,10 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
             out_partial = sg->groups;
             sg->barrier_before = true;
         }
+    }
+    if (st != LSUV_OK) {
+        lsuv_stats_plan_destroy(plan);
+        return st;
     }
     *out = plan;
     return LSUV_OK;
@@ -294,6 +366,9 @@ void lsuv_stats_plan_destroy(lsuv_stats_plan *plan) {
     if (!plan) return;
     lsuv_device *dev = plan->stats->device;
     if (plan->pool) dev->vk.vkDestroyDescriptorPool(dev->device, plan->pool, NULL);
+    for (uint32_t i = 0; i < plan->view_count; ++i)
+        if (plan->views[i]) dev->vk.vkDestroyBufferView(dev->device, plan->views[i], NULL);
+    free(plan->views);
     lsuv_buffer_destroy(plan->scratch);
     free(plan->stages);
     free(plan);

@@ -212,6 +212,12 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     info->max_workgroup_size_x = lim->maxComputeWorkGroupSize[0];
     info->max_workgroup_count_x = lim->maxComputeWorkGroupCount[0];
     info->max_shared_memory = lim->maxComputeSharedMemorySize;
+    info->max_texel_buffer_elements = lim->maxTexelBufferElements;
+    info->min_texel_buffer_offset_alignment = (uint32_t)lim->minTexelBufferOffsetAlignment;
+    VkFormatProperties vec4_format;
+    vkGetPhysicalDeviceFormatProperties(pd, VK_FORMAT_R32G32B32A32_SFLOAT, &vec4_format);
+    info->texel_vec4 =
+        (vec4_format.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
 
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(pd, &mem);

@@ -68,10 +68,11 @@ typedef struct lsuv_pipeline {
 } lsuv_pipeline;
 
 typedef struct lsuv_pipeline_desc {
-    const char *shader;   /* name in the embedded SPIR-V table */
-    uint32_t bindings;    /* storage buffers 0..bindings-1 in set 0 */
-    uint32_t push_size;   /* bytes of push constants */
-    const uint32_t *spec; /* specialization constants 0..spec_count-1 */
+    const char *shader;            /* name in the embedded SPIR-V table */
+    uint32_t bindings;             /* bindings 0..bindings-1 in set 0 */
+    const VkDescriptorType *types; /* per binding; NULL: all storage buffers */
+    uint32_t push_size;            /* bytes of push constants */
+    const uint32_t *spec;          /* specialization constants 0..spec_count-1 */
     uint32_t spec_count;
     bool full_subgroups; /* require full subgroups */
 } lsuv_pipeline_desc;

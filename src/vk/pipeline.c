@@ -24,7 +24,7 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
     for (uint32_t i = 0; i < desc->bindings; ++i)
         bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = desc->types ? desc->types[i] : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
