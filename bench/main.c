@@ -1,8 +1,8 @@
 /* lsuv-bench: measured figures, as medians with their spread. */
 #include "kernels.h"
 #include "lsuv/file.h"
+#include "lsuv/parse.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +24,9 @@ static const char usage[] =
     "exit codes: 0 success; 1 a Vulkan or memory failure; 2 bad arguments or no device.\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v < min) {
-        fprintf(stderr, "lsuv-bench: %s expects an integer of at least %llu, got '%s'\n", flag,
-                (unsigned long long)min, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
+    fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
+    return -1;
 }
 
 int main(int argc, char **argv) {

@@ -2,11 +2,11 @@
 #include "cli/devices_print.h"
 #include "lsuv/clock.h"
 #include "lsuv/device.h"
+#include "lsuv/parse.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 #include "lsuv/stats.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -70,16 +70,9 @@ static int fail(lsuv_status s) {
 }
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v < min) {
-        fprintf(stderr, "lsuv-vk: %s expects an integer of at least %llu, got '%s'\n", flag,
-                (unsigned long long)min, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
+    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
+    return -1;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
