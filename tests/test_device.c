@@ -6,16 +6,7 @@
 #include "lsuv/device.h"
 #include "support/gpu.h"
 
-static test_gpu gpu;
-static void setup(void) {
-    test_gpu_open(&gpu);
-}
-static void teardown(void) {
-    test_gpu_close(&gpu);
-}
-TestSuite(device, .init = setup, .fini = teardown, .timeout = 60);
-
-Test(device, lavapipe_is_listed) {
+GPU_TEST(device, lavapipe_is_listed) {
     uint32_t n = lsuv_instance_device_count(gpu.instance);
     cr_assert_geq(n, 1);
     bool found = false;
@@ -43,7 +34,7 @@ static uint32_t select_count(const char *selector, lsuv_status *status, uint32_t
     return count;
 }
 
-Test(device, selectors) {
+GPU_TEST(device, selectors) {
     lsuv_status s;
     uint32_t first = 99, n = lsuv_instance_device_count(gpu.instance);
     cr_assert_eq(select_count("all", &s, &first), n);
@@ -58,7 +49,7 @@ Test(device, selectors) {
     cr_assert_eq(d->type != LSUV_DEVICE_CPU, any_gpu, "the default prefers a GPU to the CPU");
 }
 
-Test(device, selector_matching_nothing_names_the_devices) {
+GPU_TEST(device, selector_matching_nothing_names_the_devices) {
     lsuv_status s;
     uint32_t first;
     cr_assert_eq(select_count("no-such-device", &s, &first), 0);
@@ -69,7 +60,7 @@ Test(device, selector_matching_nothing_names_the_devices) {
     cr_assert_eq(s, LSUV_ERROR_NO_DEVICE);
 }
 
-Test(device, buffer_round_trip_and_bounds) {
+GPU_TEST(device, buffer_round_trip_and_bounds) {
     lsuv_buffer *b;
     TEST_OK(lsuv_buffer_create(gpu.device, 4096, &b));
     char in[100], out[100];
@@ -82,7 +73,7 @@ Test(device, buffer_round_trip_and_bounds) {
     lsuv_buffer_destroy(b);
 }
 
-Test(device, copy_and_fill_commands) {
+GPU_TEST(device, copy_and_fill_commands) {
     lsuv_buffer *a, *b;
     lsuv_cmd *cmd;
     TEST_OK(lsuv_buffer_create(gpu.device, 1024, &a));
@@ -100,7 +91,7 @@ Test(device, copy_and_fill_commands) {
     lsuv_buffer_destroy(b);
 }
 
-Test(device, timestamps_measure_work) {
+GPU_TEST(device, timestamps_measure_work) {
     lsuv_buffer *b;
     lsuv_cmd *cmd;
     lsuv_timer *t;

@@ -11,15 +11,6 @@
 #include "lsuv/stats.h"
 #include "support/gpu.h"
 
-static test_gpu gpu;
-static void setup(void) {
-    test_gpu_open(&gpu);
-}
-static void teardown(void) {
-    test_gpu_close(&gpu);
-}
-TestSuite(stats, .init = setup, .fini = teardown, .timeout = 120);
-
 /* Error allowed for a pairwise merge over n values: the tree has log2(n)
  * levels and each adds at most about one rounding of eps * (|mean| + std).
  * The sequential runs inside an invocation (up to 256 values per
@@ -94,24 +85,24 @@ static void check_lengths(const lsuv_stats_options *opt) {
     for (size_t i = 0; i < sizeof lengths / sizeof *lengths; ++i) check_length(opt, lengths[i], 0);
 }
 
-Test(stats, lengths_subgroup_merge_texel_input) {
+GPU_TEST(stats, lengths_subgroup_merge_texel_input) {
     /* lavapipe's own choices: subgroup shuffles, input through texels. */
     lsuv_stats_options opt = {.input = LSUV_STATS_INPUT_TEXEL};
     check_lengths(&opt);
 }
 
-Test(stats, lengths_shared_memory_merge) {
+GPU_TEST(stats, lengths_shared_memory_merge) {
     lsuv_stats_options opt = {.force_shared = true};
     check_lengths(&opt);
 }
 
-Test(stats, lengths_storage_input) {
+GPU_TEST(stats, lengths_storage_input) {
     /* The input path a GPU takes. */
     lsuv_stats_options opt = {.input = LSUV_STATS_INPUT_STORAGE};
     check_lengths(&opt);
 }
 
-Test(stats, range_not_on_a_vec4) {
+GPU_TEST(stats, range_not_on_a_vec4) {
     /* A range starting off a 16-byte boundary takes the careful path and an
      * aligned-down descriptor. */
     lsuv_stats_options opt = {0};
@@ -135,15 +126,15 @@ static void check_chunked(lsuv_stats_input input) {
     free(x);
 }
 
-Test(stats, chunked_texel_input) {
+GPU_TEST(stats, chunked_texel_input) {
     check_chunked(LSUV_STATS_INPUT_TEXEL);
 }
 
-Test(stats, chunked_storage_input) {
+GPU_TEST(stats, chunked_storage_input) {
     check_chunked(LSUV_STATS_INPUT_STORAGE);
 }
 
-Test(stats, constant_input_has_zero_std) {
+GPU_TEST(stats, constant_input_has_zero_std) {
     size_t n = 100000;
     float *x = malloc(n * sizeof *x);
     for (size_t i = 0; i < n; ++i) x[i] = 3.25f;
@@ -167,19 +158,19 @@ static double large_offset_std_error(lsuv_stats_method method) {
     return fabs(got.std - ref.std) / ref.std;
 }
 
-Test(stats, large_offset_welford_keeps_precision) {
+GPU_TEST(stats, large_offset_welford_keeps_precision) {
     double err = large_offset_std_error(LSUV_STATS_WELFORD);
     cr_assert_lt(err, 1e-3, "relative std error %.3g", err);
 }
 
-Test(stats, large_offset_naive_loses_it) {
+GPU_TEST(stats, large_offset_naive_loses_it) {
     /* The fp32 sum of squares cancels catastrophically here: this is why
      * the kernel is Welford's. */
     double err = large_offset_std_error(LSUV_STATS_NAIVE);
     cr_assert_gt(err, 1e-3, "naive sums unexpectedly precise: relative std error %.3g", err);
 }
 
-Test(stats, nonfinite_values_are_reported) {
+GPU_TEST(stats, nonfinite_values_are_reported) {
     size_t n = 300001;
     float *x = normal_data(n, 3, 0.0, 1.0);
     /* One in a full group (the fast path), one in the tail (careful path). */
@@ -193,7 +184,7 @@ Test(stats, nonfinite_values_are_reported) {
     free(x);
 }
 
-Test(stats, bit_identical_runs) {
+GPU_TEST(stats, bit_identical_runs) {
     size_t n = 1 << 20;
     float *x = normal_data(n, 5, 1.0, 3.0);
     lsuv_stats_options opt = {0};
@@ -204,7 +195,7 @@ Test(stats, bit_identical_runs) {
     free(x);
 }
 
-Test(stats, plan_recorded_twice_in_one_submission) {
+GPU_TEST(stats, plan_recorded_twice_in_one_submission) {
     /* Recording a plan again must wait for the last recording's reads of its
      * scratch: synchronization validation checks the barriers. */
     size_t n = 200000;
@@ -234,7 +225,7 @@ Test(stats, plan_recorded_twice_in_one_submission) {
     free(x);
 }
 
-Test(stats, bad_ranges_are_refused) {
+GPU_TEST(stats, bad_ranges_are_refused) {
     lsuv_stats *stats;
     lsuv_buffer *input, *result;
     lsuv_stats_plan *plan = NULL;

@@ -11,9 +11,25 @@ typedef struct test_gpu {
 } test_gpu;
 
 /* Opens the test device or fails the test. */
-void test_gpu_open(test_gpu *gpu);
+void test_gpu_open(test_gpu *g);
 /* Fails the test if the validation layer reported anything, then closes. */
-void test_gpu_close(test_gpu *gpu);
+void test_gpu_close(test_gpu *g);
+
+/* The device of the running GPU_TEST. */
+extern test_gpu gpu;
+
+/* A Criterion test that runs its body between test_gpu_open and
+ * test_gpu_close on the global gpu. The check of validation messages lives
+ * in the test itself, not in a .fini, because Criterion does not fail a test
+ * for an assertion in its teardown. */
+#define GPU_TEST(suite, name)                                                                      \
+    static void suite##_##name##_body(void);                                                       \
+    Test(suite, name, .timeout = 300) {                                                            \
+        test_gpu_open(&gpu);                                                                       \
+        suite##_##name##_body();                                                                   \
+        test_gpu_close(&gpu);                                                                      \
+    }                                                                                              \
+    static void suite##_##name##_body(void)
 
 /* Fails the test with the library's message unless status is LSUV_OK. */
 #define TEST_OK(call)                                                                              \
