@@ -11,4 +11,8 @@
 lsuv_status lsuv_file_write(const char *path, const void *data, size_t size);
 lsuv_status lsuv_file_write_text(const char *path, const char *text);
 
+/* Reads a whole file of at most max_size bytes into a new buffer (with a NUL
+ * after the last byte); the caller frees *data. */
+lsuv_status lsuv_file_read_all(const char *path, size_t max_size, char **data, size_t *size);
+
 #endif

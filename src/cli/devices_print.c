@@ -1,7 +1,11 @@
 #include "cli/devices_print.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "lsuv/file.h"
 
 static const char *yes_no(bool b) {
     return b ? "yes" : "no";
@@ -33,7 +37,7 @@ void devices_print_text(const lsuv_instance *inst, FILE *out) {
     }
 }
 
-int devices_print_json(const lsuv_instance *inst, FILE *out) {
+int devices_print_json(const lsuv_instance *inst, const char *path) {
     cJSON *array = cJSON_CreateArray();
     if (!array) return -1;
     for (uint32_t i = 0; i < lsuv_instance_device_count(inst); ++i) {
@@ -60,10 +64,25 @@ int devices_print_json(const lsuv_instance *inst, FILE *out) {
         cJSON_AddNumberToObject(o, "max_workgroup_invocations", d->max_workgroup_invocations);
         cJSON_AddNumberToObject(o, "device_local_bytes", (double)d->device_local_bytes);
     }
-    char *text = cJSON_Print(array);
-    cJSON_Delete(array);
-    if (!text) return -1;
-    fprintf(out, "%s\n", text);
+    return cli_write_json(array, path);
+}
+
+int cli_write_json(cJSON *root, const char *path) {
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "lsuv-vk: out of memory writing JSON\n");
+        return EXIT_RUNTIME;
+    }
+    int code = EXIT_OK;
+    if (strcmp(path, "-") == 0) {
+        printf("%s\n", text); /* a failed write is caught when main flushes */
+    } else {
+        size_t n = strlen(text);
+        text[n] = '\n'; /* replaces the NUL: written by length */
+        lsuv_status s = lsuv_file_write(path, text, n + 1);
+        if (s != LSUV_OK) code = cli_fail(s);
+    }
     free(text);
-    return 0;
+    return code;
 }

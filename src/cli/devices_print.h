@@ -7,7 +7,13 @@
 
 /* --list-devices: a block of text per device. */
 void devices_print_text(const lsuv_instance *instance, FILE *out);
-/* --list-devices --json: a JSON array of objects; non-zero if out of memory. */
-int devices_print_json(const lsuv_instance *instance, FILE *out);
+/* --list-devices --json: a JSON array of objects, to path ("-": standard
+ * output). Returns an exit code, having said why on failure. */
+int devices_print_json(const lsuv_instance *instance, const char *path);
+
+typedef struct cJSON cJSON;
+/* Writes root, formatted, to path ("-": standard output) and frees it.
+ * Returns an exit code, having said why on failure. */
+int cli_write_json(cJSON *root, const char *path);
 
 #endif

@@ -1,55 +1,55 @@
-/* lsuv-vk: the command line. The only place that prints and exits. */
+/* lsuv-vk: the command line. Only src/cli prints and exits. */
+#include "cli/cli.h"
 #include "cli/devices_print.h"
-#include "lsuv/clock.h"
-#include "lsuv/device.h"
 #include "lsuv/parse.h"
-#include "lsuv/ref.h"
-#include "lsuv/rng.h"
-#include "lsuv/stats.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Exit codes. */
-enum {
-    EXIT_OK = 0,
-    EXIT_FAILURE_RUNTIME = 1, /* a Vulkan call, memory or I/O failed */
-    EXIT_USAGE = 2,           /* bad arguments or input; no loader or device */
-};
-
 static const char usage[] =
     "usage: lsuv-vk [options]\n"
+    "       lsuv-vk --layers NET.cfg [options]\n"
+    "       lsuv-vk --list-devices [--json [PATH]]\n"
     "\n"
     "Layer-sequential unit-variance initialization on Vulkan devices.\n"
-    "Without --list-devices, computes the statistics of a seeded synthetic\n"
-    "activation tensor, relu(normal(0, 1)), on each selected device and\n"
-    "checks them against the fp64 reference and the closed form.\n"
     "\n"
-    "options:\n"
+    "network (darknet .cfg):\n"
+    "  --layers NET        the network to initialize\n"
+    "  --summary           print its layers, shapes, parameters and MACs, and exit\n"
+    "  --bn strip          take batch_normalize=1 layers without their batch norm\n"
+    "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet\n"
+    "  --seed N            seed of the weights and of synthetic input (default 0)\n"
+    "  --weights-in PATH   start from these weights (.weights or .safetensors)\n"
+    "  --save-weights PATH write the weights (.weights or .safetensors)\n"
+    "  --input SPEC        synthetic (default), idx:PATH (MNIST-style, .gz too)\n"
+    "                      or npy:PATH (float32, N x C x H x W)\n"
+    "  --batch N           samples (default: [net] batch), the first of a file\n"
+    "  --normalize         shift and scale the batch to mean 0, std 1\n"
+    "\n"
+    "devices:\n"
     "  --list-devices      list every Vulkan device and its limits\n"
-    "  --json              with --list-devices: print a JSON array\n"
     "  --device SEL        an index, a case-insensitive part of the name, or\n"
     "                      'all' (default: the first non-CPU device, else the CPU)\n"
-    "  --count N           floats in the synthetic tensor (default 4194304)\n"
-    "  --seed N            seed of the generator (default 0)\n"
     "  --validate          enable VK_LAYER_KHRONOS_validation; any message it\n"
     "                      reports makes the exit code 1\n"
+    "\n"
+    "output:\n"
+    "  --json [PATH]       JSON instead of text, to PATH or standard output ('-')\n"
+    "\n"
+    "Without --layers or --list-devices, computes the statistics of a seeded\n"
+    "synthetic activation tensor, relu(normal(0, 1)), of --count N floats\n"
+    "(default 4194304) on each selected device, against the fp64 reference.\n"
+    "\n"
     "  -h, --help          print this help and exit\n"
     "  -V, --version       print the version and exit\n"
     "\n"
-    "exit codes: 0 success; 1 a Vulkan, memory or I/O failure; 2 bad arguments,\n"
-    "no Vulkan loader, or no matching device.\n";
+    "exit codes: 0 success; 1 a Vulkan, memory or write failure; 2 bad arguments\n"
+    "or input, no Vulkan loader, or no matching device.\n";
 
-typedef struct options {
-    bool list_devices, json, validate;
-    const char *device;
-    uint64_t count, seed;
-} options;
-
-static int exit_code_for(lsuv_status s) {
+int cli_fail(lsuv_status s) {
+    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
     switch (s) {
     case LSUV_OK:
         return EXIT_OK;
@@ -60,13 +60,13 @@ static int exit_code_for(lsuv_status s) {
     case LSUV_ERROR_PARSE:
         return EXIT_USAGE;
     default:
-        return EXIT_FAILURE_RUNTIME;
+        return EXIT_RUNTIME;
     }
 }
 
-static int fail(lsuv_status s) {
-    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
-    return exit_code_for(s);
+int cli_fail_input(lsuv_status s) {
+    int code = cli_fail(s);
+    return s == LSUV_ERROR_OUT_OF_MEMORY ? code : EXIT_USAGE;
 }
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
@@ -75,20 +75,46 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
     return -1;
 }
 
+/* Returns EXIT_OK, EXIT_USAGE, or -1 after --help or --version. */
 static int parse_args(int argc, char **argv, options *o) {
-    enum { OPT_LIST = 256, OPT_JSON, OPT_DEVICE, OPT_COUNT, OPT_SEED, OPT_VALIDATE };
+    enum {
+        OPT_LIST = 256,
+        OPT_JSON,
+        OPT_DEVICE,
+        OPT_COUNT,
+        OPT_SEED,
+        OPT_VALIDATE,
+        OPT_LAYERS,
+        OPT_SUMMARY,
+        OPT_BN,
+        OPT_INIT,
+        OPT_WEIGHTS_IN,
+        OPT_SAVE,
+        OPT_INPUT,
+        OPT_BATCH,
+        OPT_NORMALIZE,
+    };
     static const struct option longs[] = {
         {"list-devices", no_argument, 0, OPT_LIST},
-        {"json", no_argument, 0, OPT_JSON},
+        {"json", optional_argument, 0, OPT_JSON},
         {"device", required_argument, 0, OPT_DEVICE},
         {"count", required_argument, 0, OPT_COUNT},
         {"seed", required_argument, 0, OPT_SEED},
         {"validate", no_argument, 0, OPT_VALIDATE},
+        {"layers", required_argument, 0, OPT_LAYERS},
+        {"summary", no_argument, 0, OPT_SUMMARY},
+        {"bn", required_argument, 0, OPT_BN},
+        {"init", required_argument, 0, OPT_INIT},
+        {"weights-in", required_argument, 0, OPT_WEIGHTS_IN},
+        {"save-weights", required_argument, 0, OPT_SAVE},
+        {"input", required_argument, 0, OPT_INPUT},
+        {"batch", required_argument, 0, OPT_BATCH},
+        {"normalize", no_argument, 0, OPT_NORMALIZE},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
-    *o = (options){.count = 1u << 22};
+    *o = (options){.count = 1u << 22, .init = LSUV_INIT_KAIMING};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
@@ -97,7 +123,12 @@ static int parse_args(int argc, char **argv, options *o) {
             o->list_devices = true;
             break;
         case OPT_JSON:
-            o->json = true;
+            /* --json alone writes to standard output; a following word that is
+             * not an option (or is '-') names the file. */
+            o->json = optarg ? optarg : "-";
+            if (!optarg && optind < argc &&
+                (argv[optind][0] != '-' || strcmp(argv[optind], "-") == 0))
+                o->json = argv[optind++];
             break;
         case OPT_DEVICE:
             o->device = optarg;
@@ -110,6 +141,47 @@ static int parse_args(int argc, char **argv, options *o) {
             break;
         case OPT_VALIDATE:
             o->validate = true;
+            break;
+        case OPT_LAYERS:
+            o->layers = optarg;
+            break;
+        case OPT_SUMMARY:
+            o->summary = true;
+            break;
+        case OPT_BN:
+            if (strcmp(optarg, "strip") != 0) {
+                fprintf(stderr, "lsuv-vk: --bn expects 'strip', got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->bn_strip = true;
+            break;
+        case OPT_INIT:
+            if (!lsuv_init_from_name(optarg, &o->init)) {
+                fprintf(stderr,
+                        "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal or "
+                        "darknet, got '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_WEIGHTS_IN:
+            o->weights_in = optarg;
+            break;
+        case OPT_SAVE:
+            o->save_weights = optarg;
+            break;
+        case OPT_INPUT:
+            o->input = optarg;
+            break;
+        case OPT_BATCH:
+            if (parse_u64("--batch", optarg, 1, &o->batch)) return EXIT_USAGE;
+            if (o->batch > (1u << 24)) {
+                fprintf(stderr, "lsuv-vk: --batch %s is more than 16777216 samples\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_NORMALIZE:
+            o->normalize = true;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -131,97 +203,64 @@ static int parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "lsuv-vk: unexpected argument '%s'; try 'lsuv-vk --help'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    if (o->json && !o->list_devices) {
-        fprintf(stderr, "lsuv-vk: --json goes with --list-devices\n");
+    const char *needs_layers = o->summary        ? "--summary"
+                               : o->bn_strip     ? "--bn"
+                               : o->weights_in   ? "--weights-in"
+                               : o->save_weights ? "--save-weights"
+                               : o->input        ? "--input"
+                               : o->batch        ? "--batch"
+                               : o->normalize    ? "--normalize"
+                                                 : NULL;
+    if (needs_layers && !o->layers) {
+        fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs_layers);
+        return EXIT_USAGE;
+    }
+    if (o->json && !o->list_devices && !o->layers) {
+        fprintf(stderr, "lsuv-vk: --json goes with --list-devices or --layers\n");
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
-/* relu of a standard normal: mean 1/sqrt(2 pi), variance 1/2 - 1/(2 pi). */
-static const double relu_normal_mean = 0.3989422804014327;
-static const double relu_normal_std = 0.5838348623742219;
-
-static int run_stats(lsuv_instance *inst, uint32_t index, const float *x, uint64_t n,
-                     const lsuv_moments *ref) {
-    lsuv_device *dev = NULL;
-    lsuv_buffer *input = NULL, *result = NULL;
-    lsuv_stats *stats = NULL;
-    lsuv_stats_plan *plan = NULL;
-    lsuv_cmd *cmd = NULL;
-    lsuv_timer *timer = NULL;
-    lsuv_moments gpu;
-    double gpu_ns = NAN, wall = 0.0;
-
-    lsuv_status s = lsuv_device_create(inst, index, &dev);
-    if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * sizeof(float), &input);
-    if (s == LSUV_OK) s = lsuv_buffer_write(input, 0, x, n * sizeof(float));
-    if (s == LSUV_OK) s = lsuv_buffer_create(dev, LSUV_STATS_RESULT_BYTES, &result);
-    if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &stats);
-    if (s == LSUV_OK) s = lsuv_stats_plan_create(stats, input, 0, n, result, 0, &plan);
-    if (s == LSUV_OK) s = lsuv_cmd_begin(dev, &cmd);
-    bool timed = s == LSUV_OK && lsuv_timer_create(dev, 2, &timer) == LSUV_OK;
-    if (s == LSUV_OK) {
-        if (timed) {
-            lsuv_timer_reset(timer, cmd);
-            lsuv_timer_mark(timer, cmd, 0);
-        }
-        lsuv_stats_plan_record(plan, cmd);
-        if (timed) lsuv_timer_mark(timer, cmd, 1);
-        double t0 = lsuv_wall_seconds();
-        s = lsuv_cmd_submit(cmd);
-        wall = lsuv_wall_seconds() - t0;
-    }
-    if (s == LSUV_OK && timed) s = lsuv_timer_elapsed_ns(timer, 0, 1, &gpu_ns);
-    if (s == LSUV_OK) s = lsuv_stats_result_read(stats, result, 0, &gpu);
-
+static int list_devices(const options *o) {
+    lsuv_instance *inst = NULL;
+    lsuv_instance_options io = {.validation = o->validate};
+    lsuv_status s = lsuv_instance_create(&io, &inst);
+    if (s != LSUV_OK) return cli_fail(s);
     int code = EXIT_OK;
-    if (s != LSUV_OK) {
-        code = fail(s);
+    if (o->device) {
+        fprintf(stderr, "lsuv-vk: --list-devices lists every device; drop --device\n");
+        code = EXIT_USAGE;
+    } else if (o->json) {
+        code = devices_print_json(inst, o->json);
     } else {
-        const lsuv_device_info *d = lsuv_device_get_info(dev);
-        double scale = fabs(ref->mean) + ref->std;
-        double err = fmax(fabs(gpu.mean - ref->mean), fabs(gpu.std - ref->std)) / scale;
-        printf("device %u: %s [%s]\n", d->index, d->name, lsuv_device_type_name(d->type));
-        printf("  %-12s %14s %14s %14s\n", "", "mean", "std (n-1)", "std (n)");
-        printf("  %-12s %14.8f %14.8f %14.8f\n", "device", gpu.mean, gpu.std, gpu.std_population);
-        printf("  %-12s %14.8f %14.8f %14.8f\n", "fp64 ref", ref->mean, ref->std,
-               ref->std_population);
-        printf("  %-12s %14.8f %14.8f\n", "closed form", relu_normal_mean, relu_normal_std);
-        printf("  largest error against the reference: %.3g fp32 eps of (|mean| + std)\n",
-               err / 0x1p-23);
-        printf("  %u dispatches; gpu %.3f ms (timestamps), wall %.3f ms (submit to fence)\n",
-               lsuv_stats_plan_dispatches(plan), gpu_ns * 1e-6, wall * 1e3);
+        devices_print_text(inst, stdout);
     }
-    lsuv_timer_destroy(timer);
-    lsuv_cmd_destroy(cmd);
-    lsuv_stats_plan_destroy(plan);
-    lsuv_stats_destroy(stats);
-    lsuv_buffer_destroy(result);
-    lsuv_buffer_destroy(input);
-    lsuv_device_destroy(dev);
+    lsuv_instance_destroy(inst);
     return code;
 }
 
-static int stats_demo(lsuv_instance *inst, const options *o, const uint32_t *indices,
-                      uint32_t count) {
-    float *x = malloc(o->count * sizeof *x);
-    if (!x) {
-        fprintf(stderr, "lsuv-vk: cannot allocate %llu floats\n", (unsigned long long)o->count);
-        return EXIT_FAILURE_RUNTIME;
+static int stats_main(const options *o) {
+    lsuv_instance *inst = NULL;
+    lsuv_instance_options io = {.validation = o->validate};
+    lsuv_status s = lsuv_instance_create(&io, &inst);
+    if (s != LSUV_OK) return cli_fail(s);
+    uint32_t *indices = calloc(lsuv_instance_device_count(inst), sizeof *indices);
+    uint32_t selected = 0;
+    int code;
+    if (!indices)
+        code = cli_fail(LSUV_ERROR_OUT_OF_MEMORY);
+    else if ((s = lsuv_instance_select(inst, o->device, indices, &selected)) != LSUV_OK)
+        code = cli_fail(s);
+    else
+        code = stats_demo(inst, o, indices, selected);
+    free(indices);
+    if (o->validate && lsuv_instance_validation_count(inst) > 0) {
+        fprintf(stderr, "lsuv-vk: %u validation messages; the first: %s\n",
+                lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
+        if (code == EXIT_OK) code = EXIT_RUNTIME;
     }
-    lsuv_rng rng;
-    lsuv_rng_seed(&rng, o->seed);
-    lsuv_rng_fill_normal(&rng, x, o->count, 0.0, 1.0);
-    for (uint64_t i = 0; i < o->count; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    lsuv_moments ref;
-    lsuv_ref_moments(x, o->count, &ref);
-    printf("synthetic activations relu(normal(0, 1)): %llu floats, seed %llu\n",
-           (unsigned long long)o->count, (unsigned long long)o->seed);
-    int code = EXIT_OK;
-    for (uint32_t i = 0; i < count && code == EXIT_OK; ++i)
-        code = run_stats(inst, indices[i], x, o->count, &ref);
-    free(x);
+    lsuv_instance_destroy(inst);
     return code;
 }
 
@@ -231,42 +270,16 @@ int main(int argc, char **argv) {
     if (code < 0) return EXIT_OK; /* --help or --version */
     if (code != EXIT_OK) return code;
 
-    lsuv_instance *inst = NULL;
-    lsuv_instance_options io = {.validation = o.validate};
-    lsuv_status s = lsuv_instance_create(&io, &inst);
-    if (s != LSUV_OK) return fail(s);
+    if (o.list_devices)
+        code = list_devices(&o);
+    else if (o.layers)
+        code = net_run(&o);
+    else
+        code = stats_main(&o);
 
-    uint32_t *indices = calloc(lsuv_instance_device_count(inst), sizeof *indices);
-    uint32_t selected = 0;
-    if (!indices) {
-        fprintf(stderr, "lsuv-vk: out of memory\n");
-        code = EXIT_FAILURE_RUNTIME;
-    } else if (o.list_devices && !o.device) {
-        if (o.json) {
-            if (devices_print_json(inst, stdout)) code = EXIT_FAILURE_RUNTIME;
-        } else {
-            devices_print_text(inst, stdout);
-        }
-    } else if ((s = lsuv_instance_select(inst, o.device, indices, &selected)) != LSUV_OK) {
-        code = fail(s);
-    } else if (o.list_devices) {
-        fprintf(stderr, "lsuv-vk: --list-devices lists every device; drop --device\n");
-        code = EXIT_USAGE;
-    } else {
-        code = stats_demo(inst, &o, indices, selected);
-    }
-    free(indices);
-
-    if (o.validate && lsuv_instance_validation_count(inst) > 0) {
-        fprintf(stderr, "lsuv-vk: %u validation messages; the first: %s\n",
-                lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
-        if (code == EXIT_OK) code = EXIT_FAILURE_RUNTIME;
-    }
-    lsuv_instance_destroy(inst);
-    fflush(stdout);
-    if (ferror(stdout)) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "lsuv-vk: writing standard output failed\n");
-        if (code == EXIT_OK) code = EXIT_FAILURE_RUNTIME;
+        if (code == EXIT_OK) code = EXIT_RUNTIME;
     }
     return code;
 }

@@ -1,0 +1,46 @@
+/* Input batches: what the network is initialized on. */
+#ifndef LSUV_INPUT_H
+#define LSUV_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsuv/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* n samples of c x h x w floats, NCHW. */
+typedef struct lsuv_batch {
+    uint32_t n, c, h, w;
+    float *data;
+} lsuv_batch;
+
+typedef struct lsuv_input_options {
+    /* "synthetic" (normal(0, 1), seeded), "idx:PATH" (MNIST-style images,
+     * .gz read through zlib, scaled to [0, 1]) or "npy:PATH" (float32, C
+     * order, N x C x H x W). */
+    const char *spec;
+    uint32_t batch; /* samples: the first ones of a file */
+    uint64_t seed;  /* for synthetic */
+    bool normalize; /* shift and scale the batch to mean 0, std 1 */
+} lsuv_input_options;
+
+/* Loads a batch that fits the network's input, or says why it does not. */
+lsuv_status lsuv_input_load(const lsuv_input_options *options, const lsuv_net *net,
+                            lsuv_batch *out);
+void lsuv_batch_free(lsuv_batch *batch);
+
+/* The parsers, from memory (gzip-compressed data is inflated first). The
+ * whole file becomes the batch. */
+lsuv_status lsuv_idx_parse(const char *name, const uint8_t *data, size_t size, uint32_t max_n,
+                           lsuv_batch *out);
+lsuv_status lsuv_npy_parse(const char *name, const uint8_t *data, size_t size, uint32_t max_n,
+                           lsuv_batch *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,128 @@
+/* Networks described in darknet's .cfg format: parsing, shapes, counts.
+ *
+ * The dialect is pjreddie/darknet's: `[section]` starts a layer, `key=value`
+ * lines set its options, whitespace anywhere in a line is ignored, `#` and
+ * `;` start comment lines, the first of duplicate keys wins, CRLF reads as
+ * LF. Stricter than darknet, which fails silently: every malformed line is an
+ * error naming file:line and the offending text; unknown keys are warnings. */
+#ifndef LSUV_NET_H
+#define LSUV_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsuv/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lsuv_layer_type {
+    LSUV_LAYER_CONVOLUTIONAL,
+    LSUV_LAYER_CONNECTED,
+    LSUV_LAYER_MAXPOOL,
+    LSUV_LAYER_AVGPOOL,
+    LSUV_LAYER_DROPOUT,
+    LSUV_LAYER_SOFTMAX,
+    LSUV_LAYER_COST,
+    LSUV_LAYER_CROP,
+} lsuv_layer_type;
+
+/* darknet's section name: "convolutional", "connected", ... */
+const char *lsuv_layer_type_name(lsuv_layer_type type);
+
+typedef enum lsuv_activation {
+    LSUV_ACT_LINEAR,
+    LSUV_ACT_RELU,
+    LSUV_ACT_LEAKY, /* slope 0.1, or leak= */
+    LSUV_ACT_RELIE,
+    LSUV_ACT_RAMP,
+    LSUV_ACT_ELU,
+    LSUV_ACT_SELU,
+    LSUV_ACT_LOGISTIC,
+    LSUV_ACT_TANH,
+    LSUV_ACT_RELU6,
+    LSUV_ACT_SWISH,
+    LSUV_ACT_MISH,
+    LSUV_ACT_GELU,
+    LSUV_ACT_HARDTAN,
+    LSUV_ACT_LHTAN,
+    LSUV_ACT_PLSE,
+} lsuv_activation;
+
+const char *lsuv_activation_name(lsuv_activation activation);
+/* The gain of Kaiming's initialization for the activation with this
+ * negative slope: sqrt(2 / (1 + slope^2)) for the rectifiers, 5/3 for tanh,
+ * 3/4 for selu (as PyTorch's calculate_gain), 1 for the rest. */
+double lsuv_activation_gain(lsuv_activation activation, double slope);
+
+typedef struct lsuv_shape {
+    uint32_t c, h, w;
+} lsuv_shape;
+
+typedef struct lsuv_layer {
+    lsuv_layer_type type;
+    uint32_t index; /* from 0; [net] is not counted */
+    uint32_t line;  /* of the section header */
+    lsuv_shape in, out;
+    /* convolutional */
+    uint32_t filters, size, stride, padding, groups;
+    /* connected */
+    uint32_t outputs;
+    /* maxpool: size, stride and padding (darknet's total padding) above */
+    /* crop */
+    uint32_t crop_height, crop_width;
+    /* dropout */
+    float probability;
+    /* convolutional and connected: the activation and fastai's GeneralRelu
+     * extension keys */
+    lsuv_activation activation;
+    float slope; /* negative slope of relu/leaky/relie/ramp: 0, 0.1, leak= */
+    float sub;   /* subtracted after the activation */
+    bool has_sub; /* the cfg sets sub= (even to 0) */
+    float maxv;  /* clamp after the shift; +inf when absent */
+    bool lsuv;   /* takes part in LSUV (lsuv=0 leaves it out) */
+    bool bn_stripped;
+    uint64_t params; /* weights and biases */
+    uint64_t macs;   /* multiply-adds per sample */
+} lsuv_layer;
+
+typedef struct lsuv_net {
+    char *path;
+    uint32_t batch; /* [net] batch */
+    lsuv_shape input;
+    uint32_t n_layers;
+    lsuv_layer *layers;
+    uint64_t params, macs;
+    uint32_t n_warnings;
+    char **warnings; /* "file:line: text", one per unknown key or stripped BN */
+} lsuv_net;
+
+typedef struct lsuv_net_options {
+    /* Take batch_normalize=1 layers without their batch norm, with a
+     * warning, rather than refusing them. */
+    bool strip_bn;
+} lsuv_net_options;
+
+/* Reads and checks a .cfg file. Errors name file:line; warnings are kept in
+ * the result. */
+lsuv_status lsuv_net_load(const char *path, const lsuv_net_options *options, lsuv_net **out);
+/* The same from memory; name stands for the file in messages. */
+lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
+                           const lsuv_net_options *options, lsuv_net **out);
+void lsuv_net_destroy(lsuv_net *net);
+
+/* Whether the layer has weights (convolutional, connected). */
+bool lsuv_layer_has_weights(const lsuv_layer *layer);
+/* Elements of the weight tensor: out x in/groups x k x k, or out x in. */
+uint64_t lsuv_layer_weight_count(const lsuv_layer *layer);
+/* Length of the bias vector: filters or outputs. */
+uint32_t lsuv_layer_bias_count(const lsuv_layer *layer);
+/* Inputs feeding one output: in/groups x k x k, or in. */
+uint64_t lsuv_layer_fan_in(const lsuv_layer *layer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

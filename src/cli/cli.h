@@ -1,0 +1,39 @@
+/* The command line's shared pieces: options, exit codes, failure reports. */
+#ifndef LSUV_CLI_H
+#define LSUV_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lsuv/device.h"
+#include "lsuv/weights.h"
+
+/* Exit codes. */
+enum {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1, /* a Vulkan call, memory or writing a file failed */
+    EXIT_USAGE = 2,   /* bad arguments or input; no loader or device */
+};
+
+typedef struct options {
+    bool list_devices, validate, summary, normalize, bn_strip;
+    const char *json; /* NULL, "-" for stdout, or a path */
+    const char *device;
+    const char *layers, *input, *weights_in, *save_weights;
+    lsuv_init init;
+    uint64_t count, seed, batch;
+} options;
+
+/* Prints "lsuv-vk: <the library's message>" and returns the exit code for
+ * the status: bad input and missing devices give EXIT_USAGE. */
+int cli_fail(lsuv_status status);
+/* The same for a failure while reading what the user named: any error but
+ * running out of memory is bad input. */
+int cli_fail_input(lsuv_status status);
+
+/* relu(normal(0, 1)) on each selected device, against the fp64 reference. */
+int stats_demo(lsuv_instance *instance, const options *o, const uint32_t *indices, uint32_t count);
+/* --layers: the network, its weights and its input batch. */
+int net_run(const options *o);
+
+#endif

@@ -1,0 +1,135 @@
+/* --layers: a network, its weights and the batch it is initialized on. */
+#include "cli/cli.h"
+#include "cli/devices_print.h"
+#include "lsuv/input.h"
+#include "lsuv/net.h"
+#include "lsuv/ref.h"
+#include "lsuv/weights.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void shape_text(char *out, size_t cap, lsuv_shape s) {
+    snprintf(out, cap, "%ux%ux%u", s.c, s.h, s.w);
+}
+
+/* "relu", "leaky(0.2) sub=0.4 maxv=6 lsuv=0"; "-" for layers without one. */
+static void activation_text(char *out, size_t cap, const lsuv_layer *l) {
+    if (!lsuv_layer_has_weights(l)) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    int n = snprintf(out, cap, "%s", lsuv_activation_name(l->activation));
+    if (l->activation == LSUV_ACT_LEAKY && l->slope != 0.1f)
+        n += snprintf(out + n, cap - (size_t)n, "(%g)", (double)l->slope);
+    if (l->sub != 0.0f) n += snprintf(out + n, cap - (size_t)n, " sub=%g", (double)l->sub);
+    if (isfinite(l->maxv)) n += snprintf(out + n, cap - (size_t)n, " maxv=%g", (double)l->maxv);
+    if (!l->lsuv) snprintf(out + n, cap - (size_t)n, " lsuv=0");
+}
+
+static void summary_text(const lsuv_net *net) {
+    char in[48], out[48], act[96];
+    shape_text(in, sizeof in, net->input);
+    printf("%s: %u layers, input %s, batch %u\n", net->path, net->n_layers, in, net->batch);
+    printf("%5s  %-14s %-14s %-14s %-26s %14s %16s\n", "layer", "type", "input", "output",
+           "activation", "parameters", "MACs/sample");
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        shape_text(in, sizeof in, l->in);
+        shape_text(out, sizeof out, l->out);
+        activation_text(act, sizeof act, l);
+        printf("%5u  %-14s %-14s %-14s %-26s %14llu %16llu\n", l->index,
+               lsuv_layer_type_name(l->type), in, out, act, (unsigned long long)l->params,
+               (unsigned long long)l->macs);
+    }
+    printf("%5s  %-14s %-14s %-14s %-26s %14llu %16llu\n", "total", "", "", "", "",
+           (unsigned long long)net->params, (unsigned long long)net->macs);
+}
+
+static cJSON *shape_json(lsuv_shape s) {
+    const double v[3] = {s.c, s.h, s.w};
+    return cJSON_CreateDoubleArray(v, 3);
+}
+
+static int summary_json(const lsuv_net *net, const char *path) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "net", net->path);
+    cJSON_AddNumberToObject(root, "batch", net->batch);
+    cJSON_AddItemToObject(root, "input", shape_json(net->input));
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", l->index);
+        cJSON_AddStringToObject(o, "type", lsuv_layer_type_name(l->type));
+        cJSON_AddItemToObject(o, "in", shape_json(l->in));
+        cJSON_AddItemToObject(o, "out", shape_json(l->out));
+        if (lsuv_layer_has_weights(l)) {
+            cJSON_AddStringToObject(o, "activation", lsuv_activation_name(l->activation));
+            cJSON_AddBoolToObject(o, "lsuv", l->lsuv);
+        }
+        cJSON_AddNumberToObject(o, "params", (double)l->params);
+        cJSON_AddNumberToObject(o, "macs", (double)l->macs);
+        cJSON_AddItemToArray(layers, o);
+    }
+    cJSON_AddNumberToObject(root, "params", (double)net->params);
+    cJSON_AddNumberToObject(root, "macs", (double)net->macs);
+    return cli_write_json(root, path);
+}
+
+static int run_with_net(const options *o, const lsuv_net *net) {
+    if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
+    if (o->json) {
+        fprintf(stderr, "lsuv-vk: --json with --layers goes with --summary for now\n");
+        return EXIT_USAGE;
+    }
+
+    lsuv_weights *w = NULL;
+    lsuv_batch batch = {0};
+    lsuv_status s = o->weights_in ? lsuv_weights_load(net, o->weights_in, &w)
+                                  : lsuv_weights_init(net, o->init, o->seed, &w);
+    if (s != LSUV_OK) return o->weights_in ? cli_fail_input(s) : cli_fail(s);
+    lsuv_input_options io = {
+        .spec = o->input, .batch = (uint32_t)o->batch, .seed = o->seed, .normalize = o->normalize};
+    s = lsuv_input_load(&io, net, &batch);
+    if (s != LSUV_OK) {
+        lsuv_weights_destroy(w);
+        return cli_fail_input(s);
+    }
+
+    summary_text(net);
+    if (o->weights_in)
+        printf("weights: %s\n", o->weights_in);
+    else
+        printf("weights: %s, seed %llu\n", lsuv_init_name(o->init), (unsigned long long)o->seed);
+    lsuv_moments m;
+    lsuv_ref_moments(batch.data, (size_t)batch.n * batch.c * batch.h * batch.w, &m);
+    printf("input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n", o->input ? o->input : "synthetic",
+           batch.n, batch.c, batch.h, batch.w, o->normalize ? " normalized" : "", m.mean, m.std);
+
+    int code = EXIT_OK;
+    if (o->save_weights) {
+        s = lsuv_weights_save(net, w, o->save_weights);
+        if (s != LSUV_OK)
+            code = cli_fail(s);
+        else
+            printf("saved: %s\n", o->save_weights);
+    }
+    lsuv_batch_free(&batch);
+    lsuv_weights_destroy(w);
+    return code;
+}
+
+int net_run(const options *o) {
+    lsuv_net_options no = {.strip_bn = o->bn_strip};
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_load(o->layers, &no, &net);
+    if (s != LSUV_OK) return cli_fail_input(s);
+    for (uint32_t i = 0; i < net->n_warnings; ++i)
+        fprintf(stderr, "lsuv-vk: warning: %s\n", net->warnings[i]);
+    int code = run_with_net(o, net);
+    lsuv_net_destroy(net);
+    return code;
+}

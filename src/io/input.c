@@ -1,0 +1,280 @@
+/* Input batches: synthetic, IDX (MNIST-style) and .npy files. */
+#include "lsuv/input.h"
+
+#include "core/error.h"
+#include "lsuv/file.h"
+#include "lsuv/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* Inflated data larger than this is refused: 4 GiB. */
+static const size_t max_inflated = (size_t)1 << 32;
+
+/* Inflates gzip data into a new buffer; *out is NULL when data is not gzip. */
+static lsuv_status gunzip(const char *name, const uint8_t *data, size_t size, uint8_t **out,
+                          size_t *out_size) {
+    *out = NULL;
+    *out_size = 0;
+    if (size < 2 || data[0] != 0x1f || data[1] != 0x8b) return LSUV_OK;
+    z_stream z = {0};
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of memory for zlib");
+    size_t cap = size * 4 + 1024, n = 0;
+    uint8_t *buf = malloc(cap);
+    lsuv_status st = buf ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    z.next_in = (Bytef *)data;
+    int r = Z_OK;
+    while (st == LSUV_OK && r != Z_STREAM_END) {
+        if (n == cap) {
+            if (cap >= max_inflated) {
+                st = lsuv_fail(LSUV_ERROR_PARSE, "%s: inflates to more than %zu bytes", name,
+                               max_inflated);
+                break;
+            }
+            cap = cap * 2 > max_inflated ? max_inflated : cap * 2;
+            uint8_t *grown = realloc(buf, cap);
+            if (!grown) {
+                st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+                break;
+            }
+            buf = grown;
+        }
+        /* zlib counts in uInt: feed at most 1 GiB per call. */
+        size_t in_left = size - (size_t)(z.next_in - data);
+        z.avail_in = (uInt)(in_left > (1u << 30) ? (1u << 30) : in_left);
+        size_t room = cap - n;
+        z.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+        z.next_out = buf + n;
+        r = inflate(&z, Z_NO_FLUSH);
+        n = (size_t)(z.next_out - buf);
+        if (r == Z_BUF_ERROR && z.avail_in == 0 && in_left == 0) r = Z_DATA_ERROR;
+        if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s: corrupt gzip data (%s)", name,
+                           z.msg ? z.msg : "truncated");
+    }
+    inflateEnd(&z);
+    if (st != LSUV_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *out_size = n;
+    return LSUV_OK;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static lsuv_status batch_alloc(lsuv_batch *b, uint32_t n, uint32_t c, uint32_t h, uint32_t w) {
+    *b = (lsuv_batch){n, c, h, w, NULL};
+    uint64_t count = (uint64_t)n * c * h * w;
+    if (count == 0 || count > ((uint64_t)1 << 34))
+        return lsuv_fail(LSUV_ERROR_PARSE, "a batch of %ux%ux%ux%u is empty or too large", n, c, h,
+                         w);
+    if (!(b->data = malloc(count * sizeof *b->data)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory for the batch");
+    return LSUV_OK;
+}
+
+static lsuv_status idx_parse_raw(const char *name, const uint8_t *d, size_t size, uint32_t max_n,
+                                 lsuv_batch *out) {
+    /* Magic: two zero bytes, the type (0x08: unsigned byte), the rank. */
+    if (size < 4 || d[0] || d[1])
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: not an IDX file (bad magic)", name);
+    if (d[2] != 0x08)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: IDX element type 0x%02x; expected unsigned bytes (0x08)", name, d[2]);
+    if (d[3] != 3)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: IDX rank %u; expected images: rank 3 (count, rows, columns)", name,
+                         d[3]);
+    if (size < 16) return lsuv_fail(LSUV_ERROR_PARSE, "%s: truncated IDX header", name);
+    uint32_t n = be32(d + 4), h = be32(d + 8), w = be32(d + 12);
+    uint64_t pixels = (uint64_t)h * w;
+    if ((uint64_t)n * pixels > size - 16)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: truncated: %u images of %ux%u need %llu bytes, found %zu", name, n, h,
+                         w, (unsigned long long)(n * pixels), size - 16);
+    if (max_n && n > max_n) n = max_n;
+    lsuv_status st = batch_alloc(out, n, 1, h, w);
+    if (st != LSUV_OK) return st;
+    for (uint64_t i = 0; i < n * pixels; ++i) out->data[i] = (float)d[16 + i] / 255.0f;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_idx_parse(const char *name, const uint8_t *data, size_t size, uint32_t max_n,
+                           lsuv_batch *out) {
+    uint8_t *inflated = NULL;
+    size_t inflated_size = 0;
+    lsuv_status st = gunzip(name, data, size, &inflated, &inflated_size);
+    if (st == LSUV_OK)
+        st = inflated ? idx_parse_raw(name, inflated, inflated_size, max_n, out)
+                      : idx_parse_raw(name, data, size, max_n, out);
+    free(inflated);
+    return st;
+}
+
+/* The value of 'key' in a .npy header dict, e.g. "'<f4'" or "(2, 3)". */
+static const char *npy_field(const char *header, const char *key, char *value, size_t cap) {
+    char quoted[32];
+    snprintf(quoted, sizeof quoted, "'%s':", key);
+    const char *p = strstr(header, quoted);
+    if (!p) return NULL;
+    p += strlen(quoted);
+    while (*p == ' ') ++p;
+    size_t n = 0;
+    char close = *p == '(' ? ')' : *p == '\'' ? '\'' : ',';
+    if (*p == '(' || *p == '\'') value[n++] = *p++;
+    while (*p && *p != close && n + 2 < cap) value[n++] = *p++;
+    if (*p != close && close != ',') return NULL;
+    if (close != ',') value[n++] = close;
+    value[n] = '\0';
+    return value;
+}
+
+lsuv_status lsuv_npy_parse(const char *name, const uint8_t *d, size_t size, uint32_t max_n,
+                           lsuv_batch *out) {
+    static const uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+    if (size < 10 || memcmp(d, magic, 6) != 0)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: not a .npy file (bad magic)", name);
+    uint8_t major = d[6];
+    size_t hlen, start;
+    if (major == 1) {
+        hlen = (size_t)d[8] | (size_t)d[9] << 8;
+        start = 10;
+    } else if (major == 2 || major == 3) {
+        if (size < 12) return lsuv_fail(LSUV_ERROR_PARSE, "%s: truncated .npy header", name);
+        hlen = (size_t)d[8] | (size_t)d[9] << 8 | (size_t)d[10] << 16 | (size_t)d[11] << 24;
+        start = 12;
+    } else {
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: .npy version %u; expected 1, 2 or 3", name, major);
+    }
+    if (hlen > size - start || hlen > (1u << 20))
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: truncated .npy header", name);
+    char *header = malloc(hlen + 1);
+    if (!header) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    memcpy(header, d + start, hlen);
+    header[hlen] = '\0';
+    char descr[32], order[16], shape[128];
+    lsuv_status st = LSUV_OK;
+    if (!npy_field(header, "descr", descr, sizeof descr) ||
+        !npy_field(header, "fortran_order", order, sizeof order) ||
+        !npy_field(header, "shape", shape, sizeof shape))
+        st = lsuv_fail(LSUV_ERROR_PARSE,
+                       "%s: .npy header lacks descr, fortran_order or shape: %.100s", name, header);
+    else if (strcmp(descr, "'<f4'") != 0)
+        st = lsuv_fail(LSUV_ERROR_PARSE, "%s: dtype %s; expected little-endian float32 ('<f4')",
+                       name, descr);
+    else if (strcmp(order, "False") != 0)
+        st = lsuv_fail(LSUV_ERROR_PARSE, "%s: Fortran order; expected C order", name);
+    uint64_t dims[4];
+    int rank = 0;
+    if (st == LSUV_OK) {
+        const char *p = shape + 1; /* after '(' */
+        while (rank < 5) {
+            while (*p == ' ') ++p;
+            if (*p == ')') break;
+            char *end;
+            unsigned long long v = strtoull(p, &end, 10);
+            if (end == p || rank == 4) {
+                rank = -1;
+                break;
+            }
+            dims[rank++] = v;
+            p = end;
+            while (*p == ' ') ++p;
+            if (*p == ',') ++p;
+        }
+        if (rank != 4 || shape[0] != '(')
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s: shape %s; expected 4 dimensions, N x C x H x W",
+                           name, shape);
+    }
+    free(header);
+    if (st != LSUV_OK) return st;
+    for (int i = 0; i < 4; ++i)
+        if (dims[i] == 0 || dims[i] > UINT32_MAX)
+            return lsuv_fail(LSUV_ERROR_PARSE, "%s: dimension %d of the shape is %llu", name, i,
+                             (unsigned long long)dims[i]);
+    uint64_t per_sample = dims[1] * dims[2] * dims[3];
+    size_t body = start + hlen;
+    if (per_sample > ((uint64_t)1 << 34) || dims[0] * per_sample > (size - body) / 4)
+        return lsuv_fail(
+            LSUV_ERROR_PARSE,
+            "%s: truncated: shape (%llu, %llu, %llu, %llu) needs %llu bytes, found %zu", name,
+            (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
+            (unsigned long long)dims[3], (unsigned long long)(dims[0] * per_sample * 4),
+            size - body);
+    uint32_t n = (uint32_t)dims[0];
+    if (max_n && n > max_n) n = max_n;
+    st = batch_alloc(out, n, (uint32_t)dims[1], (uint32_t)dims[2], (uint32_t)dims[3]);
+    if (st == LSUV_OK) memcpy(out->data, d + body, n * per_sample * sizeof(float));
+    return st;
+}
+
+void lsuv_batch_free(lsuv_batch *b) {
+    free(b->data);
+    b->data = NULL;
+}
+
+static lsuv_status load_file(const char *path, uint32_t max_n, bool idx, lsuv_batch *out) {
+    char *data = NULL;
+    size_t size = 0;
+    lsuv_status st = lsuv_file_read_all(path, (size_t)1 << 34, &data, &size);
+    if (st != LSUV_OK) return st;
+    st = idx ? lsuv_idx_parse(path, (const uint8_t *)data, size, max_n, out)
+             : lsuv_npy_parse(path, (const uint8_t *)data, size, max_n, out);
+    free(data);
+    return st;
+}
+
+lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, lsuv_batch *out) {
+    memset(out, 0, sizeof *out);
+    const char *spec = o->spec ? o->spec : "synthetic";
+    uint32_t n = o->batch ? o->batch : net->batch;
+    const lsuv_shape in = net->input;
+    lsuv_status st;
+    if (strcmp(spec, "synthetic") == 0) {
+        st = batch_alloc(out, n, in.c, in.h, in.w);
+        if (st == LSUV_OK) {
+            lsuv_rng rng;
+            lsuv_rng_seed(&rng, o->seed);
+            lsuv_rng_fill_normal(&rng, out->data, (uint64_t)n * in.c * in.h * in.w, 0.0, 1.0);
+        }
+    } else if (strncmp(spec, "idx:", 4) == 0) {
+        st = load_file(spec + 4, n, true, out);
+    } else if (strncmp(spec, "npy:", 4) == 0) {
+        st = load_file(spec + 4, n, false, out);
+    } else {
+        return lsuv_fail(LSUV_ERROR_INVALID, "input '%s': expected synthetic, idx:PATH or npy:PATH",
+                         spec);
+    }
+    if (st != LSUV_OK) return st;
+    if (out->c != in.c || out->h != in.h || out->w != in.w || out->n < n) {
+        st = lsuv_fail(LSUV_ERROR_INVALID,
+                       "input %s holds %u samples of %ux%ux%u; %s needs %u of %ux%ux%u (C x H x W)",
+                       spec, out->n, out->c, out->h, out->w, net->path, n, in.c, in.h, in.w);
+        lsuv_batch_free(out);
+        return st;
+    }
+    if (o->normalize) {
+        /* fastai's normalize_to, with the batch's own statistics (fp64). */
+        uint64_t count = (uint64_t)out->n * out->c * out->h * out->w;
+        double sum = 0, ss = 0;
+        for (uint64_t i = 0; i < count; ++i) sum += out->data[i];
+        double mean = sum / (double)count;
+        for (uint64_t i = 0; i < count; ++i) ss += (out->data[i] - mean) * (out->data[i] - mean);
+        double std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
+        if (!(std > 0.0)) {
+            lsuv_batch_free(out);
+            return lsuv_fail(LSUV_ERROR_INVALID,
+                             "input %s: every value is %g; it cannot be normalized", spec, mean);
+        }
+        for (uint64_t i = 0; i < count; ++i) out->data[i] = (float)((out->data[i] - mean) / std);
+    }
+    return LSUV_OK;
+}

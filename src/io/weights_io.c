@@ -1,0 +1,363 @@
+/* Weights files: darknet's .weights and .safetensors. Readers check every
+ * size against the network and name the layer, the expected and the found
+ * size; writers go through lsuv_file_write, so no file is half-written. */
+#include "lsuv/weights.h"
+
+#include "core/error.h"
+#include "lsuv/file.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "weights files are little-endian; this reader assumes a little-endian host"
+#endif
+
+/* Files larger than this are refused before reading: 16 GiB. */
+static const size_t max_weights_file = (size_t)1 << 34;
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* ---- darknet ---------------------------------------------------------- */
+
+typedef struct reader {
+    const char *name;
+    const uint8_t *data;
+    size_t size, pos;
+} reader;
+
+static lsuv_status read_floats(reader *r, const lsuv_layer *l, const char *what, float *dst,
+                               uint64_t count) {
+    uint64_t bytes = count * sizeof(float);
+    if (r->size - r->pos < bytes)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: truncated in layer %u (%s): expected %llu %s (%llu bytes) at byte "
+                         "%zu, found %zu bytes",
+                         r->name, l->index, lsuv_layer_type_name(l->type),
+                         (unsigned long long)count, what, (unsigned long long)bytes, r->pos,
+                         r->size - r->pos);
+    memcpy(dst, r->data + r->pos, bytes);
+    r->pos += bytes;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, const uint8_t *data,
+                                       size_t size, lsuv_weights **out) {
+    *out = NULL;
+    int32_t header[3];
+    if (size < sizeof header)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: truncated: expected a 12-byte header (major, minor, revision), "
+                         "found %zu bytes",
+                         name, size);
+    memcpy(header, data, sizeof header);
+    int32_t major = header[0], minor = header[1];
+    if (major < 0 || minor < 0 || major >= 1000 || minor >= 1000)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: version %d.%d: expected a darknet .weights file (transposed "
+                         "connected layers are not read)",
+                         name, major, minor);
+    /* darknet: a 64-bit `seen` from version 0.2 on, 32-bit before. */
+    size_t seen_bytes = major * 10 + minor >= 2 ? 8 : 4;
+    if (size < sizeof header + seen_bytes)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: truncated in its header", name);
+    reader r = {name, data, size, sizeof header + seen_bytes};
+    lsuv_status st = lsuv_weights_create(net, out);
+    for (uint32_t i = 0; st == LSUV_OK && i < net->n_layers; ++i) {
+        lsuv_layer_params *p = &(*out)->layers[i];
+        if (!p->weight) continue;
+        st = read_floats(&r, &net->layers[i], "biases", p->bias, p->bias_count);
+        if (st == LSUV_OK)
+            st = read_floats(&r, &net->layers[i], "weights", p->weight, p->weight_count);
+    }
+    if (st == LSUV_OK && r.pos != size)
+        st = lsuv_fail(LSUV_ERROR_PARSE,
+                       "%s: %zu bytes left after the last layer: written for another network "
+                       "(or one with batch norm)",
+                       name, size - r.pos);
+    if (st != LSUV_OK) {
+        lsuv_weights_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static lsuv_status save_darknet(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+    size_t size = 3 * sizeof(int32_t) + sizeof(uint64_t);
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer_params *p = &w->layers[i];
+        if (!p->weight) continue;
+        if (p->sub != 0.0f)
+            return lsuv_fail(LSUV_ERROR_INVALID,
+                             "%s: layer %u has sub=%g, which darknet's .weights cannot hold; save "
+                             "to a .safetensors file instead",
+                             path, i, (double)p->sub);
+        size += (p->bias_count + p->weight_count) * sizeof(float);
+    }
+    uint8_t *buf = malloc(size);
+    if (!buf) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    int32_t header[3] = {0, 2, 0};
+    uint64_t seen = 0;
+    size_t pos = 0;
+    memcpy(buf, header, sizeof header);
+    pos += sizeof header;
+    memcpy(buf + pos, &seen, sizeof seen);
+    pos += sizeof seen;
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer_params *p = &w->layers[i];
+        if (!p->weight) continue;
+        memcpy(buf + pos, p->bias, p->bias_count * sizeof(float));
+        pos += p->bias_count * sizeof(float);
+        memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
+        pos += p->weight_count * sizeof(float);
+    }
+    lsuv_status st = lsuv_file_write(path, buf, size);
+    free(buf);
+    return st;
+}
+
+/* ---- safetensors ------------------------------------------------------ */
+
+/* The JSON header is capped, as the format's reference reader does. */
+static const uint64_t max_header = 100u << 20;
+
+typedef struct tensor_ref {
+    const float *data; /* unaligned: copied with memcpy */
+    uint64_t count;
+} tensor_ref;
+
+/* Finds name in the header and checks it is F32 of the expected shape. */
+static lsuv_status find_tensor(const char *file, const cJSON *header, const char *name,
+                               const uint64_t *shape, int dims, const uint8_t *base,
+                               uint64_t data_size, bool optional, tensor_ref *out) {
+    out->data = NULL;
+    out->count = 0;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(header, name);
+    if (!t) {
+        if (optional) return LSUV_OK;
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: no tensor %s", file, name);
+    }
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(t, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+    if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "F32") != 0)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: tensor %s: expected dtype F32, found %s", file,
+                         name, cJSON_IsString(dtype) ? dtype->valuestring : "none");
+    char want[96] = "", found[96] = "";
+    uint64_t count = 1;
+    for (int i = 0; i < dims; ++i) {
+        count *= shape[i];
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%llu", i ? ", " : "",
+                 (unsigned long long)shape[i]);
+    }
+    bool same = cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == dims;
+    int k = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, sh) {
+        double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
+        if (k < dims && v != (double)shape[k]) same = false;
+        snprintf(found + strlen(found), sizeof found - strlen(found), "%s%.0f", k ? ", " : "", v);
+        ++k;
+    }
+    if (!same)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: tensor %s: expected shape [%s], found [%s]", file,
+                         name, want, found);
+    const cJSON *b = cJSON_GetArrayItem(off, 0), *e = cJSON_GetArrayItem(off, 1);
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !cJSON_IsNumber(b) ||
+        !cJSON_IsNumber(e) || b->valuedouble < 0 || e->valuedouble < b->valuedouble ||
+        e->valuedouble > (double)data_size || floor(b->valuedouble) != b->valuedouble ||
+        floor(e->valuedouble) != e->valuedouble)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: tensor %s: data_offsets are not a range inside the %llu data bytes",
+                         file, name, (unsigned long long)data_size);
+    uint64_t begin = (uint64_t)b->valuedouble, end = (uint64_t)e->valuedouble;
+    if (end - begin != count * sizeof(float))
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: tensor %s: expected %llu bytes for shape [%s], found %llu", file,
+                         name, (unsigned long long)(count * sizeof(float)), want,
+                         (unsigned long long)(end - begin));
+    out->data = (const float *)(base + begin);
+    out->count = count;
+    return LSUV_OK;
+}
+
+static void layer_shapes(const lsuv_layer *l, uint64_t *weight, int *dims) {
+    if (l->type == LSUV_LAYER_CONVOLUTIONAL) {
+        weight[0] = l->filters;
+        weight[1] = l->in.c / l->groups;
+        weight[2] = weight[3] = l->size;
+        *dims = 4;
+    } else {
+        weight[0] = l->outputs;
+        weight[1] = lsuv_layer_fan_in(l);
+        *dims = 2;
+    }
+}
+
+lsuv_status lsuv_weights_parse_safetensors(const lsuv_net *net, const char *name,
+                                           const uint8_t *data, size_t size, lsuv_weights **out) {
+    *out = NULL;
+    uint64_t n = 0;
+    if (size < 8)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: truncated: no 8-byte header length", name);
+    memcpy(&n, data, 8);
+    if (n > max_header || n > size - 8)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: header length %llu does not fit the file's %zu bytes", name,
+                         (unsigned long long)n, size);
+    cJSON *header = cJSON_ParseWithLength((const char *)data + 8, (size_t)n);
+    if (!cJSON_IsObject(header)) {
+        cJSON_Delete(header);
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: the header is not a JSON object", name);
+    }
+    const uint8_t *base = data + 8 + n;
+    uint64_t data_size = size - 8 - n;
+    lsuv_status st = lsuv_weights_create(net, out);
+    for (uint32_t i = 0; st == LSUV_OK && i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        lsuv_layer_params *p = &(*out)->layers[i];
+        if (!p->weight) continue;
+        uint64_t wshape[4], bshape[1] = {p->bias_count};
+        int dims;
+        layer_shapes(l, wshape, &dims);
+        char key[64];
+        tensor_ref t;
+        snprintf(key, sizeof key, "layers.%u.weight", i);
+        st = find_tensor(name, header, key, wshape, dims, base, data_size, false, &t);
+        if (st == LSUV_OK) memcpy(p->weight, t.data, t.count * sizeof(float));
+        snprintf(key, sizeof key, "layers.%u.bias", i);
+        if (st == LSUV_OK)
+            st = find_tensor(name, header, key, bshape, 1, base, data_size, false, &t);
+        if (st == LSUV_OK) memcpy(p->bias, t.data, t.count * sizeof(float));
+        snprintf(key, sizeof key, "layers.%u.sub", i);
+        if (st == LSUV_OK) st = find_tensor(name, header, key, NULL, 0, base, data_size, true, &t);
+        if (st == LSUV_OK && t.data) {
+            memcpy(&p->sub, t.data, sizeof(float));
+            p->has_sub = true;
+        }
+    }
+    cJSON_Delete(header);
+    if (st != LSUV_OK) {
+        lsuv_weights_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+typedef struct blob {
+    const void *data;
+    uint64_t bytes;
+} blob;
+
+static lsuv_status save_safetensors(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+    cJSON *header = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddStringToObject(meta, "producer", "lsuv-vk");
+    cJSON_AddStringToObject(meta, "net", net->path);
+    blob *blobs = calloc(3 * (size_t)net->n_layers + 1, sizeof *blobs);
+    size_t n_blobs = 0;
+    uint64_t offset = 0;
+    bool ok = header && meta && blobs;
+    for (uint32_t i = 0; ok && i < net->n_layers; ++i) {
+        const lsuv_layer_params *p = &w->layers[i];
+        if (!p->weight) continue;
+        uint64_t wshape[4];
+        int dims;
+        layer_shapes(&net->layers[i], wshape, &dims);
+        struct {
+            const char *what;
+            const float *data;
+            uint64_t count;
+            const uint64_t *shape;
+            int dims;
+        } parts[3] = {
+            {"weight", p->weight, p->weight_count, wshape, dims},
+            {"bias", p->bias, p->bias_count, (uint64_t[]){p->bias_count}, 1},
+            {"sub", &p->sub, 1, NULL, 0},
+        };
+        for (int k = 0; k < (p->has_sub ? 3 : 2) && ok; ++k) {
+            char key[64];
+            snprintf(key, sizeof key, "layers.%u.%s", i, parts[k].what);
+            cJSON *t = cJSON_AddObjectToObject(header, key);
+            cJSON *shape = cJSON_CreateArray();
+            cJSON *offs = cJSON_CreateArray();
+            ok = t && shape && offs;
+            if (!ok) {
+                cJSON_Delete(shape);
+                cJSON_Delete(offs);
+                break;
+            }
+            for (int d = 0; d < parts[k].dims; ++d)
+                cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)parts[k].shape[d]));
+            uint64_t bytes = parts[k].count * sizeof(float);
+            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + bytes)));
+            cJSON_AddStringToObject(t, "dtype", "F32");
+            cJSON_AddItemToObject(t, "shape", shape);
+            cJSON_AddItemToObject(t, "data_offsets", offs);
+            blobs[n_blobs++] = (blob){parts[k].data, bytes};
+            offset += bytes;
+        }
+    }
+    char *json = ok ? cJSON_PrintUnformatted(header) : NULL;
+    cJSON_Delete(header);
+    uint8_t *buf = NULL;
+    lsuv_status st = LSUV_OK;
+    if (!json) {
+        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    } else {
+        /* The header is padded with spaces so the data starts 8-aligned. */
+        uint64_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8;
+        size_t size = 8 + padded + offset;
+        if (!(buf = malloc(size))) {
+            st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+        } else {
+            memcpy(buf, &padded, 8);
+            memcpy(buf + 8, json, hlen);
+            memset(buf + 8 + hlen, ' ', padded - hlen);
+            size_t pos = 8 + padded;
+            for (size_t b = 0; b < n_blobs; ++b) {
+                memcpy(buf + pos, blobs[b].data, blobs[b].bytes);
+                pos += blobs[b].bytes;
+            }
+            st = lsuv_file_write(path, buf, size);
+        }
+    }
+    free(buf);
+    free(json);
+    free(blobs);
+    return st;
+}
+
+/* ---- by extension ------------------------------------------------------ */
+
+lsuv_status lsuv_weights_load(const lsuv_net *net, const char *path, lsuv_weights **out) {
+    *out = NULL;
+    bool darknet = ends_with(path, ".weights"), st_file = ends_with(path, ".safetensors");
+    if (!darknet && !st_file)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "%s: unknown weights format; expected a .weights or .safetensors file",
+                         path);
+    char *data = NULL;
+    size_t size = 0;
+    lsuv_status s = lsuv_file_read_all(path, max_weights_file, &data, &size);
+    if (s != LSUV_OK) return s;
+    s = darknet ? lsuv_weights_parse_darknet(net, path, (const uint8_t *)data, size, out)
+                : lsuv_weights_parse_safetensors(net, path, (const uint8_t *)data, size, out);
+    free(data);
+    return s;
+}
+
+lsuv_status lsuv_weights_save(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+    if (ends_with(path, ".weights")) return save_darknet(net, w, path);
+    if (ends_with(path, ".safetensors")) return save_safetensors(net, w, path);
+    return lsuv_fail(LSUV_ERROR_INVALID,
+                     "%s: unknown weights format; expected a .weights or .safetensors file", path);
+}

@@ -1,0 +1,513 @@
+/* Gives meaning to the sections of a .cfg: layers, their options, shapes
+ * and counts, with darknet's defaults. */
+#include "lsuv/net.h"
+
+#include "core/error.h"
+#include "lsuv/file.h"
+#include "net/cfg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *lsuv_layer_type_name(lsuv_layer_type type) {
+    static const char *const names[] = {"convolutional", "connected", "maxpool", "avgpool",
+                                        "dropout",       "softmax",   "cost",    "crop"};
+    return (unsigned)type < sizeof names / sizeof *names ? names[type] : "unknown";
+}
+
+static const char *const activation_names[] = {
+    "linear", "relu",  "leaky", "relie", "ramp", "elu",     "selu",  "logistic",
+    "tanh",   "relu6", "swish", "mish",  "gelu", "hardtan", "lhtan", "plse",
+};
+
+const char *lsuv_activation_name(lsuv_activation a) {
+    return (unsigned)a < sizeof activation_names / sizeof *activation_names ? activation_names[a]
+                                                                            : "unknown";
+}
+
+double lsuv_activation_gain(lsuv_activation a, double slope) {
+    switch (a) {
+    case LSUV_ACT_RELU:
+    case LSUV_ACT_LEAKY:
+    case LSUV_ACT_RELIE:
+    case LSUV_ACT_RELU6:
+    case LSUV_ACT_ELU:
+    case LSUV_ACT_SWISH:
+    case LSUV_ACT_MISH:
+    case LSUV_ACT_GELU:
+        return sqrt(2.0 / (1.0 + slope * slope));
+    case LSUV_ACT_RAMP:
+        return sqrt(2.0 / (1.1 * 1.1 + slope * slope));
+    case LSUV_ACT_TANH:
+        return 5.0 / 3.0;
+    case LSUV_ACT_SELU:
+        return 0.75;
+    default:
+        return 1.0;
+    }
+}
+
+bool lsuv_layer_has_weights(const lsuv_layer *l) {
+    return l->type == LSUV_LAYER_CONVOLUTIONAL || l->type == LSUV_LAYER_CONNECTED;
+}
+
+uint64_t lsuv_layer_fan_in(const lsuv_layer *l) {
+    if (l->type == LSUV_LAYER_CONVOLUTIONAL)
+        return (uint64_t)(l->in.c / l->groups) * l->size * l->size;
+    if (l->type == LSUV_LAYER_CONNECTED) return (uint64_t)l->in.c * l->in.h * l->in.w;
+    return 0;
+}
+
+uint32_t lsuv_layer_bias_count(const lsuv_layer *l) {
+    if (l->type == LSUV_LAYER_CONVOLUTIONAL) return l->filters;
+    if (l->type == LSUV_LAYER_CONNECTED) return l->outputs;
+    return 0;
+}
+
+uint64_t lsuv_layer_weight_count(const lsuv_layer *l) {
+    return lsuv_layer_fan_in(l) * lsuv_layer_bias_count(l);
+}
+
+/* Keys darknet reads but that do not change a network's shape or forward
+ * pass (training settings, augmentation): accepted silently. */
+static const char *const net_keys[] = {
+    "batch",    "subdivisions",  "height",      "width",  "channels",   "inputs",     "max_crop",
+    "min_crop", "max_ratio",     "min_ratio",   "center", "clip",       "time_steps", "notruth",
+    "random",   "learning_rate", "momentum",    "decay",  "adam",       "B1",         "B2",
+    "eps",      "policy",        "burn_in",     "power",  "step",       "scale",      "steps",
+    "scales",   "gamma",         "max_batches", "angle",  "aspect",     "saturation", "exposure",
+    "hue",      "flip",          "mosaic",      "blur",   "letter_box", NULL};
+static const char *const conv_keys[] = {
+    "filters", "size", "stride",  "pad", "padding", "groups", "activation", "batch_normalize",
+    "binary",  "xnor", "flipped", "dot", "leak",    "sub",    "maxv",       "lsuv",
+    NULL};
+static const char *const connected_keys[] = {
+    "output", "activation", "batch_normalize", "leak", "sub", "maxv", "lsuv", NULL};
+static const char *const maxpool_keys[] = {"size", "stride", "padding", NULL};
+static const char *const avgpool_keys[] = {NULL};
+static const char *const dropout_keys[] = {"probability", NULL};
+static const char *const softmax_keys[] = {"groups",  "temperature", "tree",
+                                           "spatial", "noloss",      NULL};
+static const char *const cost_keys[] = {"type", "scale", "ratio", "noobject_scale", "thresh", NULL};
+static const char *const crop_keys[] = {"crop_height", "crop_width", "flip",
+                                        "angle",       "saturation", "exposure",
+                                        "shift",       "noadjust",   NULL};
+
+typedef struct section_kind {
+    const char *name;
+    int type; /* lsuv_layer_type, -1 for [net] */
+    const char *const *keys;
+} section_kind;
+
+static const section_kind kinds[] = {
+    {"net", -1, net_keys},
+    {"network", -1, net_keys},
+    {"convolutional", LSUV_LAYER_CONVOLUTIONAL, conv_keys},
+    {"conv", LSUV_LAYER_CONVOLUTIONAL, conv_keys},
+    {"connected", LSUV_LAYER_CONNECTED, connected_keys},
+    {"conn", LSUV_LAYER_CONNECTED, connected_keys},
+    {"maxpool", LSUV_LAYER_MAXPOOL, maxpool_keys},
+    {"max", LSUV_LAYER_MAXPOOL, maxpool_keys},
+    {"avgpool", LSUV_LAYER_AVGPOOL, avgpool_keys},
+    {"avg", LSUV_LAYER_AVGPOOL, avgpool_keys},
+    {"dropout", LSUV_LAYER_DROPOUT, dropout_keys},
+    {"softmax", LSUV_LAYER_SOFTMAX, softmax_keys},
+    {"soft", LSUV_LAYER_SOFTMAX, softmax_keys},
+    {"cost", LSUV_LAYER_COST, cost_keys},
+    {"crop", LSUV_LAYER_CROP, crop_keys},
+};
+
+/* Sections darknet knows that are not sequential layers lsuv-vk runs. */
+static const char *const unsupported[] = {"route",
+                                          "shortcut",
+                                          "upsample",
+                                          "yolo",
+                                          "region",
+                                          "reorg",
+                                          "local",
+                                          "rnn",
+                                          "gru",
+                                          "lstm",
+                                          "crnn",
+                                          "conv_lstm",
+                                          "deconvolutional",
+                                          "deconv",
+                                          "detection",
+                                          "iseg",
+                                          "activation",
+                                          "logistic",
+                                          "l2norm",
+                                          "normalization",
+                                          "lrn",
+                                          "batchnorm",
+                                          "scale_channels",
+                                          "sam",
+                                          "reorg3d",
+                                          "gaussian_yolo",
+                                          "contrastive",
+                                          "implicit_add",
+                                          "implicit_mul",
+                                          "empty",
+                                          "silence",
+                                          NULL};
+
+static bool in_list(const char *const *list, const char *s) {
+    for (; *list; ++list)
+        if (strcmp(*list, s) == 0) return true;
+    return false;
+}
+
+typedef struct parse_ctx {
+    const char *name;
+    cfg_warnings warnings;
+} parse_ctx;
+
+static cfg_option *find(cfg_section *s, const char *key) {
+    for (uint32_t i = 0; i < s->n_options; ++i)
+        if (strcmp(s->options[i].key, key) == 0) return &s->options[i];
+    return NULL;
+}
+
+/* An integer option in [min, max], or def when absent. */
+static lsuv_status get_int(parse_ctx *ctx, cfg_section *s, const char *key, long def, long min,
+                           long max, long *out) {
+    cfg_option *o = find(s, key);
+    if (!o) {
+        *out = def;
+        return LSUV_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(o->value, &end, 10);
+    if (errno || end == o->value || *end || v < min || v > max)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: '%s=%s': expected an integer from %ld to %ld for %s in [%s]",
+                         ctx->name, o->line, key, o->value, min, max, key, s->name);
+    *out = v;
+    return LSUV_OK;
+}
+
+/* A finite real option in [min, max], or def when absent. */
+static lsuv_status get_float(parse_ctx *ctx, cfg_section *s, const char *key, double def,
+                             double min, double max, double *out) {
+    cfg_option *o = find(s, key);
+    if (!o) {
+        *out = def;
+        return LSUV_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(o->value, &end);
+    if (errno || end == o->value || *end || !isfinite(v) || v < min || v > max)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: '%s=%s': expected a number from %g to %g for %s in [%s]",
+                         ctx->name, o->line, key, o->value, min, max, key, s->name);
+    *out = v;
+    return LSUV_OK;
+}
+
+static lsuv_status get_activation(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
+    cfg_option *o = find(s, "activation");
+    const char *name = o ? o->value : "logistic"; /* darknet's default */
+    for (unsigned i = 0; i < sizeof activation_names / sizeof *activation_names; ++i)
+        if (strcmp(name, activation_names[i]) == 0) {
+            l->activation = (lsuv_activation)i;
+            l->slope = l->activation == LSUV_ACT_LEAKY   ? 0.1f
+                       : l->activation == LSUV_ACT_RELIE ? 0.01f
+                       : l->activation == LSUV_ACT_RAMP  ? 0.1f
+                                                         : 0.0f;
+            return LSUV_OK;
+        }
+    char known[256] = "";
+    for (unsigned i = 0; i < sizeof activation_names / sizeof *activation_names; ++i) {
+        strcat(known, i ? ", " : "");
+        strcat(known, activation_names[i]);
+    }
+    return lsuv_fail(LSUV_ERROR_PARSE,
+                     "%s:%u: 'activation=%s': unknown activation; expected one of %s", ctx->name,
+                     o->line, o->value, known);
+}
+
+/* The options shared by convolutional and connected layers. */
+static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
+                                       const lsuv_net_options *options) {
+    lsuv_status st = get_activation(ctx, s, l);
+    long bn = 0, lsuv = 1;
+    double leak = 0, sub = 0, maxv = 0;
+    if (st == LSUV_OK) st = get_int(ctx, s, "batch_normalize", 0, 0, 1, &bn);
+    if (st == LSUV_OK) st = get_int(ctx, s, "lsuv", 1, 0, 1, &lsuv);
+    if (st == LSUV_OK) st = get_float(ctx, s, "leak", 0, 0, 1e6, &leak);
+    if (st == LSUV_OK) st = get_float(ctx, s, "sub", 0, -1e30, 1e30, &sub);
+    if (st == LSUV_OK) st = get_float(ctx, s, "maxv", 0, -1e30, 1e30, &maxv);
+    if (st != LSUV_OK) return st;
+    if (find(s, "leak")) {
+        if (l->activation == LSUV_ACT_RELU) l->activation = LSUV_ACT_LEAKY;
+        if (l->activation != LSUV_ACT_LEAKY)
+            return lsuv_fail(LSUV_ERROR_PARSE,
+                             "%s:%u: 'leak=%s': leak applies to relu and leaky, not %s", ctx->name,
+                             find(s, "leak")->line, find(s, "leak")->value,
+                             lsuv_activation_name(l->activation));
+        l->slope = (float)leak;
+    }
+    l->sub = (float)sub;
+    l->has_sub = find(s, "sub") != NULL;
+    l->maxv = find(s, "maxv") ? (float)maxv : INFINITY;
+    l->lsuv = lsuv != 0;
+    if (bn) {
+        if (!options->strip_bn)
+            return lsuv_fail(LSUV_ERROR_PARSE,
+                             "%s:%u: [%s] has batch_normalize=1; LSUV is for networks without "
+                             "batch norm: pass --bn strip to take the layer without it",
+                             ctx->name, find(s, "batch_normalize")->line, s->name);
+        l->bn_stripped = true;
+        return cfg_warn(&ctx->warnings, ctx->name, find(s, "batch_normalize")->line,
+                        "[%s] layer %u: batch norm stripped (--bn strip)", s->name, l->index);
+    }
+    return LSUV_OK;
+}
+
+/* Elements per sample must stay indexable by 32-bit shader arithmetic. */
+static const uint64_t max_elements = 1ull << 31;
+
+static lsuv_status empty_output(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l,
+                                const char *why) {
+    return lsuv_fail(LSUV_ERROR_PARSE,
+                     "%s:%u: [%s] layer %u would have an empty output from input %ux%ux%u (%s)",
+                     ctx->name, s->line, s->name, l->index, l->in.c, l->in.h, l->in.w, why);
+}
+
+static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
+                              const lsuv_net_options *options) {
+    long v[6];
+    lsuv_status st = LSUV_OK;
+    const lsuv_shape in = l->in;
+    char why[160];
+    switch (l->type) {
+    case LSUV_LAYER_CONVOLUTIONAL: {
+        long dilation = 1;
+        if ((st = get_int(ctx, s, "filters", 1, 1, 1 << 20, &v[0])) ||
+            (st = get_int(ctx, s, "size", 1, 1, 4096, &v[1])) ||
+            (st = get_int(ctx, s, "stride", 1, 1, 4096, &v[2])) ||
+            (st = get_int(ctx, s, "pad", 0, 0, 1 << 20, &v[3])) ||
+            (st = get_int(ctx, s, "padding", 0, 0, 4096, &v[4])) ||
+            (st = get_int(ctx, s, "groups", 1, 1, 1 << 20, &v[5])) ||
+            (st = get_int(ctx, s, "dilation", 1, 1, 1, &dilation)) ||
+            (st = read_neuron_options(ctx, s, l, options)))
+            return st;
+        l->filters = (uint32_t)v[0];
+        l->size = (uint32_t)v[1];
+        l->stride = (uint32_t)v[2];
+        l->padding = v[3] ? l->size / 2 : (uint32_t)v[4];
+        l->groups = (uint32_t)v[5];
+        if (in.c % l->groups || l->filters % l->groups)
+            return lsuv_fail(LSUV_ERROR_PARSE,
+                             "%s:%u: [%s] layer %u: groups=%u must divide its %u input channels "
+                             "and its %u filters",
+                             ctx->name, s->line, s->name, l->index, l->groups, in.c, l->filters);
+        uint64_t h = (uint64_t)in.h + 2 * l->padding, w = (uint64_t)in.w + 2 * l->padding;
+        snprintf(why, sizeof why, "size %u, stride %u, padding %u", l->size, l->stride, l->padding);
+        if (h < l->size || w < l->size) return empty_output(ctx, s, l, why);
+        l->out = (lsuv_shape){l->filters, (uint32_t)((h - l->size) / l->stride + 1),
+                              (uint32_t)((w - l->size) / l->stride + 1)};
+        l->params = lsuv_layer_weight_count(l) + l->filters;
+        l->macs = lsuv_layer_weight_count(l) * l->out.h * l->out.w;
+        return LSUV_OK;
+    }
+    case LSUV_LAYER_CONNECTED:
+        if ((st = get_int(ctx, s, "output", 1, 1, 1 << 24, &v[0])) ||
+            (st = read_neuron_options(ctx, s, l, options)))
+            return st;
+        l->outputs = (uint32_t)v[0];
+        l->out = (lsuv_shape){l->outputs, 1, 1};
+        l->params = lsuv_layer_weight_count(l) + l->outputs;
+        l->macs = lsuv_layer_weight_count(l);
+        return LSUV_OK;
+    case LSUV_LAYER_MAXPOOL: {
+        if ((st = get_int(ctx, s, "stride", 1, 1, 4096, &v[0]))) return st;
+        if ((st = get_int(ctx, s, "size", v[0], 1, 4096, &v[1]))) return st;
+        if ((st = get_int(ctx, s, "padding", v[1] - 1, 0, 4096, &v[2]))) return st;
+        l->stride = (uint32_t)v[0];
+        l->size = (uint32_t)v[1];
+        l->padding = (uint32_t)v[2];
+        uint64_t h = (uint64_t)in.h + l->padding, w = (uint64_t)in.w + l->padding;
+        snprintf(why, sizeof why, "size %u, stride %u, padding %u", l->size, l->stride, l->padding);
+        if (h < l->size || w < l->size) return empty_output(ctx, s, l, why);
+        l->out = (lsuv_shape){in.c, (uint32_t)((h - l->size) / l->stride + 1),
+                              (uint32_t)((w - l->size) / l->stride + 1)};
+        return LSUV_OK;
+    }
+    case LSUV_LAYER_AVGPOOL:
+        l->out = (lsuv_shape){in.c, 1, 1};
+        return LSUV_OK;
+    case LSUV_LAYER_DROPOUT: {
+        double p;
+        if ((st = get_float(ctx, s, "probability", 0.5, 0.0, 1.0, &p))) return st;
+        l->probability = (float)p;
+        l->out = in;
+        return LSUV_OK;
+    }
+    case LSUV_LAYER_SOFTMAX:
+    case LSUV_LAYER_COST:
+        l->out = in;
+        return LSUV_OK;
+    case LSUV_LAYER_CROP:
+        if ((st = get_int(ctx, s, "crop_height", 1, 1, 1 << 20, &v[0])) ||
+            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])))
+            return st;
+        l->crop_height = (uint32_t)v[0];
+        l->crop_width = (uint32_t)v[1];
+        if (l->crop_height > in.h || l->crop_width > in.w)
+            return lsuv_fail(
+                LSUV_ERROR_PARSE, "%s:%u: [%s] layer %u: a %ux%u crop does not fit its %ux%u input",
+                ctx->name, s->line, s->name, l->index, l->crop_height, l->crop_width, in.h, in.w);
+        l->out = (lsuv_shape){in.c, l->crop_height, l->crop_width};
+        return LSUV_OK;
+    }
+    return LSUV_OK;
+}
+
+static lsuv_status check_keys(parse_ctx *ctx, cfg_section *s, const char *const *keys) {
+    lsuv_status st = LSUV_OK;
+    for (uint32_t i = 0; i < s->n_options && st == LSUV_OK; ++i)
+        if (!in_list(keys, s->options[i].key))
+            st = cfg_warn(&ctx->warnings, ctx->name, s->options[i].line,
+                          "'%s=%s': unknown key in [%s], ignored", s->options[i].key,
+                          s->options[i].value, s->name);
+    return st;
+}
+
+static lsuv_status read_net(parse_ctx *ctx, cfg_section *s, lsuv_net *net) {
+    long batch, h, w, c, inputs;
+    lsuv_status st;
+    if ((st = get_int(ctx, s, "batch", 1, 1, 1 << 24, &batch)) ||
+        (st = get_int(ctx, s, "height", 0, 0, 1 << 20, &h)) ||
+        (st = get_int(ctx, s, "width", 0, 0, 1 << 20, &w)) ||
+        (st = get_int(ctx, s, "channels", 0, 0, 1 << 20, &c)) ||
+        (st = get_int(ctx, s, "inputs", h * w * c, 0, 1L << 31, &inputs)))
+        return st;
+    net->batch = (uint32_t)batch;
+    if (h && w && c) {
+        net->input = (lsuv_shape){(uint32_t)c, (uint32_t)h, (uint32_t)w};
+    } else if (inputs > 0 && !h && !w && !c) {
+        net->input = (lsuv_shape){(uint32_t)inputs, 1, 1};
+    } else {
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: [%s] gives no input shape: expected height, width and channels "
+                         "(or inputs alone)",
+                         ctx->name, s->line, s->name);
+    }
+    return check_keys(ctx, s, net_keys);
+}
+
+static const section_kind *kind_of(const char *name) {
+    for (unsigned i = 0; i < sizeof kinds / sizeof *kinds; ++i)
+        if (strcmp(kinds[i].name, name) == 0) return &kinds[i];
+    return NULL;
+}
+
+lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
+                           const lsuv_net_options *options, lsuv_net **out) {
+    *out = NULL;
+    static const lsuv_net_options defaults = {0};
+    if (!options) options = &defaults;
+    parse_ctx ctx = {.name = name};
+    cfg_file cfg;
+    lsuv_status st = cfg_read(name, text, size, &cfg, &ctx.warnings);
+    lsuv_net *net = calloc(1, sizeof *net);
+    if (st == LSUV_OK && !net) st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    if (st == LSUV_OK && !(net->path = strdup(name)))
+        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    if (st == LSUV_OK && cfg.n_sections == 0)
+        st = lsuv_fail(LSUV_ERROR_PARSE, "%s: no sections; expected [net] and then layers", name);
+    if (st == LSUV_OK) {
+        const section_kind *k = kind_of(cfg.sections[0].name);
+        if (!k || k->type != -1)
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: '[%s]': the first section must be [net] or [network]", name,
+                           cfg.sections[0].line, cfg.sections[0].name);
+        else
+            st = read_net(&ctx, &cfg.sections[0], net);
+    }
+    if (st == LSUV_OK && cfg.n_sections < 2)
+        st = lsuv_fail(LSUV_ERROR_PARSE, "%s: [net] is followed by no layer", name);
+    if (st == LSUV_OK && !(net->layers = calloc(cfg.n_sections - 1, sizeof *net->layers)))
+        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+
+    lsuv_shape shape = net->input;
+    for (uint32_t i = 1; st == LSUV_OK && i < cfg.n_sections; ++i) {
+        cfg_section *s = &cfg.sections[i];
+        const section_kind *k = kind_of(s->name);
+        if (k && k->type == -1) {
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
+                           name, s->line, s->name, s->name);
+        } else if (!k && in_list(unsupported, s->name)) {
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
+                           "sequential networks of convolutional, connected, maxpool, avgpool, "
+                           "dropout, softmax, cost and crop layers",
+                           name, s->line, s->name, s->line);
+        } else if (!k) {
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,
+                           s->name);
+        } else {
+            lsuv_layer *l = &net->layers[net->n_layers];
+            l->type = (lsuv_layer_type)k->type;
+            l->index = net->n_layers;
+            l->line = s->line;
+            l->in = shape;
+            l->maxv = INFINITY;
+            st = read_layer(&ctx, s, l, options);
+            if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);
+            uint64_t elements = (uint64_t)l->out.c * l->out.h * l->out.w;
+            if (st == LSUV_OK && (elements >= max_elements || l->params >= max_elements * 4))
+                st = lsuv_fail(LSUV_ERROR_PARSE,
+                               "%s:%u: [%s] layer %u is too large: %ux%ux%u outputs, %llu "
+                               "parameters",
+                               name, s->line, s->name, l->index, l->out.c, l->out.h, l->out.w,
+                               (unsigned long long)l->params);
+            if (st == LSUV_OK) {
+                shape = l->out;
+                net->params += l->params;
+                net->macs += l->macs;
+                ++net->n_layers;
+            }
+        }
+    }
+    cfg_free(&cfg);
+    if (net) {
+        net->warnings = ctx.warnings.text;
+        net->n_warnings = ctx.warnings.count;
+    } else {
+        for (uint32_t i = 0; i < ctx.warnings.count; ++i) free(ctx.warnings.text[i]);
+        free(ctx.warnings.text);
+    }
+    if (st != LSUV_OK) {
+        lsuv_net_destroy(net);
+        return st;
+    }
+    *out = net;
+    return LSUV_OK;
+}
+
+void lsuv_net_destroy(lsuv_net *net) {
+    if (!net) return;
+    for (uint32_t i = 0; i < net->n_warnings; ++i) free(net->warnings[i]);
+    free(net->warnings);
+    free(net->layers);
+    free(net->path);
+    free(net);
+}
+
+lsuv_status lsuv_net_load(const char *path, const lsuv_net_options *options, lsuv_net **out) {
+    *out = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    lsuv_status st = lsuv_file_read_all(path, 1u << 26, &text, &size);
+    if (st != LSUV_OK) return st;
+    st = lsuv_net_parse(path, text, size, options, out);
+    free(text);
+    return st;
+}
