@@ -4,10 +4,12 @@
 
 BUILD          ?= build
 BUILD_SANITIZE ?= build-sanitize
+BUILD_FUZZ     ?= build-fuzz
+FUZZ_SECONDS   ?= 30
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSUV_WERROR=ON
 
-.PHONY: all setup build run test test-sanitize bench format clean
+.PHONY: all setup build run test test-sanitize fuzz bench format clean
 
 all: build
 
@@ -37,6 +39,13 @@ test-sanitize: setup
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure
 
+# Each libFuzzer target (cfg parser, weights readers, IDX and npy readers)
+# for FUZZ_SECONDS, under ASan and UBSan.
+fuzz: build
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DLSUV_WERROR=ON -DLSUV_FUZZ=ON -DLSUV_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_cfg fuzz_darknet_weights fuzz_safetensors fuzz_idx fuzz_npy
+	tests/fuzz/run.sh $(BUILD_FUZZ) $(BUILD)/lsuv-vk $(FUZZ_SECONDS)
+
 bench: build
 	./$(BUILD)/lsuv-bench --kernels
 
@@ -44,4 +53,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SANITIZE)
+	rm -rf $(BUILD) $(BUILD_SANITIZE) $(BUILD_FUZZ)

@@ -9,6 +9,8 @@ packages=(
   libvulkan-dev libvulkan-volk-dev glslang-tools
   mesa-vulkan-drivers vulkan-validationlayers
   libcriterion-dev libcjson-dev zlib1g-dev
+  clang libclang-rt-14-dev
+  dataset-fashion-mnist
 )
 
 missing=()

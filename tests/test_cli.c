@@ -1,7 +1,9 @@
 /* The programs as a user runs them: exit codes, messages, JSON. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support/spawn.h"
 
@@ -118,5 +120,86 @@ Test(cli, bench_kernels_json) {
     cr_assert_gt(cJSON_GetObjectItem(stats, "gbps")->valuedouble, 0.0);
     cr_assert_gt(cJSON_GetObjectItem(stats, "copy_gbps")->valuedouble, 0.0);
     cJSON_Delete(root);
+    spawn_result_free(&r);
+}
+
+#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
+#define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
+
+Test(cli, summary_json) {
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--summary", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: %s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(root, "params")->valuedouble, 62378344.0);
+    const cJSON *layers = cJSON_GetObjectItem(root, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 14);
+    const cJSON *first = cJSON_GetArrayItem(layers, 0);
+    static const char *keys[] = {"index", "type", "in", "out", "params", "macs"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(cJSON_HasObjectItem(first, keys[k]), "missing %s", keys[k]);
+    cr_assert_str_eq(cJSON_GetObjectItem(first, "type")->valuestring, "convolutional");
+    cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(first, "out"), 1)->valuedouble, 55.0);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+}
+
+Test(cli, summary_text) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "8x14x14") && strstr(r.out, "62090") && strstr(r.out, "lsuv=0"), "%s",
+              r.out);
+    spawn_result_free(&r);
+}
+
+Test(cli, bad_networks_exit_2_with_file_and_line) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "yolov3-tiny.cfg", "--summary");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "yolov3-tiny.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "cifar.cfg", "--summary");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "--bn strip"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "cifar.cfg", "--bn", "strip", "--summary");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "warning:") && strstr(r.out, "7678986"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", "/nonexistent.cfg");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "/nonexistent.cfg"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, weights_round_trip_through_files) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/cli-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--init", "orthonormal", "--seed",
+                         "3", "--batch", "8", "--save-weights", path);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--weights-in", path, "--batch", "8");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--weights-in", path);
+    cr_assert_eq(r.exit_code, 2, "weights for another network");
+    cr_assert(strstr(r.err, "layers.0.weight"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(path);
+}
+
+Test(cli, fashion_mnist_batch) {
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--input",
+            "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", "--normalize");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "512 x 1x28x28 normalized: mean -0.000000, std 1.000000") ||
+                  strstr(r.out, "512 x 1x28x28 normalized: mean 0.000000, std 1.000000"),
+              "%s", r.out);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--summary");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "--summary goes with --layers"), "%s", r.err);
     spawn_result_free(&r);
 }

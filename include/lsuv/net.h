@@ -78,11 +78,11 @@ typedef struct lsuv_layer {
     /* convolutional and connected: the activation and fastai's GeneralRelu
      * extension keys */
     lsuv_activation activation;
-    float slope; /* negative slope of relu/leaky/relie/ramp: 0, 0.1, leak= */
-    float sub;   /* subtracted after the activation */
+    float slope;  /* negative slope of relu/leaky/relie/ramp: 0, 0.1, leak= */
+    float sub;    /* subtracted after the activation */
     bool has_sub; /* the cfg sets sub= (even to 0) */
-    float maxv;  /* clamp after the shift; +inf when absent */
-    bool lsuv;   /* takes part in LSUV (lsuv=0 leaves it out) */
+    float maxv;   /* clamp after the shift; +inf when absent */
+    bool lsuv;    /* takes part in LSUV (lsuv=0 leaves it out) */
     bool bn_stripped;
     uint64_t params; /* weights and biases */
     uint64_t macs;   /* multiply-adds per sample */

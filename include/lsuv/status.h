@@ -29,6 +29,8 @@ const char *lsuv_status_name(lsuv_status status);
 /* The detail of the last failure on this thread: what failed and, where it
  * helps, what to do about it. Never NULL; empty when nothing failed yet. */
 const char *lsuv_error_message(void);
+/* Empties this thread's message, so a caller can tell a fresh one. */
+void lsuv_error_clear(void);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,10 @@ const char *lsuv_error_message(void) {
     return last_error;
 }
 
+void lsuv_error_clear(void) {
+    last_error[0] = '\0';
+}
+
 lsuv_status lsuv_fail(lsuv_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -436,44 +436,48 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
     if (st == LSUV_OK && !(net->layers = calloc(cfg.n_sections - 1, sizeof *net->layers)))
         st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
 
-    lsuv_shape shape = net->input;
+    /* Section names first: a network lsuv-vk cannot run is refused for that
+     * before any detail of its layers. */
     for (uint32_t i = 1; st == LSUV_OK && i < cfg.n_sections; ++i) {
-        cfg_section *s = &cfg.sections[i];
+        const cfg_section *s = &cfg.sections[i];
         const section_kind *k = kind_of(s->name);
-        if (k && k->type == -1) {
+        if (k && k->type == -1)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
                            name, s->line, s->name, s->name);
-        } else if (!k && in_list(unsupported, s->name)) {
+        else if (!k && in_list(unsupported, s->name))
             st = lsuv_fail(LSUV_ERROR_PARSE,
                            "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
                            "sequential networks of convolutional, connected, maxpool, avgpool, "
                            "dropout, softmax, cost and crop layers",
                            name, s->line, s->name, s->line);
-        } else if (!k) {
+        else if (!k)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,
                            s->name);
-        } else {
-            lsuv_layer *l = &net->layers[net->n_layers];
-            l->type = (lsuv_layer_type)k->type;
-            l->index = net->n_layers;
-            l->line = s->line;
-            l->in = shape;
-            l->maxv = INFINITY;
-            st = read_layer(&ctx, s, l, options);
-            if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);
-            uint64_t elements = (uint64_t)l->out.c * l->out.h * l->out.w;
-            if (st == LSUV_OK && (elements >= max_elements || l->params >= max_elements * 4))
-                st = lsuv_fail(LSUV_ERROR_PARSE,
-                               "%s:%u: [%s] layer %u is too large: %ux%ux%u outputs, %llu "
-                               "parameters",
-                               name, s->line, s->name, l->index, l->out.c, l->out.h, l->out.w,
-                               (unsigned long long)l->params);
-            if (st == LSUV_OK) {
-                shape = l->out;
-                net->params += l->params;
-                net->macs += l->macs;
-                ++net->n_layers;
-            }
+    }
+
+    lsuv_shape shape = net->input;
+    for (uint32_t i = 1; st == LSUV_OK && i < cfg.n_sections; ++i) {
+        cfg_section *s = &cfg.sections[i];
+        const section_kind *k = kind_of(s->name);
+        lsuv_layer *l = &net->layers[net->n_layers];
+        l->type = (lsuv_layer_type)k->type;
+        l->index = net->n_layers;
+        l->line = s->line;
+        l->in = shape;
+        l->maxv = INFINITY;
+        st = read_layer(&ctx, s, l, options);
+        if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);
+        uint64_t elements = (uint64_t)l->out.c * l->out.h * l->out.w;
+        if (st == LSUV_OK && (elements >= max_elements || l->params >= max_elements * 4))
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: [%s] layer %u is too large: %ux%ux%u outputs, %llu parameters",
+                           name, s->line, s->name, l->index, l->out.c, l->out.h, l->out.w,
+                           (unsigned long long)l->params);
+        if (st == LSUV_OK) {
+            shape = l->out;
+            net->params += l->params;
+            net->macs += l->macs;
+            ++net->n_layers;
         }
     }
     cfg_free(&cfg);

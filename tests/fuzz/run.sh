@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for SECONDS (default 30) from a seed corpus made
+# here: the repository's and darknet's cfgs, weights files written by
+# lsuv-vk, and small IDX and .npy files. Any crash, leak or hang fails.
+set -euo pipefail
+build=${1:?usage: run.sh FUZZ_BUILD_DIR LSUV_VK [SECONDS]}
+lsuv_vk=${2:?}
+seconds=${3:-30}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$build/fuzz-corpus
+rm -rf "$work"
+mkdir -p "$work"/{cfg,darknet_weights,safetensors,idx,npy}
+
+cp "$root"/nets/*.cfg "$work/cfg/"
+[ -d "$root/../shared/nets/darknet" ] && cp "$root"/../shared/nets/darknet/*.cfg "$work/cfg/"
+
+# The weights targets' network (as in fuzz_weights.c), saved in both formats.
+cat >"$work/net.cfg" <<'CFG'
+[net]
+height=28
+width=28
+channels=1
+[convolutional]
+filters=8
+size=5
+stride=2
+pad=1
+activation=relu
+sub=0
+[convolutional]
+filters=4
+size=3
+stride=2
+pad=1
+activation=relu
+[avgpool]
+[connected]
+output=3
+activation=linear
+CFG
+"$lsuv_vk" --layers "$work/net.cfg" --batch 1 --save-weights "$work/w.weights" >/dev/null
+"$lsuv_vk" --layers "$work/net.cfg" --batch 1 --save-weights "$work/w.safetensors" >/dev/null
+cp "$work/w.weights" "$work/darknet_weights/"
+cp "$work/w.safetensors" "$work/safetensors/"
+
+# IDX: two 2x2 images, plain and gzipped; a 1x1x1x2 .npy.
+printf '\0\0\0\10\3\0\0\0\2\0\0\0\2\0\0\0\2\1\2\3\4\5\6\7\10' >"$work/idx.raw"
+cp "$work/idx.raw" "$work/idx/plain"
+gzip -c "$work/idx.raw" >"$work/idx/gzip"
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 2), }"
+total=$(( (10 + ${#header} + 1 + 63) / 64 * 64 ))
+printf -v pad '%*s' $((total - 10 - ${#header} - 1)) ''
+{ printf '\223NUMPY\1\0%b\0' "\\x$(printf %02x $((total - 10)))"
+  printf '%s%s\n' "$header" "$pad"; printf '\0\0\200\77\0\0\0\100'; } >"$work/npy/seed.npy"
+
+status=0
+for target in cfg darknet_weights safetensors idx npy; do
+  echo "fuzz_$target: ${seconds}s"
+  if ! "$build/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+      -print_final_stats=1 -artifact_prefix="$build/fuzz-$target-" "$work/$target" \
+      >"$build/fuzz_$target.log" 2>&1; then
+    tail -40 "$build/fuzz_$target.log"
+    status=1
+  else
+    grep -E 'stat::number_of_executed_units|Done' "$build/fuzz_$target.log" | tail -2
+  fi
+done
+exit $status

@@ -1,0 +1,181 @@
+/* Input batches: synthetic, IDX (plain and gzip) and .npy, against values
+ * written here and Fashion-MNIST's published statistics. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "lsuv/input.h"
+#include "lsuv/net.h"
+#include "lsuv/ref.h"
+
+#define FASHION_TRAIN "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+static lsuv_net *net_of(unsigned c, unsigned h, unsigned w, unsigned batch) {
+    char text[256];
+    snprintf(text, sizeof text,
+             "[net]\nbatch=%u\nheight=%u\nwidth=%u\nchannels=%u\n[connected]\noutput=1\n", batch, h,
+             w, c);
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_parse("t.cfg", text, strlen(text), NULL, &net), LSUV_OK);
+    return net;
+}
+
+/* Three 2x2 images with pixels 0, 1, ..., 11. */
+static size_t idx_bytes(uint8_t *out) {
+    const uint8_t header[16] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+    memcpy(out, header, 16);
+    for (int i = 0; i < 12; ++i) out[16 + i] = (uint8_t)(i * 20);
+    return 28;
+}
+
+static void assert_idx_batch(const lsuv_batch *b, uint32_t n) {
+    cr_assert(b->n == n && b->c == 1 && b->h == 2 && b->w == 2);
+    for (uint32_t i = 0; i < n * 4; ++i)
+        cr_assert_float_eq(b->data[i], (float)(i * 20) / 255.0f, 1e-7, "pixel %u", i);
+}
+
+Test(idx, plain_and_gzip) {
+    uint8_t raw[64], gz[256];
+    size_t n = idx_bytes(raw);
+    lsuv_batch b;
+    cr_assert_eq(lsuv_idx_parse("a.idx", raw, n, 0, &b), LSUV_OK, "%s", lsuv_error_message());
+    assert_idx_batch(&b, 3);
+    lsuv_batch_free(&b);
+    cr_assert_eq(lsuv_idx_parse("a.idx", raw, n, 2, &b), LSUV_OK);
+    assert_idx_batch(&b, 2);
+    lsuv_batch_free(&b);
+
+    z_stream z = {0};
+    cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = raw;
+    z.avail_in = (uInt)n;
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gz_size = sizeof gz - z.avail_out;
+    deflateEnd(&z);
+    cr_assert_eq(lsuv_idx_parse("a.idx.gz", gz, gz_size, 0, &b), LSUV_OK, "%s",
+                 lsuv_error_message());
+    assert_idx_batch(&b, 3);
+    lsuv_batch_free(&b);
+    cr_assert_eq(lsuv_idx_parse("a.idx.gz", gz, gz_size - 5, 0, &b), LSUV_ERROR_PARSE,
+                 "a cut gzip stream is an error");
+    cr_assert(strstr(lsuv_error_message(), "a.idx.gz"), "%s", lsuv_error_message());
+}
+
+Test(idx, bad_files) {
+    uint8_t raw[64];
+    size_t n = idx_bytes(raw);
+    lsuv_batch b;
+    cr_assert_eq(lsuv_idx_parse("a.idx", raw, n - 1, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "truncated"), "%s", lsuv_error_message());
+    raw[3] = 1; /* labels, not images */
+    cr_assert_eq(lsuv_idx_parse("a.idx", raw, n, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "rank 1"), "%s", lsuv_error_message());
+    raw[3] = 3;
+    raw[2] = 0x0d; /* floats */
+    cr_assert_eq(lsuv_idx_parse("a.idx", raw, n, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert_eq(lsuv_idx_parse("a.idx", (const uint8_t *)"PK", 2, 0, &b), LSUV_ERROR_PARSE);
+}
+
+/* A .npy file as numpy writes it (version 1.0, header padded to 64). */
+static size_t npy_bytes(uint8_t *out, const char *descr, const char *shape, const float *x,
+                        size_t count) {
+    char header[128];
+    int n = snprintf(header, sizeof header,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    memset(header + n, ' ', (size_t)(total - 10 - n - 1));
+    header[total - 10 - 1] = '\n';
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (uint8_t)((total - 10) & 0xff);
+    out[9] = (uint8_t)((total - 10) >> 8);
+    memcpy(out + 10, header, (size_t)(total - 10));
+    memcpy(out + total, x, count * 4);
+    return (size_t)total + count * 4;
+}
+
+Test(npy, reads_float32_nchw) {
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, -8.5f};
+    uint8_t buf[256];
+    size_t n = npy_bytes(buf, "<f4", "(2, 1, 2, 2)", x, 8);
+    lsuv_batch b;
+    cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 0, &b), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert(b.n == 2 && b.c == 1 && b.h == 2 && b.w == 2);
+    cr_assert(memcmp(b.data, x, sizeof x) == 0);
+    lsuv_batch_free(&b);
+    cr_assert_eq(lsuv_npy_parse("x.npy", buf, n - 1, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "truncated"), "%s", lsuv_error_message());
+    n = npy_bytes(buf, "<f8", "(2, 1, 2, 1)", x, 8);
+    cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "'<f4'"), "%s", lsuv_error_message());
+    n = npy_bytes(buf, "<f4", "(8,)", x, 8);
+    cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "4 dimensions"), "%s", lsuv_error_message());
+}
+
+Test(input, synthetic_is_seeded_normal) {
+    lsuv_net *net = net_of(3, 8, 8, 64);
+    lsuv_input_options o = {.spec = "synthetic", .seed = 5};
+    lsuv_batch a, b;
+    cr_assert_eq(lsuv_input_load(&o, net, &a), LSUV_OK);
+    cr_assert(a.n == 64 && a.c == 3 && a.h == 8 && a.w == 8, "[net] batch and shape");
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_OK);
+    cr_assert(memcmp(a.data, b.data, 64 * 192 * 4) == 0);
+    lsuv_moments m;
+    lsuv_ref_moments(a.data, 64 * 192, &m);
+    cr_assert_lt(fabs(m.mean), 5 / sqrt(64 * 192.0));
+    cr_assert_lt(fabs(m.std - 1), 5 / sqrt(2 * 64 * 192.0));
+    lsuv_batch_free(&a);
+    lsuv_batch_free(&b);
+    lsuv_net_destroy(net);
+}
+
+Test(input, normalize_and_shape_checks) {
+    lsuv_net *net = net_of(3, 8, 8, 16);
+    lsuv_input_options o = {.spec = "synthetic", .seed = 1, .batch = 10, .normalize = true};
+    lsuv_batch b;
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_OK);
+    cr_assert_eq(b.n, 10, "--batch overrides [net] batch");
+    lsuv_moments m;
+    lsuv_ref_moments(b.data, 10 * 192, &m);
+    cr_assert_lt(fabs(m.mean), 1e-6);
+    cr_assert_lt(fabs(m.std - 1), 1e-6);
+    lsuv_batch_free(&b);
+    lsuv_net_destroy(net);
+
+    net = net_of(1, 32, 32, 4);
+    o = (lsuv_input_options){.spec = "idx:" FASHION_TRAIN};
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_INVALID);
+    cr_assert(strstr(lsuv_error_message(), "1x28x28") && strstr(lsuv_error_message(), "1x32x32"),
+              "%s", lsuv_error_message());
+    lsuv_net_destroy(net);
+    net = net_of(1, 28, 28, 70000);
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_INVALID, "more samples than the file");
+    o.spec = "png:x";
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_INVALID);
+    o.spec = "idx:/nonexistent.idx";
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_IO);
+    lsuv_net_destroy(net);
+}
+
+Test(input, fashion_mnist_published_statistics, .timeout = 60) {
+    /* The 60,000 training images, scaled to [0, 1]: mean 0.2860, std 0.3530,
+     * the figures every Fashion-MNIST normalization uses. */
+    lsuv_net *net = net_of(1, 28, 28, 60000);
+    lsuv_input_options o = {.spec = "idx:" FASHION_TRAIN};
+    lsuv_batch b;
+    lsuv_status s = lsuv_input_load(&o, net, &b);
+    cr_assert_eq(s, LSUV_OK, "%s (installed by scripts/setup-debian.sh: dataset-fashion-mnist)",
+                 lsuv_error_message());
+    cr_assert_eq(b.n, 60000);
+    lsuv_moments m;
+    lsuv_ref_moments(b.data, (size_t)60000 * 784, &m);
+    cr_assert_lt(fabs(m.mean - 0.2860), 5e-5, "mean %.6f", m.mean);
+    cr_assert_lt(fabs(m.std - 0.3530), 5e-5, "std %.6f", m.std);
+    lsuv_batch_free(&b);
+    lsuv_net_destroy(net);
+}

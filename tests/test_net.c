@@ -1,0 +1,236 @@
+/* The .cfg dialect and shapes, against darknet's own files and counts. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lsuv/net.h"
+
+#define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
+
+static lsuv_net *load(const char *path, bool strip_bn) {
+    lsuv_net_options o = {.strip_bn = strip_bn};
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_load(path, &o, &net);
+    cr_assert_eq(s, LSUV_OK, "%s: %s", path, lsuv_error_message());
+    return net;
+}
+
+static lsuv_net *parse(const char *text) {
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_parse("t.cfg", text, strlen(text), NULL, &net);
+    cr_assert_eq(s, LSUV_OK, "%s", lsuv_error_message());
+    return net;
+}
+
+/* Parsing must fail with a message that contains each of the fragments. */
+static void parse_fails(const char *text, const char *fragment, const char *fragment2) {
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_parse("t.cfg", text, strlen(text), NULL, &net);
+    cr_assert_eq(s, LSUV_ERROR_PARSE, "accepted: %s", text);
+    cr_assert_null(net);
+    cr_assert(strstr(lsuv_error_message(), fragment), "'%s' lacks '%s'", lsuv_error_message(),
+              fragment);
+    if (fragment2)
+        cr_assert(strstr(lsuv_error_message(), fragment2), "'%s' lacks '%s'", lsuv_error_message(),
+                  fragment2);
+}
+
+static void assert_net(const char *file, bool strip, uint64_t params, lsuv_shape out) {
+    lsuv_net *net = load(file, strip);
+    const lsuv_layer *last = &net->layers[net->n_layers - 1];
+    cr_assert_eq(net->params, params, "%s: %llu parameters", file, (unsigned long long)net->params);
+    cr_assert(last->out.c == out.c && last->out.h == out.h && last->out.w == out.w,
+              "%s: output %ux%ux%u", file, last->out.c, last->out.h, last->out.w);
+    lsuv_net_destroy(net);
+}
+
+/* The expected figures are darknet's own, from ../shared/nets/darknet/README. */
+Test(darknet, alexnet) {
+    assert_net(DARKNET "alexnet.cfg", false, 62378344, (lsuv_shape){1000, 1, 1});
+}
+Test(darknet, vgg16) {
+    assert_net(DARKNET "vgg-16.cfg", false, 138357544, (lsuv_shape){1000, 1, 1});
+}
+Test(darknet, jnet_conv) {
+    assert_net(DARKNET "jnet-conv.cfg", false, 18870048, (lsuv_shape){1024, 1, 1});
+}
+Test(darknet, cifar_with_bn_stripped) {
+    assert_net(DARKNET "cifar.cfg", true, 7678986, (lsuv_shape){10, 1, 1});
+}
+Test(darknet, darknet_with_bn_stripped) {
+    assert_net(DARKNET "darknet.cfg", true, 7317384, (lsuv_shape){1000, 1, 1});
+}
+
+Test(darknet, alexnet_shapes) {
+    /* 227 -> conv 11/4 -> 55 -> max 3/2 pad 0 -> 27 -> conv 5 pad -> 27 -> 13 ... */
+    lsuv_net *net = load(DARKNET "alexnet.cfg", false);
+    static const lsuv_shape want[] = {{96, 55, 55},  {96, 27, 27},  {256, 27, 27}, {256, 13, 13},
+                                      {384, 13, 13}, {384, 13, 13}, {256, 13, 13}, {256, 6, 6}};
+    for (unsigned i = 0; i < sizeof want / sizeof *want; ++i)
+        cr_assert(net->layers[i].out.c == want[i].c && net->layers[i].out.h == want[i].h &&
+                      net->layers[i].out.w == want[i].w,
+                  "layer %u: %ux%ux%u", i, net->layers[i].out.c, net->layers[i].out.h,
+                  net->layers[i].out.w);
+    cr_assert_eq(net->layers[0].activation, LSUV_ACT_RELU);
+    cr_assert_eq(net->input.c, 3);
+    cr_assert_eq(net->batch, 1);
+    lsuv_net_destroy(net);
+}
+
+Test(darknet, vgg16_crops_first) {
+    lsuv_net *net = load(DARKNET "vgg-16.cfg", false);
+    cr_assert_eq(net->layers[0].type, LSUV_LAYER_CROP);
+    cr_assert_eq(net->layers[0].out.h, 224);
+    cr_assert_eq(net->layers[1].in.w, 224);
+    lsuv_net_destroy(net);
+}
+
+Test(darknet, batch_norm_needs_strip) {
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_load(DARKNET "cifar.cfg", NULL, &net);
+    cr_assert_eq(s, LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "cifar.cfg:") &&
+                  strstr(lsuv_error_message(), "--bn strip"),
+              "%s", lsuv_error_message());
+    net = load(DARKNET "cifar.cfg", true);
+    cr_assert_gt(net->n_warnings, 0);
+    cr_assert(strstr(net->warnings[0], "batch norm stripped"), "%s", net->warnings[0]);
+    lsuv_net_destroy(net);
+}
+
+Test(darknet, yolov3_tiny_refused_clearly) {
+    lsuv_net *net = NULL;
+    lsuv_status s = lsuv_net_load(DARKNET "yolov3-tiny.cfg", NULL, &net);
+    cr_assert_eq(s, LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "is not supported yet") &&
+                  strstr(lsuv_error_message(), "yolov3-tiny.cfg:"),
+              "%s", lsuv_error_message());
+}
+
+Test(fastai, summary_of_07a) {
+    lsuv_net *net = load(LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", false);
+    cr_assert_eq(net->batch, 512);
+    cr_assert_eq(net->n_layers, 7);
+    static const lsuv_shape want[] = {{8, 14, 14}, {16, 7, 7}, {32, 4, 4}, {64, 2, 2},
+                                      {64, 1, 1},  {64, 1, 1}, {10, 1, 1}};
+    for (unsigned i = 0; i < 7; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        cr_assert(l->out.c == want[i].c && l->out.h == want[i].h && l->out.w == want[i].w,
+                  "layer %u: %ux%ux%u", i, l->out.c, l->out.h, l->out.w);
+        if (i < 5) {
+            cr_assert_eq(l->activation, LSUV_ACT_RELU);
+            cr_assert(l->has_sub && l->sub == 0.0f && l->lsuv && l->stride == 2);
+            cr_assert_eq(l->padding, l->size / 2);
+        }
+    }
+    cr_assert_eq(net->layers[0].size, 5);
+    cr_assert_not(net->layers[6].lsuv, "the classifier is left out of LSUV");
+    cr_assert_eq(net->layers[6].activation, LSUV_ACT_LINEAR);
+    /* 8*25+8 + 16*72+16 + 32*144+32 + 64*288+64 + 64*576+64 + 64*10+10 */
+    cr_assert_eq(net->params, 62090);
+    cr_assert_eq(net->n_warnings, 0);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, whitespace_comments_crlf_and_aliases) {
+    lsuv_net *net = parse("# a comment\r\n"
+                          "[network]\r\n"
+                          " hei ght = 8 \r\n"
+                          "width=8\r\nchannels=\t2\r\n"
+                          "; another comment\r\n"
+                          "\r\n"
+                          "[conv]\r\n"
+                          "filters = 4\r\nsize=3\r\npad=1\r\nactivation=leaky\r\n"
+                          "[max]\r\n"
+                          "[conn]\r\noutput=3\r\n");
+    cr_assert_eq(net->input.h, 8, "whitespace inside a key is dropped");
+    cr_assert_eq(net->n_layers, 3);
+    const lsuv_layer *conv = &net->layers[0];
+    cr_assert_eq(conv->type, LSUV_LAYER_CONVOLUTIONAL);
+    cr_assert(conv->out.c == 4 && conv->out.h == 8 && conv->out.w == 8);
+    cr_assert_float_eq(conv->slope, 0.1f, 1e-7, "leaky's slope is 0.1");
+    /* maxpool: stride 1, size = stride, padding = size - 1: shape kept. */
+    cr_assert_eq(net->layers[1].out.h, 8);
+    cr_assert_eq(net->layers[2].type, LSUV_LAYER_CONNECTED);
+    cr_assert_eq(net->layers[2].activation, LSUV_ACT_LOGISTIC, "darknet's default");
+    cr_assert_eq(net->layers[2].params, 4 * 8 * 8 * 3 + 3);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, first_duplicate_wins_with_a_warning) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nfilters=7\nsize=1\nactivation=linear\n");
+    cr_assert_eq(net->layers[0].filters, 2);
+    cr_assert_eq(net->n_warnings, 1);
+    cr_assert(strstr(net->warnings[0], "t.cfg:7:") && strstr(net->warnings[0], "first value"), "%s",
+              net->warnings[0]);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, unknown_key_is_a_warning) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\nlearning_rate=0.1\n"
+                          "[convolutional]\nfilters=2\nsize=1\nfilterz=3\nactivation=relu\n");
+    cr_assert_eq(net->n_warnings, 1, "training keys are known; filterz is not");
+    cr_assert(strstr(net->warnings[0], "t.cfg:9:") && strstr(net->warnings[0], "filterz"), "%s",
+              net->warnings[0]);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, fastai_extension_keys) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nsize=1\nactivation=relu\nleak=0.2\n"
+                          "sub=0.4\nmaxv=6\nlsuv=0\n");
+    const lsuv_layer *l = &net->layers[0];
+    cr_assert_eq(l->activation, LSUV_ACT_LEAKY, "relu with a leak is leaky");
+    cr_assert_float_eq(l->slope, 0.2f, 1e-7);
+    cr_assert_float_eq(l->sub, 0.4f, 1e-7);
+    cr_assert_float_eq(l->maxv, 6.0f, 1e-7);
+    cr_assert_not(l->lsuv);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, errors_name_file_line_and_text) {
+    const char *head = "[net]\nheight=8\nwidth=8\nchannels=1\n";
+    char text[512];
+    struct {
+        const char *body, *fragment, *fragment2;
+    } cases[] = {
+        {"[convolutional]\nfilters=abc\n", "t.cfg:6:", "filters=abc"},
+        {"[convolutional]\nfilters=0\n", "t.cfg:6:", "from 1"},
+        {"[convolutional]\nsize=3\nactivation=sigmoidal\n", "t.cfg:7:", "unknown activation"},
+        {"[convolutional]\nsize\n", "t.cfg:6:", "expected key=value"},
+        {"[frobnicate]\n", "t.cfg:5:", "unknown section"},
+        {"[route]\nlayers=-1\n", "layer type [route] at line 5 is not supported yet", NULL},
+        {"[convolutional]\nsize=9\n", "t.cfg:5:", "empty output"},
+        {"[maxpool]\nsize=9\npadding=0\n", "t.cfg:5:", "empty output"},
+        {"[crop]\ncrop_height=9\ncrop_width=2\n", "t.cfg:5:", "does not fit"},
+        {"[convolutional]\nfilters=3\ngroups=2\n", "t.cfg:5:", "groups=2"},
+        {"[convolutional]\nleak=0.1\nactivation=tanh\n", "t.cfg:6:", "leak"},
+        {"[convolutional]\nsize=1\nbatch_normalize=1\n", "t.cfg:7:", "--bn strip"},
+        {"[net]\n", "t.cfg:5:", "only the first section"},
+        {"[convolutional\n", "t.cfg:5:", "section header"},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        snprintf(text, sizeof text, "%s%s", head, cases[i].body);
+        parse_fails(text, cases[i].fragment, cases[i].fragment2);
+    }
+    parse_fails("filters=3\n[net]\n", "t.cfg:1:", "before the first section");
+    parse_fails("[convolutional]\n", "t.cfg:1:", "must be [net]");
+    parse_fails("[net]\nbatch=2\n[convolutional]\n", "t.cfg:1:", "no input shape");
+    parse_fails("[net]\nheight=2\nwidth=2\nchannels=1\n", "t.cfg", "no layer");
+    parse_fails("", "t.cfg", "no sections");
+}
+
+Test(dialect, nul_bytes_are_refused) {
+    lsuv_net *net = NULL;
+    const char text[] = "[net]\nheight=2\0\nwidth=2\n";
+    cr_assert_eq(lsuv_net_parse("t.cfg", text, sizeof text - 1, NULL, &net), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "t.cfg:2:"), "%s", lsuv_error_message());
+}
+
+Test(dialect, missing_file) {
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_load("/nonexistent/x.cfg", NULL, &net), LSUV_ERROR_IO);
+    cr_assert(strstr(lsuv_error_message(), "/nonexistent/x.cfg"), "%s", lsuv_error_message());
+}
