@@ -38,6 +38,12 @@ function(lsuv_add_shader_variants name source)
   endforeach()
 endfunction()
 
+# A shader with the Welford statistics of its output, merged either way.
+function(lsuv_add_shader_merges name source)
+  lsuv_add_shader(${name}_subgroup ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1)
+  lsuv_add_shader(${name}_shared ${source} -DLSUV_WELFORD=1)
+endfunction()
+
 # Writes spirv.c, one array per shader, and a lookup table by name.
 function(lsuv_finish_shaders target)
   get_property(names GLOBAL PROPERTY LSUV_SHADER_NAMES)

@@ -4,11 +4,34 @@
 
 #include <stddef.h>
 
+#include "lsuv/input.h"
+#include "lsuv/net.h"
 #include "lsuv/stats.h"
+#include "lsuv/weights.h"
 
 /* Two passes in double precision: the mean, then the sum of squared
  * deviations (with the compensating term of Chan, Golub & LeVeque). NaN and Inf
  * values are counted and make the moments NaN, as on the device. */
 void lsuv_ref_moments(const float *x, size_t n, lsuv_moments *out);
+
+/* darknet's activation of one value, with the layer's slope, then fastai's
+ * GeneralRelu epilogue: minus sub, clamped to at most maxv. */
+double lsuv_ref_activate(const lsuv_layer *layer, double x);
+
+/* One layer's forward pass over n samples, NCHW, in fp64: out holds
+ * n x out.c x out.h x out.w values. params is NULL for layers without
+ * weights. For convolutional and connected layers, magnitude (when not NULL)
+ * receives, per output, |bias| + sum |w x|: the scale of the rounding error
+ * an fp32 computation of that output may make. */
+void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
+                    uint32_t n, double *out, double *magnitude);
+
+/* Outputs per sample of a layer. */
+uint64_t lsuv_ref_layer_outputs(const lsuv_layer *layer);
+
+/* The whole network up to and including layer `last`, from a float batch;
+ * *out (freed by the caller) holds that layer's outputs. */
+lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *weights,
+                             const lsuv_batch *batch, uint32_t last, double **out);
 
 #endif

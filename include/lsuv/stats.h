@@ -66,6 +66,12 @@ lsuv_status lsuv_stats_compute(lsuv_stats *stats, const lsuv_buffer *input, uint
 lsuv_status lsuv_stats_plan_create(lsuv_stats *stats, const lsuv_buffer *input, uint64_t first,
                                    uint64_t count, lsuv_buffer *result, uint32_t result_slot,
                                    lsuv_stats_plan **out);
+/* A plan that only merges count partials (LSUV_STATS_RESULT_BYTES each,
+ * from index first of partials) that another kernel wrote, such as a
+ * convolution with fused statistics. */
+lsuv_status lsuv_stats_plan_create_merge(lsuv_stats *stats, const lsuv_buffer *partials,
+                                         uint64_t first, uint64_t count, lsuv_buffer *result,
+                                         uint32_t result_slot, lsuv_stats_plan **out);
 void lsuv_stats_plan_destroy(lsuv_stats_plan *plan);
 void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd);
 /* Dispatches one recording makes (for counting hand-offs). */

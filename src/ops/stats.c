@@ -227,9 +227,12 @@ static lsuv_status write_texel_view(lsuv_device *dev, VkDescriptorSet set, const
     return LSUV_OK;
 }
 
-lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
-                                   uint64_t count, lsuv_buffer *result, uint32_t result_slot,
-                                   lsuv_stats_plan **out) {
+/* The plan of both kinds: over count floats of input from first, or, with
+ * merge_only, over count Partials of input from first that another kernel
+ * wrote (then only the combine passes run). */
+static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
+                              uint64_t count, bool merge_only, lsuv_buffer *result,
+                              uint32_t result_slot, lsuv_stats_plan **out) {
     *out = NULL;
     lsuv_device *dev = s->device;
     const lsuv_device_info *info = dev->info;
@@ -238,11 +241,11 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
         return lsuv_fail(LSUV_ERROR_INVALID,
                          "statistics of %llu floats: at most 2^32-1 in one range",
                          (unsigned long long)count);
-    if (first > input->size / 4 || count > input->size / 4 - first)
-        return lsuv_fail(LSUV_ERROR_INVALID,
-                         "floats %llu..%llu are outside a buffer of %llu floats",
+    const uint64_t item = merge_only ? sizeof(partial) : 4;
+    if (first > input->size / item || count > input->size / item - first)
+        return lsuv_fail(LSUV_ERROR_INVALID, "items %llu..%llu are outside a buffer of %llu",
                          (unsigned long long)first, (unsigned long long)(first + count),
-                         (unsigned long long)(input->size / 4));
+                         (unsigned long long)(input->size / item));
     if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > result->size)
         return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
                          result_slot);
@@ -250,14 +253,15 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     const uint64_t align = s->align;
     const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
     const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
-    uint64_t chunks = div_up(count, s->chunk_elements);
-    uint64_t partials = 0;
+    uint64_t chunks = merge_only ? 0 : div_up(count, s->chunk_elements);
+    uint64_t partials = merge_only ? count : 0;
     for (uint64_t c = 0; c < chunks; ++c) {
         uint64_t n = c + 1 < chunks ? s->chunk_elements : count - c * s->chunk_elements;
         partials += div_up(n, reduce_span);
     }
     uint32_t levels = 0;
     for (uint64_t p = partials; p > 1; p = div_up(p, combine_span)) ++levels;
+    if (merge_only && levels == 0) levels = 1; /* one pass moves it to the result slot */
     if (partials * sizeof(partial) > info->max_storage_buffer_range)
         return lsuv_fail(LSUV_ERROR_INVALID,
                          "%llu floats need more partials than one binding holds",
@@ -275,7 +279,7 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
      * combine level; region B the odd levels. */
     uint64_t a_bytes = align_up(partials * sizeof(partial), align);
     uint64_t b_bytes = align_up(div_up(partials, combine_span) * sizeof(partial), align);
-    if (st == LSUV_OK && levels > 0)
+    if (st == LSUV_OK && (merge_only ? levels > 1 : levels > 0))
         st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
 
     /* Which pipeline each pass runs: a chunk holding at least one full
@@ -340,14 +344,16 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
             out_partial += sg->groups;
             sg->barrier_before = false;
         } else {
-            /* Level k reads what level k-1 wrote: A for odd k, B for even. */
-            uint64_t in_offset = level % 2 == 1 ? 0 : a_bytes;
-            uint64_t in_range = level % 2 == 1 ? a_bytes : b_bytes;
-            uint64_t n = out_partial;
-            write_set(dev, sg->set, plan->scratch, in_offset, in_range, out_buf, out_offset,
-                      out_range);
+            /* Level k reads what level k-1 wrote: A for odd k, B for even;
+             * a merge-only plan's first level reads the caller's partials. */
+            bool external = merge_only && level == 1;
+            uint64_t in_offset = external || level % 2 == 1 ? 0 : a_bytes;
+            uint64_t in_range = external ? VK_WHOLE_SIZE : level % 2 == 1 ? a_bytes : b_bytes;
+            uint64_t n = external ? count : out_partial;
+            write_set(dev, sg->set, external ? input : plan->scratch, in_offset, in_range, out_buf,
+                      out_offset, out_range);
             sg->groups = (uint32_t)div_up(n, combine_span);
-            sg->push[0] = 0;
+            sg->push[0] = external ? (uint32_t)first : 0;
             sg->push[1] = (uint32_t)n;
             sg->push[2] = out_base;
             out_partial = sg->groups;
@@ -360,6 +366,18 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
     }
     *out = plan;
     return LSUV_OK;
+}
+
+lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
+                                   uint64_t count, lsuv_buffer *result, uint32_t result_slot,
+                                   lsuv_stats_plan **out) {
+    return plan_build(s, input, first, count, false, result, result_slot, out);
+}
+
+lsuv_status lsuv_stats_plan_create_merge(lsuv_stats *s, const lsuv_buffer *partials, uint64_t first,
+                                         uint64_t count, lsuv_buffer *result, uint32_t result_slot,
+                                         lsuv_stats_plan **out) {
+    return plan_build(s, partials, first, count, true, result, result_slot, out);
 }
 
 void lsuv_stats_plan_destroy(lsuv_stats_plan *plan) {

@@ -1,0 +1,53 @@
+/* A network's forward pass on a device: weights uploaded once, activations
+ * kept on the device, every layer recorded into command buffers. */
+#ifndef LSUV_FORWARD_H
+#define LSUV_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lsuv/device.h"
+#include "lsuv/input.h"
+#include "lsuv/net.h"
+#include "lsuv/stats.h"
+#include "lsuv/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lsuv_forward lsuv_forward;
+
+typedef struct lsuv_forward_options {
+    uint32_t batch;           /* samples; 0 takes the network's [net] batch */
+    uint64_t max_chunk_bytes; /* most bytes one binding spans; 0: maxStorageBufferRange */
+} lsuv_forward_options;
+
+lsuv_status lsuv_forward_create(lsuv_device *device, const lsuv_net *net,
+                                const lsuv_weights *weights, const lsuv_forward_options *options,
+                                lsuv_forward **out);
+void lsuv_forward_destroy(lsuv_forward *forward);
+
+/* Uploads the batch (as many samples as the forward was made for). */
+lsuv_status lsuv_forward_set_input(lsuv_forward *forward, const lsuv_batch *batch);
+
+/* Records layers first..last. With stats, the statistics of layer last's
+ * output are computed too: in the same dispatch for convolutional and
+ * connected layers (then merged), by a statistics pass for the others. They
+ * stay on the device until lsuv_forward_stats_read. */
+void lsuv_forward_record(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t first, uint32_t last,
+                         bool stats);
+/* Records, submits and waits. */
+lsuv_status lsuv_forward_run(lsuv_forward *forward, uint32_t first, uint32_t last, bool stats);
+/* The statistics of a layer's output that the last recording with stats made. */
+lsuv_status lsuv_forward_stats_read(const lsuv_forward *forward, uint32_t layer, lsuv_moments *out);
+
+/* The output of a layer for the whole batch, n x c x h x w floats. */
+lsuv_status lsuv_forward_read(const lsuv_forward *forward, uint32_t layer, float *out);
+/* Dispatches one recording of layer makes. */
+uint32_t lsuv_forward_dispatches(const lsuv_forward *forward, uint32_t layer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,29 @@
+// darknet's activations, numbered as lsuv_activation in include/lsuv/net.h,
+// and fastai's GeneralRelu epilogue. act is uniform across a dispatch, so the
+// switch costs one uniform branch.
+
+float act_logistic(float x) { return 1.0 / (1.0 + exp(-x)); }
+
+float act_softplus(float x) { return x > 20.0 ? x : (x < -20.0 ? exp(x) : log(1.0 + exp(x))); }
+
+float activate(uint act, float slope, float x) {
+    switch (act) {
+    case 0u: return x;                                           // linear
+    case 1u: return max(x, 0.0);                                 // relu
+    case 2u:                                                     // leaky
+    case 3u: return x > 0.0 ? x : slope * x;                     // relie
+    case 4u: return max(x, 0.0) + slope * x;                     // ramp
+    case 5u: return x >= 0.0 ? x : exp(x) - 1.0;                 // elu
+    case 6u: return x >= 0.0 ? 1.0507 * x : 1.0507 * 1.6732 * (exp(x) - 1.0); // selu
+    case 7u: return act_logistic(x);                             // logistic
+    case 8u: return tanh(x);                                     // tanh
+    case 9u: return clamp(x, 0.0, 6.0);                          // relu6
+    case 10u: return x * act_logistic(x);                        // swish
+    case 11u: return x * tanh(act_softplus(x));                  // mish
+    case 12u: return 0.5 * x * (1.0 + tanh(0.797885 * x + 0.035677 * x * x * x)); // gelu
+    case 13u: return clamp(x, -1.0, 1.0);                        // hardtan
+    case 14u: return x < 0.0 ? 0.001 * x : (x > 1.0 ? 0.001 * (x - 1.0) + 1.0 : x); // lhtan
+    case 15u: return x < -4.0 ? 0.01 * (x + 4.0) : (x > 4.0 ? 0.01 * (x - 4.0) + 1.0 : 0.125 * x + 0.5); // plse
+    }
+    return x;
+}

@@ -1,0 +1,113 @@
+#version 450
+// Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
+// sub, clamp to maxv; and optionally the Welford partials of its own output,
+// so forward plus statistics is one pass over memory. A connected layer runs
+// here too, as a 1x1 convolution of a 1x1 image with C = its inputs.
+//
+// An invocation computes OC_T output channels for PX_T output pixels (a
+// register tile: each input value loaded is used OC_T times, each weight
+// PX_T times). The channel tile is fixed per workgroup (gl_WorkGroupID.y), so
+// every weight load has one address across the workgroup: lavapipe turns it
+// into one scalar load, GPUs into a broadcast. Pixel p of an invocation is
+// group_base + p * gl_WorkGroupSize.x + lid, so neighbouring lanes read
+// neighbouring pixels.
+#extension GL_GOOGLE_include_directive : require
+#include "stats_common.glsl"
+#include "activation.glsl"
+
+layout(constant_id = 2) const uint OC_T = 8;
+layout(constant_id = 3) const uint PX_T = 4;
+
+layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(set = 0, binding = 1) readonly buffer Weights { float wts[]; };
+layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
+layout(set = 0, binding = 3) writeonly buffer Output { float y[]; };
+layout(set = 0, binding = 4) readonly buffer LayerState { float sub; } state;
+layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
+
+layout(push_constant) uniform Push {
+    uint n, c, h, w;     // input: samples (of this chunk), channels, height, width
+    uint oc, oh, ow;     // output channels, height, width
+    uint k, stride, pad; // square kernel
+    uint cg, og;         // input and output channels per group
+    uint act;            // lsuv_activation
+    float slope, maxv;
+    uint in_off, out_off; // first float of this chunk in the bound input and output
+    uint w_off;           // first float of output channel oc_begin in the bound weights
+    uint oc_begin, oc_end; // the output channels of this dispatch
+    uint stats_base;      // first Partial of this dispatch; ~0u: no statistics
+} pc;
+
+void main() {
+    uint lid = gl_LocalInvocationIndex;
+    uint pixels = pc.n * pc.oh * pc.ow;
+    uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;
+    // A tile never straddles two groups: the host picks OC_T dividing og
+    // whenever there is more than one group.
+    uint ci0 = (oc0 / pc.og) * pc.cg;
+    uint px_base = gl_WorkGroupID.x * gl_WorkGroupSize.x * PX_T + lid;
+
+    float acc[OC_T][PX_T];
+    for (uint j = 0u; j < OC_T; ++j) {
+        float b = oc0 + j < pc.oc_end ? bias[oc0 + j] : 0.0;
+        for (uint p = 0u; p < PX_T; ++p) acc[j][p] = b;
+    }
+    // Per pixel: the input offset of its sample and channel 0 of the group,
+    // and the top-left corner of its window.
+    uint in_base[PX_T];
+    int iy0[PX_T], ix0[PX_T];
+    for (uint p = 0u; p < PX_T; ++p) {
+        uint px = min(px_base + p * gl_WorkGroupSize.x, pixels - 1u);
+        uint ox = px % pc.ow, t = px / pc.ow;
+        uint oy = t % pc.oh, b = t / pc.oh;
+        in_base[p] = pc.in_off + (b * pc.c + ci0) * pc.h * pc.w;
+        iy0[p] = int(oy * pc.stride) - int(pc.pad);
+        ix0[p] = int(ox * pc.stride) - int(pc.pad);
+    }
+    uint kk = pc.k * pc.k, plane = pc.h * pc.w;
+    for (uint ci = 0u; ci < pc.cg; ++ci) {
+        for (uint ky = 0u; ky < pc.k; ++ky) {
+            for (uint kx = 0u; kx < pc.k; ++kx) {
+                float xv[PX_T];
+                for (uint p = 0u; p < PX_T; ++p) {
+                    int iy = iy0[p] + int(ky), ix = ix0[p] + int(kx);
+                    bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
+                    xv[p] = inside ? x[in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix)] : 0.0;
+                }
+                uint wi = pc.w_off + (((oc0 - pc.oc_begin) * pc.cg + ci) * pc.k + ky) * pc.k + kx;
+                for (uint j = 0u; j < OC_T; ++j) {
+                    float wv = oc0 + j < pc.oc_end ? wts[wi + j * pc.cg * kk] : 0.0;
+                    for (uint p = 0u; p < PX_T; ++p) acc[j][p] = fma(wv, xv[p], acc[j][p]);
+                }
+            }
+        }
+    }
+
+    float sub = state.sub;
+    bool stats = pc.stats_base != 0xffffffffu;
+    Moments m = moments_empty;
+    float shift = 0.0;
+    for (uint j = 0u; j < OC_T; ++j) {
+        uint oc = oc0 + j;
+        for (uint p = 0u; p < PX_T; ++p) {
+            uint px = px_base + p * gl_WorkGroupSize.x;
+            if (oc >= pc.oc_end || px >= pixels) continue;
+            float v = min(activate(pc.act, pc.slope, acc[j][p]) - sub, pc.maxv);
+            uint ox = px % pc.ow, t = px / pc.ow;
+            uint oy = t % pc.oh, b = t / pc.oh;
+            y[pc.out_off + ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox] = v;
+            if (stats) {
+                if (is_finite_bits(v))
+                    m = moments_push(m, v - shift);
+                else
+                    m.nonfinite += 1u;
+            }
+        }
+    }
+    if (stats) {
+        m = workgroup_merge(m);
+        if (lid == 0u)
+            partials[pc.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
+                Partial(shift, m.mean, m.m2, m.n, m.nonfinite, 0u);
+    }
+}

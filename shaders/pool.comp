@@ -1,0 +1,47 @@
+#version 450
+// The layers without weights that change a tensor: darknet's maxpool, the
+// global average pool and the centre crop. One invocation per output value.
+layout(local_size_x_id = 0) in;
+
+layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(set = 0, binding = 1) writeonly buffer Output { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint mode;                  // 0 maxpool, 1 avgpool, 2 crop
+    uint n, c, h, w, oh, ow;
+    uint size, stride, padding; // maxpool
+    uint in_off, out_off;
+} pc;
+
+void main() {
+    uint i = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x +
+             gl_GlobalInvocationID.x;
+    uint total = pc.n * pc.c * pc.oh * pc.ow;
+    if (i >= total) return;
+    uint ox = i % pc.ow, t = i / pc.ow;
+    uint oy = t % pc.oh, bc = t / pc.oh;
+    uint plane = pc.in_off + bc * pc.h * pc.w;
+    float v;
+    if (pc.mode == 0u) {
+        // darknet: the window starts padding/2 before oy*stride, and
+        // positions outside the input do not count.
+        int y0 = int(oy * pc.stride) - int(pc.padding / 2u);
+        int x0 = int(ox * pc.stride) - int(pc.padding / 2u);
+        v = -3.402823466e38;
+        for (uint ky = 0u; ky < pc.size; ++ky) {
+            for (uint kx = 0u; kx < pc.size; ++kx) {
+                int iy = y0 + int(ky), ix = x0 + int(kx);
+                if (iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w))
+                    v = max(v, x[plane + uint(iy) * pc.w + uint(ix)]);
+            }
+        }
+    } else if (pc.mode == 1u) {
+        float sum = 0.0;
+        for (uint j = 0u; j < pc.h * pc.w; ++j) sum += x[plane + j];
+        v = sum / float(pc.h * pc.w);
+    } else {
+        uint dy = (pc.h - pc.oh) / 2u, dx = (pc.w - pc.ow) / 2u;
+        v = x[plane + (oy + dy) * pc.w + ox + dx];
+    }
+    y[pc.out_off + i] = v;
+}

@@ -1,0 +1,441 @@
+/* A network's forward pass on a device. Each layer becomes a list of
+ * dispatches, made once: a dispatch covers a chunk of samples (so no binding
+ * spans more than the device allows) and, for layers with weights, a range
+ * of output channels (so no weight binding does either). */
+#include "lsuv/forward.h"
+
+#include "core/error.h"
+#include "vk/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES = 5 };
+
+typedef struct dispatch {
+    const lsuv_pipeline *pipeline;
+    VkDescriptorSet set;
+    uint32_t push[CONV_PUSH_WORDS];
+    uint32_t push_words;
+    uint32_t groups_x, groups_y;
+    uint32_t stats_slot; /* conv: push index of stats_base */
+    uint32_t partials;   /* conv: Partials it writes (groups_x * groups_y) */
+} dispatch;
+
+typedef struct layer_plan {
+    lsuv_buffer *out; /* the layer's output; identity layers share their input's */
+    bool owns_out;
+    lsuv_buffer *weights, *bias, *state; /* layers with weights */
+    lsuv_buffer *partials;               /* their fused statistics */
+    uint32_t n_partials;
+    lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
+    VkDescriptorPool sets;  /* one set per dispatch */
+    uint32_t n_dispatches;
+    dispatch *dispatches;
+} layer_plan;
+
+struct lsuv_forward {
+    lsuv_device *device;
+    const lsuv_net *net;
+    uint32_t batch;
+    uint64_t range; /* most bytes one binding spans */
+    uint64_t align;
+    lsuv_buffer *input;
+    lsuv_pipeline conv[MAX_TILES]; /* by log2 of the channel tile */
+    lsuv_pipeline pool;
+    bool subgroup;
+    uint32_t conv_wg, conv_px, pool_wg;
+    lsuv_stats *stats;
+    lsuv_buffer *results; /* a statistics slot per layer */
+    layer_plan *layers;
+};
+
+static uint64_t div_up(uint64_t a, uint64_t b) {
+    return (a + b - 1) / b;
+}
+
+static const lsuv_buffer *layer_input(const lsuv_forward *f, uint32_t i) {
+    return i == 0 ? f->input : f->layers[i - 1].out;
+}
+
+static uint64_t shape_count(lsuv_shape s) {
+    return (uint64_t)s.c * s.h * s.w;
+}
+
+/* The largest power-of-two channel tile, up to 16, that divides the channels
+ * of a group (any tile does when there is one group) and whose weights fit
+ * one binding. */
+static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
+    uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
+    uint32_t og = lsuv_layer_bias_count(l) / groups;
+    uint64_t room = (f->range - f->align) / 4;
+    uint32_t t = MAX_TILES - 1;
+    while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room)) --t;
+    return t;
+}
+
+static lsuv_status conv_pipeline(lsuv_forward *f, uint32_t tile_log2, const lsuv_pipeline **out) {
+    lsuv_pipeline *p = &f->conv[tile_log2];
+    if (!p->pipeline) {
+        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, f->conv_px};
+        lsuv_pipeline_desc desc = {
+            .shader = f->subgroup ? "conv2d_subgroup" : "conv2d_shared",
+            .bindings = CONV_BINDINGS,
+            .push_size = CONV_PUSH_WORDS * 4,
+            .spec = spec,
+            .spec_count = 4,
+            .full_subgroups = f->subgroup,
+        };
+        lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
+        if (s != LSUV_OK) return s;
+    }
+    *out = p;
+    return LSUV_OK;
+}
+
+static void bind(lsuv_device *dev, VkDescriptorSet set, uint32_t binding, const lsuv_buffer *b,
+                 uint64_t offset, uint64_t range) {
+    VkDescriptorBufferInfo info = {.buffer = b->buffer, .offset = offset, .range = range};
+    VkWriteDescriptorSet w = {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = binding,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &info,
+    };
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+}
+
+/* Binds floats [first, first + count) of b, from an aligned offset; returns
+ * the index of float first within the binding. */
+static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t binding,
+                            const lsuv_buffer *b, uint64_t first, uint64_t count) {
+    uint64_t byte = first * 4, aligned = byte / f->align * f->align;
+    bind(f->device, set, binding, b, aligned, byte - aligned + count * 4);
+    return (uint32_t)((byte - aligned) / 4);
+}
+
+/* The layer's dispatches, each with its descriptor set from the layer's own
+ * pool. */
+static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t count,
+                                    const lsuv_pipeline *p) {
+    lp->n_dispatches = count;
+    if (!(lp->dispatches = calloc(count, sizeof *lp->dispatches)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, count * p->bindings};
+    VkDescriptorPoolCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = count,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
+    };
+    const struct VolkDeviceTable *vk = &f->device->vk;
+    VkResult r = vk->vkCreateDescriptorPool(f->device->device, &info, NULL, &lp->sets);
+    for (uint32_t d = 0; r == VK_SUCCESS && d < count; ++d) {
+        VkDescriptorSetAllocateInfo alloc = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+            .descriptorPool = lp->sets,
+            .descriptorSetCount = 1,
+            .pSetLayouts = &p->set_layout,
+        };
+        lp->dispatches[d].pipeline = p;
+        r = vk->vkAllocateDescriptorSets(f->device->device, &alloc, &lp->dispatches[d].set);
+    }
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "allocating descriptor sets");
+}
+
+/* Samples per chunk: as many as keep each of the layer's bindings within the
+ * range, less the slack of aligning an offset. */
+static lsuv_status samples_per_chunk(const lsuv_forward *f, const lsuv_layer *l, uint32_t *out) {
+    uint64_t per =
+        shape_count(l->in) > shape_count(l->out) ? shape_count(l->in) : shape_count(l->out);
+    uint64_t room = (f->range - f->align) / 4;
+    if (per > room)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: one sample's %llu floats exceed the device's binding of %llu "
+                         "bytes",
+                         l->index, (unsigned long long)per, (unsigned long long)f->range);
+    uint64_t n = room / per;
+    *out = n < f->batch ? (uint32_t)n : f->batch;
+    return LSUV_OK;
+}
+
+static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i) {
+    const lsuv_layer *l = &f->net->layers[i];
+    layer_plan *lp = &f->layers[i];
+    bool conv = l->type == LSUV_LAYER_CONVOLUTIONAL;
+    uint32_t tile_log2 = channel_tile_log2(f, l), tile = 1u << tile_log2;
+    const lsuv_pipeline *pipe;
+    lsuv_status s = conv_pipeline(f, tile_log2, &pipe);
+    if (s != LSUV_OK) return s;
+
+    uint32_t oc = lsuv_layer_bias_count(l);
+    uint64_t per_oc = lsuv_layer_fan_in(l); /* weights of one output channel */
+    uint64_t room = (f->range - f->align) / 4;
+    if (per_oc * tile > room)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: %u output channels' weights exceed the device's binding", i,
+                         tile);
+    uint32_t oc_chunk = (uint32_t)(room / per_oc / tile * tile);
+    if (oc_chunk > oc) oc_chunk = oc;
+    uint32_t samples;
+    if ((s = samples_per_chunk(f, l, &samples)) != LSUV_OK) return s;
+    uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
+    uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
+    if ((s = alloc_dispatches(f, lp, n_sample_chunks * n_oc_chunks, pipe)) != LSUV_OK) return s;
+
+    /* A connected layer is a 1x1 convolution of a 1x1 image. */
+    lsuv_shape in = conv ? l->in : (lsuv_shape){(uint32_t)shape_count(l->in), 1, 1};
+    uint32_t k = conv ? l->size : 1, stride = conv ? l->stride : 1, pad = conv ? l->padding : 0;
+    uint32_t groups = conv ? l->groups : 1;
+    uint32_t d = 0;
+    for (uint32_t sc = 0; sc < n_sample_chunks; ++sc) {
+        uint32_t n0 = sc * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;
+        for (uint32_t occ = 0; occ < n_oc_chunks; ++occ, ++d) {
+            dispatch *dp = &lp->dispatches[d];
+            uint32_t oc0 = occ * oc_chunk, oc1 = oc0 + oc_chunk < oc ? oc0 + oc_chunk : oc;
+            uint32_t in_off =
+                bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(in),
+                            (uint64_t)n * shape_count(in));
+            uint32_t w_off =
+                bind_floats(f, dp->set, 1, lp->weights, oc0 * per_oc, (oc1 - oc0) * per_oc);
+            bind(f->device, dp->set, 2, lp->bias, 0, VK_WHOLE_SIZE);
+            uint32_t out_off =
+                bind_floats(f, dp->set, 3, lp->out, (uint64_t)n0 * shape_count(l->out),
+                            (uint64_t)n * shape_count(l->out));
+            bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
+            uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
+            dp->groups_x = (uint32_t)div_up(pixels, (uint64_t)f->conv_wg * f->conv_px);
+            dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
+            dp->partials = dp->groups_x * dp->groups_y;
+            float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
+            uint32_t push[CONV_PUSH_WORDS] = {
+                n, in.c,   in.h,    in.w,          oc,          l->out.h,      l->out.w,
+                k, stride, pad,     in.c / groups, oc / groups, l->activation, 0,
+                0, in_off, out_off, w_off,         oc0,         oc1,           0};
+            memcpy(&push[13], &slope, 4);
+            memcpy(&push[14], &maxv, 4);
+            memcpy(dp->push, push, sizeof push);
+            dp->push_words = CONV_PUSH_WORDS;
+            dp->stats_slot = 20;
+            lp->n_partials += dp->partials;
+        }
+    }
+    /* Partials: one per workgroup of every dispatch, in dispatch order. */
+    s = lsuv_buffer_create(f->device, (uint64_t)lp->n_partials * LSUV_STATS_RESULT_BYTES,
+                           &lp->partials);
+    uint32_t base = 0;
+    for (uint32_t j = 0; s == LSUV_OK && j < lp->n_dispatches; ++j) {
+        bind(f->device, lp->dispatches[j].set, 5, lp->partials, 0, VK_WHOLE_SIZE);
+        lp->dispatches[j].push[20] = base;
+        base += lp->dispatches[j].partials;
+    }
+    return s;
+}
+
+static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
+    const lsuv_layer *l = &f->net->layers[i];
+    layer_plan *lp = &f->layers[i];
+    uint32_t samples;
+    lsuv_status s = samples_per_chunk(f, l, &samples);
+    if (s != LSUV_OK) return s;
+    if ((s = alloc_dispatches(f, lp, (uint32_t)div_up(f->batch, samples), &f->pool)) != LSUV_OK)
+        return s;
+    uint32_t mode = l->type == LSUV_LAYER_MAXPOOL ? 0 : l->type == LSUV_LAYER_AVGPOOL ? 1 : 2;
+    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
+        dispatch *dp = &lp->dispatches[d];
+        uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;
+        uint32_t in_off =
+            bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(l->in),
+                        (uint64_t)n * shape_count(l->in));
+        uint32_t out_off = bind_floats(f, dp->set, 1, lp->out, (uint64_t)n0 * shape_count(l->out),
+                                       (uint64_t)n * shape_count(l->out));
+        uint32_t push[POOL_PUSH_WORDS] = {mode,      n,          l->in.c,  l->in.h,
+                                          l->in.w,   l->out.h,   l->out.w, l->size,
+                                          l->stride, l->padding, in_off,   out_off};
+        memcpy(dp->push, push, sizeof push);
+        dp->push_words = POOL_PUSH_WORDS;
+        uint64_t groups = div_up((uint64_t)n * shape_count(l->out), f->pool_wg);
+        dp->groups_x = groups < 65535 ? (uint32_t)groups : 65535;
+        dp->groups_y = (uint32_t)div_up(groups, dp->groups_x);
+    }
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsuv_weights *w,
+                                const lsuv_forward_options *options, lsuv_forward **out) {
+    *out = NULL;
+    lsuv_forward *f = calloc(1, sizeof *f);
+    if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    const lsuv_device_info *info = dev->info;
+    f->device = dev;
+    f->net = net;
+    f->batch = options && options->batch ? options->batch : net->batch;
+    f->range = info->max_storage_buffer_range;
+    if (options && options->max_chunk_bytes && options->max_chunk_bytes < f->range)
+        f->range = options->max_chunk_bytes;
+    f->align =
+        info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 4;
+    /* On a CPU a workgroup of one subgroup, each invocation a 16-channel by
+     * 4-pixel tile; on a GPU 64 invocations of 16 by 4. */
+    bool cpu = info->type == LSUV_DEVICE_CPU;
+    f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
+    f->conv_px = 4;
+    f->pool_wg = 64;
+    f->subgroup =
+        dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
+    lsuv_status s = LSUV_OK;
+    if (!(f->layers = calloc(net->n_layers, sizeof *f->layers)))
+        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+
+    uint32_t spec_pool[] = {f->pool_wg};
+    lsuv_pipeline_desc pool = {.shader = "pool",
+                               .bindings = 2,
+                               .push_size = POOL_PUSH_WORDS * 4,
+                               .spec = spec_pool,
+                               .spec_count = 1};
+    if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &pool, &f->pool);
+    if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &f->stats);
+    if (s == LSUV_OK)
+        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(net->input) * 4, &f->input);
+
+    /* Buffers: every layer's output (identity layers reuse their input's),
+     * and weights, biases and state for layers with weights. */
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        layer_plan *lp = &f->layers[i];
+        bool identity = l->type == LSUV_LAYER_DROPOUT || l->type == LSUV_LAYER_SOFTMAX ||
+                        l->type == LSUV_LAYER_COST;
+        if (identity) {
+            lp->out = (lsuv_buffer *)layer_input(f, i);
+            continue;
+        }
+        lp->owns_out = true;
+        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(l->out) * 4, &lp->out);
+        if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
+            const lsuv_layer_params *p = &w->layers[i];
+            float state[4] = {p->sub, 0, 0, 0};
+            s = lsuv_buffer_create(dev, p->weight_count * 4, &lp->weights);
+            if (s == LSUV_OK) s = lsuv_buffer_write(lp->weights, 0, p->weight, p->weight_count * 4);
+            if (s == LSUV_OK) s = lsuv_buffer_create(dev, p->bias_count * 4, &lp->bias);
+            if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+            if (s == LSUV_OK) s = lsuv_buffer_create(dev, sizeof state, &lp->state);
+            if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
+        }
+    }
+    if (s == LSUV_OK)
+        s = lsuv_buffer_create(dev, (uint64_t)net->n_layers * LSUV_STATS_RESULT_BYTES, &f->results);
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        layer_plan *lp = &f->layers[i];
+        if (lsuv_layer_has_weights(l))
+            s = plan_weights_layer(f, i);
+        else if (lp->owns_out)
+            s = plan_pool_layer(f, i);
+        if (s != LSUV_OK) break;
+        s = lsuv_layer_has_weights(l)
+                ? lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials,
+                                               f->results, i, &lp->stats)
+                : lsuv_stats_plan_create(f->stats, lp->out, 0,
+                                         (uint64_t)f->batch * shape_count(l->out), f->results, i,
+                                         &lp->stats);
+    }
+    if (s != LSUV_OK) {
+        lsuv_forward_destroy(f);
+        return s;
+    }
+    *out = f;
+    return LSUV_OK;
+}
+
+void lsuv_forward_destroy(lsuv_forward *f) {
+    if (!f) return;
+    lsuv_device *dev = f->device;
+    for (uint32_t i = 0; f->layers && i < f->net->n_layers; ++i) {
+        layer_plan *lp = &f->layers[i];
+        if (lp->owns_out) lsuv_buffer_destroy(lp->out);
+        lsuv_buffer_destroy(lp->weights);
+        lsuv_buffer_destroy(lp->bias);
+        lsuv_buffer_destroy(lp->state);
+        lsuv_buffer_destroy(lp->partials);
+        lsuv_stats_plan_destroy(lp->stats);
+        if (lp->sets) dev->vk.vkDestroyDescriptorPool(dev->device, lp->sets, NULL);
+        free(lp->dispatches);
+    }
+    free(f->layers);
+    for (int t = 0; t < MAX_TILES; ++t) lsuv_pipeline_destroy(&f->conv[t]);
+    lsuv_pipeline_destroy(&f->pool);
+    lsuv_stats_destroy(f->stats);
+    lsuv_buffer_destroy(f->results);
+    lsuv_buffer_destroy(f->input);
+    free(f);
+}
+
+lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
+    const lsuv_shape in = f->net->input;
+    if (b->c != in.c || b->h != in.h || b->w != in.w || b->n < f->batch)
+        return lsuv_fail(LSUV_ERROR_INVALID, "a batch of %u x %ux%ux%u does not fit %u x %ux%ux%u",
+                         b->n, b->c, b->h, b->w, f->batch, in.c, in.h, in.w);
+    return lsuv_buffer_write(f->input, 0, b->data, (uint64_t)f->batch * shape_count(in) * 4);
+}
+
+static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats) {
+    const struct VolkDeviceTable *vk = &f->device->vk;
+    const layer_plan *lp = &f->layers[i];
+    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
+        const dispatch *dp = &lp->dispatches[d];
+        uint32_t push[CONV_PUSH_WORDS];
+        memcpy(push, dp->push, sizeof push);
+        if (dp->pipeline != &f->pool && !stats) push[dp->stats_slot] = 0xffffffffu;
+        vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, dp->pipeline->pipeline);
+        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                    dp->pipeline->layout, 0, 1, &dp->set, 0, NULL);
+        vk->vkCmdPushConstants(cmd->buffer, dp->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                               dp->push_words * 4, push);
+        vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
+    }
+}
+
+void lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_t last,
+                         bool stats) {
+    for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
+        lsuv_cmd_barrier(cmd);
+        record_layer(f, cmd, i, stats && i == last);
+    }
+    /* The statistics plan starts with its own barrier. */
+    if (stats && last < f->net->n_layers) lsuv_stats_plan_record(f->layers[last].stats, cmd);
+}
+
+lsuv_status lsuv_forward_run(lsuv_forward *f, uint32_t first, uint32_t last, bool stats) {
+    lsuv_cmd *cmd = NULL;
+    lsuv_status s = lsuv_cmd_begin(f->device, &cmd);
+    if (s == LSUV_OK) {
+        lsuv_forward_record(f, cmd, first, last, stats);
+        s = lsuv_cmd_submit(cmd);
+    }
+    lsuv_cmd_destroy(cmd);
+    return s;
+}
+
+lsuv_status lsuv_forward_stats_read(const lsuv_forward *f, uint32_t layer, lsuv_moments *out) {
+    if (layer >= f->net->n_layers)
+        return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", layer,
+                         f->net->n_layers);
+    return lsuv_stats_result_read(f->stats, f->results, layer, out);
+}
+
+lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out) {
+    if (layer >= f->net->n_layers)
+        return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", layer,
+                         f->net->n_layers);
+    const lsuv_layer *l = &f->net->layers[layer];
+    return lsuv_buffer_read(f->layers[layer].out, 0, out,
+                            (uint64_t)f->batch * shape_count(l->out) * 4);
+}
+
+uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
+    return layer < f->net->n_layers ? f->layers[layer].n_dispatches : 0;
+}

@@ -1,0 +1,193 @@
+/* The fp64 reference of every forward op, written for clarity, not speed:
+ * darknet's definitions, NCHW. */
+#include "lsuv/ref.h"
+
+#include "core/error.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double logistic(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static double softplus(double x) {
+    return x > 20 ? x : x < -20 ? exp(x) : log1p(exp(x));
+}
+
+static double activate(lsuv_activation a, double slope, double x) {
+    switch (a) {
+    case LSUV_ACT_LINEAR:
+        return x;
+    case LSUV_ACT_RELU:
+        return x > 0 ? x : 0;
+    case LSUV_ACT_LEAKY:
+    case LSUV_ACT_RELIE:
+        return x > 0 ? x : slope * x;
+    case LSUV_ACT_RAMP:
+        return (x > 0 ? x : 0) + slope * x;
+    case LSUV_ACT_ELU:
+        return x >= 0 ? x : exp(x) - 1;
+    case LSUV_ACT_SELU:
+        return x >= 0 ? 1.0507 * x : 1.0507 * 1.6732 * (exp(x) - 1);
+    case LSUV_ACT_LOGISTIC:
+        return logistic(x);
+    case LSUV_ACT_TANH:
+        return tanh(x);
+    case LSUV_ACT_RELU6:
+        return x < 0 ? 0 : x > 6 ? 6 : x;
+    case LSUV_ACT_SWISH:
+        return x * logistic(x);
+    case LSUV_ACT_MISH:
+        return x * tanh(softplus(x));
+    case LSUV_ACT_GELU:
+        return 0.5 * x * (1 + tanh(0.797885 * x + 0.035677 * x * x * x));
+    case LSUV_ACT_HARDTAN:
+        return x < -1 ? -1 : x > 1 ? 1 : x;
+    case LSUV_ACT_LHTAN:
+        return x < 0 ? 0.001 * x : x > 1 ? 0.001 * (x - 1) + 1 : x;
+    case LSUV_ACT_PLSE:
+        return x < -4 ? 0.01 * (x + 4) : x > 4 ? 0.01 * (x - 4) + 1 : 0.125 * x + 0.5;
+    }
+    return x;
+}
+
+double lsuv_ref_activate(const lsuv_layer *l, double x) {
+    double y = activate(l->activation, l->slope, x) - l->sub;
+    return y > l->maxv ? l->maxv : y;
+}
+
+uint64_t lsuv_ref_layer_outputs(const lsuv_layer *l) {
+    return (uint64_t)l->out.c * l->out.h * l->out.w;
+}
+
+static void conv(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
+                 double *out, double *mag) {
+    const lsuv_shape is = l->in, os = l->out;
+    uint32_t cg = is.c / l->groups, og = os.c / l->groups;
+    for (uint32_t b = 0; b < n; ++b)
+        for (uint32_t oc = 0; oc < os.c; ++oc) {
+            uint32_t g = oc / og;
+            const float *w = p->weight + (uint64_t)oc * cg * l->size * l->size;
+            for (uint32_t oy = 0; oy < os.h; ++oy)
+                for (uint32_t ox = 0; ox < os.w; ++ox) {
+                    double sum = p->bias[oc], abs_sum = fabs(p->bias[oc]);
+                    for (uint32_t c = 0; c < cg; ++c)
+                        for (uint32_t ky = 0; ky < l->size; ++ky)
+                            for (uint32_t kx = 0; kx < l->size; ++kx) {
+                                long iy = (long)(oy * l->stride + ky) - (long)l->padding;
+                                long ix = (long)(ox * l->stride + kx) - (long)l->padding;
+                                if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
+                                double x =
+                                    in[(((uint64_t)b * is.c + g * cg + c) * is.h + iy) * is.w + ix];
+                                double t = w[(c * l->size + ky) * l->size + kx] * x;
+                                sum += t;
+                                abs_sum += fabs(t);
+                            }
+                    uint64_t o = (((uint64_t)b * os.c + oc) * os.h + oy) * os.w + ox;
+                    out[o] = lsuv_ref_activate(l, sum);
+                    if (mag) mag[o] = abs_sum;
+                }
+        }
+}
+
+static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
+                      double *out, double *mag) {
+    uint64_t k = lsuv_layer_fan_in(l);
+    for (uint32_t b = 0; b < n; ++b)
+        for (uint32_t o = 0; o < l->outputs; ++o) {
+            double sum = p->bias[o], abs_sum = fabs(p->bias[o]);
+            for (uint64_t i = 0; i < k; ++i) {
+                double t = p->weight[o * k + i] * in[b * k + i];
+                sum += t;
+                abs_sum += fabs(t);
+            }
+            out[(uint64_t)b * l->outputs + o] = lsuv_ref_activate(l, sum);
+            if (mag) mag[(uint64_t)b * l->outputs + o] = abs_sum;
+        }
+}
+
+/* darknet's maxpool: the window starts padding/2 before the output's
+ * stride-scaled position; positions outside the input do not count. */
+static void maxpool(const lsuv_layer *l, const double *in, uint32_t n, double *out) {
+    const lsuv_shape is = l->in, os = l->out;
+    long offset = -(long)(l->padding / 2);
+    for (uint64_t bc = 0; bc < (uint64_t)n * os.c; ++bc)
+        for (uint32_t oy = 0; oy < os.h; ++oy)
+            for (uint32_t ox = 0; ox < os.w; ++ox) {
+                double m = -FLT_MAX; /* darknet's value for an empty window */
+                for (uint32_t ky = 0; ky < l->size; ++ky)
+                    for (uint32_t kx = 0; kx < l->size; ++kx) {
+                        long iy = offset + (long)(oy * l->stride + ky);
+                        long ix = offset + (long)(ox * l->stride + kx);
+                        if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
+                        double v = in[(bc * is.h + iy) * is.w + ix];
+                        if (v > m) m = v;
+                    }
+                out[(bc * os.h + oy) * os.w + ox] = m;
+            }
+}
+
+void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
+                    double *out, double *mag) {
+    const lsuv_shape is = l->in, os = l->out;
+    uint64_t in_count = (uint64_t)n * is.c * is.h * is.w;
+    switch (l->type) {
+    case LSUV_LAYER_CONVOLUTIONAL:
+        conv(l, p, in, n, out, mag);
+        return;
+    case LSUV_LAYER_CONNECTED:
+        connected(l, p, in, n, out, mag);
+        return;
+    case LSUV_LAYER_MAXPOOL:
+        maxpool(l, in, n, out);
+        return;
+    case LSUV_LAYER_AVGPOOL:
+        for (uint64_t bc = 0; bc < (uint64_t)n * is.c; ++bc) {
+            double sum = 0;
+            for (uint64_t i = 0; i < (uint64_t)is.h * is.w; ++i) sum += in[bc * is.h * is.w + i];
+            out[bc] = sum / ((double)is.h * is.w);
+        }
+        return;
+    case LSUV_LAYER_CROP: {
+        /* darknet's crop at test time: centred. */
+        uint32_t dy = (is.h - os.h) / 2, dx = (is.w - os.w) / 2;
+        for (uint64_t bc = 0; bc < (uint64_t)n * is.c; ++bc)
+            for (uint32_t y = 0; y < os.h; ++y)
+                for (uint32_t x = 0; x < os.w; ++x)
+                    out[(bc * os.h + y) * os.w + x] = in[(bc * is.h + y + dy) * is.w + x + dx];
+        return;
+    }
+    case LSUV_LAYER_DROPOUT:
+    case LSUV_LAYER_SOFTMAX:
+    case LSUV_LAYER_COST:
+        memcpy(out, in, in_count * sizeof *out);
+        return;
+    }
+}
+
+lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
+                             uint32_t last, double **out) {
+    *out = NULL;
+    if (last >= net->n_layers)
+        return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", last, net->n_layers);
+    uint64_t count = (uint64_t)batch->n * batch->c * batch->h * batch->w;
+    double *cur = malloc(count * sizeof *cur);
+    if (!cur) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    for (uint64_t i = 0; i < count; ++i) cur[i] = batch->data[i];
+    for (uint32_t i = 0; i <= last; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        double *next = malloc((uint64_t)batch->n * lsuv_ref_layer_outputs(l) * sizeof *next);
+        if (!next) {
+            free(cur);
+            return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+        }
+        lsuv_ref_layer(l, &w->layers[i], cur, batch->n, next, NULL);
+        free(cur);
+        cur = next;
+    }
+    *out = cur;
+    return LSUV_OK;
+}

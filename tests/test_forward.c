@@ -1,0 +1,267 @@
+/* The forward kernels against the fp64 reference, on the test device. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsuv/forward.h"
+#include "lsuv/ref.h"
+#include "lsuv/rng.h"
+#include "support/gpu.h"
+
+static lsuv_net *parse(const char *text) {
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_parse("t.cfg", text, strlen(text), NULL, &net), LSUV_OK, "%s\n%s",
+                 lsuv_error_message(), text);
+    return net;
+}
+
+/* Weights with non-zero biases, so the bias path is checked too. */
+static lsuv_weights *weights_for(const lsuv_net *net, uint64_t seed) {
+    lsuv_weights *w = NULL;
+    TEST_OK(lsuv_weights_init(net, LSUV_INIT_KAIMING, seed, &w));
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, seed ^ 0xb1a5);
+    for (uint32_t i = 0; i < w->n_layers; ++i)
+        if (w->layers[i].bias)
+            lsuv_rng_fill_normal(&rng, w->layers[i].bias, w->layers[i].bias_count, 0, 0.5);
+    return w;
+}
+
+static lsuv_batch batch_for(const lsuv_net *net, uint32_t n, uint64_t seed) {
+    lsuv_batch b = {n, net->input.c, net->input.h, net->input.w, NULL};
+    uint64_t count = (uint64_t)n * b.c * b.h * b.w;
+    b.data = malloc(count * sizeof *b.data);
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, seed);
+    lsuv_rng_fill_normal(&rng, b.data, count, 0, 1);
+    return b;
+}
+
+/* The bound on one output: an fp32 sum of K terms and a bias errs by at most
+ * (K + 1) u times the sum of their magnitudes (u = 2^-24, the unit
+ * roundoff); the activation scales that by its slope (at most 1.25 here) and
+ * adds its own few ulps, which the second term covers with room for the
+ * transcendental ones (Vulkan allows exp 3 + 2|x| ulp). */
+static double bound_for(uint64_t k, double magnitude, double ref, double sub) {
+    const double u = 0x1p-24;
+    return 1.25 * (double)(k + 1) * u * magnitude + 64 * u * (fabs(ref) + fabs(sub) + 1);
+}
+
+typedef struct check {
+    double worst; /* largest error / bound */
+} check;
+
+/* Runs layer `layer` of net on the device from `input` (the layer's input as
+ * the device holds it) and compares every output with the reference. */
+static check compare_layer(const lsuv_net *net, const lsuv_weights *w, lsuv_forward *f,
+                           uint32_t layer, const double *input, uint32_t n) {
+    const lsuv_layer *l = &net->layers[layer];
+    uint64_t count = (uint64_t)n * lsuv_ref_layer_outputs(l);
+    float *dev = malloc(count * sizeof *dev);
+    double *ref = malloc(count * sizeof *ref), *mag = malloc(count * sizeof *mag);
+    TEST_OK(lsuv_forward_read(f, layer, dev));
+    lsuv_ref_layer(l, &w->layers[layer], input, n, ref, mag);
+    check c = {0};
+    uint64_t k = lsuv_layer_fan_in(l);
+    for (uint64_t i = 0; i < count; ++i) {
+        double b = lsuv_layer_has_weights(l) ? bound_for(k, mag[i], ref[i], l->sub) : 0.0;
+        double err = fabs(dev[i] - ref[i]);
+        /* Layers without weights move values without arithmetic (avgpool
+         * sums: h*w terms), so they are held to their own reduction. */
+        if (l->type == LSUV_LAYER_AVGPOOL)
+            b = (double)(l->in.h * l->in.w + 1) * 0x1p-24 * (fabs(ref[i]) + 4);
+        cr_assert(err <= b,
+                  "layer %u (%s) output %llu: device %.9g, reference %.9g, error %.3g > bound %.3g",
+                  layer, lsuv_layer_type_name(l->type), (unsigned long long)i, dev[i], ref[i], err,
+                  b);
+        if (b > 0 && err / b > c.worst) c.worst = err / b;
+    }
+    free(dev);
+    free(ref);
+    free(mag);
+    return c;
+}
+
+/* One layer network from a cfg body, on a random batch. */
+static check one_layer(const char *net_line, const char *layer_text, uint32_t n, uint64_t chunk,
+                       uint32_t min_dispatches) {
+    char text[1024];
+    snprintf(text, sizeof text, "[net]\n%s\n%s\n", net_line, layer_text);
+    lsuv_net *net = parse(text);
+    lsuv_weights *w = weights_for(net, n * 31 + strlen(text));
+    lsuv_batch b = batch_for(net, n, strlen(text));
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = n, .max_chunk_bytes = chunk};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    cr_assert_geq(lsuv_forward_dispatches(f, 0), min_dispatches, "not chunked: %u dispatches",
+                  lsuv_forward_dispatches(f, 0));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, 0, false));
+    uint64_t count = (uint64_t)n * b.c * b.h * b.w;
+    double *in = malloc(count * sizeof *in);
+    for (uint64_t i = 0; i < count; ++i) in[i] = b.data[i];
+    check c = compare_layer(net, w, f, 0, in, n);
+    free(in);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return c;
+}
+
+GPU_TEST(forward, conv_shapes) {
+    /* Odd sizes, every kernel size, strides 1, 2, 4, padding 0 to 3,
+     * groups, batch 1 and 33. */
+    static const struct {
+        const char *net, *layer;
+        uint32_t n;
+    } cases[] = {
+        {"height=7\nwidth=5\nchannels=3", "[convolutional]\nfilters=5\nsize=1\nactivation=linear",
+         1},
+        {"height=9\nwidth=11\nchannels=4",
+         "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu", 33},
+        {"height=13\nwidth=12\nchannels=3",
+         "[convolutional]\nfilters=16\nsize=5\nstride=2\npadding=2\nactivation=leaky", 2},
+        {"height=17\nwidth=17\nchannels=2",
+         "[convolutional]\nfilters=9\nsize=7\nstride=4\npadding=3\nactivation=linear", 3},
+        {"height=8\nwidth=8\nchannels=6",
+         "[convolutional]\nfilters=4\nsize=3\nstride=2\npadding=0\ngroups=2\nactivation=relu", 5},
+        {"height=6\nwidth=6\nchannels=8",
+         "[convolutional]\nfilters=8\nsize=3\npad=1\ngroups=8\nactivation=linear", 2},
+        {"height=10\nwidth=10\nchannels=3",
+         "[convolutional]\nfilters=33\nsize=3\nstride=1\npadding=1\nactivation=relu\nleak=0.2\nsub="
+         "0.3\nmaxv=1.5",
+         4},
+        {"height=28\nwidth=28\nchannels=1",
+         "[convolutional]\nfilters=8\nsize=5\nstride=2\npad=1\nactivation=relu\nsub=0.1", 33},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        check c = one_layer(cases[i].net, cases[i].layer, cases[i].n, 0, 1);
+        cr_log_info("case %u: worst error %.3f of its bound", i, c.worst);
+    }
+}
+
+GPU_TEST(forward, every_activation) {
+    static const char *acts[] = {"linear", "relu",     "leaky", "relie", "ramp",  "elu",
+                                 "selu",   "logistic", "tanh",  "relu6", "swish", "mish",
+                                 "gelu",   "hardtan",  "lhtan", "plse"};
+    for (unsigned i = 0; i < sizeof acts / sizeof *acts; ++i) {
+        char layer[256];
+        snprintf(layer, sizeof layer,
+                 "[convolutional]\nfilters=6\nsize=3\npad=1\nactivation=%s\nsub=0.25", acts[i]);
+        one_layer("height=6\nwidth=7\nchannels=3", layer, 3, 0, 1);
+    }
+}
+
+GPU_TEST(forward, connected_odd_sizes) {
+    one_layer("height=3\nwidth=5\nchannels=7", "[connected]\noutput=13\nactivation=linear", 1, 0,
+              1);
+    one_layer("height=1\nwidth=1\nchannels=1001",
+              "[connected]\noutput=17\nactivation=relu\nsub=0.5", 33, 0, 1);
+    one_layer("height=2\nwidth=2\nchannels=3", "[connected]\noutput=1\nactivation=tanh", 5, 0, 1);
+}
+
+GPU_TEST(forward, pools_and_crop) {
+    one_layer("height=9\nwidth=7\nchannels=3", "[maxpool]\nsize=2\nstride=2", 3, 0, 1);
+    one_layer("height=9\nwidth=9\nchannels=2", "[maxpool]\nsize=3\nstride=2\npadding=0", 33, 0, 1);
+    one_layer("height=8\nwidth=8\nchannels=2", "[maxpool]\nsize=3\nstride=1\npadding=2", 2, 0, 1);
+    one_layer("height=7\nwidth=5\nchannels=4", "[avgpool]", 3, 0, 1);
+    one_layer("height=9\nwidth=8\nchannels=3", "[crop]\ncrop_height=4\ncrop_width=5", 2, 0, 1);
+}
+
+GPU_TEST(forward, chunked) {
+    /* Small bindings: a sample or a few per dispatch, and a connected
+     * layer's weights split across output channels. */
+    one_layer("height=9\nwidth=9\nchannels=3",
+              "[convolutional]\nfilters=20\nsize=3\npad=1\nactivation=relu", 9, 8192, 9);
+    one_layer("height=4\nwidth=4\nchannels=40", "[connected]\noutput=50\nactivation=linear", 7,
+              16384, 20);
+    one_layer("height=12\nwidth=12\nchannels=4", "[maxpool]\nsize=2\nstride=2", 9, 4096, 9);
+}
+
+GPU_TEST(forward, alexnet_batch_2) {
+    /* darknet's alexnet, every layer checked on the device's own input to it
+     * (so each layer meets its bound), and the output against the fp64
+     * forward from the image. */
+    lsuv_net *net = NULL;
+    TEST_OK(lsuv_net_load(LSUV_SHARED_DIR "/nets/darknet/alexnet.cfg", NULL, &net));
+    lsuv_weights *w = weights_for(net, 11);
+    lsuv_batch b = batch_for(net, 2, 12);
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = 2};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
+    uint64_t in_count = 2ull * b.c * b.h * b.w;
+    double *in = malloc(in_count * sizeof *in);
+    for (uint64_t i = 0; i < in_count; ++i) in[i] = b.data[i];
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        compare_layer(net, w, f, i, in, 2);
+        /* The next layer's input: this layer's output as the device has it. */
+        uint64_t count = 2 * lsuv_ref_layer_outputs(&net->layers[i]);
+        float *dev = malloc(count * sizeof *dev);
+        TEST_OK(lsuv_forward_read(f, i, dev));
+        free(in);
+        in = malloc(count * sizeof *in);
+        for (uint64_t j = 0; j < count; ++j) in[j] = dev[j];
+        free(dev);
+    }
+    /* End to end: the relative 2-norm error of the 2 x 1000 outputs. Each
+     * layer adds at most its (K + 1) u relative error (K up to 9216 here, so
+     * 5.5e-4 for one layer in the worst case); rounding errors mostly cancel,
+     * and 1e-4 is already 20 times the typical growth. */
+    double *ref = NULL;
+    TEST_OK(lsuv_ref_forward(net, w, &b, net->n_layers - 1, &ref));
+    double num = 0, den = 0;
+    for (int i = 0; i < 2000; ++i) {
+        num += (in[i] - ref[i]) * (in[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    cr_assert_lt(sqrt(num / den), 1e-4, "relative error %.3g", sqrt(num / den));
+    cr_log_info("alexnet end-to-end relative error %.3g", sqrt(num / den));
+    free(ref);
+    free(in);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+GPU_TEST(forward, fused_statistics_match_the_output) {
+    /* The statistics a convolution computes of its own output, against the
+     * fp64 moments of that output as read back; a maxpool's come from a
+     * statistics pass over its output. */
+    lsuv_net *net =
+        parse("[net]\nheight=28\nwidth=28\nchannels=1\n"
+              "[convolutional]\nfilters=8\nsize=5\nstride=2\npad=1\nactivation=relu\nsub=0.2\n"
+              "[maxpool]\nsize=2\nstride=2\n"
+              "[connected]\noutput=10\nactivation=linear\n");
+    lsuv_weights *w = weights_for(net, 5);
+    lsuv_batch b = batch_for(net, 33, 6);
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = 33};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    for (uint32_t layer = 0; layer < 3; ++layer) {
+        TEST_OK(lsuv_forward_run(f, 0, layer, true));
+        uint64_t count = 33 * lsuv_ref_layer_outputs(&net->layers[layer]);
+        float *out = malloc(count * sizeof *out);
+        TEST_OK(lsuv_forward_read(f, layer, out));
+        lsuv_moments got, ref;
+        TEST_OK(lsuv_forward_stats_read(f, layer, &got));
+        lsuv_ref_moments(out, count, &ref);
+        double bound = 0.5 * log2((double)count) * FLT_EPSILON * (fabs(ref.mean) + ref.std);
+        cr_assert_eq(got.count, count);
+        cr_assert(fabs(got.mean - ref.mean) <= bound && fabs(got.std - ref.std) <= bound,
+                  "layer %u: mean %.9g/%.9g std %.9g/%.9g, bound %.3g", layer, got.mean, ref.mean,
+                  got.std, ref.std, bound);
+        free(out);
+    }
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
