@@ -4,54 +4,11 @@
 #include "lsuv/rng.h"
 #include "lsuv/stats.h"
 #include "summary.h"
+#include "timing.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-typedef struct timing {
-    summary gpu_s;  /* per run, from timestamps */
-    summary wall_s; /* per run, submit to fence */
-} timing;
-
-typedef void (*record_fn)(lsuv_cmd *cmd, void *ctx);
-
-typedef struct bench_case {
-    record_fn record;
-    void *ctx;
-    double *gpu_s, *wall_s; /* one entry per timed run */
-} bench_case;
-
-/* One warm-up of every case, then repeats rounds in which each case runs
- * once, in turn, each run its own submission bracketed by two timestamps.
- * Taking the cases in turn exposes them to the same background load, so
- * their ratios hold on a noisy machine. */
-static lsuv_status time_cases(lsuv_device *dev, uint32_t repeats, bench_case *cases,
-                              uint32_t n_cases) {
-    lsuv_cmd *cmd = NULL;
-    lsuv_timer *timer = NULL;
-    lsuv_status s = lsuv_cmd_begin(dev, &cmd);
-    if (s == LSUV_OK) s = lsuv_timer_create(dev, 2, &timer);
-    for (uint32_t r = 0; s == LSUV_OK && r <= repeats; ++r) {
-        for (uint32_t c = 0; s == LSUV_OK && c < n_cases; ++c) {
-            lsuv_timer_reset(timer, cmd);
-            lsuv_timer_mark(timer, cmd, 0);
-            cases[c].record(cmd, cases[c].ctx);
-            lsuv_timer_mark(timer, cmd, 1);
-            double t0 = lsuv_wall_seconds();
-            s = lsuv_cmd_submit(cmd);
-            double t1 = lsuv_wall_seconds(), ns = 0.0;
-            if (s == LSUV_OK) s = lsuv_timer_elapsed_ns(timer, 0, 1, &ns);
-            if (s == LSUV_OK && r > 0) {
-                cases[c].gpu_s[r - 1] = ns * 1e-9;
-                cases[c].wall_s[r - 1] = t1 - t0;
-            }
-        }
-    }
-    lsuv_timer_destroy(timer);
-    lsuv_cmd_destroy(cmd);
-    return s;
-}
 
 typedef struct copy_ctx {
     lsuv_buffer *src, *dst;
@@ -92,17 +49,15 @@ static cJSON *entry_add(cJSON *entries, const char *name, const char *device, co
     return o;
 }
 
-int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt, FILE *table,
-                  cJSON *entries) {
-    lsuv_device *dev = NULL;
+/* The statistics kernel against vkCmdCopyBuffer on one buffer. */
+static int bench_memory(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSON *entries) {
     lsuv_buffer *src = NULL, *dst = NULL, *result = NULL;
     lsuv_stats *stats = NULL;
     lsuv_stats_plan *plan = NULL;
     float *host = NULL;
     uint64_t n = opt->bytes / sizeof(float);
 
-    lsuv_status s = lsuv_device_create(inst, index, &dev);
-    if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * sizeof(float), &src);
+    lsuv_status s = lsuv_buffer_create(dev, n * sizeof(float), &src);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * sizeof(float), &dst);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, LSUV_STATS_RESULT_BYTES, &result);
     if (s == LSUV_OK && !(host = malloc(n * sizeof *host))) s = LSUV_ERROR_OUT_OF_MEMORY;
@@ -136,13 +91,9 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
 
     int code = 0;
     if (s != LSUV_OK) {
-        fprintf(stderr, "lsuv-bench: %s: %s\n", lsuv_instance_device_info(inst, index)->name,
-                lsuv_error_message());
-        code = s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+        code = bench_fail(dev, s);
     } else if (!(copy_t.gpu_s.min > 0.0) || !(stats_t.gpu_s.min > 0.0)) {
-        fprintf(stderr, "lsuv-bench: %s reported a zero GPU time; its timestamps cannot be used\n",
-                lsuv_instance_device_info(inst, index)->name);
-        code = 1;
+        code = bench_zero_time(dev);
     } else {
         const char *name = lsuv_device_get_info(dev)->name;
         uint64_t bytes = n * sizeof(float);
@@ -168,6 +119,20 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
     lsuv_buffer_destroy(result);
     lsuv_buffer_destroy(dst);
     lsuv_buffer_destroy(src);
-    lsuv_device_destroy(dev);
     return code;
+}
+
+int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt, FILE *table,
+                  cJSON *entries) {
+    lsuv_device *dev = NULL;
+    lsuv_status s = lsuv_device_create(inst, index, &dev);
+    if (s != LSUV_OK) {
+        fprintf(stderr, "lsuv-bench: %s: %s\n", lsuv_instance_device_info(inst, index)->name,
+                lsuv_error_message());
+        return s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+    }
+    int code = bench_memory(dev, opt, table, entries);
+    int compute = bench_compute(dev, opt, table, entries);
+    lsuv_device_destroy(dev);
+    return code ? code : compute;
 }

@@ -12,10 +12,14 @@ typedef struct kernel_options {
     uint32_t repeats; /* timed runs after one warm-up */
 } kernel_options;
 
-/* Times the statistics kernel against vkCmdCopyBuffer on one device, prints rows
- * to table and appends {"name", "device", ...} objects to entries. Returns 0,
- * or an exit code after printing why. */
+/* Times, on one device, the statistics kernel against vkCmdCopyBuffer and
+ * the convolutions against the measured FMA peak; prints rows to table and
+ * appends {"name", "device", ...} objects to entries. Returns 0, or an exit
+ * code after printing why. */
 int bench_kernels(lsuv_instance *instance, uint32_t index, const kernel_options *options,
                   FILE *table, cJSON *entries);
+
+/* The compute half: FMA peak, conv2d cases, fused conv2d + statistics. */
+int bench_compute(lsuv_device *device, const kernel_options *options, FILE *table, cJSON *entries);
 
 #endif

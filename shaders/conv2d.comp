@@ -19,7 +19,17 @@ layout(constant_id = 2) const uint OC_T = 8;
 layout(constant_id = 3) const uint PX_T = 4;
 
 layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
+#ifdef LSUV_UBO_WEIGHTS
+// Weights in a uniform buffer: lavapipe reads a uniform-buffer value of one
+// address across the subgroup with one scalar load, even inside loops, where
+// its storage-buffer loads go lane by lane.
+layout(constant_id = 4) const uint WEIGHT_VEC4S = 1024;
+layout(set = 0, binding = 1, std140) uniform Weights { vec4 wts4[4096]; };
+float weight(uint i) { return wts4[i >> 2u][i & 3u]; }
+#else
 layout(set = 0, binding = 1) readonly buffer Weights { float wts[]; };
+float weight(uint i) { return wts[i]; }
+#endif
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) writeonly buffer Output { float y[]; };
 layout(set = 0, binding = 4) readonly buffer LayerState { float sub; } state;
@@ -74,11 +84,27 @@ void main() {
                     bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
                     xv[p] = inside ? x[in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix)] : 0.0;
                 }
+#ifdef LSUV_UBO_WEIGHTS
+                uint wi = pc.w_off / 4u +
+                          ((((oc0 - pc.oc_begin) / OC_T * pc.cg + ci) * pc.k + ky) * pc.k + kx) *
+                              (OC_T / 4u);
+                float wv[OC_T];
+                for (uint q = 0u; q < OC_T / 4u; ++q) {
+                    vec4 w4 = wts4[wi + q];
+                    wv[4u * q] = w4.x;
+                    wv[4u * q + 1u] = w4.y;
+                    wv[4u * q + 2u] = w4.z;
+                    wv[4u * q + 3u] = w4.w;
+                }
+                for (uint j = 0u; j < OC_T; ++j)
+                    for (uint p = 0u; p < PX_T; ++p) acc[j][p] = fma(wv[j], xv[p], acc[j][p]);
+#else
                 uint wi = pc.w_off + (((oc0 - pc.oc_begin) * pc.cg + ci) * pc.k + ky) * pc.k + kx;
                 for (uint j = 0u; j < OC_T; ++j) {
                     float wv = oc0 + j < pc.oc_end ? wts[wi + j * pc.cg * kk] : 0.0;
                     for (uint p = 0u; p < PX_T; ++p) acc[j][p] = fma(wv, xv[p], acc[j][p]);
                 }
+#endif
             }
         }
     }

@@ -49,6 +49,7 @@ typedef struct lsuv_device_info {
     float timestamp_period_ns;
     uint64_t max_storage_buffer_range;
     uint32_t min_storage_buffer_offset_alignment;
+    uint32_t max_uniform_buffer_range, min_uniform_buffer_offset_alignment;
     uint32_t max_workgroup_invocations, max_workgroup_size_x, max_workgroup_count_x;
     uint32_t max_shared_memory;
     /* Uniform texel buffers of R32G32B32A32_SFLOAT. */

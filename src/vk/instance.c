@@ -208,6 +208,8 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     info->timestamp_period_ns = lim->timestampPeriod;
     info->max_storage_buffer_range = lim->maxStorageBufferRange;
     info->min_storage_buffer_offset_alignment = (uint32_t)lim->minStorageBufferOffsetAlignment;
+    info->max_uniform_buffer_range = lim->maxUniformBufferRange;
+    info->min_uniform_buffer_offset_alignment = (uint32_t)lim->minUniformBufferOffsetAlignment;
     info->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;
     info->max_workgroup_size_x = lim->maxComputeWorkGroupSize[0];
     info->max_workgroup_count_x = lim->maxComputeWorkGroupCount[0];

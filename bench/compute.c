@@ -1,0 +1,228 @@
+/* The compute half of --kernels: the FMA peak of the device, then the
+ * convolutions as fractions of it, measured in the same rounds. */
+#include "kernels.h"
+
+#include "lsuv/file.h"
+#include "lsuv/forward.h"
+#include "lsuv/rng.h"
+#include "summary.h"
+#include "timing.h"
+#include "vk/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct peak_ctx {
+    lsuv_device *device;
+    lsuv_pipeline pipeline;
+    VkDescriptorPool pool;
+    VkDescriptorSet set;
+    lsuv_buffer *sink;
+    uint32_t groups, iterations;
+} peak_ctx;
+
+static void record_peak(lsuv_cmd *cmd, void *p) {
+    peak_ctx *c = p;
+    const struct VolkDeviceTable *vk = &c->device->vk;
+    struct {
+        uint32_t iterations;
+        float a;
+    } push = {c->iterations, 0.9999f};
+    lsuv_cmd_barrier(cmd);
+    vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipeline.pipeline);
+    vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipeline.layout, 0,
+                                1, &c->set, 0, NULL);
+    vk->vkCmdPushConstants(cmd->buffer, c->pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                           sizeof push, &push);
+    vk->vkCmdDispatch(cmd->buffer, c->groups, 1, 1);
+}
+
+static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
+    const uint32_t wg = 64;
+    bool cpu = dev->info->type == LSUV_DEVICE_CPU;
+    c->device = dev;
+    c->groups = cpu ? 4096 : 65535;
+    c->iterations = cpu ? 64 : 256;
+    uint32_t spec[] = {wg};
+    lsuv_pipeline_desc desc = {
+        .shader = "fma_peak", .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
+    lsuv_status s = lsuv_pipeline_create(dev, &desc, &c->pipeline);
+    if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)c->groups * wg * 4, &c->sink);
+    if (s != LSUV_OK) return s;
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1};
+    VkDescriptorPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .maxSets = 1,
+                                       .poolSizeCount = 1,
+                                       .pPoolSizes = &size};
+    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool, NULL, &c->pool);
+    VkDescriptorSetAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                         .descriptorPool = c->pool,
+                                         .descriptorSetCount = 1,
+                                         .pSetLayouts = &c->pipeline.set_layout};
+    if (r == VK_SUCCESS) r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &c->set);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "descriptor set for the FMA peak");
+    VkDescriptorBufferInfo info = {c->sink->buffer, 0, VK_WHOLE_SIZE};
+    VkWriteDescriptorSet w = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                              .dstSet = c->set,
+                              .descriptorCount = 1,
+                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                              .pBufferInfo = &info};
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+    return LSUV_OK;
+}
+
+static void peak_destroy(peak_ctx *c) {
+    if (c->pool) c->device->vk.vkDestroyDescriptorPool(c->device->device, c->pool, NULL);
+    lsuv_pipeline_destroy(&c->pipeline);
+    lsuv_buffer_destroy(c->sink);
+}
+
+static double peak_flops(const peak_ctx *c) {
+    return 2.0 * 32 * 4 * c->iterations * (double)c->groups * 64;
+}
+
+/* A convolution case: one layer of a network, alone, with or without its
+ * fused statistics. */
+typedef struct conv_case {
+    const char *name, *label;
+    lsuv_forward *forward;
+    uint32_t layer;
+    bool stats;
+    double flops;
+} conv_case;
+
+static void record_conv(lsuv_cmd *cmd, void *p) {
+    conv_case *c = p;
+    lsuv_forward_record(c->forward, cmd, c->layer, c->layer, c->stats);
+}
+
+typedef struct net_setup {
+    lsuv_net *net;
+    lsuv_weights *weights;
+    lsuv_forward *forward;
+} net_setup;
+
+static lsuv_status net_setup_create(lsuv_device *dev, const char *name, const char *text,
+                                    net_setup *n) {
+    lsuv_batch batch = {0};
+    lsuv_status s = lsuv_net_parse(name, text, strlen(text), NULL, &n->net);
+    if (s == LSUV_OK) s = lsuv_weights_init(n->net, LSUV_INIT_KAIMING, 0, &n->weights);
+    lsuv_input_options io = {.spec = "synthetic", .seed = 1};
+    if (s == LSUV_OK) s = lsuv_input_load(&io, n->net, &batch);
+    if (s == LSUV_OK) s = lsuv_forward_create(dev, n->net, n->weights, NULL, &n->forward);
+    if (s == LSUV_OK) s = lsuv_forward_set_input(n->forward, &batch);
+    /* Every layer's input exists before a layer is timed alone. */
+    if (s == LSUV_OK) s = lsuv_forward_run(n->forward, 0, n->net->n_layers - 1, false);
+    lsuv_batch_free(&batch);
+    return s;
+}
+
+static void net_setup_destroy(net_setup *n) {
+    lsuv_forward_destroy(n->forward);
+    lsuv_weights_destroy(n->weights);
+    lsuv_net_destroy(n->net);
+}
+
+/* batch 64, 32 -> 32 channels, 32x32, 3x3, stride 1, pad 1: 1.208 GFLOP. */
+static const char standard_cfg[] = "[net]\nbatch=64\nheight=32\nwidth=32\nchannels=32\n"
+                                   "[convolutional]\nfilters=32\nsize=3\nstride=1\npad=1\n"
+                                   "activation=relu\n";
+
+int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSON *entries) {
+    enum { MAX_CASES = 16 };
+    peak_ctx peak = {0};
+    net_setup standard = {0}, fastai = {0};
+    conv_case convs[MAX_CASES];
+    uint32_t n_convs = 0;
+    char *fastai_text = NULL;
+    size_t fastai_size = 0;
+    lsuv_status s = peak_create(dev, &peak);
+    if (s == LSUV_OK) s = net_setup_create(dev, "standard", standard_cfg, &standard);
+    if (s == LSUV_OK) s = lsuv_file_read_all(LSUV_FASTAI_CFG, 1 << 20, &fastai_text, &fastai_size);
+    if (s == LSUV_OK) s = net_setup_create(dev, LSUV_FASTAI_CFG, fastai_text, &fastai);
+    if (s == LSUV_OK) {
+        const lsuv_layer *l = &standard.net->layers[0];
+        double flops = 2.0 * (double)l->macs * standard.net->batch;
+        convs[n_convs++] = (conv_case){"conv2d", "standard", standard.forward, 0, false, flops};
+        convs[n_convs++] =
+            (conv_case){"conv2d_stats", "standard", standard.forward, 0, true, flops};
+        for (uint32_t i = 0; i < fastai.net->n_layers && n_convs + 2 <= MAX_CASES; ++i) {
+            l = &fastai.net->layers[i];
+            if (l->type != LSUV_LAYER_CONVOLUTIONAL) continue;
+            static char labels[8][32];
+            snprintf(labels[i % 8], sizeof labels[0], "fastai-07a layer %u", i);
+            flops = 2.0 * (double)l->macs * fastai.net->batch;
+            convs[n_convs++] =
+                (conv_case){"conv2d", labels[i % 8], fastai.forward, i, false, flops};
+            convs[n_convs++] =
+                (conv_case){"conv2d_stats", labels[i % 8], fastai.forward, i, true, flops};
+        }
+    }
+    uint32_t R = opt->repeats, n_cases = n_convs + 1;
+    double *samples = calloc((size_t)(2 * n_cases + n_convs) * R, sizeof *samples);
+    bench_case cases[MAX_CASES + 1];
+    if (s == LSUV_OK && !samples) s = LSUV_ERROR_OUT_OF_MEMORY;
+    if (s == LSUV_OK) {
+        cases[0] = (bench_case){record_peak, &peak, samples, samples + R};
+        for (uint32_t c = 0; c < n_convs; ++c)
+            cases[c + 1] = (bench_case){record_conv, &convs[c], samples + (2 * c + 2) * R,
+                                        samples + (2 * c + 3) * R};
+        s = time_cases(dev, R, cases, n_cases);
+    }
+
+    int code = 0;
+    if (s != LSUV_OK) {
+        code = bench_fail(dev, s);
+    } else {
+        const char *name = lsuv_device_get_info(dev)->name;
+        double *ratios = samples + 2 * n_cases * R;
+        /* Per round: the case's rate over the peak's rate in that round. */
+        for (uint32_t c = 0; c < n_convs; ++c)
+            for (uint32_t r = 0; r < R; ++r)
+                ratios[c * R + r] = (convs[c].flops / cases[c + 1].gpu_s[r]) /
+                                    (peak_flops(&peak) / cases[0].gpu_s[r]);
+        summary peak_t = summary_of(cases[0].gpu_s, R);
+        if (!(peak_t.min > 0)) code = bench_zero_time(dev);
+        double peak_gflops = peak_flops(&peak) / peak_t.median * 1e-9;
+        fprintf(table, "%-34.34s %-28s %9.1f %9.1f %9.1f %9.3f\n", name, "fma peak", peak_gflops,
+                peak_flops(&peak) / peak_t.max * 1e-9, peak_flops(&peak) / peak_t.min * 1e-9,
+                peak_t.median * 1e3);
+        cJSON *pe = cJSON_CreateObject();
+        cJSON_AddStringToObject(pe, "name", "fma_peak");
+        cJSON_AddStringToObject(pe, "device", name);
+        cJSON_AddNumberToObject(pe, "gflops", peak_gflops);
+        cJSON_AddItemToArray(entries, pe);
+        for (uint32_t c = 0; c < n_convs && !code; ++c) {
+            summary t = summary_of(cases[c + 1].gpu_s, R);
+            summary ratio = summary_of(ratios + c * R, R);
+            if (!(t.min > 0)) {
+                code = bench_zero_time(dev);
+                break;
+            }
+            char label[64];
+            snprintf(label, sizeof label, "%s%s", convs[c].label, convs[c].stats ? " + stats" : "");
+            double g = convs[c].flops / t.median * 1e-9;
+            fprintf(table, "%-34s %-28s %9.1f %9.1f %9.1f %9.3f   %.3f of peak (%.3f-%.3f)\n", "",
+                    label, g, convs[c].flops / t.max * 1e-9, convs[c].flops / t.min * 1e-9,
+                    t.median * 1e3, ratio.median, ratio.min, ratio.max);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", convs[c].name);
+            cJSON_AddStringToObject(e, "case", convs[c].label);
+            cJSON_AddStringToObject(e, "device", name);
+            cJSON_AddNumberToObject(e, "gflops", g);
+            cJSON_AddNumberToObject(e, "gflops_min", convs[c].flops / t.max * 1e-9);
+            cJSON_AddNumberToObject(e, "gflops_max", convs[c].flops / t.min * 1e-9);
+            cJSON_AddNumberToObject(e, "gpu_ms", t.median * 1e3);
+            cJSON_AddNumberToObject(e, "peak_gflops", peak_gflops);
+            cJSON_AddNumberToObject(e, "ratio_to_peak", ratio.median);
+            cJSON_AddItemToArray(entries, e);
+        }
+    }
+    free(samples);
+    free(fastai_text);
+    net_setup_destroy(&fastai);
+    net_setup_destroy(&standard);
+    peak_destroy(&peak);
+    return code;
+}
