@@ -131,6 +131,8 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
                 lsuv_error_message());
         return s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
     }
+    if (lsuv_device_cache_warning(dev))
+        fprintf(stderr, "lsuv-bench: warning: %s\n", lsuv_device_cache_warning(dev));
     int code = bench_memory(dev, opt, table, entries);
     int compute = bench_compute(dev, opt, table, entries);
     lsuv_device_destroy(dev);

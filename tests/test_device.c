@@ -1,9 +1,13 @@
 /* Device enumeration, selection, buffers and timing. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lsuv/device.h"
+#include "lsuv/file.h"
+#include "lsuv/stats.h"
 #include "support/gpu.h"
 
 GPU_TEST(device, lavapipe_is_listed) {
@@ -149,4 +153,58 @@ Test(validation, messages_reach_the_counter) {
     lsuv_buffer_destroy(b);
     lsuv_device_destroy(dev);
     lsuv_instance_destroy(inst);
+}
+
+/* The pipeline cache file this device uses under dir. */
+static void cache_file(const lsuv_device_info *d, const char *dir, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/lsuv-vk/", dir);
+    for (int i = 0; i < 16; ++i) n += snprintf(out + n, cap - (size_t)n, "%02x", d->device_uuid[i]);
+    snprintf(out + n, cap - (size_t)n, "-%08x.bin", d->driver_version);
+}
+
+/* Makes a device with its pipeline cache under dir, builds a pipeline (the
+ * statistics kernel) and destroys it; returns the bytes it loaded. */
+static uint64_t device_round(const char *dir, char *warning, size_t cap) {
+    setenv("XDG_CACHE_HOME", dir, 1);
+    lsuv_device *dev;
+    lsuv_stats *stats;
+    TEST_OK(lsuv_device_create(gpu.instance, lsuv_device_get_info(gpu.device)->index, &dev));
+    TEST_OK(lsuv_stats_create(dev, NULL, &stats));
+    const char *w = lsuv_device_cache_warning(dev);
+    snprintf(warning, cap, "%s", w ? w : "");
+    uint64_t loaded = lsuv_device_cache_loaded(dev);
+    lsuv_stats_destroy(stats);
+    lsuv_device_destroy(dev);
+    return loaded;
+}
+
+GPU_TEST(device, pipeline_cache_round_trip_and_corruption) {
+    char dir[256], path[512], warning[2048];
+    snprintf(dir, sizeof dir, "%s/cache-%d", LSUV_TEST_TMP, (int)getpid());
+    cache_file(lsuv_device_get_info(gpu.device), dir, path, sizeof path);
+    cr_assert_eq(device_round(dir, warning, sizeof warning), 0, "nothing to load the first time");
+    cr_assert_str_empty(warning);
+    cr_assert_eq(access(path, F_OK), 0, "the cache was written to %s", path);
+    cr_assert_gt(device_round(dir, warning, sizeof warning), 0, "the second device loads it");
+    cr_assert_str_empty(warning);
+
+    /* A flipped byte in the data: the hash catches it. */
+    char *data;
+    size_t size;
+    TEST_OK(lsuv_file_read_all(path, 1 << 30, &data, &size));
+    data[size - 1] ^= 0x55;
+    TEST_OK(lsuv_file_write(path, data, size));
+    cr_assert_eq(device_round(dir, warning, sizeof warning), 0, "a corrupt cache is not used");
+    cr_assert(strstr(warning, "corrupt") && strstr(warning, path), "%s", warning);
+    /* Cut short, or not ours at all. */
+    TEST_OK(lsuv_file_write(path, data, 20));
+    cr_assert_eq(device_round(dir, warning, sizeof warning), 0);
+    cr_assert(strstr(warning, "truncated"), "%s", warning);
+    TEST_OK(lsuv_file_write(path,
+                            "\x7f"
+                            "ELF and more bytes than a header holds, surely........",
+                            56));
+    cr_assert_eq(device_round(dir, warning, sizeof warning), 0);
+    cr_assert(strstr(warning, "not a cache file"), "%s", warning);
+    free(data);
 }

@@ -84,6 +84,12 @@ lsuv_status lsuv_instance_select(const lsuv_instance *instance, const char *sele
 lsuv_status lsuv_device_create(lsuv_instance *instance, uint32_t index, lsuv_device **out);
 void lsuv_device_destroy(lsuv_device *device);
 const lsuv_device_info *lsuv_device_get_info(const lsuv_device *device);
+/* Compiled pipelines persist in $XDG_CACHE_HOME/lsuv-vk/ (else
+ * ~/.cache/lsuv-vk/), per device UUID and driver version. A cache file that
+ * does not check out is ignored: then this says why (NULL otherwise). */
+const char *lsuv_device_cache_warning(const lsuv_device *device);
+/* Bytes of pipeline cache loaded from disk when the device was made. */
+uint64_t lsuv_device_cache_loaded(const lsuv_device *device);
 
 /* A storage buffer in device memory. read and write go through a mapping when
  * the memory is host-visible and through a staging copy otherwise. */

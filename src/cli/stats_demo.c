@@ -24,6 +24,8 @@ static int run_stats(lsuv_instance *inst, uint32_t index, const float *x, uint64
     double gpu_ns = NAN, wall = 0.0;
 
     lsuv_status s = lsuv_device_create(inst, index, &dev);
+    if (s == LSUV_OK && lsuv_device_cache_warning(dev))
+        fprintf(stderr, "lsuv-vk: warning: %s\n", lsuv_device_cache_warning(dev));
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * sizeof(float), &input);
     if (s == LSUV_OK) s = lsuv_buffer_write(input, 0, x, n * sizeof(float));
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, LSUV_STATS_RESULT_BYTES, &result);

@@ -24,6 +24,7 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
     dev->info = info;
     dev->queue_family = inst->queue_family[index];
     vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
+    vkGetPhysicalDeviceProperties(dev->physical, &dev->properties);
 
     /* Full subgroups let the shuffle-based reductions assume every lane is
      * live; without them the kernels fall back to shared memory. */
@@ -70,6 +71,11 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
         lsuv_device_destroy(dev);
         return lsuv_vk_fail(r, "vkCreateCommandPool");
     }
+    lsuv_status s = lsuv_pipeline_cache_open(dev);
+    if (s != LSUV_OK) {
+        lsuv_device_destroy(dev);
+        return s;
+    }
     *out = dev;
     return LSUV_OK;
 }
@@ -78,6 +84,7 @@ void lsuv_device_destroy(lsuv_device *dev) {
     if (!dev) return;
     if (dev->device) {
         dev->vk.vkDeviceWaitIdle(dev->device);
+        lsuv_pipeline_cache_close(dev);
         if (dev->pool) dev->vk.vkDestroyCommandPool(dev->device, dev->pool, NULL);
         dev->vk.vkDestroyDevice(dev->device, NULL);
     }

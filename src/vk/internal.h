@@ -32,6 +32,10 @@ struct lsuv_device {
     VkCommandPool pool;
     VkPhysicalDeviceMemoryProperties memory;
     bool full_subgroups; /* computeFullSubgroups was enabled */
+    VkPhysicalDeviceProperties properties;
+    VkPipelineCache pipeline_cache;
+    uint64_t cache_loaded_bytes;
+    char cache_warning[1400];
 };
 
 struct lsuv_buffer {
@@ -56,6 +60,11 @@ const char *lsuv_vk_result_name(VkResult result);
 /* A storage buffer with chosen memory properties, for staging. */
 lsuv_status lsuv_buffer_create_with(lsuv_device *device, uint64_t size, VkBufferUsageFlags usage,
                                     bool host, lsuv_buffer **out);
+
+/* The on-disk pipeline cache (src/vk/pipeline_cache.c): opened when the
+ * device is made, written back when it is destroyed. */
+lsuv_status lsuv_pipeline_cache_open(lsuv_device *device);
+void lsuv_pipeline_cache_close(lsuv_device *device);
 
 /* A compute pipeline over one descriptor set of storage buffers. */
 typedef struct lsuv_pipeline {

@@ -90,7 +90,7 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
             },
         .layout = out->layout,
     };
-    r = dev->vk.vkCreateComputePipelines(dev->device, VK_NULL_HANDLE, 1, &info, NULL,
+    r = dev->vk.vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &info, NULL,
                                          &out->pipeline);
     dev->vk.vkDestroyShaderModule(dev->device, module, NULL);
     if (r != VK_SUCCESS) {
