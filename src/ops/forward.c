@@ -44,11 +44,13 @@ struct lsuv_forward {
     uint64_t range; /* most bytes one binding spans */
     uint64_t align;
     lsuv_buffer *input;
-    lsuv_pipeline conv[2][MAX_TILES]; /* by weights in a uniform buffer, log2 of the tile */
-    uint64_t ubo_range, ubo_align;    /* the uniform buffer's limits */
+    /* By weights in a uniform buffer, log2 of the channel tile, log2 of the
+     * pixels per invocation. */
+    lsuv_pipeline conv[2][MAX_TILES][MAX_TILES];
+    uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     lsuv_pipeline pool;
     bool subgroup;
-    uint32_t conv_wg, conv_px, pool_wg;
+    uint32_t conv_wg, conv_px_log2, pool_wg;
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
@@ -84,22 +86,21 @@ static const VkDescriptorType conv_types_ubo[CONV_BINDINGS] = {
     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
 };
 
-static lsuv_status conv_pipeline(lsuv_forward *f, bool ubo, uint32_t tile_log2,
+static lsuv_status conv_pipeline(lsuv_forward *f, bool ubo, uint32_t tile_log2, uint32_t px_log2,
                                  const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->conv[ubo][tile_log2];
+    lsuv_pipeline *p = &f->conv[ubo][tile_log2][px_log2];
     if (!p->pipeline) {
         char name[48];
         snprintf(name, sizeof name, "conv2d_%s%s", f->subgroup ? "subgroup" : "shared",
                  ubo ? "_ubo" : "");
-        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, f->conv_px,
-                           (uint32_t)(f->ubo_range / 16)};
+        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2};
         lsuv_pipeline_desc desc = {
             .shader = name,
             .bindings = CONV_BINDINGS,
             .types = ubo ? conv_types_ubo : NULL,
             .push_size = CONV_PUSH_WORDS * 4,
             .spec = spec,
-            .spec_count = ubo ? 5 : 4,
+            .spec_count = 4,
             .full_subgroups = f->subgroup,
         };
         lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
@@ -242,12 +243,19 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     bool ubo = tile >= 4 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16;
     if (ubo) oc_chunk = ubo_chunk;
     if (oc_chunk > oc) oc_chunk = oc;
+    uint32_t samples;
+    lsuv_status s = samples_per_chunk(f, l, &samples);
+    if (s != LSUV_OK) return s;
+    /* Fewer pixels per invocation where a dispatch has few pixels (a
+     * connected layer has one per sample), so lanes are not left idle. */
+    uint32_t px_log2 = f->conv_px_log2;
+    uint64_t pixels_max = (uint64_t)samples * l->out.h * l->out.w;
+    while (px_log2 > 0 && ((uint64_t)f->conv_wg << (px_log2 - 1)) >= pixels_max) --px_log2;
+    uint32_t px = 1u << px_log2;
     const lsuv_pipeline *pipe;
-    lsuv_status s = conv_pipeline(f, ubo, tile_log2, &pipe);
+    s = conv_pipeline(f, ubo, tile_log2, px_log2, &pipe);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p, ubo ? tile : 0);
     if (s != LSUV_OK) return s;
-    uint32_t samples;
-    if ((s = samples_per_chunk(f, l, &samples)) != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
     uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
     if ((s = alloc_dispatches(f, lp, n_sample_chunks * n_oc_chunks, pipe)) != LSUV_OK) return s;
@@ -274,7 +282,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                             (uint64_t)n * shape_count(l->out));
             bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
             uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
-            dp->groups_x = (uint32_t)div_up(pixels, (uint64_t)f->conv_wg * f->conv_px);
+            dp->groups_x = (uint32_t)div_up(pixels, (uint64_t)f->conv_wg * px);
             dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
             dp->partials = dp->groups_x * dp->groups_y;
             float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
@@ -355,7 +363,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
      * 16x8 14.3, 16x32 12.4, 8x16 10.3); on a GPU 64 invocations of 16 by 4. */
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
-    f->conv_px = cpu ? 16 : 4;
+    f->conv_px_log2 = cpu ? 4 : 2;
     f->pool_wg = 64;
     f->subgroup =
         dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
@@ -437,7 +445,8 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     }
     free(f->layers);
     for (int u = 0; u < 2; ++u)
-        for (int t = 0; t < MAX_TILES; ++t) lsuv_pipeline_destroy(&f->conv[u][t]);
+        for (int t = 0; t < MAX_TILES; ++t)
+            for (int x = 0; x < MAX_TILES; ++x) lsuv_pipeline_destroy(&f->conv[u][t][x]);
     lsuv_pipeline_destroy(&f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
