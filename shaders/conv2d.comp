@@ -32,7 +32,15 @@ float weight(uint i) { return wts[i]; }
 #endif
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) writeonly buffer Output { float y[]; };
-layout(set = 0, binding = 4) readonly buffer LayerState { float sub; } state;
+// What LSUV adjusts, on the device: the shift after the activation, a scale
+// of the weights, and a scale and shift of the biases (so a pass need not
+// rewrite W): pre = wscale * (W x) + bscale * bias + bshift.
+layout(set = 0, binding = 4) readonly buffer LayerState {
+    float sub;
+    float wscale;
+    float bshift;
+    float bscale;
+} state;
 layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
 
 layout(push_constant) uniform Push {
@@ -58,10 +66,8 @@ void main() {
     uint px_base = gl_WorkGroupID.x * gl_WorkGroupSize.x * PX_T + lid;
 
     float acc[OC_T][PX_T];
-    for (uint j = 0u; j < OC_T; ++j) {
-        float b = oc0 + j < pc.oc_end ? bias[oc0 + j] : 0.0;
-        for (uint p = 0u; p < PX_T; ++p) acc[j][p] = b;
-    }
+    for (uint j = 0u; j < OC_T; ++j)
+        for (uint p = 0u; p < PX_T; ++p) acc[j][p] = 0.0;
     // Per pixel: the input offset of its sample and channel 0 of the group,
     // and the top-left corner of its window.
     uint in_base[PX_T];
@@ -109,7 +115,7 @@ void main() {
         }
     }
 
-    float sub = state.sub;
+    float sub = state.sub, wscale = state.wscale, bshift = state.bshift, bscale = state.bscale;
     bool stats = pc.stats_base != 0xffffffffu;
     Moments m = moments_empty;
     float shift = 0.0;
@@ -118,7 +124,8 @@ void main() {
         for (uint p = 0u; p < PX_T; ++p) {
             uint px = px_base + p * gl_WorkGroupSize.x;
             if (oc >= pc.oc_end || px >= pixels) continue;
-            float v = min(activate(pc.act, pc.slope, acc[j][p]) - sub, pc.maxv);
+            float pre = fma(acc[j][p], wscale, fma(bias[oc], bscale, bshift));
+            float v = min(activate(pc.act, pc.slope, pre) - sub, pc.maxv);
             uint ox = px % pc.ow, t = px / pc.ow;
             uint oy = t % pc.oh, b = t / pc.oh;
             y[pc.out_off + ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox] = v;

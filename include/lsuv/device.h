@@ -107,7 +107,7 @@ lsuv_status lsuv_cmd_begin(lsuv_device *device, lsuv_cmd **out);
 lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd);
 void lsuv_cmd_destroy(lsuv_cmd *cmd);
 /* Makes earlier shader and transfer writes visible to later shader and
- * transfer reads. */
+ * transfer reads and to indirect dispatch arguments. */
 void lsuv_cmd_barrier(lsuv_cmd *cmd);
 void lsuv_cmd_copy(lsuv_cmd *cmd, const lsuv_buffer *src, uint64_t src_offset, lsuv_buffer *dst,
                    uint64_t dst_offset, uint64_t size);

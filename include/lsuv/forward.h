@@ -27,6 +27,8 @@ lsuv_status lsuv_forward_create(lsuv_device *device, const lsuv_net *net,
                                 const lsuv_weights *weights, const lsuv_forward_options *options,
                                 lsuv_forward **out);
 void lsuv_forward_destroy(lsuv_forward *forward);
+const lsuv_net *lsuv_forward_net(const lsuv_forward *forward);
+uint32_t lsuv_forward_batch(const lsuv_forward *forward);
 
 /* Uploads the batch (as many samples as the forward was made for). */
 lsuv_status lsuv_forward_set_input(lsuv_forward *forward, const lsuv_batch *batch);
@@ -41,6 +43,13 @@ void lsuv_forward_record(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t first, u
 lsuv_status lsuv_forward_run(lsuv_forward *forward, uint32_t first, uint32_t last, bool stats);
 /* The statistics of a layer's output that the last recording with stats made. */
 lsuv_status lsuv_forward_stats_read(const lsuv_forward *forward, uint32_t layer, lsuv_moments *out);
+
+/* Uploads these weights again and resets what LSUV adjusted, for another
+ * run from the same start. */
+lsuv_status lsuv_forward_reset(lsuv_forward *forward, const lsuv_weights *weights);
+/* The weights the device computes with now (after LSUV's adjustments), into
+ * weights shaped for the network. */
+lsuv_status lsuv_forward_weights_read(const lsuv_forward *forward, lsuv_weights *weights);
 
 /* The output of a layer for the whole batch, n x c x h x w floats. */
 lsuv_status lsuv_forward_read(const lsuv_forward *forward, uint32_t layer, float *out);

@@ -20,9 +20,9 @@ double lsuv_ref_activate(const lsuv_layer *layer, double x);
 
 /* One layer's forward pass over n samples, NCHW, in fp64: out holds
  * n x out.c x out.h x out.w values. params is NULL for layers without
- * weights. For convolutional and connected layers, magnitude (when not NULL)
- * receives, per output, |bias| + sum |w x|: the scale of the rounding error
- * an fp32 computation of that output may make. */
+ * weights; for the others its sub (not the cfg's) is subtracted. For convolutional and connected
+ * layers, magnitude (when not NULL) receives, per output, |bias| + sum |w x|: the scale of the
+ * rounding error an fp32 computation of that output may make. */
 void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
                     uint32_t n, double *out, double *magnitude);
 

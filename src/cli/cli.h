@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lsuv/device.h"
+#include "lsuv/input.h"
 #include "lsuv/weights.h"
 
 /* Exit codes. */
@@ -13,6 +14,7 @@ enum {
     EXIT_OK = 0,
     EXIT_RUNTIME = 1, /* a Vulkan call, memory or writing a file failed */
     EXIT_USAGE = 2,   /* bad arguments or input; no loader or device */
+    EXIT_HAZARD = 3,  /* LSUV stopped at a dead, non-finite or diverging layer */
 };
 
 typedef struct options {
@@ -22,6 +24,14 @@ typedef struct options {
     const char *layers, *input, *weights_in, *save_weights;
     lsuv_init init;
     uint64_t count, seed, batch;
+    /* LSUV */
+    unsigned orders; /* bit per lsuv_order */
+    int mean_param;  /* lsuv_mean_param */
+    double tol_mean, tol_std;
+    uint64_t max_iters;
+    int keep; /* the lsuv_order whose weights --save-weights writes */
+    const char *csv, *trace, *plot;
+    bool verify;
 } options;
 
 /* Prints "lsuv-vk: <the library's message>" and returns the exit code for
@@ -35,5 +45,8 @@ int cli_fail_input(lsuv_status status);
 int stats_demo(lsuv_instance *instance, const options *o, const uint32_t *indices, uint32_t count);
 /* --layers: the network, its weights and its input batch. */
 int net_run(const options *o);
+/* LSUV of each ordering asked for, on each selected device, with the reports. */
+int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *weights,
+                 const lsuv_batch *batch);
 
 #endif

@@ -1,6 +1,7 @@
 /* lsuv-vk: the command line. Only src/cli prints and exits. */
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/parse.h"
 
 #include <getopt.h>
@@ -28,6 +29,18 @@ static const char usage[] =
     "  --batch N           samples (default: [net] batch), the first of a file\n"
     "  --normalize         shift and scale the batch to mean 0, std 1\n"
     "\n"
+    "LSUV (runs unless --summary):\n"
+    "  --order ORDER       mean-first, std-first, alternating, joint, std-only,\n"
+    "                      both (default: mean-first and std-first) or all\n"
+    "  --mean-param P      sub (default: shift after the activation) or bias\n"
+    "  --tol T             both tolerances (default 1e-3); --tol-mean, --tol-std\n"
+    "  --max-iters N       cap of each loop (default 50); a capped loop has not converged\n"
+    "  --keep ORDER        whose weights --save-weights writes (default std-first)\n"
+    "  --csv PATH          per ordering and layer: passes, mean, std, converged, ms\n"
+    "  --trace PATH        CSV of every pass: order, layer, pass, step, mean, std\n"
+    "  --plot PATH.svg     |mean| and |std - 1| per pass, a panel per ordering\n"
+    "  --verify            recompute the final statistics with the fp64 reference\n"
+    "\n"
     "devices:\n"
     "  --list-devices      list every Vulkan device and its limits\n"
     "  --device SEL        an index, a case-insensitive part of the name, or\n"
@@ -46,7 +59,8 @@ static const char usage[] =
     "  -V, --version       print the version and exit\n"
     "\n"
     "exit codes: 0 success; 1 a Vulkan, memory or write failure; 2 bad arguments\n"
-    "or input, no Vulkan loader, or no matching device.\n";
+    "or input, no Vulkan loader, or no matching device; 3 LSUV stopped at a dead,\n"
+    "NaN or diverging layer (nothing is written then).\n";
 
 int cli_fail(lsuv_status s) {
     fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
@@ -93,6 +107,17 @@ static int parse_args(int argc, char **argv, options *o) {
         OPT_INPUT,
         OPT_BATCH,
         OPT_NORMALIZE,
+        OPT_ORDER,
+        OPT_MEAN_PARAM,
+        OPT_TOL,
+        OPT_TOL_MEAN,
+        OPT_TOL_STD,
+        OPT_MAX_ITERS,
+        OPT_CSV,
+        OPT_TRACE,
+        OPT_PLOT,
+        OPT_KEEP,
+        OPT_VERIFY,
     };
     static const struct option longs[] = {
         {"list-devices", no_argument, 0, OPT_LIST},
@@ -110,11 +135,29 @@ static int parse_args(int argc, char **argv, options *o) {
         {"input", required_argument, 0, OPT_INPUT},
         {"batch", required_argument, 0, OPT_BATCH},
         {"normalize", no_argument, 0, OPT_NORMALIZE},
+        {"order", required_argument, 0, OPT_ORDER},
+        {"mean-param", required_argument, 0, OPT_MEAN_PARAM},
+        {"tol", required_argument, 0, OPT_TOL},
+        {"tol-mean", required_argument, 0, OPT_TOL_MEAN},
+        {"tol-std", required_argument, 0, OPT_TOL_STD},
+        {"max-iters", required_argument, 0, OPT_MAX_ITERS},
+        {"csv", required_argument, 0, OPT_CSV},
+        {"trace", required_argument, 0, OPT_TRACE},
+        {"plot", required_argument, 0, OPT_PLOT},
+        {"keep", required_argument, 0, OPT_KEEP},
+        {"verify", no_argument, 0, OPT_VERIFY},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
-    *o = (options){.count = 1u << 22, .init = LSUV_INIT_KAIMING};
+    *o = (options){.count = 1u << 22,
+                   .init = LSUV_INIT_KAIMING,
+                   .orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST,
+                   .tol_mean = 1e-3,
+                   .tol_std = 1e-3,
+                   .max_iters = 50,
+                   .keep = LSUV_ORDER_STD_FIRST};
+    lsuv_order order;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
@@ -183,6 +226,72 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_NORMALIZE:
             o->normalize = true;
             break;
+        case OPT_ORDER:
+            if (strcmp(optarg, "both") == 0) {
+                o->orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST;
+            } else if (strcmp(optarg, "all") == 0) {
+                o->orders = (1u << LSUV_ORDER_COUNT) - 1;
+            } else if (lsuv_order_from_name(optarg, &order)) {
+                o->orders = 1u << order;
+            } else {
+                fprintf(stderr,
+                        "lsuv-vk: --order expects mean-first, std-first, alternating, joint, "
+                        "std-only, both or all, got '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_KEEP:
+            if (!lsuv_order_from_name(optarg, &order)) {
+                fprintf(stderr, "lsuv-vk: --keep expects an ordering such as std-first, got '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            o->keep = (int)order;
+            break;
+        case OPT_MEAN_PARAM:
+            if (strcmp(optarg, "sub") && strcmp(optarg, "bias")) {
+                fprintf(stderr, "lsuv-vk: --mean-param expects sub or bias, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->mean_param = strcmp(optarg, "bias") == 0 ? LSUV_MEAN_BIAS : LSUV_MEAN_SUB;
+            break;
+        case OPT_TOL:
+        case OPT_TOL_MEAN:
+        case OPT_TOL_STD: {
+            char *end = NULL;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v > 0) || v >= 1) {
+                fprintf(stderr, "lsuv-vk: %s expects a number between 0 and 1, got '%s'\n",
+                        c == OPT_TOL        ? "--tol"
+                        : c == OPT_TOL_MEAN ? "--tol-mean"
+                                            : "--tol-std",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            if (c != OPT_TOL_STD) o->tol_mean = v;
+            if (c != OPT_TOL_MEAN) o->tol_std = v;
+            break;
+        }
+        case OPT_MAX_ITERS:
+            if (parse_u64("--max-iters", optarg, 1, &o->max_iters)) return EXIT_USAGE;
+            if (o->max_iters > 10000) {
+                fprintf(stderr, "lsuv-vk: --max-iters %s is more than 10000\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CSV:
+            o->csv = optarg;
+            break;
+        case OPT_TRACE:
+            o->trace = optarg;
+            break;
+        case OPT_PLOT:
+            o->plot = optarg;
+            break;
+        case OPT_VERIFY:
+            o->verify = true;
+            break;
         case 'h':
             fputs(usage, stdout);
             return -1;
@@ -211,8 +320,15 @@ static int parse_args(int argc, char **argv, options *o) {
                                : o->batch        ? "--batch"
                                : o->normalize    ? "--normalize"
                                                  : NULL;
+    if (!needs_layers && (o->csv || o->trace || o->plot || o->verify))
+        needs_layers = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
     if (needs_layers && !o->layers) {
         fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs_layers);
+        return EXIT_USAGE;
+    }
+    if (o->save_weights && !(o->orders & (1u << o->keep))) {
+        fprintf(stderr, "lsuv-vk: --save-weights keeps %s (--keep), which --order does not run\n",
+                lsuv_order_name((lsuv_order)o->keep));
         return EXIT_USAGE;
     }
     if (o->json && !o->list_devices && !o->layers) {

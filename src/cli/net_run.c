@@ -81,11 +81,6 @@ static int summary_json(const lsuv_net *net, const char *path) {
 
 static int run_with_net(const options *o, const lsuv_net *net) {
     if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
-    if (o->json) {
-        fprintf(stderr, "lsuv-vk: --json with --layers goes with --summary for now\n");
-        return EXIT_USAGE;
-    }
-
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
     lsuv_status s = o->weights_in ? lsuv_weights_load(net, o->weights_in, &w)
@@ -99,24 +94,19 @@ static int run_with_net(const options *o, const lsuv_net *net) {
         return cli_fail_input(s);
     }
 
-    summary_text(net);
+    /* With JSON on standard output the text goes to standard error. */
+    FILE *text = o->json && strcmp(o->json, "-") == 0 ? stderr : stdout;
     if (o->weights_in)
-        printf("weights: %s\n", o->weights_in);
+        fprintf(text, "%s: weights %s\n", net->path, o->weights_in);
     else
-        printf("weights: %s, seed %llu\n", lsuv_init_name(o->init), (unsigned long long)o->seed);
+        fprintf(text, "%s: weights %s, seed %llu\n", net->path, lsuv_init_name(o->init),
+                (unsigned long long)o->seed);
     lsuv_moments m;
     lsuv_ref_moments(batch.data, (size_t)batch.n * batch.c * batch.h * batch.w, &m);
-    printf("input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n", o->input ? o->input : "synthetic",
-           batch.n, batch.c, batch.h, batch.w, o->normalize ? " normalized" : "", m.mean, m.std);
-
-    int code = EXIT_OK;
-    if (o->save_weights) {
-        s = lsuv_weights_save(net, w, o->save_weights);
-        if (s != LSUV_OK)
-            code = cli_fail(s);
-        else
-            printf("saved: %s\n", o->save_weights);
-    }
+    fprintf(text, "input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n",
+            o->input ? o->input : "synthetic", batch.n, batch.c, batch.h, batch.w,
+            o->normalize ? " normalized" : "", m.mean, m.std);
+    int code = lsuv_cli_run(o, net, w, &batch);
     lsuv_batch_free(&batch);
     lsuv_weights_destroy(w);
     return code;

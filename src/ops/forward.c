@@ -3,6 +3,7 @@
  * spans more than the device allows) and, for layers with weights, a range
  * of output channels (so no weight binding does either). */
 #include "lsuv/forward.h"
+#include "ops/forward_internal.h"
 
 #include "core/error.h"
 #include "vk/internal.h"
@@ -30,6 +31,7 @@ typedef struct layer_plan {
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
     uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
     lsuv_buffer *partials;               /* their fused statistics */
+    lsuv_buffer *args;                   /* indirect arguments: template, then active */
     uint32_t n_partials;
     lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
     VkDescriptorPool sets;  /* one set per dispatch */
@@ -298,6 +300,20 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             lp->n_partials += dp->partials;
         }
     }
+    /* Indirect arguments, for passes the device may skip: a template of
+     * every dispatch's groups and the active copy that dispatches read. */
+    uint32_t *grid = calloc(6 * (size_t)lp->n_dispatches, sizeof *grid);
+    if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t j = 0; j < lp->n_dispatches; ++j) {
+        uint32_t g[3] = {lp->dispatches[j].groups_x, lp->dispatches[j].groups_y, 1};
+        memcpy(grid + 3 * j, g, sizeof g);
+        memcpy(grid + 3 * (lp->n_dispatches + j), g, sizeof g);
+    }
+    s = lsuv_buffer_create(f->device, 24ull * lp->n_dispatches, &lp->args);
+    if (s == LSUV_OK) s = lsuv_buffer_write(lp->args, 0, grid, 24ull * lp->n_dispatches);
+    free(grid);
+    if (s != LSUV_OK) return s;
+
     /* Partials: one per workgroup of every dispatch, in dispatch order. */
     s = lsuv_buffer_create(f->device, (uint64_t)lp->n_partials * LSUV_STATS_RESULT_BYTES,
                            &lp->partials);
@@ -397,7 +413,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
         s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(l->out) * 4, &lp->out);
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
-            float state[4] = {p->sub, 0, 0, 0};
+            float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
             s = lsuv_buffer_create(dev, p->bias_count * 4, &lp->bias);
             if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
             if (s == LSUV_OK) s = lsuv_buffer_create(dev, sizeof state, &lp->state);
@@ -439,6 +455,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->bias);
         lsuv_buffer_destroy(lp->state);
         lsuv_buffer_destroy(lp->partials);
+        lsuv_buffer_destroy(lp->args);
         lsuv_stats_plan_destroy(lp->stats);
         if (lp->sets) dev->vk.vkDestroyDescriptorPool(dev->device, lp->sets, NULL);
         free(lp->dispatches);
@@ -462,7 +479,7 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
     return lsuv_buffer_write(f->input, 0, b->data, (uint64_t)f->batch * shape_count(in) * 4);
 }
 
-static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats) {
+static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats, bool indirect) {
     const struct VolkDeviceTable *vk = &f->device->vk;
     const layer_plan *lp = &f->layers[i];
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
@@ -475,7 +492,11 @@ static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats)
                                     dp->pipeline->layout, 0, 1, &dp->set, 0, NULL);
         vk->vkCmdPushConstants(cmd->buffer, dp->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                dp->push_words * 4, push);
-        vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
+        if (indirect)
+            vk->vkCmdDispatchIndirect(cmd->buffer, lp->args->buffer,
+                                      12ull * (lp->n_dispatches + d));
+        else
+            vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
     }
 }
 
@@ -483,7 +504,7 @@ void lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_
                          bool stats) {
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
         lsuv_cmd_barrier(cmd);
-        record_layer(f, cmd, i, stats && i == last);
+        record_layer(f, cmd, i, stats && i == last, false);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers) lsuv_stats_plan_record(f->layers[last].stats, cmd);
@@ -518,4 +539,102 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
 
 uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
     return layer < f->net->n_layers ? f->layers[layer].n_dispatches : 0;
+}
+
+void forward_record_arm(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
+    const layer_plan *lp = &f->layers[layer];
+    uint64_t bytes = 12ull * lp->n_dispatches;
+    lsuv_cmd_barrier(cmd);
+    lsuv_cmd_copy(cmd, lp->args, 0, lp->args, bytes, bytes);
+}
+
+void forward_record_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
+    lsuv_cmd_barrier(cmd);
+    record_layer(f, cmd, layer, true, true);
+    lsuv_stats_plan_record(f->layers[layer].stats, cmd);
+}
+
+lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
+    return f->layers[layer].state;
+}
+
+lsuv_buffer *forward_args(const lsuv_forward *f, uint32_t layer) {
+    return f->layers[layer].args;
+}
+
+uint32_t forward_args_words(const lsuv_forward *f, uint32_t layer) {
+    return 3 * f->layers[layer].n_dispatches;
+}
+
+lsuv_buffer *forward_results(const lsuv_forward *f) {
+    return f->results;
+}
+
+lsuv_device *forward_device(const lsuv_forward *f) {
+    return f->device;
+}
+
+lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
+    lsuv_status s = LSUV_OK;
+    for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
+        layer_plan *lp = &f->layers[i];
+        const lsuv_layer_params *p = &w->layers[i];
+        if (!lp->weights) continue;
+        float state[4] = {p->sub, 1.0f, 0.0f, 1.0f};
+        lsuv_buffer_destroy(lp->weights);
+        lp->weights = NULL;
+        uint32_t packed = lp->packed_tile;
+        s = upload_weights(f, lp, &f->net->layers[i], p, packed);
+        /* The descriptor sets point at the old buffer: rebind binding 1. */
+        for (uint32_t d = 0; s == LSUV_OK && d < lp->n_dispatches; ++d) {
+            const dispatch *dp = &lp->dispatches[d];
+            uint64_t per_oc = lsuv_layer_fan_in(&f->net->layers[i]);
+            uint32_t oc0 = dp->push[18], oc1 = dp->push[19];
+            uint64_t count = (packed ? div_up(oc1 - oc0, packed) * packed : oc1 - oc0) * per_oc;
+            bind_floats_as(f, dp->set, 1, packed != 0, lp->weights, oc0 * per_oc, count);
+        }
+        if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+        if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
+    }
+    return s;
+}
+
+lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
+    lsuv_status s = LSUV_OK;
+    for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
+        const layer_plan *lp = &f->layers[i];
+        lsuv_layer_params *p = &w->layers[i];
+        if (!lp->weights || !p->weight) continue;
+        const lsuv_layer *l = &f->net->layers[i];
+        uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
+        uint64_t per_oc = lsuv_layer_fan_in(l);
+        uint64_t count = tile ? div_up(oc, tile) * tile * per_oc : p->weight_count;
+        float state[4], *raw = malloc(count * sizeof *raw);
+        if (!raw) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+        s = lsuv_buffer_read(lp->weights, 0, raw, count * 4);
+        if (s == LSUV_OK) s = lsuv_buffer_read(lp->bias, 0, p->bias, p->bias_count * 4);
+        if (s == LSUV_OK) s = lsuv_buffer_read(lp->state, 0, state, sizeof state);
+        if (s == LSUV_OK) {
+            /* What the device computes with: W * wscale, bias * bscale + bshift. */
+            for (uint32_t o = 0; o < oc; ++o)
+                for (uint64_t r = 0; r < per_oc; ++r) {
+                    float v = tile ? raw[((uint64_t)(o / tile) * per_oc + r) * tile + o % tile]
+                                   : raw[o * per_oc + r];
+                    p->weight[o * per_oc + r] = v * state[1];
+                }
+            for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
+            if (p->sub != state[0]) p->has_sub = true;
+            p->sub = state[0];
+        }
+        free(raw);
+    }
+    return s;
+}
+
+const lsuv_net *lsuv_forward_net(const lsuv_forward *f) {
+    return f->net;
+}
+
+uint32_t lsuv_forward_batch(const lsuv_forward *f) {
+    return f->batch;
 }

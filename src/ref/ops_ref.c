@@ -54,9 +54,14 @@ static double activate(lsuv_activation a, double slope, double x) {
     return x;
 }
 
-double lsuv_ref_activate(const lsuv_layer *l, double x) {
-    double y = activate(l->activation, l->slope, x) - l->sub;
+/* With the sub of the layer's parameters: LSUV moves it away from the cfg's. */
+static double epilogue(const lsuv_layer *l, double sub, double x) {
+    double y = activate(l->activation, l->slope, x) - sub;
     return y > l->maxv ? l->maxv : y;
+}
+
+double lsuv_ref_activate(const lsuv_layer *l, double x) {
+    return epilogue(l, l->sub, x);
 }
 
 uint64_t lsuv_ref_layer_outputs(const lsuv_layer *l) {
@@ -87,7 +92,7 @@ static void conv(const lsuv_layer *l, const lsuv_layer_params *p, const double *
                                 abs_sum += fabs(t);
                             }
                     uint64_t o = (((uint64_t)b * os.c + oc) * os.h + oy) * os.w + ox;
-                    out[o] = lsuv_ref_activate(l, sum);
+                    out[o] = epilogue(l, p->sub, sum);
                     if (mag) mag[o] = abs_sum;
                 }
         }
@@ -104,7 +109,7 @@ static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const dou
                 sum += t;
                 abs_sum += fabs(t);
             }
-            out[(uint64_t)b * l->outputs + o] = lsuv_ref_activate(l, sum);
+            out[(uint64_t)b * l->outputs + o] = epilogue(l, p->sub, sum);
             if (mag) mag[(uint64_t)b * l->outputs + o] = abs_sum;
         }
 }

@@ -85,12 +85,14 @@ void lsuv_cmd_barrier(lsuv_cmd *cmd) {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                         VK_ACCESS_INDIRECT_COMMAND_READ_BIT,
     };
-    const VkPipelineStageFlags stages =
+    const VkPipelineStageFlags src =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-    cmd->device->vk.vkCmdPipelineBarrier(cmd->buffer, stages, stages, 0, 1, &barrier, 0, NULL, 0,
-                                         NULL);
+    /* Indirect dispatches read arguments that shaders wrote. */
+    const VkPipelineStageFlags dst = src | VK_PIPELINE_STAGE_DRAW_INDIRECT_BIT;
+    cmd->device->vk.vkCmdPipelineBarrier(cmd->buffer, src, dst, 0, 1, &barrier, 0, NULL, 0, NULL);
 }
 
 void lsuv_cmd_copy(lsuv_cmd *cmd, const lsuv_buffer *src, uint64_t src_offset, lsuv_buffer *dst,

@@ -1,0 +1,98 @@
+/* The LSUV engine: layer-sequential unit-variance initialization, with the
+ * loops run on the device.
+ *
+ * For each layer with lsuv on, in network order, its input is computed once
+ * from the already-initialized layers before it; then each pass runs that
+ * layer's forward with fused statistics of its output (after activation, sub
+ * and maxv; the whole tensor; unbiased std), and a one-invocation shader
+ * decides and applies the next step. Many passes are recorded in one
+ * submission; after the layer is done its convolution is dispatched
+ * indirectly with zero groups, so the rest cost next to nothing. */
+#ifndef LSUV_LSUV_H
+#define LSUV_LSUV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lsuv/forward.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lsuv_order {
+    LSUV_ORDER_MEAN_FIRST,  /* fastai 07a: the mean loop, then the std loop */
+    LSUV_ORDER_STD_FIRST,   /* the same loops swapped */
+    LSUV_ORDER_ALTERNATING, /* a mean step and a std step per pass */
+    LSUV_ORDER_JOINT,       /* W /= std and sub <- (sub + mean) / std together */
+    LSUV_ORDER_STD_ONLY,    /* the LSUV paper's Algorithm 1 */
+} lsuv_order;
+
+enum { LSUV_ORDER_COUNT = 5 };
+
+/* "mean-first", "std-first", "alternating", "joint", "std-only". */
+const char *lsuv_order_name(lsuv_order order);
+bool lsuv_order_from_name(const char *name, lsuv_order *out);
+
+typedef enum lsuv_mean_param {
+    LSUV_MEAN_SUB,  /* shift the post-activation sub (fastai) */
+    LSUV_MEAN_BIAS, /* shift the pre-activation bias */
+} lsuv_mean_param;
+
+typedef struct lsuv_options {
+    lsuv_order order;
+    lsuv_mean_param mean_param;
+    double tol_mean, tol_std; /* default 1e-3 each */
+    uint32_t max_iters;       /* per loop; default 50 */
+    /* Called before each layer (k of n), when set. */
+    void (*progress)(void *ctx, uint32_t k, uint32_t n, uint32_t layer);
+    void *progress_ctx;
+} lsuv_options;
+
+/* Why a run stopped at a layer. */
+typedef enum lsuv_hazard {
+    LSUV_HAZARD_NONE,
+    LSUV_HAZARD_DEAD,      /* std 0: every output equal */
+    LSUV_HAZARD_NONFINITE, /* NaN or Inf in the output */
+    LSUV_HAZARD_DIVERGED,  /* the weight scale left the finite numbers */
+} lsuv_hazard;
+
+typedef struct lsuv_trace_row {
+    uint32_t layer, pass;
+    char step; /* 'm' mean, 's' std, 'b' both, '-' none */
+    double mean, std;
+} lsuv_trace_row;
+
+typedef struct lsuv_layer_run {
+    uint32_t index; /* the layer's cfg index */
+    uint32_t passes;
+    double mean, std; /* of the output with the final weights */
+    bool converged;   /* no loop hit max_iters */
+    double gpu_ms;
+} lsuv_layer_run;
+
+typedef struct lsuv_run {
+    lsuv_order order;
+    bool converged;
+    uint32_t passes, submissions;
+    uint64_t readback_bytes;
+    double gpu_ms, wall_ms;
+    uint32_t n_layers; /* layers initialized (or the one that stopped the run) */
+    lsuv_layer_run *layers;
+    uint32_t n_trace;
+    lsuv_trace_row *trace;
+    lsuv_hazard hazard; /* not NONE: the last layer stopped the run */
+} lsuv_run;
+
+void lsuv_run_free(lsuv_run *run);
+
+/* Runs one ordering from the weights the forward holds (lsuv_forward_reset
+ * puts them there) on its input batch. The adjusted weights stay in the
+ * forward (lsuv_forward_weights_read). A hazard is not an error: the run
+ * stops at that layer and says so in run->hazard. */
+lsuv_status lsuv_initialize(lsuv_forward *forward, const lsuv_options *options, lsuv_run *run);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

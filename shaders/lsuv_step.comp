@@ -1,0 +1,135 @@
+#version 450
+// One LSUV decision, on the device, after each statistics pass of a layer:
+// read the layer's output moments, record them in the trace, test the
+// tolerances of the current loop, and adjust sub, the weight scale or the
+// bias shift. When the layer is finished the indirect dispatch arguments of
+// its convolution are zeroed, so the passes recorded after it cost nothing.
+#extension GL_GOOGLE_include_directive : require
+#include "stats_common.glsl"
+
+layout(local_size_x = 1) in;
+
+layout(set = 0, binding = 0) readonly buffer Result { Partial result[]; };
+layout(set = 0, binding = 1) buffer Control {
+    uint phase;     // which loop of a two-loop ordering runs
+    uint done;
+    uint status;    // 0 fine, 1 dead (std 0), 2 NaN or Inf, 3 the scale diverged
+    uint passes;    // statistics passes taken
+    uint iters0, iters1; // steps taken in each loop
+    uint capped;    // a loop stopped at max_iters
+    uint pad;
+    float mean, std; // the last pass's moments
+} ctl;
+layout(set = 0, binding = 2) buffer State {
+    float sub;
+    float wscale;
+    float bshift;
+    float bscale;
+} state;
+struct TraceRow {
+    uint pass;
+    uint step; // 0 none, 1 mean, 2 std, 3 both (joint or alternating)
+    float mean, std;
+};
+layout(set = 0, binding = 3) writeonly buffer Trace { TraceRow trace[]; };
+layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then active
+
+layout(push_constant) uniform Push {
+    uint order;      // 0 mean-first, 1 std-first, 2 alternating, 3 joint, 4 std-only
+    uint mean_param; // 0 sub, 1 bias
+    float tol_mean, tol_std;
+    uint max_iters;
+    uint slot;       // the layer's statistics slot
+    uint n_args;     // uints of one copy of the arguments
+    uint trace_capacity;
+} pc;
+
+void mean_step(float mean) {
+    if (pc.mean_param == 0u) state.sub += mean;
+    else state.bshift -= mean;
+}
+
+void std_step(float std) {
+    state.wscale /= std;
+}
+
+void joint_step(float mean, float std) {
+    state.wscale /= std;
+    if (pc.mean_param == 0u) {
+        state.sub = (state.sub + mean) / std;
+    } else {
+        state.bscale /= std;
+        state.bshift = (state.bshift - mean) / std;
+    }
+}
+
+void main() {
+    if (ctl.done != 0u) return;
+    Partial r = result[pc.slot];
+    float mean = r.shift + r.mean;
+    float std = r.n > 1u ? sqrt(max(r.m2, 0.0) / float(r.n - 1u)) : 0.0;
+    uint pass = ctl.passes++;
+    ctl.mean = mean;
+    ctl.std = std;
+    uint step = 0u;
+    if (r.nonfinite != 0u || !is_finite_bits(mean) || !is_finite_bits(std)) {
+        ctl.status = 2u;
+        ctl.done = 1u;
+    } else if (std == 0.0) {
+        ctl.status = 1u;
+        ctl.done = 1u;
+    } else {
+        bool mean_ok = abs(mean) <= pc.tol_mean, std_ok = abs(std - 1.0) <= pc.tol_std;
+        if (pc.order <= 1u) {
+            // Two loops: mean then std, or std then mean. A loop that ends
+            // hands the same moments to the next, as the notebook does.
+            for (uint loop = ctl.phase; loop < 2u && step == 0u && ctl.done == 0u; ++loop) {
+                ctl.phase = loop;
+                bool mean_loop = (loop == 0u) == (pc.order == 0u);
+                bool ok = mean_loop ? mean_ok : std_ok;
+                uint iters = loop == 0u ? ctl.iters0 : ctl.iters1;
+                if (ok) {
+                    if (loop == 1u) ctl.done = 1u;
+                } else if (iters >= pc.max_iters) {
+                    ctl.capped = 1u;
+                    if (loop == 1u) ctl.done = 1u;
+                } else {
+                    if (mean_loop) {
+                        mean_step(mean);
+                        step = 1u;
+                    } else {
+                        std_step(std);
+                        step = 2u;
+                    }
+                    if (loop == 0u) ctl.iters0++;
+                    else ctl.iters1++;
+                }
+            }
+        } else if (pc.order == 4u ? std_ok : mean_ok && std_ok) {
+            ctl.done = 1u;
+        } else if (ctl.iters0 >= pc.max_iters) {
+            ctl.capped = 1u;
+            ctl.done = 1u;
+        } else {
+            ctl.iters0++;
+            if (pc.order == 2u) { // alternating: a mean step, then a std step
+                if (!mean_ok) mean_step(mean);
+                if (!std_ok) std_step(std);
+                step = (mean_ok ? 0u : 1u) | (std_ok ? 0u : 2u);
+            } else if (pc.order == 3u) {
+                joint_step(mean, std);
+                step = 3u;
+            } else {
+                std_step(std);
+                step = 2u;
+            }
+        }
+        if (!is_finite_bits(state.wscale) || state.wscale == 0.0 || !is_finite_bits(state.sub) ||
+            !is_finite_bits(state.bshift)) {
+            ctl.status = 3u;
+            ctl.done = 1u;
+        }
+    }
+    if (pass < pc.trace_capacity) trace[pass] = TraceRow(pass, step, mean, std);
+    for (uint i = 0u; i < pc.n_args; ++i) args[pc.n_args + i] = ctl.done != 0u ? 0u : args[i];
+}

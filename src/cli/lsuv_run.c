@@ -1,0 +1,170 @@
+/* LSUV from the command line: each ordering asked for, on each selected
+ * device, from identical initial weights; then the reports. Nothing is
+ * written unless every run finished. */
+#include "cli/cli.h"
+#include "cli/devices_print.h"
+#include "cli/report.h"
+#include "lsuv/lsuv.h"
+#include "lsuv/ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void progress(void *ctx, uint32_t k, uint32_t n, uint32_t layer) {
+    const char *order = ctx;
+    fprintf(stderr, "\rlsuv-vk: %s: layer %u (%u of %u)   ", order, layer, k, n);
+    fflush(stderr);
+}
+
+/* The largest difference between the device's final moments of each layer
+ * and the fp64 reference's, from the weights the device ended with. */
+static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, const lsuv_batch *b,
+                              const lsuv_run *run, double *worst) {
+    *worst = 0;
+    for (uint32_t k = 0; k < run->n_layers; ++k) {
+        double *out = NULL;
+        uint32_t i = run->layers[k].index;
+        lsuv_status s = lsuv_ref_forward(net, final, b, i, &out);
+        if (s != LSUV_OK) return s;
+        uint64_t count = (uint64_t)b->n * lsuv_ref_layer_outputs(&net->layers[i]);
+        double sum = 0, ss = 0;
+        for (uint64_t j = 0; j < count; ++j) sum += out[j];
+        double mean = sum / (double)count;
+        for (uint64_t j = 0; j < count; ++j) ss += (out[j] - mean) * (out[j] - mean);
+        double std = sqrt(ss / (double)(count - 1));
+        free(out);
+        double d = fmax(fabs(mean - run->layers[k].mean), fabs(std - run->layers[k].std));
+        if (d > *worst) *worst = d;
+    }
+    return LSUV_OK;
+}
+
+static int run_device(const options *o, lsuv_instance *inst, uint32_t index, const lsuv_net *net,
+                      const lsuv_weights *w, const lsuv_batch *batch, report_device *rd,
+                      lsuv_weights *kept) {
+    lsuv_device *dev = NULL;
+    lsuv_forward *f = NULL;
+    lsuv_status s = lsuv_device_create(inst, index, &dev);
+    if (s != LSUV_OK) return cli_fail(s);
+    if (lsuv_device_cache_warning(dev))
+        fprintf(stderr, "lsuv-vk: warning: %s\n", lsuv_device_cache_warning(dev));
+    rd->info = *lsuv_device_get_info(dev);
+    lsuv_forward_options fo = {.batch = batch->n};
+    s = lsuv_forward_create(dev, net, w, &fo, &f);
+    if (s == LSUV_OK) s = lsuv_forward_set_input(f, batch);
+    int code = s == LSUV_OK ? EXIT_OK : cli_fail(s);
+    bool tty = isatty(2);
+    for (unsigned order = 0; code == EXIT_OK && order < LSUV_ORDER_COUNT; ++order) {
+        if (!(o->orders & (1u << order))) continue;
+        lsuv_options lo = {
+            .order = (lsuv_order)order,
+            .mean_param = (lsuv_mean_param)o->mean_param,
+            .tol_mean = o->tol_mean,
+            .tol_std = o->tol_std,
+            .max_iters = (uint32_t)o->max_iters,
+            .progress = tty ? progress : NULL,
+            .progress_ctx = (void *)lsuv_order_name((lsuv_order)order),
+        };
+        lsuv_run *run = &rd->runs[rd->n_runs];
+        s = lsuv_forward_reset(f, w);
+        if (s == LSUV_OK) s = lsuv_initialize(f, &lo, run);
+        if (tty) fprintf(stderr, "\r%60s\r", "");
+        if (s != LSUV_OK) {
+            code = cli_fail(s);
+            break;
+        }
+        rd->n_runs++;
+        if (run->hazard != LSUV_HAZARD_NONE) {
+            const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
+            static const char *why[] = {"", "is dead (std 0: every output equal)",
+                                        "produced NaN or Inf",
+                                        "diverged (its weight scale left the finite numbers)"};
+            fprintf(stderr,
+                    "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
+                    lsuv_order_name(run->order), l->index,
+                    lsuv_layer_type_name(net->layers[l->index].type), why[run->hazard], l->mean,
+                    l->std);
+            code = EXIT_HAZARD;
+            break;
+        }
+        bool keep = kept && (int)order == o->keep;
+        if ((o->verify || keep) && code == EXIT_OK) {
+            lsuv_weights *final = NULL;
+            s = lsuv_weights_create(net, &final);
+            if (s == LSUV_OK) {
+                for (uint32_t i = 0; i < net->n_layers; ++i)
+                    final->layers[i].has_sub = w->layers[i].has_sub;
+                s = lsuv_forward_weights_read(f, final);
+            }
+            if (s == LSUV_OK && o->verify)
+                s = verify_run(net, final, batch, run, &rd->verify[rd->n_runs - 1]);
+            if (s == LSUV_OK && keep) {
+                for (uint32_t i = 0; i < net->n_layers; ++i) {
+                    lsuv_layer_params *to = &kept->layers[i], *from = &final->layers[i];
+                    if (!to->weight) continue;
+                    memcpy(to->weight, from->weight, to->weight_count * 4);
+                    memcpy(to->bias, from->bias, to->bias_count * 4);
+                    to->sub = from->sub;
+                    to->has_sub = from->has_sub;
+                }
+            }
+            lsuv_weights_destroy(final);
+            if (s != LSUV_OK) code = cli_fail(s);
+        }
+    }
+    lsuv_forward_destroy(f);
+    lsuv_device_destroy(dev);
+    return code;
+}
+
+int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
+                 const lsuv_batch *batch) {
+    lsuv_instance *inst = NULL;
+    lsuv_instance_options io = {.validation = o->validate};
+    lsuv_status s = lsuv_instance_create(&io, &inst);
+    if (s != LSUV_OK) return cli_fail(s);
+    uint32_t n = lsuv_instance_device_count(inst), selected = 0;
+    uint32_t *indices = calloc(n, sizeof *indices);
+    report_device *devices = calloc(n, sizeof *devices);
+    lsuv_weights *kept = NULL;
+    int code = EXIT_OK;
+    if (!indices || !devices)
+        code = cli_fail(LSUV_ERROR_OUT_OF_MEMORY);
+    else if ((s = lsuv_instance_select(inst, o->device, indices, &selected)) != LSUV_OK)
+        code = cli_fail(s);
+    else if (o->save_weights && (s = lsuv_weights_create(net, &kept)) != LSUV_OK)
+        code = cli_fail(s);
+    for (uint32_t d = 0; code == EXIT_OK && d < selected; ++d)
+        code = run_device(o, inst, indices[d], net, w, batch, &devices[d], d == 0 ? kept : NULL);
+
+    if (code == EXIT_OK) {
+        report r = {
+            .net = net, .batch = batch, .options = o, .devices = devices, .n_devices = selected};
+        FILE *text = o->json && strcmp(o->json, "-") == 0 ? stderr : stdout;
+        report_table(&r, text);
+        code = report_write_all(&r);
+        if (code == EXIT_OK && kept) {
+            s = lsuv_weights_save(net, kept, o->save_weights);
+            if (s != LSUV_OK)
+                code = cli_fail(s);
+            else
+                fprintf(text, "saved the %s weights: %s\n", lsuv_order_name((lsuv_order)o->keep),
+                        o->save_weights);
+        }
+    }
+    if (o->validate && lsuv_instance_validation_count(inst) > 0) {
+        fprintf(stderr, "lsuv-vk: %u validation messages; the first: %s\n",
+                lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
+        if (code == EXIT_OK) code = EXIT_RUNTIME;
+    }
+    for (uint32_t d = 0; devices && d < selected; ++d)
+        for (uint32_t r = 0; r < devices[d].n_runs; ++r) lsuv_run_free(&devices[d].runs[r]);
+    lsuv_weights_destroy(kept);
+    free(devices);
+    free(indices);
+    lsuv_instance_destroy(inst);
+    return code;
+}

@@ -1,0 +1,34 @@
+/* What an LSUV run prints and writes: the table, JSON, CSV, trace, plot. */
+#ifndef LSUV_CLI_REPORT_H
+#define LSUV_CLI_REPORT_H
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "lsuv/lsuv.h"
+
+typedef struct report_device {
+    lsuv_device_info info;
+    lsuv_run runs[LSUV_ORDER_COUNT];
+    uint32_t n_runs;
+    double verify[LSUV_ORDER_COUNT]; /* largest |device - fp64| of final moments */
+} report_device;
+
+typedef struct report {
+    const lsuv_net *net;
+    const lsuv_batch *batch;
+    const options *options;
+    const report_device *devices;
+    uint32_t n_devices;
+} report;
+
+/* The orderings side by side, per device. */
+void report_table(const report *r, FILE *out);
+/* --json, --csv, --trace and --plot, each written whole or not at all.
+ * Returns an exit code, having said why on failure. */
+int report_write_all(const report *r);
+
+/* The SVG text of the convergence plot (caller frees), or NULL. */
+char *report_svg(const report *r);
+
+#endif

@@ -1,0 +1,252 @@
+/* The LSUV engine: the host records passes, the device decides. */
+#include "lsuv/lsuv.h"
+
+#include "core/error.h"
+#include "lsuv/clock.h"
+#include "ops/forward_internal.h"
+#include "vk/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const order_names[LSUV_ORDER_COUNT] = {"mean-first", "std-first", "alternating",
+                                                          "joint", "std-only"};
+
+const char *lsuv_order_name(lsuv_order o) {
+    return (unsigned)o < LSUV_ORDER_COUNT ? order_names[o] : "unknown";
+}
+
+bool lsuv_order_from_name(const char *name, lsuv_order *out) {
+    for (unsigned i = 0; i < LSUV_ORDER_COUNT; ++i)
+        if (strcmp(name, order_names[i]) == 0) {
+            *out = (lsuv_order)i;
+            return true;
+        }
+    return false;
+}
+
+void lsuv_run_free(lsuv_run *run) {
+    free(run->layers);
+    free(run->trace);
+    memset(run, 0, sizeof *run);
+}
+
+/* Must match shaders/lsuv_step.comp. */
+typedef struct control {
+    uint32_t phase, done, status, passes, iters0, iters1, capped, pad;
+    float mean, std;
+} control;
+typedef struct trace_gpu {
+    uint32_t pass, step;
+    float mean, std;
+} trace_gpu;
+enum { STEP_PUSH_WORDS = 8 };
+
+typedef struct engine {
+    lsuv_forward *forward;
+    lsuv_device *device;
+    const lsuv_net *net;
+    lsuv_options options;
+    lsuv_pipeline step;
+    VkDescriptorPool pool;
+    VkDescriptorSet *sets; /* per layer */
+    lsuv_buffer *control;  /* per layer, a control block */
+    lsuv_buffer *trace;    /* per layer, trace_capacity rows */
+    lsuv_timer *timer;
+    uint32_t trace_capacity;
+} engine;
+
+static void write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
+                         const lsuv_buffer *b, uint64_t offset, uint64_t range) {
+    VkDescriptorBufferInfo info = {b->buffer, offset, range};
+    VkWriteDescriptorSet w = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                              .dstSet = set,
+                              .dstBinding = binding,
+                              .descriptorCount = 1,
+                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                              .pBufferInfo = &info};
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+}
+
+static void engine_destroy(engine *e) {
+    lsuv_device *dev = e->device;
+    if (e->pool) dev->vk.vkDestroyDescriptorPool(dev->device, e->pool, NULL);
+    free(e->sets);
+    lsuv_pipeline_destroy(&e->step);
+    lsuv_buffer_destroy(e->control);
+    lsuv_buffer_destroy(e->trace);
+    lsuv_timer_destroy(e->timer);
+}
+
+static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options *o) {
+    memset(e, 0, sizeof *e);
+    e->forward = f;
+    e->device = forward_device(f);
+    e->net = lsuv_forward_net(f);
+    e->options = *o;
+    if (e->options.tol_mean <= 0) e->options.tol_mean = 1e-3;
+    if (e->options.tol_std <= 0) e->options.tol_std = 1e-3;
+    if (e->options.max_iters == 0) e->options.max_iters = 50;
+    e->trace_capacity = 2 * e->options.max_iters + 2;
+    lsuv_device *dev = e->device;
+    uint32_t n = e->net->n_layers;
+    lsuv_pipeline_desc desc = {
+        .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
+    lsuv_status s = lsuv_pipeline_create(dev, &desc, &e->step);
+    if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)n * sizeof(control), &e->control);
+    if (s == LSUV_OK)
+        s = lsuv_buffer_create(dev, (uint64_t)n * e->trace_capacity * sizeof(trace_gpu), &e->trace);
+    if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
+    if (s == LSUV_OK && !(e->sets = calloc(n, sizeof *e->sets)))
+        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    if (s != LSUV_OK) return s;
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 5 * n};
+    VkDescriptorPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .maxSets = n,
+                                       .poolSizeCount = 1,
+                                       .pPoolSizes = &size};
+    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool, NULL, &e->pool);
+    for (uint32_t i = 0; r == VK_SUCCESS && i < n; ++i) {
+        const lsuv_layer *l = &e->net->layers[i];
+        if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
+        VkDescriptorSetAllocateInfo alloc = {.sType =
+                                                 VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                             .descriptorPool = e->pool,
+                                             .descriptorSetCount = 1,
+                                             .pSetLayouts = &e->step.set_layout};
+        r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &e->sets[i]);
+        if (r != VK_SUCCESS) break;
+        write_buffer(dev, e->sets[i], 0, forward_results(f), 0, VK_WHOLE_SIZE);
+        write_buffer(dev, e->sets[i], 1, e->control, i * sizeof(control), sizeof(control));
+        write_buffer(dev, e->sets[i], 2, forward_state(f, i), 0, VK_WHOLE_SIZE);
+        write_buffer(dev, e->sets[i], 3, e->trace,
+                     (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
+                     (uint64_t)e->trace_capacity * sizeof(trace_gpu));
+        write_buffer(dev, e->sets[i], 4, forward_args(f, i), 0, VK_WHOLE_SIZE);
+    }
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "descriptor sets of the LSUV step");
+}
+
+static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
+    const struct VolkDeviceTable *vk = &e->device->vk;
+    float tol_mean = (float)e->options.tol_mean, tol_std = (float)e->options.tol_std;
+    uint32_t push[STEP_PUSH_WORDS] = {e->options.order,
+                                      e->options.mean_param,
+                                      0,
+                                      0,
+                                      e->options.max_iters,
+                                      layer,
+                                      forward_args_words(e->forward, layer),
+                                      e->trace_capacity};
+    memcpy(&push[2], &tol_mean, 4);
+    memcpy(&push[3], &tol_std, 4);
+    lsuv_cmd_barrier(cmd);
+    vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, e->step.pipeline);
+    vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, e->step.layout, 0, 1,
+                                &e->sets[layer], 0, NULL);
+    vk->vkCmdPushConstants(cmd->buffer, e->step.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push,
+                           push);
+    vk->vkCmdDispatch(cmd->buffer, 1, 1, 1);
+}
+
+/* Passes to record in the next submission for a layer: enough for what the
+ * last layer needed, with room, within what the caps allow. */
+static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
+    uint32_t p = last_needed ? 2 * last_needed + 2 : 12;
+    if (p < 8) p = 8;
+    return p < left ? p : left;
+}
+
+lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_run *run) {
+    memset(run, 0, sizeof *run);
+    engine e;
+    lsuv_status s = engine_create(&e, f, options);
+    const lsuv_net *net = e.net;
+    run->order = e.options.order;
+    run->converged = true;
+    if (s == LSUV_OK &&
+        (!(run->layers = calloc(net->n_layers, sizeof *run->layers)) ||
+         !(run->trace = calloc((size_t)net->n_layers * e.trace_capacity, sizeof *run->trace))))
+        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    /* Every layer's control block starts clear. */
+    if (s == LSUV_OK) {
+        control *zero = calloc(net->n_layers, sizeof *zero);
+        s = zero ? lsuv_buffer_write(e.control, 0, zero, net->n_layers * sizeof *zero)
+                 : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+        free(zero);
+    }
+    lsuv_cmd *cmd = NULL;
+    if (s == LSUV_OK) s = lsuv_cmd_begin(e.device, &cmd);
+    double t0 = lsuv_wall_seconds();
+    uint32_t next_input = 0; /* the first layer whose output is not yet current */
+    uint32_t last_needed = 0, n_lsuv = 0;
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        n_lsuv += lsuv_layer_has_weights(&net->layers[i]) && net->layers[i].lsuv;
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers && run->hazard == LSUV_HAZARD_NONE;
+         ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
+        uint32_t cap = e.trace_capacity, recorded = 0;
+        if (e.options.progress)
+            e.options.progress(e.options.progress_ctx, run->n_layers + 1, n_lsuv, i);
+        lsuv_layer_run *lr = &run->layers[run->n_layers++];
+        lr->index = i;
+        control ctl = {0};
+        while (s == LSUV_OK && !ctl.done && recorded < cap) {
+            uint32_t passes = batch_passes(last_needed, cap - recorded);
+            if (e.timer) {
+                lsuv_timer_reset(e.timer, cmd);
+                lsuv_timer_mark(e.timer, cmd, 0);
+            }
+            /* The layer's input, from the layers before it as they are now. */
+            if (next_input < i) lsuv_forward_record(f, cmd, next_input, i - 1, false);
+            next_input = i;
+            if (recorded == 0) forward_record_arm(f, cmd, i);
+            for (uint32_t p = 0; p < passes; ++p) {
+                forward_record_pass(f, cmd, i);
+                record_step(&e, cmd, i);
+            }
+            if (e.timer) lsuv_timer_mark(e.timer, cmd, 1);
+            recorded += passes;
+            s = lsuv_cmd_submit(cmd);
+            run->submissions++;
+            if (s == LSUV_OK) s = lsuv_buffer_read(e.control, i * sizeof ctl, &ctl, sizeof ctl);
+            run->readback_bytes += sizeof ctl;
+            double ns = 0;
+            if (s == LSUV_OK && e.timer && lsuv_timer_elapsed_ns(e.timer, 0, 1, &ns) == LSUV_OK)
+                lr->gpu_ms += ns * 1e-6;
+        }
+        if (s != LSUV_OK) break;
+        /* The trace of the passes taken, in one read. */
+        uint32_t rows = ctl.passes < cap ? ctl.passes : cap;
+        trace_gpu *t = malloc((rows ? rows : 1) * sizeof *t);
+        if (!t) {
+            s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+            break;
+        }
+        s = lsuv_buffer_read(e.trace, (uint64_t)i * cap * sizeof *t, t, rows * sizeof *t);
+        run->readback_bytes += rows * sizeof *t;
+        static const char steps[] = "-msb";
+        for (uint32_t r = 0; s == LSUV_OK && r < rows; ++r)
+            run->trace[run->n_trace++] =
+                (lsuv_trace_row){i, t[r].pass, steps[t[r].step & 3], t[r].mean, t[r].std};
+        free(t);
+        lr->passes = ctl.passes;
+        run->passes += ctl.passes;
+        last_needed = ctl.passes;
+        lr->converged = ctl.done && !ctl.capped && ctl.status == 0;
+        run->converged = run->converged && lr->converged;
+        run->gpu_ms += lr->gpu_ms;
+        run->hazard = (lsuv_hazard)ctl.status;
+        /* A loop ends on a pass that takes no step, so the last pass measured
+         * the final weights. */
+        lr->mean = ctl.mean;
+        lr->std = ctl.std;
+    }
+    run->wall_ms = (lsuv_wall_seconds() - t0) * 1e3;
+    lsuv_cmd_destroy(cmd);
+    engine_destroy(&e);
+    if (s != LSUV_OK) lsuv_run_free(run);
+    return s;
+}
