@@ -20,9 +20,13 @@ build: setup
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
+FASHION_MNIST ?= /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+# The devices, then fastai's 07a network initialized on Fashion-MNIST both
+# ways: the notebook's order (mean loop first) and the swapped one.
 run: build
 	./$(BUILD)/lsuv-vk --list-devices
-	./$(BUILD)/lsuv-vk
+	./$(BUILD)/lsuv-vk --layers nets/fastai-07a.cfg --input idx:$(FASHION_MNIST) --normalize --order both --verify
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure

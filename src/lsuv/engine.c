@@ -55,7 +55,14 @@ typedef struct engine {
     lsuv_buffer *trace;    /* per layer, trace_capacity rows */
     lsuv_timer *timer;
     uint32_t trace_capacity;
+    /* Per-layer strides in the control and trace buffers, aligned for
+     * binding at an offset. */
+    uint64_t control_stride, trace_stride;
 } engine;
+
+static uint64_t align_up(uint64_t x, uint64_t a) {
+    return (x + a - 1) / a * a;
+}
 
 static void write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
                          const lsuv_buffer *b, uint64_t offset, uint64_t range) {
@@ -91,12 +98,15 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_capacity = 2 * e->options.max_iters + 2;
     lsuv_device *dev = e->device;
     uint32_t n = e->net->n_layers;
+    uint64_t align = dev->info->min_storage_buffer_offset_alignment;
+    if (align == 0) align = 4;
+    e->control_stride = align_up(sizeof(control), align);
+    e->trace_stride = align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
     lsuv_status s = lsuv_pipeline_create(dev, &desc, &e->step);
-    if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)n * sizeof(control), &e->control);
-    if (s == LSUV_OK)
-        s = lsuv_buffer_create(dev, (uint64_t)n * e->trace_capacity * sizeof(trace_gpu), &e->trace);
+    if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
+    if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
     if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
     if (s == LSUV_OK && !(e->sets = calloc(n, sizeof *e->sets)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -118,7 +128,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
         r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &e->sets[i]);
         if (r != VK_SUCCESS) break;
         write_buffer(dev, e->sets[i], 0, forward_results(f), 0, VK_WHOLE_SIZE);
-        write_buffer(dev, e->sets[i], 1, e->control, i * sizeof(control), sizeof(control));
+        write_buffer(dev, e->sets[i], 1, e->control, i * e->control_stride, sizeof(control));
         write_buffer(dev, e->sets[i], 2, forward_state(f, i), 0, VK_WHOLE_SIZE);
         write_buffer(dev, e->sets[i], 3, e->trace,
                      (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
@@ -171,8 +181,8 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     /* Every layer's control block starts clear. */
     if (s == LSUV_OK) {
-        control *zero = calloc(net->n_layers, sizeof *zero);
-        s = zero ? lsuv_buffer_write(e.control, 0, zero, net->n_layers * sizeof *zero)
+        void *zero = calloc(net->n_layers, e.control_stride);
+        s = zero ? lsuv_buffer_write(e.control, 0, zero, net->n_layers * e.control_stride)
                  : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
         free(zero);
     }
@@ -211,7 +221,8 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
             recorded += passes;
             s = lsuv_cmd_submit(cmd);
             run->submissions++;
-            if (s == LSUV_OK) s = lsuv_buffer_read(e.control, i * sizeof ctl, &ctl, sizeof ctl);
+            if (s == LSUV_OK)
+                s = lsuv_buffer_read(e.control, i * e.control_stride, &ctl, sizeof ctl);
             run->readback_bytes += sizeof ctl;
             double ns = 0;
             if (s == LSUV_OK && e.timer && lsuv_timer_elapsed_ns(e.timer, 0, 1, &ns) == LSUV_OK)
@@ -225,7 +236,7 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
             s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
             break;
         }
-        s = lsuv_buffer_read(e.trace, (uint64_t)i * cap * sizeof *t, t, rows * sizeof *t);
+        s = lsuv_buffer_read(e.trace, i * e.trace_stride, t, rows * sizeof *t);
         run->readback_bytes += rows * sizeof *t;
         static const char steps[] = "-msb";
         for (uint32_t r = 0; s == LSUV_OK && r < rows; ++r)

@@ -1,0 +1,262 @@
+/* The LSUV engine on fastai's 07a network and Fashion-MNIST: the orderings
+ * do what the notebook and its critics say, with closed forms from the
+ * engine's own trace. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lsuv/file.h"
+#include "lsuv/lsuv.h"
+#include "support/gpu.h"
+#include "support/spawn.h"
+
+#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
+#define FASHION "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+typedef struct setup {
+    lsuv_net *net;
+    lsuv_weights *weights;
+    lsuv_batch batch;
+    lsuv_forward *forward;
+} setup;
+
+static setup make(uint32_t batch, uint64_t seed) {
+    setup s = {0};
+    TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
+    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
+    lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
+    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
+    lsuv_forward_options fo = {.batch = batch};
+    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
+    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
+    return s;
+}
+
+static void unmake(setup *s) {
+    lsuv_forward_destroy(s->forward);
+    lsuv_batch_free(&s->batch);
+    lsuv_weights_destroy(s->weights);
+    lsuv_net_destroy(s->net);
+}
+
+static lsuv_run run_order(setup *s, lsuv_order order) {
+    lsuv_options o = {.order = order};
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s->forward, s->weights));
+    TEST_OK(lsuv_initialize(s->forward, &o, &run));
+    cr_assert_eq(run.hazard, LSUV_HAZARD_NONE);
+    cr_assert_eq(run.n_layers, 5, "the five convolutions; the classifier has lsuv=0");
+    return run;
+}
+
+GPU_TEST(lsuv, mean_first_keeps_a_mean_std_first_does_not) {
+    setup s = make(128, 0);
+    lsuv_run mf = run_order(&s, LSUV_ORDER_MEAN_FIRST), sf = run_order(&s, LSUV_ORDER_STD_FIRST);
+    int far = 0;
+    for (uint32_t l = 0; l < 5; ++l) {
+        const lsuv_layer_run *a = &mf.layers[l], *b = &sf.layers[l];
+        cr_assert(a->converged && b->converged, "layer %u", l);
+        cr_assert_leq(fabs(a->std - 1), 1e-3, "mean-first layer %u std %g", l, a->std);
+        far += fabs(a->mean) > 0.01;
+        cr_assert_leq(fabs(b->std - 1), 1e-3, "std-first layer %u std %g", l, b->std);
+        cr_assert_leq(fabs(b->mean), 1e-5, "std-first layer %u mean %g", l, b->mean);
+    }
+    cr_assert_geq(far, 3, "mean-first should leave most means far above the tolerance");
+    /* One submission per layer, each reading back a small block. */
+    cr_assert_eq(mf.submissions, 5);
+    cr_assert_eq(sf.submissions, 5);
+    cr_assert_lt(mf.readback_bytes, 1024);
+    lsuv_run_free(&mf);
+    lsuv_run_free(&sf);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, mean_first_final_mean_is_the_closed_form) {
+    /* With relu and zero bias, rescaling W by 1/sigma after the mean loop set
+     * sub to mu leaves the mean at m0/sigma + mu (1/sigma - 1), where m0 is
+     * the mean when the std loop began and sigma the product of its steps. */
+    setup s = make(128, 1);
+    lsuv_run run = run_order(&s, LSUV_ORDER_MEAN_FIRST);
+    for (uint32_t l = 0; l < 5; ++l) {
+        uint32_t index = run.layers[l].index;
+        double mu = 0, sigma = 1, m0 = NAN;
+        for (uint32_t i = 0; i < run.n_trace; ++i) {
+            const lsuv_trace_row *t = &run.trace[i];
+            if (t->layer != index) continue;
+            if (t->step == 'm') mu += t->mean;
+            if (t->step == 's') {
+                if (isnan(m0)) m0 = t->mean;
+                sigma *= t->std;
+            }
+        }
+        cr_assert(!isnan(m0), "layer %u took no std step", index);
+        double predicted = m0 / sigma + mu * (1 / sigma - 1);
+        cr_assert(fabs(run.layers[l].mean - predicted) <= 1e-5 * (1 + fabs(predicted)),
+                  "layer %u: final mean %.9g, closed form %.9g (mu %g, sigma %g)", index,
+                  run.layers[l].mean, predicted, mu, sigma);
+    }
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, joint_is_exact_in_one_step_for_relu) {
+    setup s = make(64, 2);
+    lsuv_run run = run_order(&s, LSUV_ORDER_JOINT);
+    for (uint32_t l = 0; l < 5; ++l) {
+        cr_assert_eq(run.layers[l].passes, 2, "layer %u: one step, one check", l);
+        cr_assert_leq(fabs(run.layers[l].mean), 1e-5);
+        cr_assert_leq(fabs(run.layers[l].std - 1), 1e-3);
+    }
+    lsuv_run_free(&run);
+    run = run_order(&s, LSUV_ORDER_STD_ONLY);
+    for (uint32_t l = 0; l < 5; ++l) {
+        cr_assert_leq(fabs(run.layers[l].std - 1), 1e-3);
+        cr_assert_gt(run.layers[l].mean, 0.1, "relu outputs keep a positive mean without sub");
+    }
+    lsuv_run_free(&run);
+    run = run_order(&s, LSUV_ORDER_ALTERNATING);
+    cr_assert(run.converged);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, same_start_same_result) {
+    /* Identical initial weights give the same passes and statistics, run
+     * after run, whatever ran in between. */
+    setup s = make(64, 3);
+    lsuv_run a = run_order(&s, LSUV_ORDER_STD_FIRST);
+    lsuv_run other = run_order(&s, LSUV_ORDER_MEAN_FIRST);
+    lsuv_run b = run_order(&s, LSUV_ORDER_STD_FIRST);
+    for (uint32_t l = 0; l < 5; ++l) {
+        cr_assert_eq(a.layers[l].passes, b.layers[l].passes);
+        cr_assert_leq(fabs(a.layers[l].mean - b.layers[l].mean), 1e-5);
+        cr_assert_leq(fabs(a.layers[l].std - b.layers[l].std), 1e-5);
+    }
+    lsuv_run_free(&a);
+    lsuv_run_free(&other);
+    lsuv_run_free(&b);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, dead_layer_stops_the_run) {
+    setup s = make(32, 4);
+    /* All-zero weights and biases: every output of layer 0 is 0. */
+    memset(s.weights->layers[0].weight, 0, s.weights->layers[0].weight_count * 4);
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &o, &run));
+    cr_assert_eq(run.hazard, LSUV_HAZARD_DEAD);
+    cr_assert_eq(run.n_layers, 1, "the run stops at the dead layer");
+    cr_assert_eq(run.layers[0].std, 0.0);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, weights_in_reproduce_the_run) {
+    /* Through the command line: initial weights saved, then loaded twice. */
+    char w[256], j1[256], j2[256];
+    snprintf(w, sizeof w, "%s/lsuv-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    snprintf(j1, sizeof j1, "%s/lsuv-%d-1.json", LSUV_TEST_TMP, (int)getpid());
+    snprintf(j2, sizeof j2, "%s/lsuv-%d-2.json", LSUV_TEST_TMP, (int)getpid());
+    spawn_result r;
+    lsuv_net *net;
+    lsuv_weights *init;
+    TEST_OK(lsuv_net_load(FASTAI, NULL, &net));
+    TEST_OK(lsuv_weights_init(net, LSUV_INIT_ORTHONORMAL, 9, &init));
+    TEST_OK(lsuv_weights_save(net, init, w));
+    const char *paths[2] = {j1, j2};
+    for (int k = 0; k < 2; ++k) {
+        r = spawn_run((const char *const[]){LSUV_VK_BIN, "--layers", FASTAI, "--batch", "64",
+                                            "--input", FASHION, "--normalize", "--weights-in", w,
+                                            "--order", "both", "--json", paths[k], NULL},
+                      NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        spawn_result_free(&r);
+    }
+    char *a, *b;
+    size_t na, nb;
+    TEST_OK(lsuv_file_read_all(j1, 1 << 20, &a, &na));
+    TEST_OK(lsuv_file_read_all(j2, 1 << 20, &b, &nb));
+    /* Everything but the times agrees; compare the layers' passes and moments. */
+    for (const char *p = a, *q = b;
+         (p = strstr(p, "\"passes\":")) && (q = strstr(q, "\"passes\":")); ++p, ++q)
+        cr_assert_eq(atoi(p + 9), atoi(q + 9));
+    for (const char *p = a, *q = b; (p = strstr(p, "\"mean\":")) && (q = strstr(q, "\"mean\":"));
+         ++p, ++q)
+        cr_assert_leq(fabs(atof(p + 7) - atof(q + 7)), 1e-5);
+    free(a);
+    free(b);
+    unlink(w);
+    unlink(j1);
+    unlink(j2);
+    lsuv_weights_destroy(init);
+    lsuv_net_destroy(net);
+}
+
+GPU_TEST(lsuv, hazard_exits_3_and_writes_nothing) {
+    char w[256], json[256], saved[256];
+    snprintf(w, sizeof w, "%s/dead-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    snprintf(json, sizeof json, "%s/dead-%d.json", LSUV_TEST_TMP, (int)getpid());
+    snprintf(saved, sizeof saved, "%s/dead-%d-out.safetensors", LSUV_TEST_TMP, (int)getpid());
+    lsuv_net *net;
+    lsuv_weights *dead;
+    TEST_OK(lsuv_net_load(FASTAI, NULL, &net));
+    TEST_OK(lsuv_weights_init(net, LSUV_INIT_KAIMING, 1, &dead));
+    memset(dead->layers[2].weight, 0, dead->layers[2].weight_count * 4);
+    TEST_OK(lsuv_weights_save(net, dead, w));
+    spawn_result r = spawn_run((const char *const[]){LSUV_VK_BIN, "--layers", FASTAI, "--batch",
+                                                     "32", "--weights-in", w, "--json", json,
+                                                     "--save-weights", saved, NULL},
+                               NULL);
+    cr_assert_eq(r.exit_code, 3, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "layer 2") && strstr(r.err, "mean-first") && strstr(r.err, "dead"),
+              "%s", r.err);
+    cr_assert_neq(access(json, F_OK), 0, "no partial JSON");
+    cr_assert_neq(access(saved, F_OK), 0, "no partial weights");
+    spawn_result_free(&r);
+    unlink(w);
+    lsuv_weights_destroy(dead);
+    lsuv_net_destroy(net);
+}
+
+GPU_TEST(lsuv, reports_have_their_keys) {
+    char json[256], csv[256], trace[256], svg[256];
+    snprintf(json, sizeof json, "%s/rep-%d.json", LSUV_TEST_TMP, (int)getpid());
+    snprintf(csv, sizeof csv, "%s/rep-%d.csv", LSUV_TEST_TMP, (int)getpid());
+    snprintf(trace, sizeof trace, "%s/rep-%d.trace.csv", LSUV_TEST_TMP, (int)getpid());
+    snprintf(svg, sizeof svg, "%s/rep-%d.svg", LSUV_TEST_TMP, (int)getpid());
+    spawn_result r = spawn_run(
+        (const char *const[]){LSUV_VK_BIN, "--layers", FASTAI,        "--batch",  "32",
+                              "--input",   FASHION,    "--normalize", "--order",  "all",
+                              "--json",    json,       "--csv",       csv,        "--trace",
+                              trace,       "--plot",   svg,           "--verify", NULL},
+        NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    char *text;
+    size_t n;
+    TEST_OK(lsuv_file_read_all(json, 1 << 22, &text, &n));
+    static const char *keys[] = {
+        "\"device\"",         "\"net\"",    "\"batch\"",     "\"input\"",  "\"seed\"",
+        "\"runs\"",           "\"order\"",  "\"converged\"", "\"passes\"", "\"submissions\"",
+        "\"readback_bytes\"", "\"gpu_ms\"", "\"wall_ms\"",   "\"layers\"", "\"index\"",
+        "\"type\"",           "\"mean\"",   "\"std\"",       "\"joint\"",  "\"std-only\"",
+        "\"alternating\""};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(strstr(text, keys[k]), "JSON lacks %s", keys[k]);
+    free(text);
+    TEST_OK(lsuv_file_read_all(trace, 1 << 22, &text, &n));
+    cr_assert(strncmp(text, "order,layer,pass,step,mean,std\n", 31) == 0, "%.60s", text);
+    free(text);
+    TEST_OK(lsuv_file_read_all(svg, 1 << 22, &text, &n));
+    cr_assert(strstr(text, "<svg") && strstr(text, "std-first") && strstr(text, "layer 4"));
+    free(text);
+    unlink(json);
+    unlink(csv);
+    unlink(trace);
+    unlink(svg);
+}
