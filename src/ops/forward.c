@@ -71,14 +71,16 @@ static uint64_t shape_count(lsuv_shape s) {
 }
 
 /* The largest power-of-two channel tile, up to 16, that divides the channels
- * of a group (any tile does when there is one group) and whose weights fit
- * one binding. */
+ * of a group (any tile does when there is one group), whose weights fit one
+ * binding, and that is not twice the channels there are. */
 static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
     uint32_t og = lsuv_layer_bias_count(l) / groups;
     uint64_t room = (f->range - f->align) / 4;
     uint32_t t = MAX_TILES - 1;
-    while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room)) --t;
+    while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room ||
+                     (1u << (t - 1)) >= lsuv_layer_bias_count(l)))
+        --t;
     return t;
 }
 
