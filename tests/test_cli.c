@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lsuv/weights.h"
 #include "support/spawn.h"
 
 TestSuite(cli, .timeout = 120);
@@ -202,4 +203,29 @@ Test(cli, fashion_mnist_batch) {
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "--summary goes with --layers"), "%s", r.err);
     spawn_result_free(&r);
+}
+
+Test(cli, order_none_saves_the_initial_weights) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/init-%d.weights", LSUV_TEST_TMP, (int)getpid());
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--order", "none", "--seed", "5",
+                         "--save-weights", path);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "initial weights"), "%s", r.out);
+    spawn_result_free(&r);
+    /* The same bytes as the library's kaiming weights for seed 5. */
+    lsuv_net *net;
+    lsuv_weights *w, *back;
+    cr_assert_eq(lsuv_net_load(FASTAI, NULL, &net), LSUV_OK);
+    cr_assert_eq(lsuv_weights_init(net, LSUV_INIT_KAIMING, 5, &w), LSUV_OK);
+    cr_assert_eq(lsuv_weights_load(net, path, &back), LSUV_OK, "%s", lsuv_error_message());
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (w->layers[i].weight)
+            cr_assert(memcmp(w->layers[i].weight, back->layers[i].weight,
+                             w->layers[i].weight_count * 4) == 0,
+                      "layer %u", i);
+    lsuv_weights_destroy(back);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    unlink(path);
 }

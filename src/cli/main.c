@@ -31,7 +31,8 @@ static const char usage[] =
     "\n"
     "LSUV (runs unless --summary):\n"
     "  --order ORDER       mean-first, std-first, alternating, joint, std-only,\n"
-    "                      both (default: mean-first and std-first) or all\n"
+    "                      both (default: mean-first and std-first), all, or none\n"
+    "                      (no LSUV: --save-weights writes the initial weights)\n"
     "  --mean-param P      sub (default: shift after the activation) or bias\n"
     "  --tol T             both tolerances (default 1e-3); --tol-mean, --tol-std\n"
     "  --max-iters N       cap of each loop (default 50); a capped loop has not converged\n"
@@ -231,12 +232,14 @@ static int parse_args(int argc, char **argv, options *o) {
                 o->orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST;
             } else if (strcmp(optarg, "all") == 0) {
                 o->orders = (1u << LSUV_ORDER_COUNT) - 1;
+            } else if (strcmp(optarg, "none") == 0) {
+                o->orders = 0;
             } else if (lsuv_order_from_name(optarg, &order)) {
                 o->orders = 1u << order;
             } else {
                 fprintf(stderr,
                         "lsuv-vk: --order expects mean-first, std-first, alternating, joint, "
-                        "std-only, both or all, got '%s'\n",
+                        "std-only, both, all or none, got '%s'\n",
                         optarg);
                 return EXIT_USAGE;
             }
@@ -326,7 +329,7 @@ static int parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs_layers);
         return EXIT_USAGE;
     }
-    if (o->save_weights && !(o->orders & (1u << o->keep))) {
+    if (o->save_weights && o->orders && !(o->orders & (1u << o->keep))) {
         fprintf(stderr, "lsuv-vk: --save-weights keeps %s (--keep), which --order does not run\n",
                 lsuv_order_name((lsuv_order)o->keep));
         return EXIT_USAGE;

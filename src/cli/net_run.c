@@ -106,7 +106,16 @@ static int run_with_net(const options *o, const lsuv_net *net) {
     fprintf(text, "input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n",
             o->input ? o->input : "synthetic", batch.n, batch.c, batch.h, batch.w,
             o->normalize ? " normalized" : "", m.mean, m.std);
-    int code = lsuv_cli_run(o, net, w, &batch);
+    int code = EXIT_OK;
+    if (o->orders) {
+        code = lsuv_cli_run(o, net, w, &batch);
+    } else if (o->save_weights) {
+        s = lsuv_weights_save(net, w, o->save_weights);
+        if (s != LSUV_OK)
+            code = cli_fail(s);
+        else
+            fprintf(text, "saved the initial weights: %s\n", o->save_weights);
+    }
     lsuv_batch_free(&batch);
     lsuv_weights_destroy(w);
     return code;

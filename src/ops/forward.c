@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES = 5 };
+enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES = 6 };
 
 typedef struct dispatch {
     const lsuv_pipeline *pipeline;
@@ -52,7 +52,7 @@ struct lsuv_forward {
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     lsuv_pipeline pool;
     bool subgroup;
-    uint32_t conv_wg, conv_px_log2, pool_wg;
+    uint32_t conv_wg, conv_px_log2, conv_tile_log2, pool_wg;
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
@@ -70,14 +70,14 @@ static uint64_t shape_count(lsuv_shape s) {
     return (uint64_t)s.c * s.h * s.w;
 }
 
-/* The largest power-of-two channel tile, up to 16, that divides the channels
+/* The largest power-of-two channel tile, up to the device's, that divides the channels
  * of a group (any tile does when there is one group), whose weights fit one
  * binding, and that is not twice the channels there are. */
 static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
     uint32_t og = lsuv_layer_bias_count(l) / groups;
     uint64_t room = (f->range - f->align) / 4;
-    uint32_t t = MAX_TILES - 1;
+    uint32_t t = f->conv_tile_log2;
     while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room ||
                      (1u << (t - 1)) >= lsuv_layer_bias_count(l)))
         --t;
@@ -238,14 +238,22 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: %u output channels' weights exceed the device's binding", i,
                          tile);
-    uint32_t oc_chunk = (uint32_t)(room / per_oc / tile * tile);
     /* Weights go through a uniform buffer when a few dispatches' worth of
-     * channel tiles fit it; the big layers read them as storage. */
+     * channel tiles fit it, with a smaller tile if that makes them fit; the
+     * big layers read them as storage. */
     uint64_t ubo_room =
         f->ubo_range > f->ubo_align + 16 ? (f->ubo_range - f->ubo_align - 16) / 4 : 0;
-    uint32_t ubo_chunk = (uint32_t)(ubo_room / per_oc / tile * tile);
-    bool ubo = tile >= 4 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16;
-    if (ubo) oc_chunk = ubo_chunk;
+    uint32_t ubo_tile_log2 = tile_log2, ubo_chunk = 0;
+    bool ubo = false;
+    for (; ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
+        uint32_t t = 1u << ubo_tile_log2;
+        ubo_chunk = (uint32_t)(ubo_room / per_oc / t * t);
+        ubo = ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 && (ubo_tile_log2 >= 4 || t >= tile);
+        if (ubo) tile_log2 = ubo_tile_log2;
+        if (ubo_tile_log2 == 2) break;
+    }
+    tile = 1u << tile_log2;
+    uint32_t oc_chunk = ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
     if (oc_chunk > oc) oc_chunk = oc;
     uint32_t samples;
     lsuv_status s = samples_per_chunk(f, l, &samples);
@@ -376,12 +384,15 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     f->ubo_align = info->min_uniform_buffer_offset_alignment > 16
                        ? info->min_uniform_buffer_offset_alignment
                        : 16;
-    /* On a CPU a workgroup of one subgroup, each invocation a 16-channel by
-     * 16-pixel tile (measured on lavapipe, standard case: 16x16 15.7 GFLOP/s,
-     * 16x8 14.3, 16x32 12.4, 8x16 10.3); on a GPU 64 invocations of 16 by 4. */
+    /* On a CPU a workgroup of one subgroup, each invocation a tile of up to
+     * 32 channels by 16 pixels (measured on lavapipe, standard case, GFLOP/s:
+     * 32x16 19.4, 32x8 17.6, 16x16 15.3, 16x32 13.1, 16x8 14.3, 8x16 10.3,
+     * 16x1 5.6, 64x16 15.8 and far worse on bigger layers); on a GPU 64
+     * invocations of 16 by 4. */
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
     f->conv_px_log2 = cpu ? 4 : 2;
+    f->conv_tile_log2 = cpu ? 5 : 4;
     f->pool_wg = 64;
     f->subgroup =
         dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;

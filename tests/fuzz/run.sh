@@ -38,8 +38,8 @@ activation=relu
 output=3
 activation=linear
 CFG
-"$lsuv_vk" --layers "$work/net.cfg" --batch 1 --save-weights "$work/w.weights" >/dev/null
-"$lsuv_vk" --layers "$work/net.cfg" --batch 1 --save-weights "$work/w.safetensors" >/dev/null
+"$lsuv_vk" --layers "$work/net.cfg" --order none --save-weights "$work/w.weights" >/dev/null
+"$lsuv_vk" --layers "$work/net.cfg" --order none --save-weights "$work/w.safetensors" >/dev/null
 cp "$work/w.weights" "$work/darknet_weights/"
 cp "$work/w.safetensors" "$work/safetensors/"
 
