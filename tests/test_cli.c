@@ -177,10 +177,11 @@ Test(cli, weights_round_trip_through_files) {
     char path[256];
     snprintf(path, sizeof path, "%s/cli-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
     spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--init", "orthonormal", "--seed",
-                         "3", "--batch", "8", "--save-weights", path);
+                         "3", "--order", "none", "--save-weights", path);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
-    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--weights-in", path, "--batch", "8");
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--weights-in", path, "--batch", "8", "--order",
+            "std-first");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
     r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--weights-in", path);
