@@ -35,7 +35,7 @@ test: build
 # drivers and the validation layer are suppressed by library name only
 # (tests/sanitize/lsan.supp); lsuv-vk's own code is never suppressed.
 test-sanitize: setup
-	@cmake -S . -B $(BUILD_SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DLSUV_WERROR=ON -DLSUV_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(BUILD_SANITIZE) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSUV_WERROR=ON -DLSUV_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_SANITIZE) -j$(JOBS)
 	cd $(BUILD_SANITIZE) && \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
@@ -50,8 +50,11 @@ fuzz: build
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_cfg fuzz_darknet_weights fuzz_safetensors fuzz_idx fuzz_npy
 	tests/fuzz/run.sh $(BUILD_FUZZ) $(BUILD)/lsuv-vk $(FUZZ_SECONDS)
 
+# The kernels against copy bandwidth and the FMA peak, then every LSUV
+# ordering against PyTorch doing the same on this CPU.
 bench: build
-	./$(BUILD)/lsuv-bench --kernels
+	@bash scripts/setup-debian.sh peers
+	./$(BUILD)/lsuv-bench --kernels --lsuv
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

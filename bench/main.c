@@ -9,9 +9,13 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: lsuv-bench --kernels [options]\n"
+    "usage: lsuv-bench --kernels|--lsuv [options]\n"
     "\n"
-    "  --kernels          time the statistics kernel against vkCmdCopyBuffer\n"
+    "  --kernels          the statistics kernel against vkCmdCopyBuffer, the\n"
+    "                     convolutions against the measured FMA peak\n"
+    "  --lsuv             every LSUV ordering on nets/fastai-07a.cfg, batch 512 of\n"
+    "                     Fashion-MNIST, and the same in PyTorch on the CPU\n"
+    "  --images PATH      the IDX images of --lsuv (default: Debian's Fashion-MNIST)\n"
     "  --device SEL       an index, part of a name, or 'all' (default: all)\n"
     "  --size-mib N       buffer size in MiB (default 64)\n"
     "  --repeats N        timed runs after one warm-up (default 7, at least 5)\n"
@@ -30,9 +34,11 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_KERNELS = 256, OPT_DEVICE, OPT_SIZE, OPT_REPEATS, OPT_JSON };
+    enum { OPT_KERNELS = 256, OPT_LSUV, OPT_IMAGES, OPT_DEVICE, OPT_SIZE, OPT_REPEATS, OPT_JSON };
     static const struct option longs[] = {
         {"kernels", no_argument, 0, OPT_KERNELS},
+        {"lsuv", no_argument, 0, OPT_LSUV},
+        {"images", required_argument, 0, OPT_IMAGES},
         {"device", required_argument, 0, OPT_DEVICE},
         {"size-mib", required_argument, 0, OPT_SIZE},
         {"repeats", required_argument, 0, OPT_REPEATS},
@@ -41,8 +47,9 @@ int main(int argc, char **argv) {
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
-    bool kernels = false;
+    bool kernels = false, lsuv = false;
     const char *device = "all", *json_path = NULL;
+    const char *images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
     uint64_t size_mib = 64, repeats = 7;
     opterr = 0;
     int c;
@@ -50,6 +57,12 @@ int main(int argc, char **argv) {
         switch (c) {
         case OPT_KERNELS:
             kernels = true;
+            break;
+        case OPT_LSUV:
+            lsuv = true;
+            break;
+        case OPT_IMAGES:
+            images = optarg;
             break;
         case OPT_DEVICE:
             device = optarg;
@@ -75,8 +88,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc || !kernels) {
-        fprintf(stderr, "lsuv-bench: nothing to do; try 'lsuv-bench --kernels' or --help\n");
+    if (optind < argc || !(kernels || lsuv)) {
+        fprintf(stderr,
+                "lsuv-bench: nothing to do; try 'lsuv-bench --kernels', --lsuv or --help\n");
         return 2;
     }
     /* With JSON on stdout the table moves to stderr, so stdout stays parseable. */
@@ -99,15 +113,20 @@ int main(int argc, char **argv) {
 
     cJSON *root = cJSON_CreateObject();
     cJSON *entries = cJSON_AddArrayToObject(root, "kernels");
-    kernel_options ko = {.bytes = size_mib << 20, .repeats = (uint32_t)repeats};
-    fprintf(table,
-            "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
-            "slowest, fastest; ms median\n",
-            (unsigned long long)size_mib, ko.repeats);
-    fprintf(table, "%-34s %-6s %9s %9s %9s %9s\n", "device", "kernel", "GB/s", "min", "max", "ms");
+    kernel_options ko = {.bytes = size_mib << 20, .repeats = (uint32_t)repeats, .images = images};
+    if (kernels) {
+        fprintf(table,
+                "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
+                "slowest, fastest; ms median\n",
+                (unsigned long long)size_mib, ko.repeats);
+        fprintf(table, "%-34s %-6s %9s %9s %9s %9s\n", "device", "kernel", "GB/s", "min", "max",
+                "ms");
+    }
     int code = 0;
     for (uint32_t i = 0; i < count; ++i) {
-        int r = bench_kernels(inst, indices[i], &ko, table, entries);
+        int r = kernels ? bench_kernels(inst, indices[i], &ko, table, entries) : 0;
+        if (r && !code) code = r;
+        r = lsuv ? bench_lsuv(inst, indices[i], &ko, table, entries) : 0;
         if (r && !code) code = r;
     }
 

@@ -12,6 +12,13 @@ packages=(
   clang libclang-rt-14-dev
   dataset-fashion-mnist
 )
+# `setup-debian.sh peers` adds the PyTorch peer of lsuv-bench --lsuv.
+for group in "$@"; do
+  case "$group" in
+    peers) packages+=(python3-torch python3-numpy) ;;
+    *) echo "setup-debian.sh: unknown group '$group' (known: peers)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
