@@ -169,18 +169,18 @@ static int write_csv(const report *r, const char *path) {
     return write_text(&t, path);
 }
 
+/* The trace and the plot are of the first selected device. */
 static int write_trace(const report *r, const char *path) {
     text t = {0};
     put(&t, "order,layer,pass,step,mean,std\n");
-    for (uint32_t d = 0; d < r->n_devices && d < 1; ++d)
-        for (uint32_t k = 0; k < r->devices[d].n_runs; ++k) {
-            const lsuv_run *run = &r->devices[d].runs[k];
-            for (uint32_t i = 0; i < run->n_trace; ++i) {
-                const lsuv_trace_row *row = &run->trace[i];
-                put(&t, "%s,%u,%u,%c,%.9g,%.9g\n", lsuv_order_name(run->order), row->layer,
-                    row->pass, row->step, row->mean, row->std);
-            }
+    for (uint32_t k = 0; k < r->devices[0].n_runs; ++k) {
+        const lsuv_run *run = &r->devices[0].runs[k];
+        for (uint32_t i = 0; i < run->n_trace; ++i) {
+            const lsuv_trace_row *row = &run->trace[i];
+            put(&t, "%s,%u,%u,%c,%.9g,%.9g\n", lsuv_order_name(run->order), row->layer, row->pass,
+                row->step, row->mean, row->std);
         }
+    }
     return write_text(&t, path);
 }
 

@@ -204,14 +204,17 @@ static lsuv_status samples_per_chunk(const lsuv_forward *f, const lsuv_layer *l,
 
 /* Uploads a layer's weights: as they are, or packed by channel tile
  * ([tile][ci][ky][kx][j], zeros past the last channel) for the kernel that
- * reads them from a uniform buffer. */
+ * reads them from a uniform buffer. The buffer is made on the first upload
+ * and rewritten by later ones. */
 static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l,
                                   const lsuv_layer_params *p, uint32_t packed_tile) {
     uint32_t oc = lsuv_layer_bias_count(l);
     uint64_t per_oc = lsuv_layer_fan_in(l);
     uint64_t count = packed_tile ? div_up(oc, packed_tile) * packed_tile * per_oc : p->weight_count;
+    lp->packed_tile = packed_tile;
     /* Room after the last weight for a uniform binding's whole vec4. */
-    lsuv_status s = lsuv_buffer_create(f->device, count * 4 + 16, &lp->weights);
+    lsuv_status s =
+        lp->weights ? LSUV_OK : lsuv_buffer_create(f->device, count * 4 + 16, &lp->weights);
     if (s != LSUV_OK || !packed_tile)
         return s == LSUV_OK ? lsuv_buffer_write(lp->weights, 0, p->weight, count * 4) : s;
     float *packed = calloc(count, sizeof *packed);
@@ -222,7 +225,6 @@ static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_la
                 p->weight[o * per_oc + r];
     s = lsuv_buffer_write(lp->weights, 0, packed, count * 4);
     free(packed);
-    lp->packed_tile = packed_tile;
     return s;
 }
 
@@ -593,19 +595,8 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         layer_plan *lp = &f->layers[i];
         const lsuv_layer_params *p = &w->layers[i];
         if (!lp->weights) continue;
-        float state[4] = {p->sub, 1.0f, 0.0f, 1.0f};
-        lsuv_buffer_destroy(lp->weights);
-        lp->weights = NULL;
-        uint32_t packed = lp->packed_tile;
-        s = upload_weights(f, lp, &f->net->layers[i], p, packed);
-        /* The descriptor sets point at the old buffer: rebind binding 1. */
-        for (uint32_t d = 0; s == LSUV_OK && d < lp->n_dispatches; ++d) {
-            const dispatch *dp = &lp->dispatches[d];
-            uint64_t per_oc = lsuv_layer_fan_in(&f->net->layers[i]);
-            uint32_t oc0 = dp->push[18], oc1 = dp->push[19];
-            uint64_t count = (packed ? div_up(oc1 - oc0, packed) * packed : oc1 - oc0) * per_oc;
-            bind_floats_as(f, dp->set, 1, packed != 0, lp->weights, oc0 * per_oc, count);
-        }
+        float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
+        s = upload_weights(f, lp, &f->net->layers[i], p, lp->packed_tile);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
     }
