@@ -1,4 +1,11 @@
 #version 450
+#ifdef LSUV_FP16
+// Activations and weights stored as fp16, arithmetic in fp32.
+#extension GL_EXT_shader_16bit_storage : require
+#define STORED float16_t
+#else
+#define STORED float
+#endif
 // Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
 // sub, clamp to maxv; and optionally the Welford partials of its own output,
 // so forward plus statistics is one pass over memory. A connected layer runs
@@ -18,20 +25,17 @@
 layout(constant_id = 2) const uint OC_T = 8;
 layout(constant_id = 3) const uint PX_T = 4;
 
-layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
+layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
 #ifdef LSUV_UBO_WEIGHTS
 // Weights in a uniform buffer: lavapipe reads a uniform-buffer value of one
 // address across the subgroup with one scalar load, even inside loops, where
 // its storage-buffer loads go lane by lane.
-layout(constant_id = 4) const uint WEIGHT_VEC4S = 1024;
 layout(set = 0, binding = 1, std140) uniform Weights { vec4 wts4[4096]; };
-float weight(uint i) { return wts4[i >> 2u][i & 3u]; }
 #else
-layout(set = 0, binding = 1) readonly buffer Weights { float wts[]; };
-float weight(uint i) { return wts[i]; }
+layout(set = 0, binding = 1) readonly buffer Weights { STORED wts[]; };
 #endif
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(set = 0, binding = 3) writeonly buffer Output { float y[]; };
+layout(set = 0, binding = 3) writeonly buffer Output { STORED y[]; };
 // What LSUV adjusts, on the device: the shift after the activation, a scale
 // of the weights, and a scale and shift of the biases (so a pass need not
 // rewrite W): pre = wscale * (W x) + bscale * bias + bshift.
@@ -88,7 +92,8 @@ void main() {
                 for (uint p = 0u; p < PX_T; ++p) {
                     int iy = iy0[p] + int(ky), ix = ix0[p] + int(kx);
                     bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
-                    xv[p] = inside ? x[in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix)] : 0.0;
+                    xv[p] = inside ? float(x[in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix)])
+                                   : 0.0;
                 }
 #ifdef LSUV_UBO_WEIGHTS
                 uint wi = pc.w_off / 4u +
@@ -107,7 +112,7 @@ void main() {
 #else
                 uint wi = pc.w_off + (((oc0 - pc.oc_begin) * pc.cg + ci) * pc.k + ky) * pc.k + kx;
                 for (uint j = 0u; j < OC_T; ++j) {
-                    float wv = oc0 + j < pc.oc_end ? wts[wi + j * pc.cg * kk] : 0.0;
+                    float wv = oc0 + j < pc.oc_end ? float(wts[wi + j * pc.cg * kk]) : 0.0;
                     for (uint p = 0u; p < PX_T; ++p) acc[j][p] = fma(wv, xv[p], acc[j][p]);
                 }
 #endif
@@ -125,10 +130,11 @@ void main() {
             uint px = px_base + p * gl_WorkGroupSize.x;
             if (oc >= pc.oc_end || px >= pixels) continue;
             float pre = fma(acc[j][p], wscale, fma(bias[oc], bscale, bshift));
-            float v = min(activate(pc.act, pc.slope, pre) - sub, pc.maxv);
+            // The statistics describe the tensor as stored.
+            float v = float(STORED(min(activate(pc.act, pc.slope, pre) - sub, pc.maxv)));
             uint ox = px % pc.ow, t = px / pc.ow;
             uint oy = t % pc.oh, b = t / pc.oh;
-            y[pc.out_off + ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox] = v;
+            y[pc.out_off + ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox] = STORED(v);
             if (stats) {
                 if (is_finite_bits(v))
                     m = moments_push(m, v - shift);

@@ -1,10 +1,16 @@
 #version 450
+#ifdef LSUV_FP16
+#extension GL_EXT_shader_16bit_storage : require
+#define STORED float16_t
+#else
+#define STORED float
+#endif
 // The layers without weights that change a tensor: darknet's maxpool, the
 // global average pool and the centre crop. One invocation per output value.
 layout(local_size_x_id = 0) in;
 
-layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
-layout(set = 0, binding = 1) writeonly buffer Output { float y[]; };
+layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
+layout(set = 0, binding = 1) writeonly buffer Output { STORED y[]; };
 
 layout(push_constant) uniform Push {
     uint mode;                  // 0 maxpool, 1 avgpool, 2 crop
@@ -32,16 +38,16 @@ void main() {
             for (uint kx = 0u; kx < pc.size; ++kx) {
                 int iy = y0 + int(ky), ix = x0 + int(kx);
                 if (iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w))
-                    v = max(v, x[plane + uint(iy) * pc.w + uint(ix)]);
+                    v = max(v, float(x[plane + uint(iy) * pc.w + uint(ix)]));
             }
         }
     } else if (pc.mode == 1u) {
         float sum = 0.0;
-        for (uint j = 0u; j < pc.h * pc.w; ++j) sum += x[plane + j];
+        for (uint j = 0u; j < pc.h * pc.w; ++j) sum += float(x[plane + j]);
         v = sum / float(pc.h * pc.w);
     } else {
         uint dy = (pc.h - pc.oh) / 2u, dx = (pc.w - pc.ow) / 2u;
-        v = x[plane + (oy + dy) * pc.w + ox + dx];
+        v = float(x[plane + (oy + dy) * pc.w + ox + dx]);
     }
-    y[pc.out_off + i] = v;
+    y[pc.out_off + i] = STORED(v);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "lsuv/forward.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
@@ -56,8 +57,8 @@ typedef struct check {
 
 /* Runs layer `layer` of net on the device from `input` (the layer's input as
  * the device holds it) and compares every output with the reference. */
-static check compare_layer(const lsuv_net *net, const lsuv_weights *w, lsuv_forward *f,
-                           uint32_t layer, const double *input, uint32_t n) {
+static check compare_layer_as(const lsuv_net *net, const lsuv_weights *w, lsuv_forward *f,
+                              uint32_t layer, const double *input, uint32_t n, bool fp16) {
     const lsuv_layer *l = &net->layers[layer];
     uint64_t count = (uint64_t)n * lsuv_ref_layer_outputs(l);
     float *dev = malloc(count * sizeof *dev);
@@ -73,6 +74,9 @@ static check compare_layer(const lsuv_net *net, const lsuv_weights *w, lsuv_forw
          * sums: h*w terms), so they are held to their own reduction. */
         if (l->type == LSUV_LAYER_AVGPOOL)
             b = (double)(l->in.h * l->in.w + 1) * 0x1p-24 * (fabs(ref[i]) + 4);
+        /* fp16 storage rounds the output once more: half an ulp, 2^-11
+         * relative (2^-24 absolute below the normal range). */
+        if (fp16) b += 0x1p-11 * fabs(ref[i]) + 0x1p-24;
         cr_assert(err <= b,
                   "layer %u (%s) output %llu: device %.9g, reference %.9g, error %.3g > bound %.3g",
                   layer, lsuv_layer_type_name(l->type), (unsigned long long)i, dev[i], ref[i], err,
@@ -83,6 +87,16 @@ static check compare_layer(const lsuv_net *net, const lsuv_weights *w, lsuv_forw
     free(ref);
     free(mag);
     return c;
+}
+
+static check compare_layer(const lsuv_net *net, const lsuv_weights *w, lsuv_forward *f,
+                           uint32_t layer, const double *input, uint32_t n) {
+    return compare_layer_as(net, w, f, layer, input, n, false);
+}
+
+/* The values as fp16 stores them. */
+static void round_to_half(float *x, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) x[i] = lsuv_half_to_float(lsuv_half_from_float(x[i]));
 }
 
 /* One layer network from a cfg body, on a random batch. */
@@ -264,4 +278,52 @@ GPU_TEST(forward, fused_statistics_match_the_output) {
     lsuv_batch_free(&b);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
+}
+
+/* In fp16 the inputs and weights are what fp16 holds; the reference takes
+ * them rounded, so the bound adds only the output's own rounding. */
+static void one_layer_fp16(const char *net_line, const char *layer_text, uint32_t n) {
+    char text[1024];
+    snprintf(text, sizeof text, "[net]\n%s\n%s\n", net_line, layer_text);
+    lsuv_net *net = parse(text);
+    lsuv_weights *w = weights_for(net, n * 7 + strlen(text));
+    lsuv_batch b = batch_for(net, n, strlen(text) + 1);
+    uint64_t count = (uint64_t)n * b.c * b.h * b.w;
+    round_to_half(b.data, count);
+    for (uint32_t i = 0; i < w->n_layers; ++i)
+        if (w->layers[i].weight) round_to_half(w->layers[i].weight, w->layers[i].weight_count);
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = n, .precision = LSUV_PRECISION_FP16};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, 0, true));
+    double *in = malloc(count * sizeof *in);
+    for (uint64_t i = 0; i < count; ++i) in[i] = b.data[i];
+    compare_layer_as(net, w, f, 0, in, n, true);
+    if (lsuv_layer_has_weights(&net->layers[0])) {
+        /* The fused statistics describe the fp16 tensor as stored. */
+        uint64_t out_count = n * lsuv_ref_layer_outputs(&net->layers[0]);
+        float *out = malloc(out_count * sizeof *out);
+        TEST_OK(lsuv_forward_read(f, 0, out));
+        lsuv_moments got, ref;
+        TEST_OK(lsuv_forward_stats_read(f, 0, &got));
+        lsuv_ref_moments(out, out_count, &ref);
+        double bound = 0.5 * log2((double)out_count) * FLT_EPSILON * (fabs(ref.mean) + ref.std);
+        cr_assert(fabs(got.mean - ref.mean) <= bound && fabs(got.std - ref.std) <= bound,
+                  "fp16 stats: mean %.9g/%.9g std %.9g/%.9g", got.mean, ref.mean, got.std, ref.std);
+        free(out);
+    }
+    free(in);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+GPU_TEST(forward, fp16_storage) {
+    one_layer_fp16("height=9\nwidth=11\nchannels=4", "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu\nsub=0.1", 5);
+    one_layer_fp16("height=13\nwidth=12\nchannels=3", "[convolutional]\nfilters=16\nsize=5\nstride=2\npadding=2\nactivation=tanh", 2);
+    one_layer_fp16("height=2\nwidth=3\nchannels=40", "[connected]\noutput=17\nactivation=linear", 9);
+    one_layer_fp16("height=9\nwidth=7\nchannels=3", "[maxpool]\nsize=2\nstride=2", 3);
+    one_layer_fp16("height=7\nwidth=5\nchannels=4", "[avgpool]", 3);
 }

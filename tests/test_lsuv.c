@@ -23,16 +23,20 @@ typedef struct setup {
     lsuv_forward *forward;
 } setup;
 
-static setup make(uint32_t batch, uint64_t seed) {
+static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
     setup s = {0};
     TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
     TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
     lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
     TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch};
+    lsuv_forward_options fo = {.batch = batch, .precision = precision};
     TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
     TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
     return s;
+}
+
+static setup make(uint32_t batch, uint64_t seed) {
+    return make_as(batch, seed, LSUV_PRECISION_FP32);
 }
 
 static void unmake(setup *s) {
@@ -259,4 +263,18 @@ GPU_TEST(lsuv, reports_have_their_keys) {
     unlink(csv);
     unlink(trace);
     unlink(svg);
+}
+
+GPU_TEST(lsuv, fp16_storage_reaches_the_same_tolerances) {
+    /* fp16 outputs carry 11 bits; the statistics of 100k of them are still
+     * good to far better than the 1e-3 tolerances. */
+    setup s = make_as(128, 0, LSUV_PRECISION_FP16);
+    lsuv_run run = run_order(&s, LSUV_ORDER_STD_FIRST);
+    for (uint32_t l = 0; l < 5; ++l) {
+        cr_assert(run.layers[l].converged, "layer %u", l);
+        cr_assert_leq(fabs(run.layers[l].std - 1), 1e-3);
+        cr_assert_leq(fabs(run.layers[l].mean), 1e-3);
+    }
+    lsuv_run_free(&run);
+    unmake(&s);
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/half.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 
@@ -80,4 +81,20 @@ Test(rng, uniform_range) {
     }
     cr_assert_lt(lo, 1e-3);
     cr_assert_gt(hi, 1 - 1e-3);
+}
+
+Test(half, round_trip_and_rounding) {
+    /* Every half survives the trip through float; floats round to nearest
+     * even: 1 + 2^-11 is a tie between 1 and 1 + 2^-10 and goes to 1. */
+    for (uint32_t h = 0; h < 65536; ++h) {
+        float f = lsuv_half_to_float((uint16_t)h);
+        if (f != f) continue; /* NaN */
+        cr_assert_eq(lsuv_half_from_float(f), h, "half %04x", h);
+    }
+    cr_assert_eq(lsuv_half_from_float(1.0f + 0x1p-11f), 0x3c00);
+    cr_assert_eq(lsuv_half_from_float(1.0f + 3 * 0x1p-11f), 0x3c02);
+    cr_assert_eq(lsuv_half_from_float(65520.0f), 0x7c00, "rounds up to infinity");
+    cr_assert_eq(lsuv_half_from_float(0x1p-25f), 0x0000, "a tie below the smallest subnormal");
+    cr_assert_eq(lsuv_half_from_float(-0x1p-24f), 0x8001);
+    cr_assert_eq(lsuv_half_to_float(0x3555), 0.333251953125f);
 }

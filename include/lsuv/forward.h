@@ -18,9 +18,17 @@ extern "C" {
 
 typedef struct lsuv_forward lsuv_forward;
 
+typedef enum lsuv_precision {
+    LSUV_PRECISION_FP32,
+    /* Activations and weights stored as fp16, arithmetic in fp32; needs the
+     * device's storageBuffer16BitAccess. Weights are then read as storage. */
+    LSUV_PRECISION_FP16,
+} lsuv_precision;
+
 typedef struct lsuv_forward_options {
     uint32_t batch;           /* samples; 0 takes the network's [net] batch */
     uint64_t max_chunk_bytes; /* most bytes one binding spans; 0: maxStorageBufferRange */
+    lsuv_precision precision;
 } lsuv_forward_options;
 
 lsuv_status lsuv_forward_create(lsuv_device *device, const lsuv_net *net,
@@ -41,7 +49,8 @@ void lsuv_forward_record(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t first, u
                          bool stats);
 /* Records, submits and waits. */
 lsuv_status lsuv_forward_run(lsuv_forward *forward, uint32_t first, uint32_t last, bool stats);
-/* The statistics of a layer's output that the last recording with stats made. */
+/* The statistics of a layer's output that the last recording with stats made
+ * (in fp16, of layers with weights only: their kernels compute them). */
 lsuv_status lsuv_forward_stats_read(const lsuv_forward *forward, uint32_t layer, lsuv_moments *out);
 
 /* Uploads these weights again and resets what LSUV adjusted, for another

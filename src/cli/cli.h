@@ -32,6 +32,7 @@ typedef struct options {
     int keep; /* the lsuv_order whose weights --save-weights writes */
     const char *csv, *trace, *plot;
     bool verify;
+    bool fp16; /* --precision fp16 */
 } options;
 
 /* Prints "lsuv-vk: <the library's message>" and returns the exit code for

@@ -41,6 +41,8 @@ static const char usage[] =
     "  --trace PATH        CSV of every pass: order, layer, pass, step, mean, std\n"
     "  --plot PATH.svg     |mean| and |std - 1| per pass, a panel per ordering\n"
     "  --verify            recompute the final statistics with the fp64 reference\n"
+    "  --precision P       fp32 (default) or fp16: activations and weights stored\n"
+    "                      as fp16, arithmetic in fp32 (needs 16-bit storage)\n"
     "\n"
     "devices:\n"
     "  --list-devices      list every Vulkan device and its limits\n"
@@ -119,6 +121,7 @@ static int parse_args(int argc, char **argv, options *o) {
         OPT_PLOT,
         OPT_KEEP,
         OPT_VERIFY,
+        OPT_PRECISION,
     };
     static const struct option longs[] = {
         {"list-devices", no_argument, 0, OPT_LIST},
@@ -147,6 +150,7 @@ static int parse_args(int argc, char **argv, options *o) {
         {"plot", required_argument, 0, OPT_PLOT},
         {"keep", required_argument, 0, OPT_KEEP},
         {"verify", no_argument, 0, OPT_VERIFY},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -295,6 +299,13 @@ static int parse_args(int argc, char **argv, options *o) {
         case OPT_VERIFY:
             o->verify = true;
             break;
+        case OPT_PRECISION:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16")) {
+                fprintf(stderr, "lsuv-vk: --precision expects fp32 or fp16, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->fp16 = strcmp(optarg, "fp16") == 0;
+            break;
         case 'h':
             fputs(usage, stdout);
             return -1;
@@ -323,6 +334,7 @@ static int parse_args(int argc, char **argv, options *o) {
                                : o->batch        ? "--batch"
                                : o->normalize    ? "--normalize"
                                                  : NULL;
+    if (!needs_layers && o->fp16) needs_layers = "--precision";
     if (!needs_layers && (o->csv || o->trace || o->plot || o->verify))
         needs_layers = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
     if (needs_layers && !o->layers) {

@@ -6,6 +6,7 @@
 #include "ops/forward_internal.h"
 
 #include "core/error.h"
+#include "core/half.h"
 #include "vk/internal.h"
 
 #include <math.h>
@@ -50,6 +51,8 @@ struct lsuv_forward {
      * pixels per invocation. */
     lsuv_pipeline conv[2][MAX_TILES][MAX_TILES];
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
+    bool fp16;   /* activations and weights stored as fp16 */
+    uint32_t es; /* their bytes each: 4 or 2 */
     lsuv_pipeline pool;
     bool subgroup;
     uint32_t conv_wg, conv_px_log2, conv_tile_log2, pool_wg;
@@ -76,7 +79,7 @@ static uint64_t shape_count(lsuv_shape s) {
 static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
     uint32_t og = lsuv_layer_bias_count(l) / groups;
-    uint64_t room = (f->range - f->align) / 4;
+    uint64_t room = (f->range - f->align) / f->es;
     uint32_t t = f->conv_tile_log2;
     while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room ||
                      (1u << (t - 1)) >= lsuv_layer_bias_count(l)))
@@ -96,7 +99,9 @@ static lsuv_status conv_pipeline(lsuv_forward *f, bool ubo, uint32_t tile_log2, 
     if (!p->pipeline) {
         char name[48];
         snprintf(name, sizeof name, "conv2d_%s%s", f->subgroup ? "subgroup" : "shared",
-                 ubo ? "_ubo" : "");
+                 ubo       ? "_ubo"
+                 : f->fp16 ? "_fp16"
+                           : "");
         uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2};
         lsuv_pipeline_desc desc = {
             .shader = name,
@@ -134,19 +139,20 @@ static void bind(lsuv_device *dev, VkDescriptorSet set, uint32_t binding, const 
     bind_typed(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset, range);
 }
 
-/* Binds floats [first, first + count) of b, from an aligned offset; returns
- * the index of float first within the binding. A uniform buffer's binding
+/* Binds stored values (floats, or halves in fp16) [first, first + count) of
+ * b, from an aligned offset; returns the index of value first within the
+ * binding. A uniform buffer's binding
  * is rounded up to whole vec4s (the weights buffer has room for it). */
 static uint32_t bind_floats_as(lsuv_forward *f, VkDescriptorSet set, uint32_t binding, bool ubo,
                                const lsuv_buffer *b, uint64_t first, uint64_t count) {
     uint64_t align = ubo ? f->ubo_align : f->align;
-    uint64_t byte = first * 4, aligned = byte / align * align;
-    uint64_t range = byte - aligned + count * 4;
+    uint64_t byte = first * f->es, aligned = byte / align * align;
+    uint64_t range = byte - aligned + count * f->es;
     if (ubo) range = (range + 15) / 16 * 16;
     bind_typed(f->device, set, binding,
                ubo ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b,
                aligned, range);
-    return (uint32_t)((byte - aligned) / 4);
+    return (uint32_t)((byte - aligned) / f->es);
 }
 
 static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t binding,
@@ -191,7 +197,7 @@ static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t co
 static lsuv_status samples_per_chunk(const lsuv_forward *f, const lsuv_layer *l, uint32_t *out) {
     uint64_t per =
         shape_count(l->in) > shape_count(l->out) ? shape_count(l->in) : shape_count(l->out);
-    uint64_t room = (f->range - f->align) / 4;
+    uint64_t room = (f->range - f->align) / f->es;
     if (per > room)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: one sample's %llu floats exceed the device's binding of %llu "
@@ -200,6 +206,29 @@ static lsuv_status samples_per_chunk(const lsuv_forward *f, const lsuv_layer *l,
     uint64_t n = room / per;
     *out = n < f->batch ? (uint32_t)n : f->batch;
     return LSUV_OK;
+}
+
+/* Writes n floats to b as they are stored: floats, or fp16 halves. */
+static lsuv_status upload_values(lsuv_forward *f, lsuv_buffer *b, const float *x, uint64_t n) {
+    if (!f->fp16) return lsuv_buffer_write(b, 0, x, n * 4);
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_half_from_floats(h, x, n);
+    lsuv_status s = lsuv_buffer_write(b, 0, h, n * sizeof *h);
+    free(h);
+    return s;
+}
+
+/* Reads n stored values of b into floats. */
+static lsuv_status download_values(const lsuv_forward *f, const lsuv_buffer *b, float *x,
+                                   uint64_t n) {
+    if (!f->fp16) return lsuv_buffer_read(b, 0, x, n * 4);
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status s = lsuv_buffer_read(b, 0, h, n * sizeof *h);
+    if (s == LSUV_OK) lsuv_half_to_floats(x, h, n);
+    free(h);
+    return s;
 }
 
 /* Uploads a layer's weights: as they are, or packed by channel tile
@@ -214,9 +243,9 @@ static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_la
     lp->packed_tile = packed_tile;
     /* Room after the last weight for a uniform binding's whole vec4. */
     lsuv_status s =
-        lp->weights ? LSUV_OK : lsuv_buffer_create(f->device, count * 4 + 16, &lp->weights);
+        lp->weights ? LSUV_OK : lsuv_buffer_create(f->device, count * f->es + 16, &lp->weights);
     if (s != LSUV_OK || !packed_tile)
-        return s == LSUV_OK ? lsuv_buffer_write(lp->weights, 0, p->weight, count * 4) : s;
+        return s == LSUV_OK ? upload_values(f, lp->weights, p->weight, count) : s;
     float *packed = calloc(count, sizeof *packed);
     if (!packed) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t o = 0; o < oc; ++o)
@@ -235,7 +264,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     uint32_t tile_log2 = channel_tile_log2(f, l), tile = 1u << tile_log2;
     uint32_t oc = lsuv_layer_bias_count(l);
     uint64_t per_oc = lsuv_layer_fan_in(l); /* weights of one output channel */
-    uint64_t room = (f->range - f->align) / 4;
+    uint64_t room = (f->range - f->align) / f->es;
     if (per_oc * tile > room)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: %u output channels' weights exceed the device's binding", i,
@@ -250,7 +279,8 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     for (; ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
         ubo_chunk = (uint32_t)(ubo_room / per_oc / t * t);
-        ubo = ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 && (ubo_tile_log2 >= 4 || t >= tile);
+        ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
+              (ubo_tile_log2 >= 4 || t >= tile);
         if (ubo) tile_log2 = ubo_tile_log2;
         if (ubo_tile_log2 == 2) break;
     }
@@ -376,6 +406,15 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     f->device = dev;
     f->net = net;
     f->batch = options && options->batch ? options->batch : net->batch;
+    f->fp16 = options && options->precision == LSUV_PRECISION_FP16;
+    f->es = f->fp16 ? 2 : 4;
+    if (f->fp16 && !info->storage16) {
+        free(f);
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "%s has no 16-bit storage (storageBuffer16BitAccess): fp16 needs it; "
+                         "use fp32",
+                         info->name);
+    }
     f->range = info->max_storage_buffer_range;
     if (options && options->max_chunk_bytes && options->max_chunk_bytes < f->range)
         f->range = options->max_chunk_bytes;
@@ -403,7 +442,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
 
     uint32_t spec_pool[] = {f->pool_wg};
-    lsuv_pipeline_desc pool = {.shader = "pool",
+    lsuv_pipeline_desc pool = {.shader = f->fp16 ? "pool_fp16" : "pool",
                                .bindings = 2,
                                .push_size = POOL_PUSH_WORDS * 4,
                                .spec = spec_pool,
@@ -411,7 +450,8 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &pool, &f->pool);
     if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &f->stats);
     if (s == LSUV_OK)
-        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(net->input) * 4, &f->input);
+        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(net->input) * f->es,
+                               &f->input);
 
     /* Buffers: every layer's output (identity layers reuse their input's),
      * and weights, biases and state for layers with weights. */
@@ -425,7 +465,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
             continue;
         }
         lp->owns_out = true;
-        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(l->out) * 4, &lp->out);
+        s = lsuv_buffer_create(dev, (uint64_t)f->batch * shape_count(l->out) * f->es, &lp->out);
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
             float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
@@ -445,12 +485,13 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
         else if (lp->owns_out)
             s = plan_pool_layer(f, i);
         if (s != LSUV_OK) break;
-        s = lsuv_layer_has_weights(l)
-                ? lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials,
-                                               f->results, i, &lp->stats)
-                : lsuv_stats_plan_create(f->stats, lp->out, 0,
-                                         (uint64_t)f->batch * shape_count(l->out), f->results, i,
-                                         &lp->stats);
+        if (lsuv_layer_has_weights(l))
+            s = lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials, f->results,
+                                             i, &lp->stats);
+        else if (!f->fp16) /* the statistics kernel reads floats */
+            s = lsuv_stats_plan_create(f->stats, lp->out, 0,
+                                       (uint64_t)f->batch * shape_count(l->out), f->results, i,
+                                       &lp->stats);
     }
     if (s != LSUV_OK) {
         lsuv_forward_destroy(f);
@@ -491,7 +532,7 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
     if (b->c != in.c || b->h != in.h || b->w != in.w || b->n < f->batch)
         return lsuv_fail(LSUV_ERROR_INVALID, "a batch of %u x %ux%ux%u does not fit %u x %ux%ux%u",
                          b->n, b->c, b->h, b->w, f->batch, in.c, in.h, in.w);
-    return lsuv_buffer_write(f->input, 0, b->data, (uint64_t)f->batch * shape_count(in) * 4);
+    return upload_values(f, f->input, b->data, (uint64_t)f->batch * shape_count(in));
 }
 
 static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats, bool indirect) {
@@ -522,7 +563,8 @@ void lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_
         record_layer(f, cmd, i, stats && i == last, false);
     }
     /* The statistics plan starts with its own barrier. */
-    if (stats && last < f->net->n_layers) lsuv_stats_plan_record(f->layers[last].stats, cmd);
+    if (stats && last < f->net->n_layers && f->layers[last].stats)
+        lsuv_stats_plan_record(f->layers[last].stats, cmd);
 }
 
 lsuv_status lsuv_forward_run(lsuv_forward *f, uint32_t first, uint32_t last, bool stats) {
@@ -540,6 +582,9 @@ lsuv_status lsuv_forward_stats_read(const lsuv_forward *f, uint32_t layer, lsuv_
     if (layer >= f->net->n_layers)
         return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", layer,
                          f->net->n_layers);
+    if (!f->layers[layer].stats)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: statistics of an fp16 layer without weights", layer);
     return lsuv_stats_result_read(f->stats, f->results, layer, out);
 }
 
@@ -548,8 +593,7 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
         return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", layer,
                          f->net->n_layers);
     const lsuv_layer *l = &f->net->layers[layer];
-    return lsuv_buffer_read(f->layers[layer].out, 0, out,
-                            (uint64_t)f->batch * shape_count(l->out) * 4);
+    return download_values(f, f->layers[layer].out, out, (uint64_t)f->batch * shape_count(l->out));
 }
 
 uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
@@ -615,7 +659,7 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         uint64_t count = tile ? div_up(oc, tile) * tile * per_oc : p->weight_count;
         float state[4], *raw = malloc(count * sizeof *raw);
         if (!raw) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-        s = lsuv_buffer_read(lp->weights, 0, raw, count * 4);
+        s = download_values(f, lp->weights, raw, count);
         if (s == LSUV_OK) s = lsuv_buffer_read(lp->bias, 0, p->bias, p->bias_count * 4);
         if (s == LSUV_OK) s = lsuv_buffer_read(lp->state, 0, state, sizeof state);
         if (s == LSUV_OK) {

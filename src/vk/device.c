@@ -33,6 +33,12 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .computeFullSubgroups = VK_TRUE,
     };
+    /* 16-bit storage, for fp16 activations and weights, where there is. */
+    VkPhysicalDevice16BitStorageFeatures storage16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+        .pNext = dev->full_subgroups ? &size_control : NULL,
+        .storageBuffer16BitAccess = info->storage16,
+    };
     const char *extensions[1];
     uint32_t extension_count = 0;
     if (dev->full_subgroups && info->api_version < VK_API_VERSION_1_3)
@@ -47,7 +53,7 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
     };
     VkDeviceCreateInfo create = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-        .pNext = dev->full_subgroups ? &size_control : NULL,
+        .pNext = &storage16,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue,
         .enabledExtensionCount = extension_count,
