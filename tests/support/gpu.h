@@ -24,7 +24,7 @@ extern test_gpu gpu;
  * for an assertion in its teardown. */
 #define GPU_TEST(suite, name)                                                                      \
     static void suite##_##name##_body(void);                                                       \
-    Test(suite, name, .timeout = 300) {                                                            \
+    Test(suite, name, .timeout = 900) {                                                            \
         test_gpu_open(&gpu);                                                                       \
         suite##_##name##_body();                                                                   \
         test_gpu_close(&gpu);                                                                      \
