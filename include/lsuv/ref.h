@@ -14,11 +14,9 @@
  * values are counted and make the moments NaN, as on the device. */
 void lsuv_ref_moments(const float *x, size_t n, lsuv_moments *out);
 
-/* darknet's activation of one value, with the layer's slope, then fastai's
- * GeneralRelu epilogue: minus sub, clamped to at most maxv. */
-double lsuv_ref_activate(const lsuv_layer *layer, double x);
-
-/* One layer's forward pass over n samples, NCHW, in fp64: out holds
+/* One layer's forward pass over n samples, NCHW, in fp64, with darknet's
+ * activations and fastai's GeneralRelu epilogue (minus sub, clamped to at
+ * most maxv): out holds
  * n x out.c x out.h x out.w values. params is NULL for layers without
  * weights; for the others its sub (not the cfg's) is subtracted. For convolutional and connected
  * layers, magnitude (when not NULL) receives, per output, |bias| + sum |w x|: the scale of the

@@ -60,10 +60,6 @@ static double epilogue(const lsuv_layer *l, double sub, double x) {
     return y > l->maxv ? l->maxv : y;
 }
 
-double lsuv_ref_activate(const lsuv_layer *l, double x) {
-    return epilogue(l, l->sub, x);
-}
-
 uint64_t lsuv_ref_layer_outputs(const lsuv_layer *l) {
     return (uint64_t)l->out.c * l->out.h * l->out.w;
 }
