@@ -16,11 +16,11 @@ void lsuv_ref_moments(const float *x, size_t n, lsuv_moments *out);
 
 /* One layer's forward pass over n samples, NCHW, in fp64, with darknet's
  * activations and fastai's GeneralRelu epilogue (minus sub, clamped to at
- * most maxv): out holds
- * n x out.c x out.h x out.w values. params is NULL for layers without
- * weights; for the others its sub (not the cfg's) is subtracted. For convolutional and connected
- * layers, magnitude (when not NULL) receives, per output, |bias| + sum |w x|: the scale of the
- * rounding error an fp32 computation of that output may make. */
+ * most maxv): out holds n x out.c x out.h x out.w values. params is NULL for
+ * layers without weights; for the others its sub (not the cfg's) is
+ * subtracted. For convolutional and connected layers, magnitude (when not
+ * NULL) receives, per output, |bias| + sum |w x|: the scale of the rounding
+ * error an fp32 computation of that output may make. */
 void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
                     uint32_t n, double *out, double *magnitude);
 
