@@ -25,7 +25,16 @@
 layout(constant_id = 2) const uint OC_T = 8;
 layout(constant_id = 3) const uint PX_T = 4;
 
+#ifdef LSUV_TEXEL_INPUT
+// The input through a uniform texel buffer: lavapipe fetches texels with
+// vector gathers, storage-buffer values lane by lane (measured: the standard
+// case 17.5 -> 22.5 GFLOP/s).
+layout(set = 0, binding = 0) uniform samplerBuffer x_texels;
+#define LOAD_INPUT(i) texelFetch(x_texels, int(i)).x
+#else
 layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
+#define LOAD_INPUT(i) float(x[i])
+#endif
 #ifdef LSUV_UBO_WEIGHTS
 // Weights in a uniform buffer: lavapipe reads a uniform-buffer value of one
 // address across the subgroup with one scalar load, even inside loops, where
@@ -92,7 +101,7 @@ void main() {
                 for (uint p = 0u; p < PX_T; ++p) {
                     int iy = iy0[p] + int(ky), ix = ix0[p] + int(kx);
                     bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
-                    xv[p] = inside ? float(x[in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix)])
+                    xv[p] = inside ? LOAD_INPUT(in_base[p] + ci * plane + uint(iy) * pc.w + uint(ix))
                                    : 0.0;
                 }
 #ifdef LSUV_UBO_WEIGHTS

@@ -19,6 +19,7 @@ enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES 
 typedef struct dispatch {
     const lsuv_pipeline *pipeline;
     VkDescriptorSet set;
+    VkBufferView view; /* the input as texels, for the kernel that reads them */
     uint32_t push[CONV_PUSH_WORDS];
     uint32_t push_words;
     uint32_t groups_x, groups_y;
@@ -49,9 +50,11 @@ struct lsuv_forward {
     lsuv_buffer *input;
     /* By weights in a uniform buffer, log2 of the channel tile, log2 of the
      * pixels per invocation. */
-    lsuv_pipeline conv[2][MAX_TILES][MAX_TILES];
+    lsuv_pipeline conv[3][MAX_TILES][MAX_TILES];
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
-    bool fp16;   /* activations and weights stored as fp16 */
+    bool fp16;                     /* activations and weights stored as fp16 */
+    bool texel_input;              /* uniform-buffer convolutions read their input as texels */
+    uint64_t texel_align;
     uint32_t es; /* their bytes each: 4 or 2 */
     lsuv_pipeline pool;
     bool subgroup;
@@ -87,26 +90,34 @@ static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     return t;
 }
 
-static const VkDescriptorType conv_types_ubo[CONV_BINDINGS] = {
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+/* How a convolution reads its weights and input. */
+enum { CONV_STORAGE, CONV_UBO, CONV_UBO_TEXEL, CONV_KINDS };
+
+static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
+    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
 };
 
-static lsuv_status conv_pipeline(lsuv_forward *f, bool ubo, uint32_t tile_log2, uint32_t px_log2,
+static lsuv_status conv_pipeline(lsuv_forward *f, int kind, uint32_t tile_log2, uint32_t px_log2,
                                  const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->conv[ubo][tile_log2][px_log2];
+    lsuv_pipeline *p = &f->conv[kind][tile_log2][px_log2];
     if (!p->pipeline) {
         char name[48];
+        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_ubo_texel"};
         snprintf(name, sizeof name, "conv2d_%s%s", f->subgroup ? "subgroup" : "shared",
-                 ubo       ? "_ubo"
-                 : f->fp16 ? "_fp16"
-                           : "");
+                 f->fp16 ? "_fp16" : suffix[kind]);
         uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2};
         lsuv_pipeline_desc desc = {
             .shader = name,
             .bindings = CONV_BINDINGS,
-            .types = ubo ? conv_types_ubo : NULL,
+            .types = conv_types[kind],
             .push_size = CONV_PUSH_WORDS * 4,
             .spec = spec,
             .spec_count = 4,
@@ -160,6 +171,36 @@ static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t bindi
     return bind_floats_as(f, set, binding, false, b, first, count);
 }
 
+/* Binding 0 as an R32_SFLOAT texel view of floats [first, first + count) of
+ * b; returns the index of float first within the view. */
+static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, const lsuv_buffer *b, uint64_t first,
+                            uint64_t count, lsuv_status *status) {
+    uint64_t byte = first * 4, aligned = byte / f->texel_align * f->texel_align;
+    VkBufferViewCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = b->buffer,
+        .format = VK_FORMAT_R32_SFLOAT,
+        .offset = aligned,
+        .range = byte - aligned + count * 4,
+    };
+    const struct VolkDeviceTable *vk = &f->device->vk;
+    VkResult r = vk->vkCreateBufferView(f->device->device, &info, NULL, &dp->view);
+    if (r != VK_SUCCESS) {
+        *status = lsuv_vk_fail(r, "vkCreateBufferView");
+        return 0;
+    }
+    VkWriteDescriptorSet w = {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = dp->set,
+        .dstBinding = 0,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+        .pTexelBufferView = &dp->view,
+    };
+    vk->vkUpdateDescriptorSets(f->device->device, 1, &w, 0, NULL);
+    return (uint32_t)((byte - aligned) / 4);
+}
+
 /* The layer's dispatches, each with its descriptor set from the layer's own
  * pool. */
 static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t count,
@@ -167,14 +208,15 @@ static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t co
     lp->n_dispatches = count;
     if (!(lp->dispatches = calloc(count, sizeof *lp->dispatches)))
         return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    VkDescriptorPoolSize sizes[2] = {
+    VkDescriptorPoolSize sizes[3] = {
         {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, count * p->bindings},
         {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, count},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, count},
     };
     VkDescriptorPoolCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = count,
-        .poolSizeCount = 2,
+        .poolSizeCount = 3,
         .pPoolSizes = sizes,
     };
     const struct VolkDeviceTable *vk = &f->device->vk;
@@ -296,8 +338,15 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     uint64_t pixels_max = (uint64_t)samples * l->out.h * l->out.w;
     while (px_log2 > 0 && ((uint64_t)f->conv_wg << (px_log2 - 1)) >= pixels_max) --px_log2;
     uint32_t px = 1u << px_log2;
+    /* On a CPU the input of a uniform-buffer convolution is read as texels,
+     * when a chunk of it fits one texel buffer. */
+    const lsuv_device_info *info = f->device->info;
+    uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
+    int kind = !ubo                                                            ? CONV_STORAGE
+               : f->texel_input && in_chunk <= info->max_texel_buffer_elements ? CONV_UBO_TEXEL
+                                                                               : CONV_UBO;
     const lsuv_pipeline *pipe;
-    s = conv_pipeline(f, ubo, tile_log2, px_log2, &pipe);
+    s = conv_pipeline(f, kind, tile_log2, px_log2, &pipe);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p, ubo ? tile : 0);
     if (s != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
@@ -315,8 +364,12 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             dispatch *dp = &lp->dispatches[d];
             uint32_t oc0 = occ * oc_chunk, oc1 = oc0 + oc_chunk < oc ? oc0 + oc_chunk : oc;
             uint32_t in_off =
-                bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(in),
-                            (uint64_t)n * shape_count(in));
+                kind == CONV_UBO_TEXEL
+                    ? bind_texels(f, dp, layer_input(f, i), (uint64_t)n0 * shape_count(in),
+                                  (uint64_t)n * shape_count(in), &s)
+                    : bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(in),
+                                  (uint64_t)n * shape_count(in));
+            if (s != LSUV_OK) return s;
             /* Packed weights come in whole tiles. */
             uint64_t w_count = (ubo ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * per_oc;
             uint32_t w_off = bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * per_oc, w_count);
@@ -433,6 +486,10 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
     f->conv_px_log2 = cpu ? 4 : 2;
+    f->texel_input = cpu && !f->fp16;
+    f->texel_align = info->min_texel_buffer_offset_alignment > f->align
+                         ? info->min_texel_buffer_offset_alignment
+                         : f->align;
     f->conv_tile_log2 = cpu ? 5 : 4;
     f->pool_wg = 64;
     f->subgroup =
@@ -514,10 +571,13 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->args);
         lsuv_stats_plan_destroy(lp->stats);
         if (lp->sets) dev->vk.vkDestroyDescriptorPool(dev->device, lp->sets, NULL);
+        for (uint32_t d = 0; lp->dispatches && d < lp->n_dispatches; ++d)
+            if (lp->dispatches[d].view)
+                dev->vk.vkDestroyBufferView(dev->device, lp->dispatches[d].view, NULL);
         free(lp->dispatches);
     }
     free(f->layers);
-    for (int u = 0; u < 2; ++u)
+    for (int u = 0; u < CONV_KINDS; ++u)
         for (int t = 0; t < MAX_TILES; ++t)
             for (int x = 0; x < MAX_TILES; ++x) lsuv_pipeline_destroy(&f->conv[u][t][x]);
     lsuv_pipeline_destroy(&f->pool);
