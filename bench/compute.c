@@ -62,13 +62,8 @@ static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
                                          .pSetLayouts = &c->pipeline.set_layout};
     if (r == VK_SUCCESS) r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &c->set);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "descriptor set for the FMA peak");
-    VkDescriptorBufferInfo info = {c->sink->buffer, 0, VK_WHOLE_SIZE};
-    VkWriteDescriptorSet w = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                              .dstSet = c->set,
-                              .descriptorCount = 1,
-                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                              .pBufferInfo = &info};
-    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+    lsuv_descriptor_write_buffer(dev, c->set, 0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, c->sink, 0,
+                                 VK_WHOLE_SIZE);
     return LSUV_OK;
 }
 

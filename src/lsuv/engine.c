@@ -66,14 +66,8 @@ static uint64_t align_up(uint64_t x, uint64_t a) {
 
 static void write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
                          const lsuv_buffer *b, uint64_t offset, uint64_t range) {
-    VkDescriptorBufferInfo info = {b->buffer, offset, range};
-    VkWriteDescriptorSet w = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                              .dstSet = set,
-                              .dstBinding = binding,
-                              .descriptorCount = 1,
-                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                              .pBufferInfo = &info};
-    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+    lsuv_descriptor_write_buffer(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset,
+                                 range);
 }
 
 static void engine_destroy(engine *e) {

@@ -130,24 +130,10 @@ static lsuv_status conv_pipeline(lsuv_forward *f, int kind, uint32_t tile_log2, 
     return LSUV_OK;
 }
 
-static void bind_typed(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
-                       VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
-                       uint64_t range) {
-    VkDescriptorBufferInfo info = {.buffer = b->buffer, .offset = offset, .range = range};
-    VkWriteDescriptorSet w = {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = set,
-        .dstBinding = binding,
-        .descriptorCount = 1,
-        .descriptorType = type,
-        .pBufferInfo = &info,
-    };
-    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
-}
-
 static void bind(lsuv_device *dev, VkDescriptorSet set, uint32_t binding, const lsuv_buffer *b,
                  uint64_t offset, uint64_t range) {
-    bind_typed(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset, range);
+    lsuv_descriptor_write_buffer(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset,
+                                 range);
 }
 
 /* Binds stored values (floats, or halves in fp16) [first, first + count) of
@@ -160,9 +146,10 @@ static uint32_t bind_floats_as(lsuv_forward *f, VkDescriptorSet set, uint32_t bi
     uint64_t byte = first * f->es, aligned = byte / align * align;
     uint64_t range = byte - aligned + count * f->es;
     if (ubo) range = (range + 15) / 16 * 16;
-    bind_typed(f->device, set, binding,
-               ubo ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b,
-               aligned, range);
+    lsuv_descriptor_write_buffer(f->device, set, binding,
+                                 ubo ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                     : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                 b, aligned, range);
     return (uint32_t)((byte - aligned) / f->es);
 }
 

@@ -86,6 +86,11 @@ typedef struct lsuv_pipeline_desc {
     bool full_subgroups; /* require full subgroups */
 } lsuv_pipeline_desc;
 
+/* Points binding of set at [offset, offset + range) of b. */
+void lsuv_descriptor_write_buffer(lsuv_device *device, VkDescriptorSet set, uint32_t binding,
+                                  VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
+                                  uint64_t range);
+
 lsuv_status lsuv_pipeline_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
                                  lsuv_pipeline *out);
 void lsuv_pipeline_destroy(lsuv_pipeline *pipeline);

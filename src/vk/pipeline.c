@@ -108,3 +108,18 @@ void lsuv_pipeline_destroy(lsuv_pipeline *p) {
     if (p->set_layout) dev->vk.vkDestroyDescriptorSetLayout(dev->device, p->set_layout, NULL);
     memset(p, 0, sizeof *p);
 }
+
+void lsuv_descriptor_write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
+                                  VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
+                                  uint64_t range) {
+    VkDescriptorBufferInfo info = {.buffer = b->buffer, .offset = offset, .range = range};
+    VkWriteDescriptorSet w = {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = binding,
+        .descriptorCount = 1,
+        .descriptorType = type,
+        .pBufferInfo = &info,
+    };
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
+}
