@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 #include "core/half.h"
+#include "lsuv/input.h"
+#include "lsuv/net.h"
+#include "lsuv/weights.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 
@@ -38,6 +41,61 @@ Test(ref, nan_is_counted) {
     cr_assert_eq(m.nonfinite, 2);
     cr_assert_eq(m.count, 2);
     cr_assert(isnan(m.mean));
+}
+
+Test(ref, f64_moments_match_float_moments) {
+    /* The same values as float and as double: identical moments. */
+    size_t n = 777;
+    float *x = malloc(n * sizeof *x);
+    double *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] = (float)(1e3 + sin((double)i));
+    lsuv_moments a, b;
+    lsuv_ref_moments(x, n, &a);
+    lsuv_ref_moments_f64(y, n, &b);
+    cr_assert_eq(a.mean, b.mean);
+    cr_assert_eq(a.std, b.std);
+    free(x);
+    free(y);
+}
+
+typedef struct walk {
+    const lsuv_net *net;
+    const lsuv_weights *w;
+    const lsuv_batch *batch;
+    uint32_t visits, stop_at;
+} walk;
+
+static lsuv_status check_layer(void *p, uint32_t layer, const double *out, uint64_t count) {
+    /* Each visit sees exactly what a walk that ends at that layer returns. */
+    walk *k = p;
+    cr_assert_eq(layer, k->visits++);
+    double *whole = NULL;
+    cr_assert_eq(lsuv_ref_forward(k->net, k->w, k->batch, layer, &whole), LSUV_OK);
+    cr_assert_eq(count, (uint64_t)k->batch->n * lsuv_ref_layer_outputs(&k->net->layers[layer]));
+    for (uint64_t i = 0; i < count; ++i) cr_assert_eq(out[i], whole[i], "layer %u, %lu", layer, i);
+    free(whole);
+    return layer == k->stop_at ? LSUV_ERROR_INVALID : LSUV_OK;
+}
+
+Test(ref, forward_each_visits_every_layer_once) {
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    lsuv_batch batch = {0};
+    cr_assert_eq(lsuv_net_load(LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", NULL, &net), LSUV_OK);
+    cr_assert_eq(lsuv_weights_init(net, LSUV_INIT_KAIMING, 5, &w), LSUV_OK);
+    lsuv_input_options io = {.spec = "synthetic", .batch = 3, .seed = 9};
+    cr_assert_eq(lsuv_input_load(&io, net, &batch), LSUV_OK);
+    walk k = {net, w, &batch, 0, UINT32_MAX};
+    uint32_t last = net->n_layers - 1;
+    cr_assert_eq(lsuv_ref_forward_each(net, w, &batch, last, check_layer, &k), LSUV_OK);
+    cr_assert_eq(k.visits, net->n_layers);
+    /* A visit's status stops the walk. */
+    k = (walk){net, w, &batch, 0, 1};
+    cr_assert_eq(lsuv_ref_forward_each(net, w, &batch, last, check_layer, &k), LSUV_ERROR_INVALID);
+    cr_assert_eq(k.visits, 2);
+    lsuv_batch_free(&batch);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
 }
 
 Test(rng, same_seed_same_numbers) {

@@ -13,6 +13,8 @@
  * deviations (with the compensating term of Chan, Golub & LeVeque). NaN and Inf
  * values are counted and make the moments NaN, as on the device. */
 void lsuv_ref_moments(const float *x, size_t n, lsuv_moments *out);
+/* The same of doubles, such as the reference's own layer outputs. */
+void lsuv_ref_moments_f64(const double *x, size_t n, lsuv_moments *out);
 
 /* One layer's forward pass over n samples, NCHW, in fp64, with darknet's
  * activations and fastai's GeneralRelu epilogue (minus sub, clamped to at
@@ -31,5 +33,13 @@ uint64_t lsuv_ref_layer_outputs(const lsuv_layer *layer);
  * *out (freed by the caller) holds that layer's outputs. */
 lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *weights,
                              const lsuv_batch *batch, uint32_t last, double **out);
+
+/* The same walk, calling visit with each layer's outputs (n x outputs per
+ * sample) in turn, so that every layer's output costs one forward in all.
+ * A visit that returns other than LSUV_OK stops the walk with its status. */
+typedef lsuv_status (*lsuv_ref_visit)(void *ctx, uint32_t layer, const double *out, uint64_t count);
+lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *weights,
+                                  const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
+                                  void *ctx);
 
 #endif

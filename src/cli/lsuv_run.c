@@ -19,27 +19,34 @@ static void progress(void *ctx, uint32_t k, uint32_t n, uint32_t layer) {
     fflush(stderr);
 }
 
+typedef struct verify_ctx {
+    const lsuv_run *run;
+    uint32_t next; /* the run's next layer to check */
+    double worst;
+} verify_ctx;
+
+static lsuv_status verify_layer(void *p, uint32_t layer, const double *out, uint64_t count) {
+    verify_ctx *v = p;
+    if (v->next >= v->run->n_layers || v->run->layers[v->next].index != layer) return LSUV_OK;
+    const lsuv_layer_run *lr = &v->run->layers[v->next++];
+    lsuv_moments m;
+    lsuv_ref_moments_f64(out, count, &m);
+    double d = fmax(fabs(m.mean - lr->mean), fabs(m.std - lr->std));
+    if (d > v->worst) v->worst = d;
+    return LSUV_OK;
+}
+
 /* The largest difference between the device's final moments of each layer
  * and the fp64 reference's, from the weights the device ended with. */
 static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, const lsuv_batch *b,
                               const lsuv_run *run, double *worst) {
-    *worst = 0;
-    for (uint32_t k = 0; k < run->n_layers; ++k) {
-        double *out = NULL;
-        uint32_t i = run->layers[k].index;
-        lsuv_status s = lsuv_ref_forward(net, final, b, i, &out);
-        if (s != LSUV_OK) return s;
-        uint64_t count = (uint64_t)b->n * lsuv_ref_layer_outputs(&net->layers[i]);
-        double sum = 0, ss = 0;
-        for (uint64_t j = 0; j < count; ++j) sum += out[j];
-        double mean = sum / (double)count;
-        for (uint64_t j = 0; j < count; ++j) ss += (out[j] - mean) * (out[j] - mean);
-        double std = sqrt(ss / (double)(count - 1));
-        free(out);
-        double d = fmax(fabs(mean - run->layers[k].mean), fabs(std - run->layers[k].std));
-        if (d > *worst) *worst = d;
-    }
-    return LSUV_OK;
+    verify_ctx v = {.run = run};
+    lsuv_status s = run->n_layers
+                        ? lsuv_ref_forward_each(net, final, b, run->layers[run->n_layers - 1].index,
+                                                verify_layer, &v)
+                        : LSUV_OK;
+    *worst = v.worst;
+    return s;
 }
 
 static int run_device(const options *o, lsuv_instance *inst, uint32_t index, const lsuv_net *net,

@@ -1,11 +1,11 @@
 #include "cli/report.h"
 
 #include "cli/devices_print.h"
+#include "core/text.h"
 #include "lsuv/file.h"
+#include "lsuv/plot.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,169 +100,61 @@ static cJSON *report_json(const report *r) {
     return root;
 }
 
-/* A growing text buffer. */
-typedef struct text {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...) {
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n =
-            vsnprintf(t->data ? t->data + t->len : NULL, t->data ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if (t->data && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(t->data, cap);
-        if (!grown) {
-            t->failed = true;
-            return;
-        }
-        t->data = grown;
-        t->cap = cap;
-    }
-}
-
-static int write_text(text *t, const char *path) {
-    if (t->failed || !t->data) {
-        free(t->data);
+/* Writes data (and frees it); NULL means it could not be built. */
+static int write_text(char *data, const char *path) {
+    if (!data) {
         fprintf(stderr, "lsuv-vk: out of memory writing %s\n", path);
         return EXIT_RUNTIME;
     }
     int code = EXIT_OK;
     if (strcmp(path, "-") == 0)
-        fputs(t->data, stdout);
+        fputs(data, stdout);
     else {
-        lsuv_status s = lsuv_file_write(path, t->data, t->len);
+        lsuv_status s = lsuv_file_write(path, data, strlen(data));
         if (s != LSUV_OK) code = cli_fail(s);
     }
-    free(t->data);
+    free(data);
     return code;
 }
 
 static int write_csv(const report *r, const char *path) {
-    text t = {0};
-    put(&t, "device,order,layer,type,passes,mean,std,converged,gpu_ms\n");
+    lsuv_text t = {0};
+    lsuv_text_put(&t, "device,order,layer,type,passes,mean,std,converged,gpu_ms\n");
     for (uint32_t d = 0; d < r->n_devices; ++d)
         for (uint32_t k = 0; k < r->devices[d].n_runs; ++k) {
             const lsuv_run *run = &r->devices[d].runs[k];
             for (uint32_t l = 0; l < run->n_layers; ++l) {
                 const lsuv_layer_run *lr = &run->layers[l];
-                put(&t, "\"%s\",%s,%u,%s,%u,%.9g,%.9g,%d,%.4f\n", r->devices[d].info.name,
-                    lsuv_order_name(run->order), lr->index,
-                    lsuv_layer_type_name(r->net->layers[lr->index].type), lr->passes, lr->mean,
-                    lr->std, lr->converged, lr->gpu_ms);
+                lsuv_text_put(&t, "\"%s\",%s,%u,%s,%u,%.9g,%.9g,%d,%.4f\n", r->devices[d].info.name,
+                              lsuv_order_name(run->order), lr->index,
+                              lsuv_layer_type_name(r->net->layers[lr->index].type), lr->passes,
+                              lr->mean, lr->std, lr->converged, lr->gpu_ms);
             }
         }
-    return write_text(&t, path);
+    return write_text(lsuv_text_take(&t), path);
 }
 
 /* The trace and the plot are of the first selected device. */
 static int write_trace(const report *r, const char *path) {
-    text t = {0};
-    put(&t, "order,layer,pass,step,mean,std\n");
+    lsuv_text t = {0};
+    lsuv_text_put(&t, "order,layer,pass,step,mean,std\n");
     for (uint32_t k = 0; k < r->devices[0].n_runs; ++k) {
         const lsuv_run *run = &r->devices[0].runs[k];
         for (uint32_t i = 0; i < run->n_trace; ++i) {
             const lsuv_trace_row *row = &run->trace[i];
-            put(&t, "%s,%u,%u,%c,%.9g,%.9g\n", lsuv_order_name(run->order), row->layer, row->pass,
-                row->step, row->mean, row->std);
+            lsuv_text_put(&t, "%s,%u,%u,%c,%.9g,%.9g\n", lsuv_order_name(run->order), row->layer,
+                          row->pass, row->step, row->mean, row->std);
         }
     }
-    return write_text(&t, path);
+    return write_text(lsuv_text_take(&t), path);
 }
 
 char *report_svg(const report *r) {
-    /* One panel per ordering: |mean| (solid) and |std - 1| (dashed) against
-     * the pass, log scale from 1e-8 to 10, a colour per layer. */
-    static const char *colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
-                                    "#66a61e", "#e6ab02", "#a6761d", "#666666"};
     const report_device *rd = &r->devices[0];
-    const int pw = 420, ph = 300, left = 60, top = 40, gap = 30;
-    int width = left + (int)rd->n_runs * (pw + gap) + 160, height = top + ph + 80;
-    text t = {0};
-    put(&t,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-        "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
-        "fill=\"white\"/>\n",
-        width, height);
-    put(&t,
-        "<text x=\"%d\" y=\"20\" font-size=\"14\">LSUV convergence: %s on %s, batch %u "
-        "(solid: |mean|, dashed: |std - 1|)</text>\n",
-        left, r->net->path, rd->info.name, r->batch->n);
-    const double lo = -8, hi = 1;
-    for (uint32_t k = 0; k < rd->n_runs; ++k) {
-        const lsuv_run *run = &rd->runs[k];
-        int x0 = left + (int)k * (pw + gap);
-        uint32_t max_pass = 1;
-        for (uint32_t i = 0; i < run->n_trace; ++i)
-            if (run->trace[i].pass + 1 > max_pass) max_pass = run->trace[i].pass + 1;
-        put(&t,
-            "<g><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-            "stroke=\"#999\"/>\n<text x=\"%d\" y=\"%d\" font-weight=\"bold\">%s</text>\n",
-            x0, top, pw, ph, x0 + 4, top - 6, lsuv_order_name(run->order));
-        for (int e = (int)lo; e <= (int)hi; e += 1) {
-            double y = top + ph * (hi - e) / (hi - lo);
-            put(&t, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", x0,
-                x0 + pw, y, y);
-            if (k == 0)
-                put(&t, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n", x0 - 4,
-                    y + 4, e);
-        }
-        for (uint32_t p = 0; p < max_pass; ++p) {
-            double x = x0 + pw * (p + 0.5) / max_pass;
-            if (max_pass <= 20 || p % 5 == 0)
-                put(&t, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%u</text>", x,
-                    top + ph + 16, p);
-        }
-        put(&t, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">pass</text>\n", x0 + pw / 2,
-            top + ph + 34);
-        for (uint32_t l = 0; l < run->n_layers; ++l) {
-            uint32_t index = run->layers[l].index;
-            for (int which = 0; which < 2; ++which) {
-                put(&t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s points=\"",
-                    colours[l % 8], which ? " stroke-dasharray=\"5,3\"" : "");
-                for (uint32_t i = 0; i < run->n_trace; ++i) {
-                    const lsuv_trace_row *row = &run->trace[i];
-                    if (row->layer != index) continue;
-                    double v = which ? fabs(row->std - 1) : fabs(row->mean);
-                    double e = v > 0 ? log10(v) : lo;
-                    if (e < lo) e = lo;
-                    if (e > hi) e = hi;
-                    put(&t, "%.1f,%.1f ", x0 + pw * (row->pass + 0.5) / max_pass,
-                        top + ph * (hi - e) / (hi - lo));
-                }
-                put(&t, "\"/>\n");
-            }
-        }
-        put(&t, "</g>\n");
-    }
-    int lx = left + (int)rd->n_runs * (pw + gap);
-    for (uint32_t l = 0; rd->n_runs && l < rd->runs[0].n_layers; ++l) {
-        int y = top + 14 + 18 * (int)l;
-        put(&t,
-            "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>"
-            "<text x=\"%d\" y=\"%d\">layer %u</text>\n",
-            lx, lx + 24, y - 4, y - 4, colours[l % 8], lx + 30, y, rd->runs[0].layers[l].index);
-    }
-    put(&t, "</svg>\n");
-    if (t.failed) {
-        free(t.data);
-        return NULL;
-    }
-    return t.data;
+    char title[512];
+    snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u", r->net->path,
+             rd->info.name, r->batch->n);
+    return lsuv_plot_convergence(title, rd->runs, rd->n_runs);
 }
 
 int report_write_all(const report *r) {
@@ -272,9 +164,7 @@ int report_write_all(const report *r) {
     if (code == EXIT_OK && o->csv) code = write_csv(r, o->csv);
     if (code == EXIT_OK && o->trace) code = write_trace(r, o->trace);
     if (code == EXIT_OK && o->plot) {
-        char *svg = report_svg(r);
-        text t = {svg, svg ? strlen(svg) : 0, svg ? strlen(svg) + 1 : 0, svg == NULL};
-        code = write_text(&t, o->plot);
+        code = write_text(report_svg(r), o->plot);
     }
     return code;
 }
