@@ -2,6 +2,8 @@
 # the library, so no .spv file ships and no shader compiler runs at run time.
 # Each shader is built in every variant the host may pick per device:
 #   welford|naive   the statistics algorithm (naive is kept for comparison only)
+#   twopass         (with TWOPASS) the second pass of the two-pass method (its
+#                   first is naive)
 #   subgroup|shared how a workgroup merges: subgroup shuffles, or shared memory alone
 #   _texel          (with TEXEL) the bulk of the input read through a uniform
 #                   texel buffer rather than a storage buffer
@@ -26,8 +28,12 @@ function(lsuv_add_shader name source)
 endfunction()
 
 function(lsuv_add_shader_variants name source)
-  cmake_parse_arguments(ARG "TEXEL" "" "" ${ARGN})
-  foreach(algo welford naive)
+  cmake_parse_arguments(ARG "TEXEL;TWOPASS" "" "" ${ARGN})
+  set(algos welford naive)
+  if(ARG_TWOPASS)
+    list(APPEND algos twopass)
+  endif()
+  foreach(algo ${algos})
     string(TOUPPER ${algo} ALGO)
     lsuv_add_shader(${name}_${algo}_subgroup ${source} -DLSUV_${ALGO}=1 -DLSUV_SUBGROUP=1)
     lsuv_add_shader(${name}_${algo}_shared ${source} -DLSUV_${ALGO}=1)

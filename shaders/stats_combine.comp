@@ -11,6 +11,7 @@ layout(push_constant) uniform Push {
     uint first;
     uint count;
     uint out_base;
+    uint shift_slot; // unused here: the push block of stats_reduce.comp
 } pc;
 
 void main() {

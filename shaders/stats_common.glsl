@@ -5,6 +5,9 @@
 //                 formula; values are taken relative to a shift so that data
 //                 far from zero keeps its precision.
 //   LSUV_NAIVE:   fp32 sum and sum of squares, kept only to show how it fails.
+//                 The second pass of the two-pass method (LSUV_TWOPASS, in
+//                 stats_reduce.comp) uses it on values less the first pass's
+//                 mean.
 // and two workgroup merges:
 //   LSUV_SUBGROUP: a butterfly of subgroup shuffles, then shared memory across
 //                  subgroups; needs full subgroups.
@@ -22,7 +25,8 @@ layout(constant_id = 1) const uint ITEMS = 16; // inputs per invocation
 
 // One partial result as stored between dispatches. The moments are about
 // `shift`: the data's mean is shift + mean. For LSUV_NAIVE, mean holds the sum
-// and m2 the sum of squares, and shift is 0.
+// and m2 the sum of squares of the values less shift, which is 0 but in the
+// second pass of LSUV_TWOPASS.
 struct Partial {
     float shift;
     float mean;

@@ -14,7 +14,14 @@
 // (binding 2, a view of the same memory). lavapipe fetches texels with vector
 // gathers but storage-buffer loads lane by lane; measured on one core:
 // 7.1 GB/s against 4.1.
+//
+// With LSUV_TWOPASS this is the second pass of the two-pass method: the naive
+// sums of x - shift and its square, where the shift is the mean that the first
+// pass (the naive kernels) left at slot pc.shift_slot of binding 3.
 #extension GL_GOOGLE_include_directive : require
+#if defined(LSUV_TWOPASS) && !defined(LSUV_NAIVE)
+#define LSUV_NAIVE 1
+#endif
 #include "stats_common.glsl"
 
 layout(set = 0, binding = 0) readonly buffer Input { float x[]; };
@@ -26,11 +33,15 @@ layout(set = 0, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 #define LOAD_VEC4(i) x4[i]
 #endif
 layout(set = 0, binding = 1) writeonly buffer Output { Partial partials[]; };
+#ifdef LSUV_TWOPASS
+layout(set = 0, binding = 3) readonly buffer FirstPass { Partial first_pass[]; };
+#endif
 
 layout(push_constant) uniform Push {
-    uint first;    // index of the first input in the bound range
-    uint count;    // inputs in this dispatch
-    uint out_base; // index of this dispatch's first Partial
+    uint first;      // index of the first input in the bound range
+    uint count;      // inputs in this dispatch
+    uint out_base;   // index of this dispatch's first Partial
+    uint shift_slot; // LSUV_TWOPASS: the first pass's result in first_pass[]
 } pc;
 
 // Every input the invocation owns, one at a time, with bounds and finiteness
@@ -55,7 +66,13 @@ Moments careful_path(uint group_base4, uint lid, float shift) {
 void main() {
     uint lid = gl_LocalInvocationIndex;
     uint group_base4 = gl_WorkGroupID.x * gl_WorkGroupSize.x * ITEMS;
-#ifdef LSUV_NAIVE
+#if defined(LSUV_TWOPASS)
+    // The first pass's mean, the same in every workgroup, so the combine
+    // passes re-base by exactly 0.
+    Partial first_sums = first_pass[pc.shift_slot];
+    float shift = first_sums.n == 0u ? 0.0 : first_sums.mean / float(first_sums.n);
+    if (!is_finite_bits(shift)) shift = 0.0;
+#elif defined(LSUV_NAIVE)
     float shift = 0.0;
 #else
     // The workgroup's first input, read by every invocation, serves as the
@@ -74,11 +91,11 @@ void main() {
             vec4 v = LOAD_VEC4(base4 + i * gl_WorkGroupSize.x);
             uvec4 bits = floatBitsToUint(v) & 0x7f800000u;
             bad = bad || any(equal(bits, uvec4(0x7f800000u)));
-#ifdef LSUV_NAIVE
-            mean += v;
-            m2 += v * v;
-#else
             vec4 y = v - shift;
+#ifdef LSUV_NAIVE
+            mean += y;
+            m2 += y * y;
+#else
             vec4 delta = y - mean;
             mean += delta * (1.0 / float(i + 1u));
             m2 += delta * (y - mean);

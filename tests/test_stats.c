@@ -23,6 +23,26 @@ static double bound_for(size_t n, const lsuv_moments *ref) {
     return C * levels * FLT_EPSILON * (fabs(ref->mean) + ref->std_population);
 }
 
+/* The two-pass method in the same model, s the population std. Its first
+ * pass is the naive fp32 sum: the mean m it leaves is off by delta, within
+ * bound_for plus the 2.5 ulp of the shader's division (Vulkan's precision
+ * of OpFDiv). The second pass sums d = x - m and d^2, within C log2(n) eps of
+ * the sums of their magnitudes, n sqrt(s^2 + delta^2) and n (s^2 + delta^2),
+ * as sum d = -n delta. So the mean m + sum d / n is off by at most
+ * C log2(n) eps sqrt(s^2 + delta^2), and M2 = sum d^2 - (sum d)^2 / n by
+ * C log2(n) eps n s^2 (r + sqrt(1 + r^2))^2 with r = delta / s: the std
+ * (either) by half that relatively. r is small unless the data's mean
+ * dwarfs its std by some 1 / (C log2(n) eps). */
+static void twopass_bounds(size_t n, const lsuv_moments *ref, double *mean_bound,
+                           double *std_relative_bound) {
+    double levels = n > 2 ? log2((double)n) : 1.0;
+    double s = ref->std_population;
+    double delta = bound_for(n, ref) + 2.5 * FLT_EPSILON * fabs(ref->mean);
+    double r = delta / s, growth = r + sqrt(1.0 + r * r);
+    *mean_bound = C * levels * FLT_EPSILON * sqrt(s * s + delta * delta);
+    *std_relative_bound = 0.5 * C * levels * FLT_EPSILON * growth * growth;
+}
+
 /* Moments of x[0..n) placed at float offset first of a device buffer. */
 static lsuv_moments device_moments(const lsuv_stats_options *opt, const float *x, size_t n,
                                    size_t first, uint32_t *dispatches) {
@@ -134,6 +154,43 @@ GPU_TEST(stats, chunked_storage_input) {
     check_chunked(LSUV_STATS_INPUT_STORAGE);
 }
 
+GPU_TEST(stats, twopass_lengths) {
+    /* From one value (a lone workgroup: each pass still ends in a combine,
+     * so the second never writes the slot it reads) to many workgroups. */
+    lsuv_stats_options opt = {.method = LSUV_STATS_TWOPASS};
+    check_lengths(&opt);
+}
+
+GPU_TEST(stats, twopass_chunked) {
+    /* As check_chunked, within the two-pass bound: both passes span the
+     * same dozens of dispatches. */
+    static const lsuv_stats_input inputs[] = {LSUV_STATS_INPUT_TEXEL, LSUV_STATS_INPUT_STORAGE};
+    size_t n = 1000003;
+    float *x = normal_data(n, 7, -3.0, 0.5);
+    lsuv_moments ref;
+    lsuv_ref_moments(x, n, &ref);
+    double mean_bound, std_bound;
+    twopass_bounds(n, &ref, &mean_bound, &std_bound);
+    for (int i = 0; i < 2; ++i) {
+        lsuv_stats_options opt = {.max_chunk_bytes = 64 << 10, .input = inputs[i]};
+        uint32_t naive_dispatches = 0, dispatches = 0;
+        opt.method = LSUV_STATS_NAIVE;
+        device_moments(&opt, x, n, 8, &naive_dispatches);
+        opt.method = LSUV_STATS_TWOPASS;
+        lsuv_moments got = device_moments(&opt, x, n, 8, &dispatches);
+        cr_assert_geq(naive_dispatches, n * 4 / (64 << 10), "only %u dispatches: not chunked",
+                      naive_dispatches);
+        cr_assert_eq(dispatches, 2 * naive_dispatches, "%u dispatches, not twice naive's %u",
+                     dispatches, naive_dispatches);
+        cr_assert_eq(got.count, n);
+        assert_close("mean", got.mean, ref.mean, mean_bound, n);
+        assert_close("std", got.std, ref.std, std_bound * ref.std, n);
+        assert_close("population std", got.std_population, ref.std_population,
+                     std_bound * ref.std_population, n);
+    }
+    free(x);
+}
+
 GPU_TEST(stats, constant_input_has_zero_std) {
     size_t n = 100000;
     float *x = malloc(n * sizeof *x);
@@ -146,42 +203,77 @@ GPU_TEST(stats, constant_input_has_zero_std) {
     free(x);
 }
 
-/* Mean 1e4, std 1e-2: the relative error of the std must stay below 1e-3. */
-static double large_offset_std_error(lsuv_stats_method method) {
+/* Mean about 1e4, std 1e-2: the relative error of the std must stay below
+ * 1e-3. */
+static double large_offset_std_error(lsuv_stats_method method, double mean, lsuv_moments *ref) {
     size_t n = 1000000;
-    float *x = normal_data(n, 11, 1e4, 1e-2);
+    float *x = normal_data(n, 11, mean, 1e-2);
     lsuv_stats_options opt = {.method = method};
-    lsuv_moments ref, got = device_moments(&opt, x, n, 0, NULL);
-    lsuv_ref_moments(x, n, &ref);
+    lsuv_moments got = device_moments(&opt, x, n, 0, NULL);
+    lsuv_ref_moments(x, n, ref);
     free(x);
-    cr_log_info("method %d: std %.9g, reference %.9g", (int)method, got.std, ref.std);
-    return fabs(got.std - ref.std) / ref.std;
+    cr_log_info("method %d, mean %.9g: std %.9g, reference %.9g", (int)method, mean, got.std,
+                ref->std);
+    return fabs(got.std - ref->std) / ref->std;
 }
 
 GPU_TEST(stats, large_offset_welford_keeps_precision) {
-    double err = large_offset_std_error(LSUV_STATS_WELFORD);
+    lsuv_moments ref;
+    double err = large_offset_std_error(LSUV_STATS_WELFORD, 1e4, &ref);
     cr_assert_lt(err, 1e-3, "relative std error %.3g", err);
 }
 
 GPU_TEST(stats, large_offset_naive_loses_it) {
     /* The fp32 sum of squares cancels catastrophically here: this is why
      * the kernel is Welford's. */
-    double err = large_offset_std_error(LSUV_STATS_NAIVE);
+    lsuv_moments ref;
+    double err = large_offset_std_error(LSUV_STATS_NAIVE, 1e4, &ref);
     cr_assert_gt(err, 1e-3, "naive sums unexpectedly precise: relative std error %.3g", err);
 }
 
-GPU_TEST(stats, nonfinite_values_are_reported) {
+GPU_TEST(stats, large_offset_twopass_keeps_precision) {
+    /* The second pass sums deviations from the first pass's mean m, off
+     * from the data's by a fraction of the std: the naive sums' cancellation
+     * is gone. At mean 1e4, m lands within 0.002 std of it (1e4 is a float);
+     * half an ulp of 1e4 higher, m is a float 0.05 std away, so that the
+     * correction -(sum d)^2 / n matters (1.3e-3 of the std without it).
+     * Measured on lavapipe: 0.12 and 0.08 eps, against a bound of 53. */
+    static const double means[] = {1e4, 1e4 + 0x1p-11};
+    for (int i = 0; i < 2; ++i) {
+        lsuv_moments ref;
+        double err = large_offset_std_error(LSUV_STATS_TWOPASS, means[i], &ref);
+        double mean_bound, std_bound;
+        twopass_bounds(1000000, &ref, &mean_bound, &std_bound);
+        cr_assert_leq(err, std_bound,
+                      "mean %.9g: relative std error %.3g (%.3g eps) > bound %.3g (%.3g eps)",
+                      means[i], err, err / FLT_EPSILON, std_bound, std_bound / FLT_EPSILON);
+    }
+}
+
+static void check_nonfinite(const lsuv_stats_options *opt) {
     size_t n = 300001;
     float *x = normal_data(n, 3, 0.0, 1.0);
     /* One in a full group (the fast path), one in the tail (careful path). */
     x[1234] = NAN;
     x[n - 2] = INFINITY;
-    lsuv_stats_options opt = {0};
-    lsuv_moments got = device_moments(&opt, x, n, 0, NULL);
+    lsuv_moments got = device_moments(opt, x, n, 0, NULL);
     cr_assert_eq(got.nonfinite, 2);
     cr_assert_eq(got.count, n - 2);
     cr_assert(isnan(got.mean) && isnan(got.std), "moments of data with NaN must be NaN");
     free(x);
+}
+
+GPU_TEST(stats, nonfinite_values_are_reported) {
+    lsuv_stats_options opt = {0};
+    check_nonfinite(&opt);
+}
+
+GPU_TEST(stats, twopass_nonfinite_values_are_reported) {
+    /* Counted once, by the second pass, and kept out of the first's mean. */
+    lsuv_stats_options opt = {.method = LSUV_STATS_TWOPASS, .input = LSUV_STATS_INPUT_TEXEL};
+    check_nonfinite(&opt);
+    opt.input = LSUV_STATS_INPUT_STORAGE;
+    check_nonfinite(&opt);
 }
 
 GPU_TEST(stats, bit_identical_runs) {
@@ -241,5 +333,28 @@ GPU_TEST(stats, bad_ranges_are_refused) {
     cr_assert_null(plan);
     lsuv_buffer_destroy(result);
     lsuv_buffer_destroy(input);
+    lsuv_stats_destroy(stats);
+}
+
+GPU_TEST(stats, twopass_merge_is_refused) {
+    /* A merge has only partials: there is no input to read a second time. */
+    lsuv_stats *stats, *welford;
+    lsuv_buffer *partials, *result;
+    lsuv_stats_plan *plan = NULL;
+    lsuv_stats_options opt = {.method = LSUV_STATS_TWOPASS};
+    TEST_OK(lsuv_stats_create(gpu.device, &opt, &stats));
+    TEST_OK(lsuv_stats_create(gpu.device, NULL, &welford));
+    TEST_OK(lsuv_buffer_create(gpu.device, 4 * LSUV_STATS_RESULT_BYTES, &partials));
+    TEST_OK(lsuv_buffer_create(gpu.device, LSUV_STATS_RESULT_BYTES, &result));
+    /* The same merge is fine for the default method. */
+    TEST_OK(lsuv_stats_plan_create_merge(welford, partials, 0, 4, result, 0, &plan));
+    lsuv_stats_plan_destroy(plan);
+    cr_assert_eq(lsuv_stats_plan_create_merge(stats, partials, 0, 4, result, 0, &plan),
+                 LSUV_ERROR_INVALID);
+    cr_assert_null(plan);
+    cr_assert(strstr(lsuv_error_message(), "two-pass"), "message: %s", lsuv_error_message());
+    lsuv_buffer_destroy(result);
+    lsuv_buffer_destroy(partials);
+    lsuv_stats_destroy(welford);
     lsuv_stats_destroy(stats);
 }

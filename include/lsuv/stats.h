@@ -1,6 +1,6 @@
 /* Activation statistics on the device: mean and standard deviation of a
- * float32 range in one read pass (Welford per invocation, Chan's merge across
- * invocations, workgroups and chunks). */
+ * float32 range, by default in one read pass (Welford per invocation, Chan's
+ * merge across invocations, workgroups and chunks). */
 #ifndef LSUV_STATS_H
 #define LSUV_STATS_H
 
@@ -16,6 +16,12 @@ extern "C" {
 typedef enum lsuv_stats_method {
     LSUV_STATS_WELFORD, /* the default */
     LSUV_STATS_NAIVE,   /* fp32 sum and sum of squares: for comparison only */
+    /* Two read passes in fp32: the naive sum gives the mean m; then the naive
+     * sums of d = x - m and d^2 give mean = m + sum d / n and the corrected
+     * two-pass M2 = sum d^2 - (sum d)^2 / n (Chan, Golub & LeVeque). Twice
+     * the reads and dispatches of the others; a plan of it cannot merge
+     * partials (lsuv_stats_plan_create_merge refuses it). */
+    LSUV_STATS_TWOPASS,
 } lsuv_stats_method;
 
 typedef enum lsuv_stats_input {

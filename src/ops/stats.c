@@ -15,12 +15,14 @@ typedef struct partial {
 } partial;
 _Static_assert(sizeof(partial) == LSUV_STATS_RESULT_BYTES, "Partial layout");
 
-enum { PUSH_WORDS = 3 }; /* first, count, out_base */
+enum { PUSH_WORDS = 4 }; /* first, count, out_base, shift_slot */
 
 struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
     lsuv_pipeline reduce, reduce_texel, combine;
+    /* LSUV_STATS_TWOPASS: the second pass's reduce; the first pass is naive. */
+    lsuv_pipeline reduce2, reduce2_texel;
     bool texel;              /* reduce_texel exists: full chunks read texels */
     uint64_t align;          /* offset alignment of every input binding */
     uint32_t workgroup;      /* invocations per workgroup */
@@ -51,6 +53,40 @@ static uint32_t floor_pow2(uint32_t x) {
     uint32_t p = 1;
     while (p * 2 <= x) p *= 2;
     return p;
+}
+
+/* The bindings of stats_reduce.comp; a variant has the first 2, 3 (_texel) or
+ * 4 (twopass, whose storage variant leaves binding 2 unused). */
+static const VkDescriptorType reduce_types[] = {
+    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* input floats */
+    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* partials out */
+    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, /* input vec4s */
+    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* the first pass's result */
+};
+
+/* stats_reduce_<algo>_<merge>, and its _texel variant where texels are read. */
+static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *merge, bool subgroup,
+                                 lsuv_pipeline *plain, lsuv_pipeline *texel) {
+    bool twopass = strcmp(algo, "twopass") == 0;
+    uint32_t spec[] = {s->workgroup, s->reduce_items};
+    char name[80];
+    snprintf(name, sizeof name, "stats_reduce_%s_%s", algo, merge);
+    lsuv_pipeline_desc desc = {
+        .shader = name,
+        .bindings = twopass ? 4 : 2,
+        .types = reduce_types,
+        .push_size = PUSH_WORDS * 4,
+        .spec = spec,
+        .spec_count = 2,
+        .full_subgroups = subgroup,
+    };
+    lsuv_status st = lsuv_pipeline_create(s->device, &desc, plain);
+    if (st == LSUV_OK && s->texel) {
+        snprintf(name, sizeof name, "stats_reduce_%s_%s_texel", algo, merge);
+        desc.bindings = twopass ? 4 : 3;
+        st = lsuv_pipeline_create(s->device, &desc, texel);
+    }
+    return st;
 }
 
 lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *options,
@@ -85,10 +121,10 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
 
     bool subgroup = !s->options.force_shared && dev->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
-    const char *algo = s->options.method == LSUV_STATS_NAIVE ? "naive" : "welford";
+    /* The first pass of the two-pass method is the naive one. */
+    const char *algo = s->options.method == LSUV_STATS_WELFORD ? "welford" : "naive";
     const char *merge = subgroup ? "subgroup" : "shared";
-    char reduce_name[64], combine_name[64];
-    snprintf(reduce_name, sizeof reduce_name, "stats_reduce_%s_%s", algo, merge);
+    char combine_name[64];
     snprintf(combine_name, sizeof combine_name, "stats_combine_%s_%s", algo, merge);
 
     s->texel = s->options.input == LSUV_STATS_INPUT_TEXEL ||
@@ -102,32 +138,19 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
         s->texel = false;
     }
 
-    uint32_t spec_reduce[] = {s->workgroup, s->reduce_items};
-    uint32_t spec_combine[] = {s->workgroup, s->combine_items};
-    lsuv_pipeline_desc desc = {
-        .shader = reduce_name,
-        .bindings = 2,
-        .push_size = PUSH_WORDS * 4,
-        .spec = spec_reduce,
-        .spec_count = 2,
-        .full_subgroups = subgroup,
-    };
-    lsuv_status st = lsuv_pipeline_create(dev, &desc, &s->reduce);
-    if (st == LSUV_OK && s->texel) {
-        char texel_name[80];
-        snprintf(texel_name, sizeof texel_name, "%s_texel", reduce_name);
-        static const VkDescriptorType types[] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                 VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                 VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER};
-        lsuv_pipeline_desc texel = desc;
-        texel.shader = texel_name;
-        texel.bindings = 3;
-        texel.types = types;
-        st = lsuv_pipeline_create(dev, &texel, &s->reduce_texel);
-    }
+    lsuv_status st = reduce_create(s, algo, merge, subgroup, &s->reduce, &s->reduce_texel);
+    if (st == LSUV_OK && s->options.method == LSUV_STATS_TWOPASS)
+        st = reduce_create(s, "twopass", merge, subgroup, &s->reduce2, &s->reduce2_texel);
     if (st == LSUV_OK) {
-        desc.shader = combine_name;
-        desc.spec = spec_combine;
+        uint32_t spec_combine[] = {s->workgroup, s->combine_items};
+        lsuv_pipeline_desc desc = {
+            .shader = combine_name,
+            .bindings = 2,
+            .push_size = PUSH_WORDS * 4,
+            .spec = spec_combine,
+            .spec_count = 2,
+            .full_subgroups = subgroup,
+        };
         st = lsuv_pipeline_create(dev, &desc, &s->combine);
     }
     if (st != LSUV_OK) {
@@ -169,6 +192,8 @@ void lsuv_stats_destroy(lsuv_stats *s) {
     if (!s) return;
     lsuv_pipeline_destroy(&s->reduce);
     lsuv_pipeline_destroy(&s->reduce_texel);
+    lsuv_pipeline_destroy(&s->reduce2);
+    lsuv_pipeline_destroy(&s->reduce2_texel);
     lsuv_pipeline_destroy(&s->combine);
     free(s);
 }
@@ -229,7 +254,10 @@ static lsuv_status write_texel_view(lsuv_device *dev, VkDescriptorSet set, const
 
 /* The plan of both kinds: over count floats of input from first, or, with
  * merge_only, over count Partials of input from first that another kernel
- * wrote (then only the combine passes run). */
+ * wrote (then only the combine passes run). A pass is the reduce of every
+ * chunk, then the combine levels down to the result slot; the two-pass
+ * method runs two, the second reading the first's mean from the result slot
+ * and reusing its scratch. */
 static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t first,
                               uint64_t count, bool merge_only, lsuv_buffer *result,
                               uint32_t result_slot, lsuv_stats_plan **out) {
@@ -250,6 +278,7 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
         return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
                          result_slot);
 
+    const bool twopass = s->options.method == LSUV_STATS_TWOPASS;
     const uint64_t align = s->align;
     const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
     const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
@@ -261,7 +290,10 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
     }
     uint32_t levels = 0;
     for (uint64_t p = partials; p > 1; p = div_up(p, combine_span)) ++levels;
-    if (merge_only && levels == 0) levels = 1; /* one pass moves it to the result slot */
+    /* One combine moves a lone partial to the result slot: a merge-only plan
+     * has no other pass, and a two-pass plan's second reduce must not write
+     * the slot it reads the mean from. */
+    if ((merge_only || twopass) && levels == 0) levels = 1;
     if (partials * sizeof(partial) > info->max_storage_buffer_range)
         return lsuv_fail(LSUV_ERROR_INVALID,
                          "%llu floats need more partials than one binding holds",
@@ -270,7 +302,9 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
     lsuv_stats_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     plan->stats = s;
-    plan->stage_count = (uint32_t)chunks + levels;
+    const uint32_t passes = twopass ? 2 : 1;
+    const uint32_t pass_stages = (uint32_t)chunks + levels;
+    plan->stage_count = passes * pass_stages;
     plan->stages = calloc(plan->stage_count, sizeof *plan->stages);
     lsuv_status st =
         plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -282,26 +316,38 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
     if (st == LSUV_OK && (merge_only ? levels > 1 : levels > 0))
         st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
 
-    /* Which pipeline each pass runs: a chunk holding at least one full
+    /* Which pipeline each stage runs: a chunk holding at least one full
      * workgroup reads texels where the device is set up for them. */
+    uint32_t storage_descriptors = 0, texel_descriptors = 0;
     for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
-        uint64_t n = i + 1 < chunks ? s->chunk_elements : count - i * s->chunk_elements;
-        plan->stages[i].pipeline = i >= chunks                    ? &s->combine
-                                   : s->texel && n >= reduce_span ? &s->reduce_texel
-                                                                  : &s->reduce;
+        uint32_t j = i % pass_stages; /* the stage within its pass */
+        bool second = i >= pass_stages;
+        uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
+        bool texel = s->texel && n >= reduce_span;
+        const lsuv_pipeline *p = second ? (texel ? &s->reduce2_texel : &s->reduce2)
+                                        : (texel ? &s->reduce_texel : &s->reduce);
+        if (j >= chunks) p = &s->combine;
+        plan->stages[i].pipeline = p;
+        /* Every stats pipeline's bindings are the first of reduce_types. */
+        for (uint32_t b = 0; b < p->bindings; ++b)
+            if (reduce_types[b] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER)
+                ++texel_descriptors;
+            else
+                ++storage_descriptors;
     }
-    if (st == LSUV_OK && s->texel && !(plan->views = calloc(chunks, sizeof *plan->views)))
+    plan->view_count = s->texel ? passes * (uint32_t)chunks : 0;
+    if (st == LSUV_OK && plan->view_count &&
+        !(plan->views = calloc(plan->view_count, sizeof *plan->views)))
         st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    plan->view_count = s->texel ? (uint32_t)chunks : 0;
     if (st == LSUV_OK) {
         VkDescriptorPoolSize sizes[2] = {
-            {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2 * plan->stage_count},
-            {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, plan->stage_count},
+            {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, storage_descriptors},
+            {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, texel_descriptors},
         };
         VkDescriptorPoolCreateInfo pool_info = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = plan->stage_count,
-            .poolSizeCount = s->texel ? 2 : 1,
+            .poolSizeCount = texel_descriptors ? 2 : 1,
             .pPoolSizes = sizes,
         };
         VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool_info, NULL, &plan->pool);
@@ -317,32 +363,39 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
         if (r != VK_SUCCESS) st = lsuv_vk_fail(r, "allocating descriptor sets");
     }
 
-    /* Where a pass writes: the next scratch region, or the result slot. */
+    /* Where a stage writes: the next scratch region, or the result slot. */
     uint64_t out_partial = 0;
     for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
         stage *sg = &plan->stages[i];
-        bool last = i + 1 == plan->stage_count;
-        bool reduce = i < chunks;
-        uint32_t level = reduce ? 0 : i - (uint32_t)chunks + 1; /* 0: the first pass */
+        uint32_t j = i % pass_stages;
+        bool last = j + 1 == pass_stages;
+        bool reduce = j < chunks;
+        uint32_t level = reduce ? 0 : j - (uint32_t)chunks + 1; /* 0: the reduce */
         const lsuv_buffer *out_buf = last ? result : plan->scratch;
         uint64_t out_offset = last ? 0 : (level % 2 == 0 ? 0 : a_bytes);
         uint64_t out_range = last ? VK_WHOLE_SIZE : (level % 2 == 0 ? a_bytes : b_bytes);
         uint32_t out_base = last ? result_slot : 0;
+        sg->push[3] = result_slot; /* read by the second pass's reduce alone */
         if (reduce) {
-            uint64_t start = first + i * s->chunk_elements;
-            uint64_t n = i + 1 < chunks ? s->chunk_elements : count - i * s->chunk_elements;
+            uint64_t start = first + j * s->chunk_elements;
+            uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
             uint64_t byte = start * 4, aligned = byte / align * align;
             write_set(dev, sg->set, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
                       out_range);
-            if (sg->pipeline == &s->reduce_texel)
+            if (sg->pipeline == &s->reduce_texel || sg->pipeline == &s->reduce2_texel)
                 st = write_texel_view(dev, sg->set, input, aligned, byte - aligned + n * 4,
-                                      &plan->views[i]);
+                                      &plan->views[i / pass_stages * chunks + j]);
+            if (sg->pipeline == &s->reduce2 || sg->pipeline == &s->reduce2_texel)
+                lsuv_descriptor_write_buffer(dev, sg->set, 3, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                             result, 0, VK_WHOLE_SIZE);
+            if (j == 0) out_partial = 0;
             sg->groups = (uint32_t)div_up(n, reduce_span);
             sg->push[0] = (uint32_t)((byte - aligned) / 4);
             sg->push[1] = (uint32_t)n;
             sg->push[2] = out_base + (uint32_t)out_partial;
             out_partial += sg->groups;
-            sg->barrier_before = false;
+            /* The second pass reads the first's result and rewrites its scratch. */
+            sg->barrier_before = i > 0 && j == 0;
         } else {
             /* Level k reads what level k-1 wrote: A for odd k, B for even;
              * a merge-only plan's first level reads the caller's partials. */
@@ -377,6 +430,11 @@ lsuv_status lsuv_stats_plan_create(lsuv_stats *s, const lsuv_buffer *input, uint
 lsuv_status lsuv_stats_plan_create_merge(lsuv_stats *s, const lsuv_buffer *partials, uint64_t first,
                                          uint64_t count, lsuv_buffer *result, uint32_t result_slot,
                                          lsuv_stats_plan **out) {
+    *out = NULL;
+    if (s->options.method == LSUV_STATS_TWOPASS)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "two-pass statistics cannot merge partials: their second pass reads "
+                         "the input again, and a merge has only the partials");
     return plan_build(s, partials, first, count, true, result, result_slot, out);
 }
 
@@ -425,18 +483,21 @@ lsuv_status lsuv_stats_result_read(const lsuv_stats *s, const lsuv_buffer *resul
     if (st != LSUV_OK) return st;
     out->count = p.n;
     out->nonfinite = p.nonfinite;
-    double n = p.n, mean, m2;
-    if (s->options.method == LSUV_STATS_NAIVE) {
-        mean = p.n ? p.mean / n : NAN;
-        m2 = p.m2 - (double)p.mean * p.mean / n;
-        if (m2 < 0.0) m2 = 0.0;
-    } else {
-        mean = (double)p.shift + p.mean;
-        m2 = p.m2;
-    }
     if (p.nonfinite || p.n == 0) {
         out->mean = out->std = out->std_population = NAN;
         return LSUV_OK;
+    }
+    double n = p.n, mean, m2;
+    if (s->options.method == LSUV_STATS_WELFORD) {
+        mean = (double)p.shift + p.mean;
+        m2 = p.m2;
+    } else {
+        /* Sums of d = x - shift (shift 0 for the naive method): the mean is
+         * shift + sum d / n, and m2 = sum d^2 - (sum d)^2 / n, which for the
+         * two-pass method is the corrected formula of Chan, Golub & LeVeque. */
+        mean = (double)p.shift + p.mean / n;
+        m2 = p.m2 - (double)p.mean * p.mean / n;
+        if (m2 < 0.0) m2 = 0.0;
     }
     out->mean = mean;
     out->std_population = sqrt(m2 / n);
