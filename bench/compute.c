@@ -134,8 +134,11 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
     size_t fastai_size = 0;
     lsuv_status s = peak_create(dev, &peak);
     if (s == LSUV_OK) s = net_setup_create(dev, "standard", standard_cfg, &standard);
-    if (s == LSUV_OK) s = lsuv_file_read_all(LSUV_FASTAI_CFG, 1 << 20, &fastai_text, &fastai_size);
-    if (s == LSUV_OK) s = net_setup_create(dev, LSUV_FASTAI_CFG, fastai_text, &fastai);
+    if (s == LSUV_OK)
+        s = lsuv_file_read_all(LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", 1 << 20, &fastai_text,
+                               &fastai_size);
+    if (s == LSUV_OK)
+        s = net_setup_create(dev, LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", fastai_text, &fastai);
     if (s == LSUV_OK) {
         const lsuv_layer *l = &standard.net->layers[0];
         double flops = 2.0 * (double)l->macs * standard.net->batch;

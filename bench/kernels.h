@@ -8,9 +8,8 @@
 #include "lsuv/device.h"
 
 typedef struct kernel_options {
-    uint64_t bytes;     /* buffer size */
-    uint32_t repeats;   /* timed runs after one warm-up */
-    const char *images; /* the IDX file of --lsuv */
+    uint64_t bytes;   /* buffer size */
+    uint32_t repeats; /* timed runs after one warm-up */
 } kernel_options;
 
 /* Times, on one device, the statistics kernel against vkCmdCopyBuffer and
@@ -22,9 +21,5 @@ int bench_kernels(lsuv_instance *instance, uint32_t index, const kernel_options 
 
 /* The compute half: FMA peak, conv2d cases, fused conv2d + statistics. */
 int bench_compute(lsuv_device *device, const kernel_options *options, FILE *table, cJSON *entries);
-
-/* --lsuv: every ordering on fastai 07a, and the PyTorch peer beside it. */
-int bench_lsuv(lsuv_instance *instance, uint32_t index, const kernel_options *options, FILE *table,
-               cJSON *entries);
 
 #endif

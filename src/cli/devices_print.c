@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lsuv/file.h"
+#include "lsuv/report.h"
 
 static const char *yes_no(bool b) {
     return b ? "yes" : "no";
@@ -42,27 +43,9 @@ int devices_print_json(const lsuv_instance *inst, const char *path) {
     if (!array) return -1;
     for (uint32_t i = 0; i < lsuv_instance_device_count(inst); ++i) {
         const lsuv_device_info *d = lsuv_instance_device_info(inst, i);
-        char api[32];
-        lsuv_version_string(d->api_version, api, sizeof api);
-        cJSON *o = cJSON_CreateObject();
+        cJSON *o = lsuv_device_info_json(d);
         if (!o) break;
         cJSON_AddItemToArray(array, o);
-        cJSON_AddNumberToObject(o, "index", d->index);
-        cJSON_AddStringToObject(o, "name", d->name);
-        cJSON_AddStringToObject(o, "type", lsuv_device_type_name(d->type));
-        cJSON_AddNumberToObject(o, "vendor_id", d->vendor_id);
-        cJSON_AddStringToObject(o, "driver", d->driver_name);
-        cJSON_AddStringToObject(o, "driver_info", d->driver_info);
-        cJSON_AddStringToObject(o, "api_version", api);
-        cJSON_AddNumberToObject(o, "subgroup_size", d->subgroup_size);
-        cJSON_AddBoolToObject(o, "float64", d->float64);
-        cJSON_AddBoolToObject(o, "float16", d->float16);
-        cJSON_AddBoolToObject(o, "storage16", d->storage16);
-        cJSON_AddNumberToObject(o, "timestamp_valid_bits", d->timestamp_valid_bits);
-        cJSON_AddNumberToObject(o, "timestamp_period_ns", d->timestamp_period_ns);
-        cJSON_AddNumberToObject(o, "max_storage_buffer_range", (double)d->max_storage_buffer_range);
-        cJSON_AddNumberToObject(o, "max_workgroup_invocations", d->max_workgroup_invocations);
-        cJSON_AddNumberToObject(o, "device_local_bytes", (double)d->device_local_bytes);
     }
     return cli_write_json(array, path);
 }

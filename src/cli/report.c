@@ -4,6 +4,7 @@
 #include "core/text.h"
 #include "lsuv/file.h"
 #include "lsuv/plot.h"
+#include "lsuv/report.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -81,20 +82,7 @@ static cJSON *report_json(const report *r) {
             cJSON_AddNumberToObject(o, "wall_ms", run->wall_ms);
             if (r->options->verify)
                 cJSON_AddNumberToObject(o, "verify_max_diff", r->devices[d].verify[k]);
-            cJSON *layers = cJSON_AddArrayToObject(o, "layers");
-            for (uint32_t l = 0; l < run->n_layers; ++l) {
-                const lsuv_layer_run *lr = &run->layers[l];
-                cJSON *lj = cJSON_CreateObject();
-                cJSON_AddNumberToObject(lj, "index", lr->index);
-                cJSON_AddStringToObject(lj, "type",
-                                        lsuv_layer_type_name(r->net->layers[lr->index].type));
-                cJSON_AddNumberToObject(lj, "passes", lr->passes);
-                cJSON_AddNumberToObject(lj, "mean", lr->mean);
-                cJSON_AddNumberToObject(lj, "std", lr->std);
-                cJSON_AddBoolToObject(lj, "converged", lr->converged);
-                cJSON_AddNumberToObject(lj, "gpu_ms", lr->gpu_ms);
-                cJSON_AddItemToArray(layers, lj);
-            }
+            cJSON_AddItemToObject(o, "layers", lsuv_run_layers_json(r->net, run));
             cJSON_AddItemToArray(runs, o);
         }
     return root;

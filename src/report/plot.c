@@ -123,9 +123,19 @@ static double grid_step(double top) {
 }
 
 char *lsuv_plot_bars(const lsuv_plot_bars_desc *d) {
-    const int left = 70, top = 40, ph = 260, bar = 18, group_gap = 24, legend = 200;
-    int pw = (int)d->n_groups * ((int)d->n_series * bar + group_gap) + group_gap;
-    int width = left + pw + legend, height = top + ph + 60;
+    const int left = 70, top = 40, ph = 260, bar = 18, group_gap = 24;
+    /* Room for labels, the legend and the title, at about 7 pixels a
+     * character. */
+    int slot = (int)d->n_series * bar;
+    for (uint32_t g = 0; g < d->n_groups; ++g)
+        if (7 * (int)strlen(d->groups[g]) + 8 > slot) slot = 7 * (int)strlen(d->groups[g]) + 8;
+    slot += group_gap;
+    int pw = (int)d->n_groups * slot + group_gap;
+    size_t longest = 0;
+    for (uint32_t s = 0; s < d->n_series; ++s)
+        if (strlen(d->series[s]) > longest) longest = strlen(d->series[s]);
+    int width = left + pw + 40 + 7 * (int)longest, height = top + ph + 60;
+    if (width < left + 8 * (int)strlen(d->title)) width = left + 8 * (int)strlen(d->title);
     double ymax = 0;
     for (uint32_t i = 0; i < d->n_groups * d->n_series; ++i) {
         double v = isnan(d->bars[i].max) ? d->bars[i].median : d->bars[i].max;
@@ -154,7 +164,7 @@ char *lsuv_plot_bars(const lsuv_plot_bars_desc *d) {
                   "stroke=\"#999\"/>\n",
                   left, top, pw, ph);
     for (uint32_t g = 0; g < d->n_groups; ++g) {
-        int gx = left + group_gap + (int)g * ((int)d->n_series * bar + group_gap);
+        int gx = left + group_gap + (int)g * slot + (slot - group_gap - (int)d->n_series * bar) / 2;
         for (uint32_t s = 0; s < d->n_series; ++s) {
             const lsuv_plot_bar *b = &d->bars[g * d->n_series + s];
             if (isnan(b->median)) continue;

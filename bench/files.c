@@ -1,0 +1,66 @@
+#include "files.h"
+
+#include "lsuv/file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void bench_files_add(bench_files *f, const char *name, char *text) {
+    bench_file *grown = text ? realloc(f->items, (f->n + 1) * sizeof *grown) : NULL;
+    char *copy = grown ? strdup(name) : NULL;
+    if (!copy) {
+        if (grown) f->items = grown;
+        free(text);
+        f->failed = true;
+        return;
+    }
+    f->items = grown;
+    f->items[f->n++] = (bench_file){copy, text};
+}
+
+/* mkdir -p. */
+static bool make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return false;
+    for (char *p = path + 1;; ++p) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST) return false;
+            if (end) return true;
+            *p = '/';
+        }
+    }
+}
+
+int bench_files_write(const bench_files *f, const char *dir) {
+    if (f->failed) {
+        fprintf(stderr, "lsuv-bench: out of memory building the files of --out\n");
+        return 1;
+    }
+    if (!make_dirs(dir)) {
+        fprintf(stderr, "lsuv-bench: cannot create the directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    for (uint32_t i = 0; i < f->n; ++i) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, f->items[i].name);
+        if (lsuv_file_write_text(path, f->items[i].text) != LSUV_OK) {
+            fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void bench_files_free(bench_files *f) {
+    for (uint32_t i = 0; i < f->n; ++i) {
+        free(f->items[i].name);
+        free(f->items[i].text);
+    }
+    free(f->items);
+    *f = (bench_files){0};
+}

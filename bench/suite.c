@@ -1,0 +1,598 @@
+/* lsuv-bench's LSUV suite. For each network and precision, the selected
+ * devices are set up side by side; then each ordering runs on each device
+ * (one warm-up, then the timed repeats), and the final weights of the
+ * devices are compared pair by pair before the next ordering. */
+#include "suite.h"
+
+#include "lsuv/clock.h"
+#include "lsuv/lsuv.h"
+#include "lsuv/plot.h"
+#include "lsuv/ref.h"
+#include "lsuv/report.h"
+#include "summary.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { METHOD_COUNT = 3, PRECISION_COUNT = 2, MAX_REPEATS = 1000 };
+static const char *const method_names[METHOD_COUNT] = {"welford", "naive", "twopass"};
+static const char *const precision_names[PRECISION_COUNT] = {"fp32", "fp16"};
+
+bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
+    static const struct {
+        const char *name, *dir, *file;
+        uint32_t batch;
+        bool fashion;
+    } known[] = {
+        {"fastai", LSUV_SOURCE_DIR "/nets", "fastai-07a.cfg", 512, true},
+        {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
+        {"jnet-conv", LSUV_SHARED_DIR "/nets/darknet", "jnet-conv.cfg", 64, false},
+        {"alexnet", LSUV_SHARED_DIR "/nets/darknet", "alexnet.cfg", 2, false},
+    };
+    memset(out, 0, sizeof *out);
+    char base[1024];
+    if (snprintf(base, sizeof base, "%s", spec) >= (int)sizeof base) {
+        fprintf(stderr, "lsuv-bench: --net: a path of at most 1023 bytes\n");
+        return false;
+    }
+    char *at = strrchr(base, '@');
+    if (at) {
+        char *end;
+        unsigned long b = strtoul(at + 1, &end, 10);
+        if (at[1] == '\0' || *end || b == 0 || b > 1u << 20) {
+            fprintf(stderr,
+                    "lsuv-bench: --net %s: expected NAME[@BATCH] with a batch of 1 or "
+                    "more\n",
+                    spec);
+            return false;
+        }
+        out->batch = (uint32_t)b;
+        *at = '\0';
+    }
+    for (size_t i = 0; i < sizeof known / sizeof *known; ++i) {
+        if (strcmp(base, known[i].name) != 0) continue;
+        snprintf(out->name, sizeof out->name, "%s", known[i].name);
+        snprintf(out->path, sizeof out->path, "%s/%s", known[i].dir, known[i].file);
+        if (!out->batch) out->batch = known[i].batch;
+        snprintf(out->input, sizeof out->input, "%s%s", known[i].fashion ? "idx:" : "synthetic",
+                 known[i].fashion ? images : "");
+        out->normalize = known[i].fashion;
+        return true;
+    }
+    if (!strchr(base, '/') && !strstr(base, ".cfg")) {
+        fprintf(stderr,
+                "lsuv-bench: --net %s: expected fastai, vgg, jnet-conv, alexnet or a .cfg path\n",
+                spec);
+        return false;
+    }
+    const char *slash = strrchr(base, '/');
+    snprintf(out->name, sizeof out->name, "%.63s", slash ? slash + 1 : base);
+    char *dot = strstr(out->name, ".cfg");
+    if (dot) *dot = '\0';
+    snprintf(out->path, sizeof out->path, "%s", base);
+    snprintf(out->input, sizeof out->input, "synthetic");
+    return true;
+}
+
+/* What one device holds for the network being benchmarked. */
+typedef struct device_state {
+    lsuv_device *dev;
+    const lsuv_device_info *info;
+    lsuv_forward *forward;
+    lsuv_stats *stats[METHOD_COUNT];
+    double setup_ms;
+    lsuv_run last[LSUV_ORDER_COUNT]; /* the last timed run, for the plots */
+    summary wall[LSUV_ORDER_COUNT];
+    lsuv_weights *final; /* after the current ordering */
+} device_state;
+
+/* Per layer: errors in units of FLT_EPSILON, of the mean relative to the
+ * reference's std (after LSUV the mean is near 0) and of the std relative to
+ * itself. */
+typedef struct layer_error {
+    double engine_mean, engine_std; /* engine's against the fp64 forward */
+    double method_mean[METHOD_COUNT], method_std[METHOD_COUNT]; /* against fp64 of the output */
+} layer_error;
+
+static double err_eps(double value, double ref, double scale) {
+    return fabs(value - ref) / (FLT_EPSILON * scale);
+}
+
+typedef struct ref_visit {
+    const lsuv_run *run;
+    uint32_t next;
+    layer_error *errors;
+} ref_visit;
+
+static lsuv_status visit_layer(void *p, uint32_t layer, const double *out, uint64_t count) {
+    ref_visit *v = p;
+    if (v->next >= v->run->n_layers || v->run->layers[v->next].index != layer) return LSUV_OK;
+    const lsuv_layer_run *lr = &v->run->layers[v->next];
+    lsuv_moments m;
+    lsuv_ref_moments_f64(out, count, &m);
+    v->errors[v->next].engine_mean = err_eps(lr->mean, m.mean, m.std);
+    v->errors[v->next].engine_std = err_eps(lr->std, m.std, m.std);
+    v->next++;
+    return LSUV_OK;
+}
+
+/* The precision study of one run: the engine's final statistics against
+ * the fp64 forward of the final weights, and each statistics method over
+ * the device's own output against fp64 statistics of that same output. */
+static lsuv_status study_precision(device_state *ds, const lsuv_net *net, const lsuv_batch *batch,
+                                   const lsuv_run *run, unsigned methods, layer_error *errors) {
+    if (run->n_layers == 0) return LSUV_OK;
+    uint32_t last = run->layers[run->n_layers - 1].index;
+    ref_visit v = {run, 0, errors};
+    lsuv_status s = lsuv_ref_forward_each(net, ds->final, batch, last, visit_layer, &v);
+    if (s == LSUV_OK) s = lsuv_forward_run(ds->forward, 0, last, false);
+    for (uint32_t k = 0; s == LSUV_OK && k < run->n_layers; ++k) {
+        uint64_t count =
+            (uint64_t)batch->n * lsuv_ref_layer_outputs(&net->layers[run->layers[k].index]);
+        float *out = malloc(count * sizeof *out);
+        lsuv_buffer *buf = NULL;
+        s = out ? lsuv_forward_read(ds->forward, run->layers[k].index, out)
+                : LSUV_ERROR_OUT_OF_MEMORY;
+        lsuv_moments ref;
+        if (s == LSUV_OK) {
+            lsuv_ref_moments(out, count, &ref);
+            s = lsuv_buffer_create(ds->dev, count * sizeof *out, &buf);
+        }
+        if (s == LSUV_OK) s = lsuv_buffer_write(buf, 0, out, count * sizeof *out);
+        for (int m = 0; s == LSUV_OK && m < METHOD_COUNT; ++m) {
+            errors[k].method_mean[m] = errors[k].method_std[m] = NAN;
+            if (!(methods & (1u << m))) continue;
+            lsuv_moments got;
+            s = lsuv_stats_compute(ds->stats[m], buf, 0, count, &got);
+            if (s != LSUV_OK) break;
+            errors[k].method_mean[m] = err_eps(got.mean, ref.mean, ref.std);
+            errors[k].method_std[m] = err_eps(got.std, ref.std, ref.std);
+        }
+        lsuv_buffer_destroy(buf);
+        free(out);
+    }
+    return s;
+}
+
+/* The largest difference of two devices' results of one ordering. */
+static void compare_devices(const lsuv_net *net, const device_state *a, const device_state *b,
+                            lsuv_order order, double *mean_diff, double *std_diff,
+                            double *weight_rel) {
+    const lsuv_run *ra = &a->last[order], *rb = &b->last[order];
+    *mean_diff = *std_diff = *weight_rel = 0;
+    for (uint32_t k = 0; k < ra->n_layers && k < rb->n_layers; ++k) {
+        *mean_diff = fmax(*mean_diff, fabs(ra->layers[k].mean - rb->layers[k].mean));
+        *std_diff = fmax(*std_diff, fabs(ra->layers[k].std - rb->layers[k].std));
+    }
+    /* Per layer, the largest weight difference relative to the largest
+     * weight; the worst layer. */
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer_params *pa = &a->final->layers[i], *pb = &b->final->layers[i];
+        if (!pa->weight) continue;
+        double diff = 0, scale = 0;
+        for (uint64_t j = 0; j < pa->weight_count; ++j) {
+            diff = fmax(diff, fabs((double)pa->weight[j] - pb->weight[j]));
+            scale = fmax(scale, fabs((double)pa->weight[j]));
+        }
+        if (scale > 0) *weight_rel = fmax(*weight_rel, diff / scale);
+    }
+}
+
+static cJSON *summary_json(const summary *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "median", s->median);
+    cJSON_AddNumberToObject(o, "min", s->min);
+    cJSON_AddNumberToObject(o, "max", s->max);
+    return o;
+}
+
+/* Runs bench/peers/fastai_lsuv.py with Debian's python3, where
+ * python3-torch installs; returns its JSON or NULL (and says why). */
+static cJSON *run_peer(const char *weights, const char *images, uint32_t repeats, FILE *table) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import torch' 2>/dev/null && /usr/bin/python3 '%s' --weights "
+             "'%s' --images '%s' --repeats %u",
+             LSUV_PEER_SCRIPT, weights, images, repeats);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    size_t got;
+    while (text && (got = fread(text + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *grown = realloc(text, cap *= 2);
+            if (!grown) break;
+            text = grown;
+        }
+    }
+    int status = pclose(p);
+    cJSON *json = NULL;
+    if (text) {
+        text[n] = '\0';
+        json = status == 0 ? cJSON_Parse(text) : NULL;
+    }
+    free(text);
+    if (!json)
+        fprintf(table, "PyTorch peer: not run (python3 with torch missing? make bench installs "
+                       "python3-torch)\n");
+    return json;
+}
+
+/* The same experiment in PyTorch, from the same initial weights and batch,
+ * with each device's wall time as a ratio to it. */
+static void bench_peer(const lsuv_net *net, const lsuv_weights *w, const suite_options *o,
+                       const device_state *ds, uint32_t n_dev, FILE *table, cJSON *peers) {
+    char path[] = "/tmp/lsuv-bench-XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    if (fd >= 0) close(fd);
+    cJSON *peer = fd >= 0 && lsuv_weights_save(net, w, path) == LSUV_OK
+                      ? run_peer(path, o->images, o->repeats, table)
+                      : NULL;
+    if (fd >= 0) unlink(path);
+    if (!peer) return;
+    const cJSON *torch = cJSON_GetObjectItem(peer, "torch"),
+                *threads = cJSON_GetObjectItem(peer, "threads");
+    fprintf(table,
+            "PyTorch %s (%d threads) on the same CPU, same weights and batch; ms median "
+            "(min-max), then each device's wall time over it:\n",
+            cJSON_IsString(torch) ? torch->valuestring : "?",
+            cJSON_IsNumber(threads) ? threads->valueint : 0);
+    const cJSON *pr;
+    cJSON_ArrayForEach(pr, cJSON_GetObjectItem(peer, "runs")) {
+        const char *variant = cJSON_GetStringValue(cJSON_GetObjectItem(pr, "variant"));
+        const char *order = cJSON_GetStringValue(cJSON_GetObjectItem(pr, "order"));
+        double ms = cJSON_GetNumberValue(cJSON_GetObjectItem(pr, "median_ms"));
+        lsuv_order ord;
+        if (!variant || !order || !lsuv_order_from_name(order, &ord) || !(ms > 0)) continue;
+        fprintf(table, "  %-11s %-11s %8.2f (%.2f-%.2f), %d passes", variant, order, ms,
+                cJSON_GetNumberValue(cJSON_GetObjectItem(pr, "min_ms")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(pr, "max_ms")),
+                (int)cJSON_GetNumberValue(cJSON_GetObjectItem(pr, "passes")));
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "variant", variant);
+        cJSON_AddStringToObject(e, "order", order);
+        cJSON_AddItemToObject(e, "torch", cJSON_Duplicate(torch, true));
+        cJSON_AddNumberToObject(e, "wall_ms", ms);
+        cJSON *ratios = cJSON_AddObjectToObject(e, "lsuv_vk_wall_ratio");
+        for (uint32_t d = 0; d < n_dev; ++d) {
+            if (!ds[d].forward || !(o->orders & (1u << ord))) continue;
+            double r = ds[d].wall[ord].median / ms;
+            fprintf(table, "; %s %.2f", ds[d].info->name, r);
+            cJSON_AddNumberToObject(ratios, ds[d].info->name, r);
+        }
+        fprintf(table, "\n");
+        cJSON_AddItemToArray(peers, e);
+    }
+    cJSON_Delete(peer);
+}
+
+static void device_state_free(device_state *ds) {
+    for (int o = 0; o < LSUV_ORDER_COUNT; ++o) lsuv_run_free(&ds->last[o]);
+    for (int m = 0; m < METHOD_COUNT; ++m) lsuv_stats_destroy(ds->stats[m]);
+    lsuv_weights_destroy(ds->final);
+    lsuv_forward_destroy(ds->forward);
+    lsuv_device_destroy(ds->dev);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* Sets a device up for the network; a device that lacks what the precision
+ * needs is left without a forward, and said so. */
+static lsuv_status device_setup(lsuv_instance *inst, uint32_t index, const lsuv_net *net,
+                                const lsuv_weights *w, const lsuv_batch *batch,
+                                lsuv_precision precision, device_state *ds) {
+    lsuv_status s = lsuv_device_create(inst, index, &ds->dev);
+    if (s != LSUV_OK) return s;
+    ds->info = lsuv_device_get_info(ds->dev);
+    lsuv_forward_options fo = {.batch = batch->n, .precision = precision};
+    double t0 = lsuv_wall_seconds();
+    s = lsuv_forward_create(ds->dev, net, w, &fo, &ds->forward);
+    ds->setup_ms = (lsuv_wall_seconds() - t0) * 1e3;
+    if (s == LSUV_OK) s = lsuv_forward_set_input(ds->forward, batch);
+    for (int m = 0; s == LSUV_OK && m < METHOD_COUNT; ++m) {
+        lsuv_stats_options so = {.method = (lsuv_stats_method)m};
+        s = lsuv_stats_create(ds->dev, &so, &ds->stats[m]);
+    }
+    if (s == LSUV_OK) s = lsuv_weights_create(net, &ds->final);
+    return s;
+}
+
+typedef struct net_ctx {
+    const suite_net *sn;
+    const lsuv_net *net;
+    const lsuv_weights *initial;
+    const lsuv_batch *batch;
+    lsuv_precision precision;
+    const suite_options *o;
+    FILE *table;
+    cJSON *root;
+} net_ctx;
+
+/* One ordering on one device: the warm-up, the timed repeats, the final
+ * weights and the precision study; its JSON entry and table row. */
+static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, bool first_order) {
+    uint32_t R = c->o->repeats;
+    double *gpu = calloc(R, sizeof *gpu), *wall = calloc(R, sizeof *wall), first_ms = 0;
+    layer_error *errors = NULL;
+    lsuv_options lo = {.order = order};
+    lsuv_status s = gpu && wall ? LSUV_OK : LSUV_ERROR_OUT_OF_MEMORY;
+    for (uint32_t r = 0; s == LSUV_OK && r <= R; ++r) {
+        lsuv_run run;
+        s = lsuv_forward_reset(ds->forward, c->initial);
+        if (s == LSUV_OK) s = lsuv_initialize(ds->forward, &lo, &run);
+        if (s != LSUV_OK) break;
+        lsuv_run_free(&ds->last[order]);
+        ds->last[order] = run;
+        if (run.hazard != LSUV_HAZARD_NONE) break;
+        if (r == 0)
+            first_ms = run.wall_ms;
+        else {
+            gpu[r - 1] = run.gpu_ms;
+            wall[r - 1] = run.wall_ms;
+        }
+    }
+    const lsuv_run *run = &ds->last[order];
+    const char *dev_name = ds->info->name;
+    int code = 0;
+    if (s != LSUV_OK) {
+        fprintf(stderr, "lsuv-bench: %s, %s, %s: %s\n", dev_name, c->sn->name,
+                lsuv_order_name(order), lsuv_error_message());
+        code = s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+    } else if (run->hazard != LSUV_HAZARD_NONE) {
+        const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
+        fprintf(stderr, "lsuv-bench: %s, %s, %s: layer %u stopped the run (mean %g, std %g)\n",
+                dev_name, c->sn->name, lsuv_order_name(order), l->index, l->mean, l->std);
+        code = 1;
+    }
+    summary g = {0}, wl = {0};
+    if (!code) {
+        g = summary_of(gpu, R);
+        wl = summary_of(wall, R);
+        ds->wall[order] = wl;
+        /* A zero or impossible time is an error, never a rate of infinity. */
+        if (!(g.min > 0) || !(wl.min > 0) || !isfinite(g.max) || !isfinite(wl.max)) {
+            fprintf(stderr,
+                    "lsuv-bench: %s reported a zero or impossible time (gpu %g ms, wall %g "
+                    "ms)\n",
+                    dev_name, g.min, wl.min);
+            code = 1;
+        }
+    }
+    if (!code) {
+        errors = calloc(run->n_layers ? run->n_layers : 1, sizeof *errors);
+        s = errors ? lsuv_forward_weights_read(ds->forward, ds->final) : LSUV_ERROR_OUT_OF_MEMORY;
+        if (s == LSUV_OK) s = study_precision(ds, c->net, c->batch, run, c->o->methods, errors);
+        if (s != LSUV_OK) {
+            fprintf(stderr, "lsuv-bench: %s, %s: %s\n", dev_name, c->sn->name,
+                    lsuv_error_message());
+            code = 1;
+        }
+    }
+    if (!code) {
+        cJSON *lsuv = cJSON_GetObjectItem(c->root, "lsuv");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(lsuv, e);
+        cJSON_AddStringToObject(e, "device", dev_name);
+        cJSON_AddStringToObject(e, "net", c->sn->name);
+        cJSON_AddStringToObject(e, "cfg", c->sn->path);
+        cJSON_AddNumberToObject(e, "batch", c->batch->n);
+        cJSON_AddStringToObject(e, "input", c->sn->input);
+        cJSON_AddStringToObject(e, "precision", precision_names[c->precision]);
+        cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
+        cJSON_AddBoolToObject(e, "converged", run->converged);
+        cJSON_AddNumberToObject(e, "passes", run->passes);
+        cJSON_AddNumberToObject(e, "submissions", run->submissions);
+        cJSON_AddNumberToObject(e, "readback_bytes", (double)run->readback_bytes);
+        cJSON_AddNumberToObject(e, "repeats", R);
+        cJSON_AddItemToObject(e, "gpu_ms", summary_json(&g));
+        cJSON_AddItemToObject(e, "wall_ms", summary_json(&wl));
+        cJSON_AddNumberToObject(e, "first_wall_ms", first_ms);
+        cJSON *layers = lsuv_run_layers_json(c->net, run);
+        cJSON_AddItemToObject(e, "layers", layers);
+        double worst_mean = 0, worst_std = 0, worst_engine = 0, worst_method[METHOD_COUNT] = {0};
+        for (uint32_t k = 0; k < run->n_layers; ++k) {
+            cJSON *lj = cJSON_GetArrayItem(layers, (int)k);
+            const lsuv_layer_run *lr = &run->layers[k];
+            const layer_error *er = &errors[k];
+            cJSON_AddNumberToObject(lj, "abs_mean", fabs(lr->mean));
+            cJSON_AddNumberToObject(lj, "abs_std_minus_1", fabs(lr->std - 1));
+            cJSON *pe = cJSON_AddObjectToObject(lj, "error_eps");
+            cJSON *en = cJSON_AddObjectToObject(pe, "engine");
+            cJSON_AddNumberToObject(en, "mean", er->engine_mean);
+            cJSON_AddNumberToObject(en, "std", er->engine_std);
+            worst_mean = fmax(worst_mean, fabs(lr->mean));
+            worst_std = fmax(worst_std, fabs(lr->std - 1));
+            worst_engine = fmax(worst_engine, fmax(er->engine_mean, er->engine_std));
+            for (int m = 0; m < METHOD_COUNT; ++m) {
+                if (!(c->o->methods & (1u << m))) continue;
+                cJSON *mj = cJSON_AddObjectToObject(pe, method_names[m]);
+                cJSON_AddNumberToObject(mj, "mean", er->method_mean[m]);
+                cJSON_AddNumberToObject(mj, "std", er->method_std[m]);
+                worst_method[m] =
+                    fmax(worst_method[m], fmax(er->method_mean[m], er->method_std[m]));
+            }
+        }
+        if (first_order) {
+            cJSON *compiles = cJSON_GetObjectItem(c->root, "compiles");
+            cJSON *ce = cJSON_CreateObject();
+            cJSON_AddItemToArray(compiles, ce);
+            cJSON_AddStringToObject(ce, "device", dev_name);
+            cJSON_AddStringToObject(ce, "net", c->sn->name);
+            cJSON_AddStringToObject(ce, "precision", precision_names[c->precision]);
+            cJSON_AddNumberToObject(ce, "setup_ms", ds->setup_ms);
+            cJSON_AddNumberToObject(ce, "first_run_ms", first_ms);
+            cJSON_AddNumberToObject(ce, "warm_run_ms", wl.median);
+            cJSON_AddNumberToObject(ce, "compile_ms", fmax(0, first_ms - wl.median));
+            cJSON_AddNumberToObject(ce, "cache_loaded_bytes",
+                                    (double)lsuv_device_cache_loaded(ds->dev));
+        }
+        fprintf(c->table,
+                "%-32.32s %-11s %6u %4u %6llu %8.2f (%6.2f-%7.2f) %8.2f (%6.2f-%7.2f) "
+                "%8.1e %8.1e %7.1f",
+                dev_name, lsuv_order_name(order), run->passes, run->submissions,
+                (unsigned long long)run->readback_bytes, g.median, g.min, g.max, wl.median, wl.min,
+                wl.max, worst_mean, worst_std, worst_engine);
+        for (int m = 0; m < METHOD_COUNT; ++m)
+            if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst_method[m]);
+        fprintf(c->table, "\n");
+        fflush(c->table);
+        fprintf(stderr, "lsuv-bench: case,%s,%s,%s,%s,%u,%.3f,%.3f,%u\n", dev_name, c->sn->name,
+                precision_names[c->precision], lsuv_order_name(order), c->batch->n, wl.median,
+                g.median, run->passes);
+    }
+    free(errors);
+    free(gpu);
+    free(wall);
+    return code;
+}
+
+static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
+                      bench_files *files) {
+    const char *p = c->precision == LSUV_PRECISION_FP32 ? "" : "-fp16";
+    char name[600], title[1024];
+    const char *groups[LSUV_ORDER_COUNT], *series[64];
+    lsuv_plot_bar *bars = calloc((size_t)LSUV_ORDER_COUNT * n_dev, sizeof *bars);
+    uint32_t n_groups = 0, n_series = 0;
+    for (uint32_t d = 0; d < n_dev && d < 64; ++d)
+        if (ds[d].forward) series[n_series++] = ds[d].info->name;
+    for (int o = 0; bars && o < LSUV_ORDER_COUNT; ++o) {
+        if (!(c->o->orders & (1u << o))) continue;
+        uint32_t s = 0;
+        for (uint32_t d = 0; d < n_dev && s < n_series; ++d) {
+            if (!ds[d].forward) continue;
+            const summary *w = &ds[d].wall[o];
+            bars[n_groups * n_series + s++] = (lsuv_plot_bar){w->median, w->min, w->max};
+        }
+        groups[n_groups++] = lsuv_order_name((lsuv_order)o);
+    }
+    snprintf(title, sizeof title, "LSUV wall time per ordering: %s, batch %u, %s, %u runs each",
+             c->sn->name, c->batch->n, precision_names[c->precision], c->o->repeats);
+    lsuv_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
+    snprintf(name, sizeof name, "time-%s%s.svg", c->sn->name, p);
+    bench_files_add(files, name, bars ? lsuv_plot_bars(&desc) : NULL);
+    free(bars);
+    for (uint32_t d = 0; d < n_dev; ++d) {
+        if (!ds[d].forward) continue;
+        lsuv_run runs[LSUV_ORDER_COUNT];
+        uint32_t n = 0;
+        for (int o = 0; o < LSUV_ORDER_COUNT; ++o)
+            if (c->o->orders & (1u << o)) runs[n++] = ds[d].last[o];
+        char slug[256];
+        lsuv_device_slug(ds[d].info, slug, sizeof slug);
+        snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u, %s", c->sn->name,
+                 ds[d].info->name, c->batch->n, precision_names[c->precision]);
+        /* The position in the selection keeps a device selected twice apart. */
+        snprintf(name, sizeof name, "convergence-%s%s-%u-%s.svg", c->sn->name, p, d, slug);
+        bench_files_add(files, name, lsuv_plot_convergence(title, runs, n));
+    }
+}
+
+static void print_header(const net_ctx *c) {
+    fprintf(c->table,
+            "\nLSUV: %s (%s), batch %u, %s, input %s: 1 warm-up + %u runs; ms median (min-max); "
+            "worst layer's |mean|, |std-1|, and statistics errors in fp32 eps (engine: fused, "
+            "against the fp64 forward; methods: over the device's output)\n",
+            c->sn->name, c->sn->path, c->batch->n, precision_names[c->precision], c->sn->input,
+            c->o->repeats);
+    fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %24s %8s %8s %7s", "device", "order", "passes",
+            "subs", "bytes", "gpu ms", "wall ms", "|mean|", "|std-1|", "engine");
+    for (int m = 0; m < METHOD_COUNT; ++m)
+        if (c->o->methods & (1u << m)) fprintf(c->table, " %8s", method_names[m]);
+    fprintf(c->table, "\n");
+}
+
+static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
+                     const suite_options *o, const suite_net *sn, FILE *table, cJSON *root,
+                     bench_files *files) {
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    lsuv_batch batch = {0};
+    device_state *ds = calloc(n_dev, sizeof *ds);
+    lsuv_status s = ds ? lsuv_net_load(sn->path, NULL, &net) : LSUV_ERROR_OUT_OF_MEMORY;
+    /* The same initial weights and batch on every device. */
+    if (s == LSUV_OK) s = lsuv_weights_init(net, LSUV_INIT_KAIMING, 0, &w);
+    lsuv_input_options io = {.spec = sn->input, .batch = sn->batch, .normalize = sn->normalize};
+    if (s == LSUV_OK) s = lsuv_input_load(&io, net, &batch);
+    if (s != LSUV_OK) {
+        fprintf(stderr, "lsuv-bench: %s: %s\n", sn->name, lsuv_error_message());
+        free(ds);
+        lsuv_weights_destroy(w);
+        lsuv_net_destroy(net);
+        return s == LSUV_ERROR_IO || s == LSUV_ERROR_PARSE || s == LSUV_ERROR_INVALID ? 2 : 1;
+    }
+    int code = 0;
+    cJSON *across = cJSON_GetObjectItem(root, "across_devices");
+    for (int p = 0; !code && p < PRECISION_COUNT; ++p) {
+        if (!(o->precisions & (1u << p))) continue;
+        net_ctx c = {sn, net, w, &batch, (lsuv_precision)p, o, table, root};
+        print_header(&c);
+        uint32_t active = 0;
+        for (uint32_t d = 0; !code && d < n_dev; ++d) {
+            s = device_setup(inst, devices[d], net, w, &batch, (lsuv_precision)p, &ds[d]);
+            if (s == LSUV_ERROR_UNSUPPORTED) {
+                fprintf(table, "%-32.32s skipped: %s\n", ds[d].info ? ds[d].info->name : "?",
+                        lsuv_error_message());
+                device_state_free(&ds[d]);
+            } else if (s != LSUV_OK) {
+                fprintf(stderr, "lsuv-bench: %s: %s\n", sn->name, lsuv_error_message());
+                code = 1;
+            } else {
+                active++;
+            }
+        }
+        bool first = true;
+        for (int ord = 0; !code && ord < LSUV_ORDER_COUNT; ++ord) {
+            if (!(o->orders & (1u << ord))) continue;
+            for (uint32_t d = 0; !code && d < n_dev; ++d)
+                if (ds[d].forward) code = bench_order(&c, &ds[d], (lsuv_order)ord, first);
+            first = false;
+            for (uint32_t a = 0; !code && a < n_dev; ++a)
+                for (uint32_t b = a + 1; ds[a].forward && b < n_dev; ++b) {
+                    if (!ds[b].forward) continue;
+                    double dm, dsd, dw;
+                    compare_devices(net, &ds[a], &ds[b], (lsuv_order)ord, &dm, &dsd, &dw);
+                    cJSON *e = cJSON_CreateObject();
+                    cJSON_AddItemToArray(across, e);
+                    cJSON_AddStringToObject(e, "net", sn->name);
+                    cJSON_AddStringToObject(e, "precision", precision_names[p]);
+                    cJSON_AddStringToObject(e, "order", lsuv_order_name((lsuv_order)ord));
+                    cJSON_AddStringToObject(e, "a", ds[a].info->name);
+                    cJSON_AddStringToObject(e, "b", ds[b].info->name);
+                    cJSON_AddNumberToObject(e, "max_mean_diff", dm);
+                    cJSON_AddNumberToObject(e, "max_std_diff", dsd);
+                    cJSON_AddNumberToObject(e, "max_weight_rel_diff", dw);
+                    fprintf(table,
+                            "  across devices, %s: %s vs %s: mean %.2e, std %.2e, weights "
+                            "%.2e relative\n",
+                            lsuv_order_name((lsuv_order)ord), ds[a].info->name, ds[b].info->name,
+                            dm, dsd, dw);
+                }
+        }
+        if (!code && active) add_plots(&c, ds, n_dev, files);
+        if (!code && active && o->peer && p == LSUV_PRECISION_FP32 &&
+            strcmp(sn->name, "fastai") == 0)
+            bench_peer(net, w, o, ds, n_dev, table, cJSON_GetObjectItem(root, "peers"));
+        for (uint32_t d = 0; d < n_dev; ++d) device_state_free(&ds[d]);
+    }
+    free(ds);
+    lsuv_batch_free(&batch);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return code;
+}
+
+int bench_suite(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
+                const suite_options *o, FILE *table, cJSON *root, bench_files *files) {
+    cJSON_AddArrayToObject(root, "compiles");
+    cJSON_AddArrayToObject(root, "lsuv");
+    cJSON_AddArrayToObject(root, "peers");
+    cJSON_AddArrayToObject(root, "across_devices");
+    int code = 0;
+    for (uint32_t n = 0; !code && n < o->n_nets; ++n)
+        code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files);
+    return code;
+}

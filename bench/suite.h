@@ -1,0 +1,45 @@
+/* The LSUV suite: every ordering of every network on every device, timed,
+ * with the precision and cross-device studies. */
+#ifndef LSUV_BENCH_SUITE_H
+#define LSUV_BENCH_SUITE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "files.h"
+#include "lsuv/device.h"
+
+typedef struct suite_net {
+    char name[64];    /* short, for tables and file names */
+    char path[1024];  /* the cfg */
+    uint32_t batch;   /* 0: the cfg's */
+    char input[1100]; /* an input spec of lsuv_input_load */
+    bool normalize;
+} suite_net;
+
+/* NAME[@BATCH] or PATH[@BATCH]. The names: fastai (nets/fastai-07a.cfg,
+ * batch 512 of Fashion-MNIST from images), vgg (nets/vgg-bench.cfg, 16),
+ * jnet-conv (64) and alexnet (2) from shared/nets/darknet; a path runs on
+ * synthetic input. Prints why and returns false when spec is no good. */
+bool suite_net_parse(const char *spec, const char *images, suite_net *out);
+
+typedef struct suite_options {
+    const suite_net *nets;
+    uint32_t n_nets;
+    uint32_t repeats;    /* timed runs after one warm-up */
+    unsigned orders;     /* 1 << lsuv_order */
+    unsigned methods;    /* 1 << lsuv_stats_method, for the precision study */
+    unsigned precisions; /* 1 << lsuv_precision */
+    const char *images;  /* Fashion-MNIST, also for the PyTorch peer */
+    bool peer;           /* run bench/peers/fastai_lsuv.py beside fastai */
+} suite_options;
+
+/* Runs the suite on the devices; prints rows to table and progress lines
+ * to stderr; adds "compiles", "lsuv", "peers" and "across_devices" to root
+ * and the SVG plots to files. Returns 0 or an exit code after saying why. */
+int bench_suite(lsuv_instance *instance, const uint32_t *devices, uint32_t n_devices,
+                const suite_options *options, FILE *table, cJSON *root, bench_files *files);
+
+#endif

@@ -1,0 +1,243 @@
+/* lsuv-bench as a user runs it: the suite's files, their figures against
+ * what LSUV and the statistics must give, and --compare's verdicts. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lsuv/file.h"
+#include "support/spawn.h"
+
+TestSuite(bench, .timeout = 900);
+
+#define RUN(...) spawn_run((const char *const[]){LSUV_BENCH_BIN, __VA_ARGS__, NULL}, NULL)
+#define FASTAI16 "fastai@16"
+
+static cJSON *read_json(const char *path) {
+    char *text;
+    size_t n;
+    cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &n), LSUV_OK, "%s", path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root, "%s is not JSON", path);
+    return root;
+}
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    cr_assert(cJSON_IsNumber(v), "no number '%s'", key);
+    return v->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *key) {
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
+    cr_assert_not_null(s, "no string '%s'", key);
+    return s;
+}
+
+static void assert_spread(const cJSON *e, const char *key) {
+    const cJSON *s = cJSON_GetObjectItem(e, key);
+    double lo = num(s, "min"), mid = num(s, "median"), hi = num(s, "max");
+    cr_assert(lo > 0 && lo <= mid && mid <= hi && isfinite(hi), "%s: %g %g %g", key, lo, mid, hi);
+}
+
+static size_t count_lines(const char *path) {
+    char *text;
+    size_t n, lines = 0;
+    cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &n), LSUV_OK, "%s", path);
+    for (size_t i = 0; i < n; ++i) lines += text[i] == '\n';
+    free(text);
+    return lines;
+}
+
+static bool file_has(const char *path, const char *needle) {
+    char *text;
+    size_t n;
+    if (lsuv_file_read_all(path, 1 << 26, &text, &n) != LSUV_OK) return false;
+    bool found = strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+Test(bench, suite_on_one_device_twice) {
+    /* lavapipe selected twice: every figure of the cross-device study must
+     * be exactly 0, as the kernels merge in a fixed order. */
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "%s/bench-%d", LSUV_TEST_TMP, (int)getpid());
+    spawn_result r = RUN("--lsuv", "--no-peer", "--validate", "--net", FASTAI16, "--device",
+                         "llvmpipe,llvmpipe", "--repeats", "5", "--out", dir);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    /* A progress line per case: 5 orderings on 2 devices, and the header. */
+    size_t progress = 0;
+    for (const char *p = r.err; (p = strstr(p, "lsuv-bench: case,")); ++p) ++progress;
+    cr_assert_eq(progress, 11, "%s", r.err);
+    spawn_result_free(&r);
+
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    cJSON *root = read_json(path);
+    const cJSON *meta = cJSON_GetObjectItem(root, "meta");
+    cr_assert(strlen(str(meta, "git_commit")) > 0 && strlen(str(meta, "lsuv_vk_version")) > 0);
+    cr_assert(strstr(str(meta, "command"), "--out"));
+    cr_assert(strlen(str(meta, "date")) == 20, "%s", str(meta, "date"));
+    const cJSON *devices = cJSON_GetObjectItem(root, "devices"), *d;
+    cr_assert_eq(cJSON_GetArraySize(devices), 2);
+    cJSON_ArrayForEach(d, devices) {
+        cr_assert(strncmp(str(d, "slug"), "llvmpipe-", 9) == 0, "%s", str(d, "slug"));
+        cr_assert(strlen(str(d, "driver")) > 0 && strlen(str(d, "api_version")) > 0);
+    }
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "compiles")), 2);
+
+    const cJSON *e, *l;
+    int entries = 0, layers = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
+        ++entries;
+        const char *order = str(e, "order");
+        cr_assert_eq(num(e, "batch"), 16);
+        cr_assert_eq(num(e, "repeats"), 5);
+        assert_spread(e, "gpu_ms");
+        assert_spread(e, "wall_ms");
+        /* The engine's promise: one submission and one readback per layer. */
+        cr_assert_eq(num(e, "submissions"), 5, "%s", order);
+        cr_assert_gt(num(e, "readback_bytes"), 0);
+        double worst_mean = 0;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItem(e, "layers")) {
+            ++layers;
+            double abs_mean = num(l, "abs_mean"), abs_std = num(l, "abs_std_minus_1");
+            cr_assert_eq(abs_mean, fabs(num(l, "mean")));
+            worst_mean = fmax(worst_mean, abs_mean);
+            if (strcmp(order, "std-first") == 0)
+                cr_assert(abs_std <= 1e-3 && abs_mean <= 1e-5, "std-first layer %g: %g %g",
+                          num(l, "index"), abs_mean, abs_std);
+            /* Welford over the device's output, and the engine's fused
+             * statistics against the fp64 forward: within the bound of the
+             * statistics tests, 0.5 log2(n) eps of the spread, with n the
+             * layer's outputs (at most 16 x 8 x 14 x 14). */
+            const cJSON *err = cJSON_GetObjectItem(l, "error_eps");
+            double bound = 0.5 * log2(16.0 * 8 * 14 * 14);
+            const char *checked[] = {"welford", "engine"};
+            for (int k = 0; k < 2; ++k) {
+                const cJSON *m = cJSON_GetObjectItem(err, checked[k]);
+                cr_assert(num(m, "mean") <= bound && num(m, "std") <= bound,
+                          "%s, layer %g, %s: %g %g eps > %g", order, num(l, "index"), checked[k],
+                          num(m, "mean"), num(m, "std"), bound);
+            }
+            cr_assert(isfinite(num(cJSON_GetObjectItem(err, "naive"), "std")));
+            cr_assert(isfinite(num(cJSON_GetObjectItem(err, "twopass"), "std")));
+        }
+        /* The notebook's order leaves means far above the tolerance. */
+        if (strcmp(order, "mean-first") == 0) cr_assert_gt(worst_mean, 1e-2);
+    }
+    cr_assert_eq(entries, 10);
+    cr_assert_eq(layers, 50);
+    int pairs = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "across_devices")) {
+        ++pairs;
+        cr_assert_eq(num(e, "max_mean_diff"), 0.0, "%s", str(e, "order"));
+        cr_assert_eq(num(e, "max_std_diff"), 0.0);
+        cr_assert_eq(num(e, "max_weight_rel_diff"), 0.0);
+    }
+    cr_assert_eq(pairs, 5);
+    cJSON_Delete(root);
+
+    /* The CSV: a header and a row per layer of each case. */
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    cr_assert_eq(count_lines(path), 51);
+    cr_assert(file_has(path, "device,net,batch,precision,order,"));
+    snprintf(path, sizeof path, "%s/time-fastai.svg", dir);
+    cr_assert(file_has(path, "<svg") && file_has(path, "std-only") && file_has(path, "</svg>"));
+    for (int k = 0; k < 2; ++k) {
+        snprintf(path, sizeof path, "%s/convergence-fastai-%d-llvmpipe-", dir, k);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "cat %s*.svg | grep -c '<polyline'", path);
+        FILE *p = popen(cmd, "r");
+        int lines = 0;
+        cr_assert(p && fscanf(p, "%d", &lines) == 1);
+        pclose(p);
+        /* Two lines (|mean|, |std - 1|) per layer per ordering. */
+        cr_assert_eq(lines, 2 * 5 * 5, "%s", path);
+    }
+}
+
+/* Copies base with every LSUV time multiplied by factor. */
+static void write_scaled(const char *from, const char *to, double factor) {
+    cJSON *root = read_json(from);
+    cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
+        const char *keys[] = {"wall_ms", "gpu_ms"};
+        for (int k = 0; k < 2; ++k) {
+            cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(e, keys[k]), "median");
+            cJSON_SetNumberValue(m, m->valuedouble * factor);
+        }
+    }
+    char *text = cJSON_Print(root);
+    cr_assert_eq(lsuv_file_write_text(to, text), LSUV_OK);
+    free(text);
+    cJSON_Delete(root);
+}
+
+Test(bench, compare_against_a_baseline) {
+    char dir[256], base[512], slower[512], faster[512];
+    snprintf(dir, sizeof dir, "%s/compare-%d", LSUV_TEST_TMP, (int)getpid());
+    snprintf(base, sizeof base, "%s/results.json", dir);
+    snprintf(slower, sizeof slower, "%s/slower.json", dir);
+    snprintf(faster, sizeof faster, "%s/faster.json", dir);
+    spawn_result r = RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--orders", "joint", "--stats",
+                         "welford", "--device", "llvmpipe", "--repeats", "5", "--out", dir);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    /* A baseline 100 times slower: no regression. One 100 times faster:
+     * both times regress past 10%. */
+    write_scaled(base, slower, 100);
+    write_scaled(base, faster, 0.01);
+    r = RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--orders", "joint", "--stats", "welford",
+            "--device", "llvmpipe", "--repeats", "5", "--compare", slower);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "2 figures compared, 0 regressions"), "%s", r.out);
+    spawn_result_free(&r);
+    r = RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--orders", "joint", "--stats", "welford",
+            "--device", "llvmpipe", "--repeats", "5", "--compare", faster, "--threshold", "10");
+    cr_assert_eq(r.exit_code, 3, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "2 figures compared, 2 regressions") && strstr(r.out, "REGRESSION"),
+              "%s", r.out);
+    spawn_result_free(&r);
+    /* Not a results file: exit 2, naming it. */
+    r = RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--orders", "joint", "--stats", "welford",
+            "--device", "llvmpipe", "--repeats", "5", "--compare", LSUV_SOURCE_DIR "/README.md");
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "README.md"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(bench, bad_arguments_exit_2) {
+    const char *cases[][3] = {
+        {"--net", "nosuch", "expected fastai, vgg, jnet-conv, alexnet or a .cfg path"},
+        {"--net", "fastai@0", "expected NAME[@BATCH]"},
+        {"--net", "/nonexistent/x.cfg", "/nonexistent/x.cfg"},
+        {"--orders", "sideways", "'sideways' is not one of"},
+        {"--stats", "kahan", "'kahan' is not one of"},
+        {"--precision", "fp8", "'fp8' is not one of"},
+        {"--repeats", "3", "--repeats"},
+        {"--device", "no-such-device", "no-such-device"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        spawn_result r = RUN("--lsuv", "--no-peer", cases[i][0], cases[i][1]);
+        cr_assert_eq(r.exit_code, 2, "%s %s: exit %d", cases[i][0], cases[i][1], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][2]), "%s %s: stderr '%s'", cases[i][0], cases[i][1],
+                  r.err);
+        spawn_result_free(&r);
+    }
+}
+
+Test(bench, list_devices_for_scripts) {
+    spawn_result r = RUN("--list-devices", "--device", "llvmpipe");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    unsigned index;
+    char slug[128], type[16];
+    cr_assert_eq(sscanf(r.out, "%u\t%127s\t%15s\t", &index, slug, type), 3, "%s", r.out);
+    cr_assert(strncmp(slug, "llvmpipe-llvm-", 14) == 0, "%s", slug);
+    cr_assert_str_eq(type, "cpu");
+    spawn_result_free(&r);
+}
