@@ -50,11 +50,13 @@ fuzz: build
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_cfg fuzz_darknet_weights fuzz_safetensors fuzz_idx fuzz_npy
 	tests/fuzz/run.sh $(BUILD_FUZZ) $(BUILD)/lsuv-vk $(FUZZ_SECONDS)
 
-# The kernels against copy bandwidth and the FMA peak, then every LSUV
-# ordering against PyTorch doing the same on this CPU.
+# The whole suite on every device, each into bench/results/<device-slug>/
+# (what the README's results show): the kernels against copy bandwidth and
+# the FMA peak, every LSUV ordering on each network, the precision and
+# cross-device studies, and PyTorch doing the same on this CPU.
 bench: build
 	@bash scripts/setup-debian.sh peers
-	./$(BUILD)/lsuv-bench --kernels --lsuv
+	BUILD=$(BUILD) bash bench/run-gpu.sh all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -187,10 +187,8 @@ int main(int argc, char **argv) {
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
-    static const char *const order_names[] = {"mean-first", "std-first", "alternating", "joint",
-                                              "std-only"};
-    static const char *const method_names[] = {"welford", "naive", "twopass"};
-    static const char *const precision_names[] = {"fp32", "fp16"};
+    const char *order_names[LSUV_ORDER_COUNT];
+    for (int i = 0; i < LSUV_ORDER_COUNT; ++i) order_names[i] = lsuv_order_name((lsuv_order)i);
     bool kernels = false, lsuv = false, list = false, validate = false;
     const char *device = "all", *json_path = NULL, *out_dir = NULL, *compare = NULL;
     const char *images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
@@ -217,13 +215,17 @@ int main(int argc, char **argv) {
             net_specs[n_specs++] = optarg;
             break;
         case OPT_ORDERS:
-            if (parse_names("--orders", optarg, order_names, 5, &so.orders)) return 2;
+            if (parse_names("--orders", optarg, order_names, LSUV_ORDER_COUNT, &so.orders))
+                return 2;
             break;
         case OPT_STATS:
-            if (parse_names("--stats", optarg, method_names, 3, &so.methods)) return 2;
+            if (parse_names("--stats", optarg, suite_method_names, METHOD_COUNT, &so.methods))
+                return 2;
             break;
         case OPT_PRECISION:
-            if (parse_names("--precision", optarg, precision_names, 2, &so.precisions)) return 2;
+            if (parse_names("--precision", optarg, suite_precision_names, PRECISION_COUNT,
+                            &so.precisions))
+                return 2;
             break;
         case OPT_NO_PEER:
             so.peer = false;

@@ -17,9 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { METHOD_COUNT = 3, PRECISION_COUNT = 2, MAX_REPEATS = 1000 };
-static const char *const method_names[METHOD_COUNT] = {"welford", "naive", "twopass"};
-static const char *const precision_names[PRECISION_COUNT] = {"fp32", "fp16"};
+const char *const suite_method_names[METHOD_COUNT] = {"welford", "naive", "twopass"};
+const char *const suite_precision_names[PRECISION_COUNT] = {"fp32", "fp16"};
 
 bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
     static const struct {
@@ -381,7 +380,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         cJSON_AddStringToObject(e, "cfg", c->sn->path);
         cJSON_AddNumberToObject(e, "batch", c->batch->n);
         cJSON_AddStringToObject(e, "input", c->sn->input);
-        cJSON_AddStringToObject(e, "precision", precision_names[c->precision]);
+        cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
         cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
         cJSON_AddBoolToObject(e, "converged", run->converged);
         cJSON_AddNumberToObject(e, "passes", run->passes);
@@ -409,7 +408,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
             worst_engine = fmax(worst_engine, fmax(er->engine_mean, er->engine_std));
             for (int m = 0; m < METHOD_COUNT; ++m) {
                 if (!(c->o->methods & (1u << m))) continue;
-                cJSON *mj = cJSON_AddObjectToObject(pe, method_names[m]);
+                cJSON *mj = cJSON_AddObjectToObject(pe, suite_method_names[m]);
                 cJSON_AddNumberToObject(mj, "mean", er->method_mean[m]);
                 cJSON_AddNumberToObject(mj, "std", er->method_std[m]);
                 worst_method[m] =
@@ -422,7 +421,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
             cJSON_AddItemToArray(compiles, ce);
             cJSON_AddStringToObject(ce, "device", dev_name);
             cJSON_AddStringToObject(ce, "net", c->sn->name);
-            cJSON_AddStringToObject(ce, "precision", precision_names[c->precision]);
+            cJSON_AddStringToObject(ce, "precision", suite_precision_names[c->precision]);
             cJSON_AddNumberToObject(ce, "setup_ms", ds->setup_ms);
             cJSON_AddNumberToObject(ce, "first_run_ms", first_ms);
             cJSON_AddNumberToObject(ce, "warm_run_ms", wl.median);
@@ -441,7 +440,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         fprintf(c->table, "\n");
         fflush(c->table);
         fprintf(stderr, "lsuv-bench: case,%s,%s,%s,%s,%u,%.3f,%.3f,%u\n", dev_name, c->sn->name,
-                precision_names[c->precision], lsuv_order_name(order), c->batch->n, wl.median,
+                suite_precision_names[c->precision], lsuv_order_name(order), c->batch->n, wl.median,
                 g.median, run->passes);
     }
     free(errors);
@@ -470,7 +469,7 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         groups[n_groups++] = lsuv_order_name((lsuv_order)o);
     }
     snprintf(title, sizeof title, "LSUV wall time per ordering: %s, batch %u, %s, %u runs each",
-             c->sn->name, c->batch->n, precision_names[c->precision], c->o->repeats);
+             c->sn->name, c->batch->n, suite_precision_names[c->precision], c->o->repeats);
     lsuv_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
     snprintf(name, sizeof name, "time-%s%s.svg", c->sn->name, p);
     bench_files_add(files, name, bars ? lsuv_plot_bars(&desc) : NULL);
@@ -484,7 +483,7 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         char slug[256];
         lsuv_device_slug(ds[d].info, slug, sizeof slug);
         snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u, %s", c->sn->name,
-                 ds[d].info->name, c->batch->n, precision_names[c->precision]);
+                 ds[d].info->name, c->batch->n, suite_precision_names[c->precision]);
         /* The position in the selection keeps a device selected twice apart. */
         snprintf(name, sizeof name, "convergence-%s%s-%u-%s.svg", c->sn->name, p, d, slug);
         bench_files_add(files, name, lsuv_plot_convergence(title, runs, n));
@@ -496,12 +495,12 @@ static void print_header(const net_ctx *c) {
             "\nLSUV: %s (%s), batch %u, %s, input %s: 1 warm-up + %u runs; ms median (min-max); "
             "worst layer's |mean|, |std-1|, and statistics errors in fp32 eps (engine: fused, "
             "against the fp64 forward; methods: over the device's output)\n",
-            c->sn->name, c->sn->path, c->batch->n, precision_names[c->precision], c->sn->input,
-            c->o->repeats);
+            c->sn->name, c->sn->path, c->batch->n, suite_precision_names[c->precision],
+            c->sn->input, c->o->repeats);
     fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %24s %8s %8s %7s", "device", "order", "passes",
             "subs", "bytes", "gpu ms", "wall ms", "|mean|", "|std-1|", "engine");
     for (int m = 0; m < METHOD_COUNT; ++m)
-        if (c->o->methods & (1u << m)) fprintf(c->table, " %8s", method_names[m]);
+        if (c->o->methods & (1u << m)) fprintf(c->table, " %8s", suite_method_names[m]);
     fprintf(c->table, "\n");
 }
 
@@ -558,7 +557,7 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
                     cJSON *e = cJSON_CreateObject();
                     cJSON_AddItemToArray(across, e);
                     cJSON_AddStringToObject(e, "net", sn->name);
-                    cJSON_AddStringToObject(e, "precision", precision_names[p]);
+                    cJSON_AddStringToObject(e, "precision", suite_precision_names[p]);
                     cJSON_AddStringToObject(e, "order", lsuv_order_name((lsuv_order)ord));
                     cJSON_AddStringToObject(e, "a", ds[a].info->name);
                     cJSON_AddStringToObject(e, "b", ds[b].info->name);

@@ -25,6 +25,11 @@ typedef struct suite_net {
  * synthetic input. Prints why and returns false when spec is no good. */
 bool suite_net_parse(const char *spec, const char *images, suite_net *out);
 
+/* By lsuv_stats_method and lsuv_precision. */
+enum { METHOD_COUNT = 3, PRECISION_COUNT = 2 };
+extern const char *const suite_method_names[METHOD_COUNT];
+extern const char *const suite_precision_names[PRECISION_COUNT];
+
 typedef struct suite_options {
     const suite_net *nets;
     uint32_t n_nets;
