@@ -466,13 +466,19 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
                        ? info->min_uniform_buffer_offset_alignment
                        : 16;
     /* On a CPU a workgroup of one subgroup, each invocation a tile of up to
-     * 32 channels by 16 pixels (measured on lavapipe, standard case, GFLOP/s:
-     * 32x16 19.4, 32x8 17.6, 16x16 15.3, 16x32 13.1, 16x8 14.3, 8x16 10.3,
-     * 16x1 5.6, 64x16 15.8 and far worse on bigger layers); on a GPU 64
-     * invocations of 16 by 4. */
+     * 32 channels by 8 pixels; on a GPU 64 invocations of 16 by 4. Measured
+     * on lavapipe, standard case, GFLOP/s: 32x16 19.4, 32x8 17.6, 16x16 15.3,
+     * 16x32 13.1, 16x8 14.3, 8x16 10.3, 16x1 5.6, 64x16 15.8 and far worse on
+     * bigger layers. But lavapipe builds a pipeline (its NIR passes, which
+     * no cache skips) in time that grows with the unrolled tile: 2.6 s for
+     * 32x16, 0.7-0.9 s for 32x8 and for 16x16, 0.24 s for 16x8, in every
+     * process. Each pass of the standard case (1.2 GFLOP) saves 8 ms with
+     * 32x16 over 32x8, so it would take some 240 passes of one layer to earn
+     * back the build, far more than LSUV makes; 32x8 took lsuv-vk's whole
+     * run of fastai 07a from 4.2 s to 1.9 s. */
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
-    f->conv_px_log2 = cpu ? 4 : 2;
+    f->conv_px_log2 = cpu ? 3 : 2;
     f->texel_input = cpu && !f->fp16;
     f->texel_align = info->min_texel_buffer_offset_alignment > f->align
                          ? info->min_texel_buffer_offset_alignment
