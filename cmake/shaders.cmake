@@ -47,9 +47,18 @@ endfunction()
 # A shader with the Welford statistics of its output, merged either way.
 # With UBO, also in variants that read their weights from a uniform buffer
 # (and, _texel, their input from a uniform texel buffer);
-# with FP16, in variants that store activations and weights as fp16.
+# with FP16, in variants that store activations and weights as fp16;
+# with KSPLIT, in variants (_ksplit) whose lanes split the sum over the inputs.
 function(lsuv_add_shader_merges name source)
-  cmake_parse_arguments(ARG "UBO;FP16" "" "" ${ARGN})
+  cmake_parse_arguments(ARG "UBO;FP16;KSPLIT" "" "" ${ARGN})
+  if(ARG_KSPLIT)
+    lsuv_add_shader(${name}_subgroup_ksplit ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_KSPLIT=1)
+    lsuv_add_shader(${name}_shared_ksplit ${source} -DLSUV_WELFORD=1 -DLSUV_KSPLIT=1)
+    if(ARG_FP16)
+      lsuv_add_shader(${name}_subgroup_ksplit_fp16 ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_KSPLIT=1 -DLSUV_FP16=1)
+      lsuv_add_shader(${name}_shared_ksplit_fp16 ${source} -DLSUV_WELFORD=1 -DLSUV_KSPLIT=1 -DLSUV_FP16=1)
+    endif()
+  endif()
   lsuv_add_shader(${name}_subgroup ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1)
   lsuv_add_shader(${name}_shared ${source} -DLSUV_WELFORD=1)
   if(ARG_UBO)

@@ -16,6 +16,10 @@
 
 enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES = 6 };
 
+/* How a convolution reads its weights and input; CONV_KSPLIT splits the sum
+ * over the inputs across lanes (connected layers at small batches). */
+enum { CONV_STORAGE, CONV_UBO, CONV_UBO_TEXEL, CONV_KSPLIT, CONV_KINDS };
+
 typedef struct dispatch {
     const lsuv_pipeline *pipeline;
     VkDescriptorSet set;
@@ -48,9 +52,8 @@ struct lsuv_forward {
     uint64_t range; /* most bytes one binding spans */
     uint64_t align;
     lsuv_buffer *input;
-    /* By weights in a uniform buffer, log2 of the channel tile, log2 of the
-     * pixels per invocation. */
-    lsuv_pipeline conv[3][MAX_TILES][MAX_TILES];
+    /* By kind, log2 of the channel tile, log2 of the pixels per invocation. */
+    lsuv_pipeline conv[CONV_KINDS][MAX_TILES][MAX_TILES];
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     bool fp16;                     /* activations and weights stored as fp16 */
     bool texel_input;              /* uniform-buffer convolutions read their input as texels */
@@ -90,9 +93,6 @@ static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     return t;
 }
 
-/* How a convolution reads its weights and input. */
-enum { CONV_STORAGE, CONV_UBO, CONV_UBO_TEXEL, CONV_KINDS };
-
 static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -103,6 +103,9 @@ static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
     {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
 };
 
 static lsuv_status conv_pipeline(lsuv_forward *f, int kind, uint32_t tile_log2, uint32_t px_log2,
@@ -110,9 +113,9 @@ static lsuv_status conv_pipeline(lsuv_forward *f, int kind, uint32_t tile_log2, 
     lsuv_pipeline *p = &f->conv[kind][tile_log2][px_log2];
     if (!p->pipeline) {
         char name[48];
-        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_ubo_texel"};
-        snprintf(name, sizeof name, "conv2d_%s%s", f->subgroup ? "subgroup" : "shared",
-                 f->fp16 ? "_fp16" : suffix[kind]);
+        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_ubo_texel", "_ksplit"};
+        snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
+                 suffix[kind], f->fp16 ? "_fp16" : "");
         uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2};
         lsuv_pipeline_desc desc = {
             .shader = name,
@@ -298,6 +301,12 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: %u output channels' weights exceed the device's binding", i,
                          tile);
+    uint32_t samples;
+    lsuv_status s = samples_per_chunk(f, l, &samples);
+    if (s != LSUV_OK) return s;
+    /* A connected layer with fewer samples than a workgroup has lanes splits
+     * its sums over the inputs across them, reading weights as storage. */
+    bool ksplit = !conv && samples < f->conv_wg;
     /* Weights go through a uniform buffer when a few dispatches' worth of
      * channel tiles fit it, with a smaller tile if that makes them fit; the
      * big layers read them as storage. */
@@ -305,7 +314,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         f->ubo_range > f->ubo_align + 16 ? (f->ubo_range - f->ubo_align - 16) / 4 : 0;
     uint32_t ubo_tile_log2 = tile_log2, ubo_chunk = 0;
     bool ubo = false;
-    for (; ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
+    for (; !ksplit && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
         ubo_chunk = (uint32_t)(ubo_room / per_oc / t * t);
         ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
@@ -313,23 +322,26 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         if (ubo) tile_log2 = ubo_tile_log2;
         if (ubo_tile_log2 == 2) break;
     }
-    tile = 1u << tile_log2;
-    uint32_t oc_chunk = ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
-    if (oc_chunk > oc) oc_chunk = oc;
-    uint32_t samples;
-    lsuv_status s = samples_per_chunk(f, l, &samples);
-    if (s != LSUV_OK) return s;
     /* Fewer pixels per invocation where a dispatch has few pixels (a
-     * connected layer has one per sample), so lanes are not left idle. */
+     * connected layer has one per sample), so lanes are not left idle; split
+     * sums take up to 8 samples a workgroup, and at most 64 accumulators. */
     uint32_t px_log2 = f->conv_px_log2;
     uint64_t pixels_max = (uint64_t)samples * l->out.h * l->out.w;
     while (px_log2 > 0 && ((uint64_t)f->conv_wg << (px_log2 - 1)) >= pixels_max) --px_log2;
+    if (ksplit) {
+        for (px_log2 = 0; (1u << px_log2) < samples && px_log2 < 3;) ++px_log2;
+        while (tile_log2 + px_log2 > 6) --tile_log2;
+    }
     uint32_t px = 1u << px_log2;
+    tile = 1u << tile_log2;
+    uint32_t oc_chunk = ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
+    if (oc_chunk > oc) oc_chunk = oc;
     /* On a CPU the input of a uniform-buffer convolution is read as texels,
      * when a chunk of it fits one texel buffer. */
     const lsuv_device_info *info = f->device->info;
     uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
-    int kind = !ubo                                                            ? CONV_STORAGE
+    int kind = ksplit                                                          ? CONV_KSPLIT
+               : !ubo                                                          ? CONV_STORAGE
                : f->texel_input && in_chunk <= info->max_texel_buffer_elements ? CONV_UBO_TEXEL
                                                                                : CONV_UBO;
     const lsuv_pipeline *pipe;
@@ -366,7 +378,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                             (uint64_t)n * shape_count(l->out));
             bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
             uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
-            dp->groups_x = (uint32_t)div_up(pixels, (uint64_t)f->conv_wg * px);
+            dp->groups_x = (uint32_t)div_up(pixels, ksplit ? px : (uint64_t)f->conv_wg * px);
             dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
             dp->partials = dp->groups_x * dp->groups_y;
             float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
