@@ -281,9 +281,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!kernels && !lsuv) kernels = lsuv = true;
-    static const char *const default_nets[] = {"fastai", "vgg", "jnet-conv", "alexnet"};
     if (!n_specs)
-        for (; n_specs < 4; ++n_specs) net_specs[n_specs] = default_nets[n_specs];
+        for (; suite_net_name(n_specs); ++n_specs) net_specs[n_specs] = suite_net_name(n_specs);
     suite_net nets[64];
     for (uint32_t i = 0; i < n_specs; ++i)
         if (!suite_net_parse(net_specs[i], images, &nets[i])) return 2;

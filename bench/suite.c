@@ -20,17 +20,23 @@
 const char *const suite_method_names[METHOD_COUNT] = {"welford", "naive", "twopass"};
 const char *const suite_precision_names[PRECISION_COUNT] = {"fp32", "fp16"};
 
+/* The networks known by name, in the order of the default list. */
+static const struct {
+    const char *name, *dir, *file;
+    uint32_t batch;
+    bool fashion;
+} known[] = {
+    {"fastai", LSUV_SOURCE_DIR "/nets", "fastai-07a.cfg", 512, true},
+    {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
+    {"jnet-conv", LSUV_SHARED_DIR "/nets/darknet", "jnet-conv.cfg", 64, false},
+    {"alexnet", LSUV_SHARED_DIR "/nets/darknet", "alexnet.cfg", 2, false},
+};
+
+const char *suite_net_name(uint32_t i) {
+    return i < sizeof known / sizeof *known ? known[i].name : NULL;
+}
+
 bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
-    static const struct {
-        const char *name, *dir, *file;
-        uint32_t batch;
-        bool fashion;
-    } known[] = {
-        {"fastai", LSUV_SOURCE_DIR "/nets", "fastai-07a.cfg", 512, true},
-        {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
-        {"jnet-conv", LSUV_SHARED_DIR "/nets/darknet", "jnet-conv.cfg", 64, false},
-        {"alexnet", LSUV_SHARED_DIR "/nets/darknet", "alexnet.cfg", 2, false},
-    };
     memset(out, 0, sizeof *out);
     char base[1024];
     if (snprintf(base, sizeof base, "%s", spec) >= (int)sizeof base) {

@@ -24,6 +24,8 @@ typedef struct suite_net {
  * jnet-conv (64) and alexnet (2) from shared/nets/darknet; a path runs on
  * synthetic input. Prints why and returns false when spec is no good. */
 bool suite_net_parse(const char *spec, const char *images, suite_net *out);
+/* The i-th known name, NULL past the last: the default list of --net. */
+const char *suite_net_name(uint32_t i);
 
 /* By lsuv_stats_method and lsuv_precision. */
 enum { METHOD_COUNT = 3, PRECISION_COUNT = 2 };
