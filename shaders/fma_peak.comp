@@ -12,7 +12,7 @@ layout(push_constant) uniform Push {
 
 void main() {
     float b = float(gl_GlobalInvocationID.x) * 1e-6;
-    float x[16];
+    float x[32];
     for (uint c = 0u; c < 32u; ++c) x[c] = b + 0.01 * float(c);
     for (uint i = 0u; i < pc.iterations; ++i) {
         for (uint u = 0u; u < 4u; ++u) {

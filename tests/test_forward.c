@@ -326,9 +326,12 @@ static void one_layer_fp16(const char *net_line, const char *layer_text, uint32_
 }
 
 GPU_TEST(forward, fp16_storage) {
-    one_layer_fp16("height=9\nwidth=11\nchannels=4", "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu\nsub=0.1", 5);
-    one_layer_fp16("height=13\nwidth=12\nchannels=3", "[convolutional]\nfilters=16\nsize=5\nstride=2\npadding=2\nactivation=tanh", 2);
-    one_layer_fp16("height=2\nwidth=3\nchannels=40", "[connected]\noutput=17\nactivation=linear", 9);
+    one_layer_fp16("height=9\nwidth=11\nchannels=4",
+                   "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu\nsub=0.1", 5);
+    one_layer_fp16("height=13\nwidth=12\nchannels=3",
+                   "[convolutional]\nfilters=16\nsize=5\nstride=2\npadding=2\nactivation=tanh", 2);
+    one_layer_fp16("height=2\nwidth=3\nchannels=40", "[connected]\noutput=17\nactivation=linear",
+                   9);
     one_layer_fp16("height=9\nwidth=7\nchannels=3", "[maxpool]\nsize=2\nstride=2", 3);
     one_layer_fp16("height=7\nwidth=5\nchannels=4", "[avgpool]", 3);
 }

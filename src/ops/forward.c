@@ -14,7 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CONV_PUSH_WORDS = 21, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, MAX_TILES = 6 };
+/* CONV_CI_T: the input channels conv2d.comp takes per inner pass (its CI_T). */
+enum {
+    CONV_PUSH_WORDS = 20,
+    POOL_PUSH_WORDS = 12,
+    CONV_BINDINGS = 6,
+    MAX_TILES = 6,
+    CONV_CI_T = 4,
+    ACTIVATIONS = LSUV_ACT_PLSE + 1
+};
 
 /* How a convolution reads its weights and input; CONV_KSPLIT splits the sum
  * over the inputs across lanes (connected layers at small batches). */
@@ -52,8 +60,8 @@ struct lsuv_forward {
     uint64_t range; /* most bytes one binding spans */
     uint64_t align;
     lsuv_buffer *input;
-    /* By kind, log2 of the channel tile, log2 of the pixels per invocation. */
-    lsuv_pipeline conv[CONV_KINDS][MAX_TILES][MAX_TILES];
+    /* By kind, activation, log2 of the channel tile, log2 of the pixels per invocation. */
+    lsuv_pipeline conv[CONV_KINDS][ACTIVATIONS][MAX_TILES][MAX_TILES];
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     bool fp16;                     /* activations and weights stored as fp16 */
     bool texel_input;              /* uniform-buffer convolutions read their input as texels */
@@ -108,22 +116,22 @@ static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
 };
 
-static lsuv_status conv_pipeline(lsuv_forward *f, int kind, uint32_t tile_log2, uint32_t px_log2,
-                                 const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->conv[kind][tile_log2][px_log2];
+static lsuv_status conv_pipeline(lsuv_forward *f, int kind, lsuv_activation act, uint32_t tile_log2,
+                                 uint32_t px_log2, const lsuv_pipeline **out) {
+    lsuv_pipeline *p = &f->conv[kind][act][tile_log2][px_log2];
     if (!p->pipeline) {
         char name[48];
         static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_ubo_texel", "_ksplit"};
         snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
                  suffix[kind], f->fp16 ? "_fp16" : "");
-        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2};
+        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2, act};
         lsuv_pipeline_desc desc = {
             .shader = name,
             .bindings = CONV_BINDINGS,
             .types = conv_types[kind],
             .push_size = CONV_PUSH_WORDS * 4,
             .spec = spec,
-            .spec_count = 4,
+            .spec_count = 5,
             .full_subgroups = f->subgroup,
         };
         lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
@@ -263,15 +271,36 @@ static lsuv_status download_values(const lsuv_forward *f, const lsuv_buffer *b, 
     return s;
 }
 
-/* Uploads a layer's weights: as they are, or packed by channel tile
- * ([tile][ci][ky][kx][j], zeros past the last channel) for the kernel that
- * reads them from a uniform buffer. The buffer is made on the first upload
- * and rewritten by later ones. */
+/* Weights of one output channel when packed: each tap's channels padded to
+ * a multiple of CONV_CI_T with zeros. */
+static uint64_t packed_fan_in(const lsuv_layer *l) {
+    uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
+    return taps * div_up(lsuv_layer_fan_in(l) / taps, CONV_CI_T) * CONV_CI_T;
+}
+
+/* Where weight r (darknet's [ci][ky][kx] order) of output channel o lies in
+ * weights packed by channel tile: [tile][ky][kx][ci, padded][channel in tile]. */
+static uint64_t packed_index(const lsuv_layer *l, uint32_t tile, uint32_t o, uint64_t r) {
+    uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
+    uint64_t ci_pad = packed_fan_in(l) / taps;
+    return (((uint64_t)(o / tile) * taps + r % taps) * ci_pad + r / taps) * tile + o % tile;
+}
+
+/* The floats a layer's weights take on the device. */
+static uint64_t device_weight_count(const lsuv_layer *l, uint32_t packed_tile) {
+    uint32_t oc = lsuv_layer_bias_count(l);
+    return packed_tile ? div_up(oc, packed_tile) * packed_tile * packed_fan_in(l)
+                       : lsuv_layer_fan_in(l) * oc;
+}
+
+/* Uploads a layer's weights: as they are, or packed by channel tile (see
+ * packed_index) for the kernel that reads them from a uniform buffer. The
+ * buffer is made on the first upload and rewritten by later ones. */
 static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l,
                                   const lsuv_layer_params *p, uint32_t packed_tile) {
     uint32_t oc = lsuv_layer_bias_count(l);
     uint64_t per_oc = lsuv_layer_fan_in(l);
-    uint64_t count = packed_tile ? div_up(oc, packed_tile) * packed_tile * per_oc : p->weight_count;
+    uint64_t count = device_weight_count(l, packed_tile);
     lp->packed_tile = packed_tile;
     /* Room after the last weight for a uniform binding's whole vec4. */
     lsuv_status s =
@@ -282,8 +311,7 @@ static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_la
     if (!packed) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t o = 0; o < oc; ++o)
         for (uint64_t r = 0; r < per_oc; ++r)
-            packed[((uint64_t)(o / packed_tile) * per_oc + r) * packed_tile + o % packed_tile] =
-                p->weight[o * per_oc + r];
+            packed[packed_index(l, packed_tile, o, r)] = p->weight[o * per_oc + r];
     s = lsuv_buffer_write(lp->weights, 0, packed, count * 4);
     free(packed);
     return s;
@@ -316,7 +344,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     bool ubo = false;
     for (; !ksplit && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
-        ubo_chunk = (uint32_t)(ubo_room / per_oc / t * t);
+        ubo_chunk = (uint32_t)(ubo_room / packed_fan_in(l) / t * t);
         ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
               (ubo_tile_log2 >= 4 || t >= tile);
         if (ubo) tile_log2 = ubo_tile_log2;
@@ -345,7 +373,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                : f->texel_input && in_chunk <= info->max_texel_buffer_elements ? CONV_UBO_TEXEL
                                                                                : CONV_UBO;
     const lsuv_pipeline *pipe;
-    s = conv_pipeline(f, kind, tile_log2, px_log2, &pipe);
+    s = conv_pipeline(f, kind, l->activation, tile_log2, px_log2, &pipe);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p, ubo ? tile : 0);
     if (s != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
@@ -370,8 +398,10 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                                   (uint64_t)n * shape_count(in));
             if (s != LSUV_OK) return s;
             /* Packed weights come in whole tiles. */
-            uint64_t w_count = (ubo ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * per_oc;
-            uint32_t w_off = bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * per_oc, w_count);
+            uint64_t w_per_oc = ubo ? packed_fan_in(l) : per_oc;
+            uint64_t w_count = (ubo ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
+            uint32_t w_off =
+                bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count);
             bind(f->device, dp->set, 2, lp->bias, 0, VK_WHOLE_SIZE);
             uint32_t out_off =
                 bind_floats(f, dp->set, 3, lp->out, (uint64_t)n0 * shape_count(l->out),
@@ -383,14 +413,14 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             dp->partials = dp->groups_x * dp->groups_y;
             float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
             uint32_t push[CONV_PUSH_WORDS] = {
-                n, in.c,   in.h,    in.w,          oc,          l->out.h,      l->out.w,
-                k, stride, pad,     in.c / groups, oc / groups, l->activation, 0,
-                0, in_off, out_off, w_off,         oc0,         oc1,           0};
-            memcpy(&push[13], &slope, 4);
-            memcpy(&push[14], &maxv, 4);
+                n,      in.c,    in.h,  in.w,          oc,          l->out.h, l->out.w,
+                k,      stride,  pad,   in.c / groups, oc / groups, 0,        0,
+                in_off, out_off, w_off, oc0,           oc1,         0};
+            memcpy(&push[12], &slope, 4);
+            memcpy(&push[13], &maxv, 4);
             memcpy(dp->push, push, sizeof push);
             dp->push_words = CONV_PUSH_WORDS;
-            dp->stats_slot = 20;
+            dp->stats_slot = 19;
             lp->n_partials += dp->partials;
         }
     }
@@ -414,7 +444,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     uint32_t base = 0;
     for (uint32_t j = 0; s == LSUV_OK && j < lp->n_dispatches; ++j) {
         bind(f->device, lp->dispatches[j].set, 5, lp->partials, 0, VK_WHOLE_SIZE);
-        lp->dispatches[j].push[20] = base;
+        lp->dispatches[j].push[lp->dispatches[j].stats_slot] = base;
         base += lp->dispatches[j].partials;
     }
     return s;
@@ -582,9 +612,8 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         free(lp->dispatches);
     }
     free(f->layers);
-    for (int u = 0; u < CONV_KINDS; ++u)
-        for (int t = 0; t < MAX_TILES; ++t)
-            for (int x = 0; x < MAX_TILES; ++x) lsuv_pipeline_destroy(&f->conv[u][t][x]);
+    lsuv_pipeline *conv = &f->conv[0][0][0][0];
+    for (size_t u = 0; u < sizeof f->conv / sizeof *conv; ++u) lsuv_pipeline_destroy(&conv[u]);
     lsuv_pipeline_destroy(&f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
@@ -721,7 +750,7 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         const lsuv_layer *l = &f->net->layers[i];
         uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
         uint64_t per_oc = lsuv_layer_fan_in(l);
-        uint64_t count = tile ? div_up(oc, tile) * tile * per_oc : p->weight_count;
+        uint64_t count = device_weight_count(l, tile);
         float state[4], *raw = malloc(count * sizeof *raw);
         if (!raw) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
         s = download_values(f, lp->weights, raw, count);
@@ -731,8 +760,7 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
             /* What the device computes with: W * wscale, bias * bscale + bshift. */
             for (uint32_t o = 0; o < oc; ++o)
                 for (uint64_t r = 0; r < per_oc; ++r) {
-                    float v = tile ? raw[((uint64_t)(o / tile) * per_oc + r) * tile + o % tile]
-                                   : raw[o * per_oc + r];
+                    float v = tile ? raw[packed_index(l, tile, o, r)] : raw[o * per_oc + r];
                     p->weight[o * per_oc + r] = v * state[1];
                 }
             for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
