@@ -9,6 +9,7 @@
 #include "timing.h"
 #include "vk/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,33 @@ static void peak_destroy(peak_ctx *c) {
     if (c->pool) c->device->vk.vkDestroyDescriptorPool(c->device->device, c->pool, NULL);
     lsuv_pipeline_destroy(&c->pipeline);
     lsuv_buffer_destroy(c->sink);
+}
+
+/* Whether the peak kernel ran every FMA it is counted for: invocation g's
+ * sum of its 32 chains, x <- x * a + b from x = b + 0.01 c with b = g * 1e-6,
+ * against the same in fp64 (fp32 rounding moves it by about steps * 2^-24
+ * relative). Checked for a few invocations. */
+static bool peak_verify(const peak_ctx *c) {
+    const uint32_t check[] = {0, 1, 777, c->groups * 64 - 1};
+    const double a = 0.9999f;
+    for (size_t k = 0; k < sizeof check / sizeof *check; ++k) {
+        float got;
+        if (lsuv_buffer_read(c->sink, (uint64_t)check[k] * 4, &got, 4) != LSUV_OK) return false;
+        double b = (float)((float)check[k] * 1e-6f), want = 0;
+        for (int chain = 0; chain < 32; ++chain) {
+            double x = b + 0.01 * chain;
+            for (uint32_t i = 0; i < 4 * c->iterations; ++i) x = x * a + b;
+            want += x;
+        }
+        if (!(fabs(got - want) <= 1e-4 * fabs(want))) {
+            fprintf(stderr,
+                    "lsuv-bench: the FMA peak kernel computed %.9g for invocation %u, "
+                    "not %.9g: it did not run the FMAs it is counted for\n",
+                    got, check[k], want);
+            return false;
+        }
+    }
+    return true;
 }
 
 static double peak_flops(const peak_ctx *c) {
@@ -182,6 +210,7 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
                                     (peak_flops(&peak) / cases[0].gpu_s[r]);
         summary peak_t = summary_of(cases[0].gpu_s, R);
         if (!(peak_t.min > 0)) code = bench_zero_time(dev);
+        if (!peak_verify(&peak)) code = 1;
         double peak_gflops = peak_flops(&peak) / peak_t.median * 1e-9;
         fprintf(table, "%-34.34s %-28s %9.1f %9.1f %9.1f %9.3f\n", name, "fma peak", peak_gflops,
                 peak_flops(&peak) / peak_t.max * 1e-9, peak_flops(&peak) / peak_t.min * 1e-9,

@@ -45,8 +45,9 @@ function(lsuv_add_shader_variants name source)
 endfunction()
 
 # A shader with the Welford statistics of its output, merged either way.
-# With UBO, also in variants that read their weights from a uniform buffer
-# (and, _texel, their input from a uniform texel buffer);
+# With UBO, also in variants that read their weights packed by channel tile,
+# from a uniform buffer (_ubo) or, with their input, from uniform texel
+# buffers (_texel);
 # with FP16, in variants that store activations and weights as fp16;
 # with KSPLIT, in variants (_ksplit) whose lanes split the sum over the inputs.
 function(lsuv_add_shader_merges name source)
@@ -64,8 +65,8 @@ function(lsuv_add_shader_merges name source)
   if(ARG_UBO)
     lsuv_add_shader(${name}_subgroup_ubo ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_UBO_WEIGHTS=1)
     lsuv_add_shader(${name}_shared_ubo ${source} -DLSUV_WELFORD=1 -DLSUV_UBO_WEIGHTS=1)
-    lsuv_add_shader(${name}_subgroup_ubo_texel ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_UBO_WEIGHTS=1 -DLSUV_TEXEL_INPUT=1)
-    lsuv_add_shader(${name}_shared_ubo_texel ${source} -DLSUV_WELFORD=1 -DLSUV_UBO_WEIGHTS=1 -DLSUV_TEXEL_INPUT=1)
+    lsuv_add_shader(${name}_subgroup_texel ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_TEXELS=1)
+    lsuv_add_shader(${name}_shared_texel ${source} -DLSUV_WELFORD=1 -DLSUV_TEXELS=1)
   endif()
   if(ARG_FP16)
     lsuv_add_shader(${name}_subgroup_fp16 ${source} -DLSUV_WELFORD=1 -DLSUV_SUBGROUP=1 -DLSUV_FP16=1)

@@ -14,8 +14,7 @@
 // An invocation computes OC_T output channels for PX_T output pixels (a
 // register tile: each input value loaded is used OC_T times, each weight
 // PX_T times). The channel tile is fixed per workgroup (gl_WorkGroupID.y), so
-// every weight load has one address across the workgroup: lavapipe turns it
-// into one scalar load, GPUs into a broadcast. Pixel p of an invocation is
+// every weight load has one address across the workgroup. Pixel p of an invocation is
 // group_base + p * gl_WorkGroupSize.x + lid, so neighbouring lanes read
 // neighbouring pixels.
 //
@@ -38,23 +37,32 @@ layout(constant_id = 3) const uint PX_T = 4;
 // the standard case's time in its epilogue).
 layout(constant_id = 4) const uint ACT = 0;
 
-#ifdef LSUV_TEXEL_INPUT
-// The input through a uniform texel buffer: lavapipe fetches texels with
-// vector gathers, storage-buffer values lane by lane (measured: the standard
-// case 17.5 -> 22.5 GFLOP/s).
+// Where the input and weights come from. Packed weights (LSUV_UBO_WEIGHTS,
+// LSUV_TEXELS) are laid out [tile][ky][kx][channel][OC_T] by the host, each
+// group's channels padded to a multiple of CI_T, and read as vec4s.
+#if defined(LSUV_TEXELS)
+// The CPU's kind: both through uniform texel buffers. Inside a loop lavapipe
+// loads every other kind of value lane by lane, eight scalar loads and
+// inserts, however uniform its address; a texel fetch is one vector gather,
+// and an RGBA texel brings four weights (measured on the standard case: the
+// input as texels 17.5 -> 22.5 GFLOP/s, then the weights 27 -> 33).
+#define LSUV_PACKED_WEIGHTS
 layout(set = 0, binding = 0) uniform samplerBuffer x_texels;
 #define LOAD_INPUT(i) texelFetch(x_texels, int(i)).x
+layout(set = 0, binding = 1) uniform samplerBuffer w_texels;
+#define LOAD_W4(i) texelFetch(w_texels, int(i))
 #else
 layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
 #define LOAD_INPUT(i) float(x[i])
-#endif
-#ifdef LSUV_UBO_WEIGHTS
-// Weights in a uniform buffer: lavapipe reads a uniform-buffer value of one
-// address across the subgroup with one scalar load, even inside loops, where
-// its storage-buffer loads go lane by lane.
+#if defined(LSUV_UBO_WEIGHTS)
+// Weights in a uniform buffer, which GPUs serve from a constant cache: every
+// weight a workgroup loads has one address across it.
+#define LSUV_PACKED_WEIGHTS
 layout(set = 0, binding = 1, std140) uniform Weights { vec4 wts4[4096]; };
+#define LOAD_W4(i) wts4[i]
 #else
 layout(set = 0, binding = 1) readonly buffer Weights { STORED wts[]; };
+#endif
 #endif
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) writeonly buffer Output { STORED y[]; };
@@ -151,8 +159,7 @@ void main() {
         ix0[p] = int(ox * pc.stride) - int(pc.pad);
     }
     uint plane = pc.h * pc.w;
-#ifdef LSUV_UBO_WEIGHTS
-    // Packed weights: [tile][ky][kx][channel, padded to CI_T][OC_T].
+#ifdef LSUV_PACKED_WEIGHTS
     uint ci_pad = (pc.cg + CI_T - 1u) / CI_T * CI_T;
     uint w_tile = gl_WorkGroupID.y * pc.k;
 #else
@@ -167,7 +174,7 @@ void main() {
                 bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
                 at[p] = inside ? in_base[p] + uint(iy) * pc.w + uint(ix) : 0xffffffffu;
             }
-#ifdef LSUV_UBO_WEIGHTS
+#ifdef LSUV_PACKED_WEIGHTS
             uint w_tap = ((w_tile + ky) * pc.k + kx) * ci_pad;
 #endif
             for (uint ci = 0u; ci < pc.cg; ci += CI_T) {
@@ -178,10 +185,10 @@ void main() {
                         xv[cc][p] = channel && at[p] != 0xffffffffu
                                         ? LOAD_INPUT(at[p] + (ci + cc) * plane)
                                         : 0.0;
-#ifdef LSUV_UBO_WEIGHTS
+#ifdef LSUV_PACKED_WEIGHTS
                     uint wi = pc.w_off / 4u + (w_tap + ci + cc) * (OC_T / 4u);
                     for (uint q = 0u; q < OC_T / 4u; ++q) {
-                        vec4 w4 = wts4[wi + q];
+                        vec4 w4 = LOAD_W4(wi + q);
                         wv[cc][4u * q] = w4.x;
                         wv[cc][4u * q + 1u] = w4.y;
                         wv[cc][4u * q + 2u] = w4.z;

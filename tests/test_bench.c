@@ -231,6 +231,35 @@ Test(bench, bad_arguments_exit_2) {
     }
 }
 
+Test(bench, kernels_measure_under_their_peak) {
+    /* With validation on. Exit 0 also says the FMA peak kernel computed the
+     * closed form of its chains, so it ran every FMA it is counted for (it
+     * once ran half, and reported twice the device's peak). */
+    spawn_result r =
+        RUN("--kernels", "--validate", "--size-mib", "4", "--repeats", "5", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: %s", r.out);
+    const cJSON *e;
+    int convs = 0;
+    double peak = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "kernels")) {
+        const char *name = str(e, "name");
+        if (!strcmp(name, "fma_peak")) peak = num(e, "gflops");
+        if (strncmp(name, "conv2d", 6)) continue;
+        ++convs;
+        /* Rates against the peak of the same run: a convolution above it
+         * would mean one of the two counts its FLOPs wrong. */
+        double g = num(e, "gflops"), ratio = num(e, "ratio_to_peak");
+        cr_assert(g > 0 && num(e, "peak_gflops") == peak, "%s", str(e, "case"));
+        cr_assert(ratio > 0 && ratio < 1, "%s: %g of the peak", str(e, "case"), ratio);
+        cr_assert(fabs(ratio - g / peak) < 0.5 * ratio, "%s: %g", str(e, "case"), ratio);
+    }
+    cr_assert(peak > 0 && convs == 12, "peak %g, %d convolution cases", peak, convs);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+}
+
 Test(bench, list_devices_for_scripts) {
     spawn_result r = RUN("--list-devices", "--device", "llvmpipe");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);

@@ -99,19 +99,23 @@ static void round_to_half(float *x, uint64_t n) {
     for (uint64_t i = 0; i < n; ++i) x[i] = lsuv_half_to_float(lsuv_half_from_float(x[i]));
 }
 
-/* One layer network from a cfg body, on a random batch. */
-static check one_layer(const char *net_line, const char *layer_text, uint32_t n, uint64_t chunk,
-                       uint32_t min_dispatches) {
+/* One layer network from a cfg body, on a random batch, its convolution run
+ * by the kernel asked for (NULL: whichever the device picks). */
+static check one_layer_with(const char *net_line, const char *layer_text, uint32_t n,
+                            uint64_t chunk, uint32_t min_dispatches, lsuv_conv_kernel kernel,
+                            const char *expect_kernel) {
     char text[1024];
     snprintf(text, sizeof text, "[net]\n%s\n%s\n", net_line, layer_text);
     lsuv_net *net = parse(text);
     lsuv_weights *w = weights_for(net, n * 31 + strlen(text));
     lsuv_batch b = batch_for(net, n, strlen(text));
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n, .max_chunk_bytes = chunk};
+    lsuv_forward_options o = {.batch = n, .max_chunk_bytes = chunk, .conv_kernel = kernel};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     cr_assert_geq(lsuv_forward_dispatches(f, 0), min_dispatches, "not chunked: %u dispatches",
                   lsuv_forward_dispatches(f, 0));
+    if (expect_kernel)
+        cr_assert_str_eq(lsuv_forward_conv_kernel(f, 0), expect_kernel, "%s", layer_text);
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, 0, false));
     uint64_t count = (uint64_t)n * b.c * b.h * b.w;
@@ -124,6 +128,11 @@ static check one_layer(const char *net_line, const char *layer_text, uint32_t n,
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
     return c;
+}
+
+static check one_layer(const char *net_line, const char *layer_text, uint32_t n, uint64_t chunk,
+                       uint32_t min_dispatches) {
+    return one_layer_with(net_line, layer_text, n, chunk, min_dispatches, LSUV_CONV_AUTO, NULL);
 }
 
 GPU_TEST(forward, conv_shapes) {
@@ -152,10 +161,22 @@ GPU_TEST(forward, conv_shapes) {
         {"height=28\nwidth=28\nchannels=1",
          "[convolutional]\nfilters=8\nsize=5\nstride=2\npad=1\nactivation=relu\nsub=0.1", 33},
     };
-    for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
-        check c = one_layer(cases[i].net, cases[i].layer, cases[i].n, 0, 1);
-        cr_log_info("case %u: worst error %.3f of its bound", i, c.worst);
-    }
+    /* Every kernel: each reads its weights in its own layout. A forced
+     * kernel runs wherever the layer fits it: texels and uniform buffers
+     * need a channel tile of 4 or more, which the grouped cases here, with
+     * 2 and 1 output channels a group, do not have. */
+    static const struct {
+        lsuv_conv_kernel kernel;
+        const char *name;
+    } kernels[] = {
+        {LSUV_CONV_STORAGE, "storage"}, {LSUV_CONV_UNIFORM, "uniform"}, {LSUV_CONV_TEXEL, "texel"}};
+    for (unsigned k = 0; k < sizeof kernels / sizeof *kernels; ++k)
+        for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
+            bool tiny_groups = strstr(cases[i].layer, "groups=") != NULL;
+            check c = one_layer_with(cases[i].net, cases[i].layer, cases[i].n, 0, 1,
+                                     kernels[k].kernel, tiny_groups ? "storage" : kernels[k].name);
+            cr_log_info("%s, case %u: worst error %.3f of its bound", kernels[k].name, i, c.worst);
+        }
 }
 
 GPU_TEST(forward, every_activation) {

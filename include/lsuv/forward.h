@@ -25,10 +25,24 @@ typedef enum lsuv_precision {
     LSUV_PRECISION_FP16,
 } lsuv_precision;
 
+/* How convolutional and connected layers read their input and weights. */
+typedef enum lsuv_conv_kernel {
+    /* Texels on a CPU (lavapipe), else uniform-buffer weights where a layer's
+     * fit a few bindings, else storage. */
+    LSUV_CONV_AUTO,
+    LSUV_CONV_STORAGE,
+    LSUV_CONV_UNIFORM, /* weights from a uniform buffer, input as storage */
+    LSUV_CONV_TEXEL,   /* input and weights from uniform texel buffers */
+} lsuv_conv_kernel;
+
 typedef struct lsuv_forward_options {
     uint32_t batch;           /* samples; 0 takes the network's [net] batch */
     uint64_t max_chunk_bytes; /* most bytes one binding spans; 0: maxStorageBufferRange */
     lsuv_precision precision;
+    /* A kind other than AUTO is used wherever the layer fits it, storage
+     * elsewhere. Connected layers with fewer samples than a workgroup has
+     * invocations always split their sums across it, reading storage. */
+    lsuv_conv_kernel conv_kernel;
 } lsuv_forward_options;
 
 lsuv_status lsuv_forward_create(lsuv_device *device, const lsuv_net *net,
@@ -64,6 +78,9 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *forward, lsuv_weights 
 lsuv_status lsuv_forward_read(const lsuv_forward *forward, uint32_t layer, float *out);
 /* Dispatches one recording of layer makes. */
 uint32_t lsuv_forward_dispatches(const lsuv_forward *forward, uint32_t layer);
+/* The kernel a layer with weights runs: "storage", "uniform", "texel" or
+ * "split-sum"; NULL for other layers. */
+const char *lsuv_forward_conv_kernel(const lsuv_forward *forward, uint32_t layer);
 
 #ifdef __cplusplus
 }

@@ -24,14 +24,17 @@ enum {
     ACTIVATIONS = LSUV_ACT_PLSE + 1
 };
 
-/* How a convolution reads its weights and input; CONV_KSPLIT splits the sum
- * over the inputs across lanes (connected layers at small batches). */
-enum { CONV_STORAGE, CONV_UBO, CONV_UBO_TEXEL, CONV_KSPLIT, CONV_KINDS };
+/* How a convolution reads its weights and input: as storage; packed
+ * weights from a uniform buffer; input and packed weights as texels (on a
+ * CPU); or as storage with the sum over the inputs split across lanes
+ * (connected layers at small batches). */
+enum { CONV_STORAGE, CONV_UBO, CONV_TEXEL, CONV_KSPLIT, CONV_KINDS };
 
 typedef struct dispatch {
     const lsuv_pipeline *pipeline;
     VkDescriptorSet set;
-    VkBufferView view; /* the input as texels, for the kernel that reads them */
+    VkBufferView views[2]; /* bindings 0 and 1 (input, weights) as texels, for the kernel that
+                              reads them so */
     uint32_t push[CONV_PUSH_WORDS];
     uint32_t push_words;
     uint32_t groups_x, groups_y;
@@ -44,6 +47,7 @@ typedef struct layer_plan {
     bool owns_out;
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
     uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
+    int kind;                            /* layers with weights: CONV_* */
     lsuv_buffer *partials;               /* their fused statistics */
     lsuv_buffer *args;                   /* indirect arguments: template, then active */
     uint32_t n_partials;
@@ -64,7 +68,7 @@ struct lsuv_forward {
     lsuv_pipeline conv[CONV_KINDS][ACTIVATIONS][MAX_TILES][MAX_TILES];
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     bool fp16;                     /* activations and weights stored as fp16 */
-    bool texel_input;              /* uniform-buffer convolutions read their input as texels */
+    lsuv_conv_kernel conv_kernel;  /* what the options ask for; AUTO resolved */
     uint64_t texel_align;
     uint32_t es; /* their bytes each: 4 or 2 */
     lsuv_pipeline pool;
@@ -108,7 +112,7 @@ static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -121,7 +125,7 @@ static lsuv_status conv_pipeline(lsuv_forward *f, int kind, lsuv_activation act,
     lsuv_pipeline *p = &f->conv[kind][act][tile_log2][px_log2];
     if (!p->pipeline) {
         char name[48];
-        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_ubo_texel", "_ksplit"};
+        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
         snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
                  suffix[kind], f->fp16 ? "_fp16" : "");
         uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2, act};
@@ -169,20 +173,23 @@ static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t bindi
     return bind_floats_as(f, set, binding, false, b, first, count);
 }
 
-/* Binding 0 as an R32_SFLOAT texel view of floats [first, first + count) of
- * b; returns the index of float first within the view. */
-static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, const lsuv_buffer *b, uint64_t first,
-                            uint64_t count, lsuv_status *status) {
-    uint64_t byte = first * 4, aligned = byte / f->texel_align * f->texel_align;
+/* Binding 0 or 1 as a texel view of floats [first, first + count) of b, in
+ * texels of `lanes` floats (1: R32_SFLOAT, 4: R32G32B32A32_SFLOAT; first a
+ * multiple of lanes); returns the index of float first's texel in the view. */
+static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, uint32_t binding, uint32_t lanes,
+                            const lsuv_buffer *b, uint64_t first, uint64_t count,
+                            lsuv_status *status) {
+    uint64_t align = f->texel_align > 4u * lanes ? f->texel_align : 4u * lanes;
+    uint64_t byte = first * 4, aligned = byte / align * align;
     VkBufferViewCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
         .buffer = b->buffer,
-        .format = VK_FORMAT_R32_SFLOAT,
+        .format = lanes == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
         .offset = aligned,
-        .range = byte - aligned + count * 4,
+        .range = (byte - aligned + count * 4 + 4u * lanes - 1) / (4u * lanes) * (4u * lanes),
     };
     const struct VolkDeviceTable *vk = &f->device->vk;
-    VkResult r = vk->vkCreateBufferView(f->device->device, &info, NULL, &dp->view);
+    VkResult r = vk->vkCreateBufferView(f->device->device, &info, NULL, &dp->views[binding]);
     if (r != VK_SUCCESS) {
         *status = lsuv_vk_fail(r, "vkCreateBufferView");
         return 0;
@@ -190,13 +197,13 @@ static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, const lsuv_buffer *b,
     VkWriteDescriptorSet w = {
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = dp->set,
-        .dstBinding = 0,
+        .dstBinding = binding,
         .descriptorCount = 1,
         .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-        .pTexelBufferView = &dp->view,
+        .pTexelBufferView = &dp->views[binding],
     };
     vk->vkUpdateDescriptorSets(f->device->device, 1, &w, 0, NULL);
-    return (uint32_t)((byte - aligned) / 4);
+    return (uint32_t)((byte - aligned) / (4u * lanes));
 }
 
 /* The layer's dispatches, each with its descriptor set from the layer's own
@@ -335,14 +342,23 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     /* A connected layer with fewer samples than a workgroup has lanes splits
      * its sums over the inputs across them, reading weights as storage. */
     bool ksplit = !conv && samples < f->conv_wg;
-    /* Weights go through a uniform buffer when a few dispatches' worth of
-     * channel tiles fit it, with a smaller tile if that makes them fit; the
-     * big layers read them as storage. */
+    /* On a CPU, input and weights go through texel buffers when a chunk of
+     * the input and all the weights fit them. */
+    const lsuv_device_info *info = f->device->info;
+    uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
+    uint64_t w_texels = div_up(oc, tile) * tile * packed_fan_in(l) / 4 + f->texel_align / 16;
+    bool texel = !ksplit && f->conv_kernel == LSUV_CONV_TEXEL && !f->fp16 && tile_log2 >= 2 &&
+                 in_chunk <= info->max_texel_buffer_elements &&
+                 w_texels <= info->max_texel_buffer_elements;
+    /* Elsewhere weights go through a uniform buffer when a few dispatches'
+     * worth of channel tiles fit it, with a smaller tile if that makes them
+     * fit; the big layers read them as storage. */
     uint64_t ubo_room =
         f->ubo_range > f->ubo_align + 16 ? (f->ubo_range - f->ubo_align - 16) / 4 : 0;
     uint32_t ubo_tile_log2 = tile_log2, ubo_chunk = 0;
     bool ubo = false;
-    for (; !ksplit && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
+    bool ubo_allowed = !ksplit && f->conv_kernel == LSUV_CONV_UNIFORM;
+    for (; ubo_allowed && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
         ubo_chunk = (uint32_t)(ubo_room / packed_fan_in(l) / t * t);
         ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
@@ -350,6 +366,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         if (ubo) tile_log2 = ubo_tile_log2;
         if (ubo_tile_log2 == 2) break;
     }
+    bool packed = texel || ubo;
     /* Fewer pixels per invocation where a dispatch has few pixels (a
      * connected layer has one per sample), so lanes are not left idle; split
      * sums take up to 8 samples a workgroup, and at most 64 accumulators. */
@@ -362,19 +379,13 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     }
     uint32_t px = 1u << px_log2;
     tile = 1u << tile_log2;
-    uint32_t oc_chunk = ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
+    uint32_t oc_chunk = texel ? oc : ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
     if (oc_chunk > oc) oc_chunk = oc;
-    /* On a CPU the input of a uniform-buffer convolution is read as texels,
-     * when a chunk of it fits one texel buffer. */
-    const lsuv_device_info *info = f->device->info;
-    uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
-    int kind = ksplit                                                          ? CONV_KSPLIT
-               : !ubo                                                          ? CONV_STORAGE
-               : f->texel_input && in_chunk <= info->max_texel_buffer_elements ? CONV_UBO_TEXEL
-                                                                               : CONV_UBO;
+    int kind = ksplit ? CONV_KSPLIT : texel ? CONV_TEXEL : ubo ? CONV_UBO : CONV_STORAGE;
+    lp->kind = kind;
     const lsuv_pipeline *pipe;
     s = conv_pipeline(f, kind, l->activation, tile_log2, px_log2, &pipe);
-    if (s == LSUV_OK) s = upload_weights(f, lp, l, p, ubo ? tile : 0);
+    if (s == LSUV_OK) s = upload_weights(f, lp, l, p, packed ? tile : 0);
     if (s != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
     uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
@@ -391,17 +402,18 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             dispatch *dp = &lp->dispatches[d];
             uint32_t oc0 = occ * oc_chunk, oc1 = oc0 + oc_chunk < oc ? oc0 + oc_chunk : oc;
             uint32_t in_off =
-                kind == CONV_UBO_TEXEL
-                    ? bind_texels(f, dp, layer_input(f, i), (uint64_t)n0 * shape_count(in),
-                                  (uint64_t)n * shape_count(in), &s)
-                    : bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(in),
-                                  (uint64_t)n * shape_count(in));
+                texel ? bind_texels(f, dp, 0, 1, layer_input(f, i), (uint64_t)n0 * shape_count(in),
+                                    (uint64_t)n * shape_count(in), &s)
+                      : bind_floats(f, dp->set, 0, layer_input(f, i),
+                                    (uint64_t)n0 * shape_count(in), (uint64_t)n * shape_count(in));
             if (s != LSUV_OK) return s;
             /* Packed weights come in whole tiles. */
-            uint64_t w_per_oc = ubo ? packed_fan_in(l) : per_oc;
-            uint64_t w_count = (ubo ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
+            uint64_t w_per_oc = packed ? packed_fan_in(l) : per_oc;
+            uint64_t w_count = (packed ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
             uint32_t w_off =
-                bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count);
+                texel ? 4 * bind_texels(f, dp, 1, 4, lp->weights, oc0 * w_per_oc, w_count, &s)
+                      : bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count);
+            if (s != LSUV_OK) return s;
             bind(f->device, dp->set, 2, lp->bias, 0, VK_WHOLE_SIZE);
             uint32_t out_off =
                 bind_floats(f, dp->set, 3, lp->out, (uint64_t)n0 * shape_count(l->out),
@@ -521,7 +533,9 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
     f->conv_px_log2 = cpu ? 3 : 2;
-    f->texel_input = cpu && !f->fp16;
+    f->conv_kernel = options ? options->conv_kernel : LSUV_CONV_AUTO;
+    if (f->conv_kernel == LSUV_CONV_AUTO)
+        f->conv_kernel = cpu ? LSUV_CONV_TEXEL : LSUV_CONV_UNIFORM;
     f->texel_align = info->min_texel_buffer_offset_alignment > f->align
                          ? info->min_texel_buffer_offset_alignment
                          : f->align;
@@ -607,8 +621,9 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_stats_plan_destroy(lp->stats);
         if (lp->sets) dev->vk.vkDestroyDescriptorPool(dev->device, lp->sets, NULL);
         for (uint32_t d = 0; lp->dispatches && d < lp->n_dispatches; ++d)
-            if (lp->dispatches[d].view)
-                dev->vk.vkDestroyBufferView(dev->device, lp->dispatches[d].view, NULL);
+            for (int v = 0; v < 2; ++v)
+                if (lp->dispatches[d].views[v])
+                    dev->vk.vkDestroyBufferView(dev->device, lp->dispatches[d].views[v], NULL);
         free(lp->dispatches);
     }
     free(f->layers);
@@ -688,6 +703,12 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
                          f->net->n_layers);
     const lsuv_layer *l = &f->net->layers[layer];
     return download_values(f, f->layers[layer].out, out, (uint64_t)f->batch * shape_count(l->out));
+}
+
+const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
+    static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
+    return layer < f->net->n_layers && f->layers[layer].weights ? names[f->layers[layer].kind]
+                                                                : NULL;
 }
 
 uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
