@@ -125,13 +125,14 @@ void write_partial(bool stats, Moments m) {
 }
 
 #ifndef LSUV_KSPLIT
-// Input channels per inner-loop pass. lavapipe keeps loop-carried values in
-// memory and blends every write to them with the execution mask, so an
-// accumulator updated once per pass costs a load, a blend and a store; four
-// FMAs to each per pass, not one, took the standard case from 31 to 56
-// GFLOP/s with the loads taken out. The host pads each group's channels
-// to a multiple of it in packed weights.
-#define CI_T 4u
+// Input channels per inner-loop pass (1, 2 or 4: fewer only for layers with
+// fewer channels a group). lavapipe keeps loop-carried values in memory and
+// blends every write to them with the execution mask, so an accumulator
+// updated once per pass costs a load, a blend and a store; four FMAs to each
+// per pass, not one, took the standard case from 31 to 56 GFLOP/s with the
+// loads taken out (eight: slower). The host pads each group's channels to a
+// multiple of it in packed weights.
+layout(constant_id = 5) const uint CI_T = 4;
 
 
 void main() {

@@ -47,6 +47,7 @@ typedef struct layer_plan {
     bool owns_out;
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
     uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
+    uint32_t ci_t;                       /* input channels a pass of its kernel takes */
     int kind;                            /* layers with weights: CONV_* */
     lsuv_buffer *partials;               /* their fused statistics */
     lsuv_buffer *args;                   /* indirect arguments: template, then active */
@@ -57,6 +58,14 @@ typedef struct layer_plan {
     dispatch *dispatches;
 } layer_plan;
 
+/* A convolution pipeline: its kind and specialization. */
+typedef struct conv_variant {
+    int kind;
+    uint32_t act, tile_log2, px_log2, ci_t;
+    lsuv_pipeline pipeline;
+    struct conv_variant *next;
+} conv_variant;
+
 struct lsuv_forward {
     lsuv_device *device;
     const lsuv_net *net;
@@ -64,8 +73,7 @@ struct lsuv_forward {
     uint64_t range; /* most bytes one binding spans */
     uint64_t align;
     lsuv_buffer *input;
-    /* By kind, activation, log2 of the channel tile, log2 of the pixels per invocation. */
-    lsuv_pipeline conv[CONV_KINDS][ACTIVATIONS][MAX_TILES][MAX_TILES];
+    conv_variant *conv;            /* the convolution pipelines made so far */
     uint64_t ubo_range, ubo_align; /* the uniform buffer's limits */
     bool fp16;                     /* activations and weights stored as fp16 */
     lsuv_conv_kernel conv_kernel;  /* what the options ask for; AUTO resolved */
@@ -120,28 +128,39 @@ static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
 };
 
-static lsuv_status conv_pipeline(lsuv_forward *f, int kind, lsuv_activation act, uint32_t tile_log2,
-                                 uint32_t px_log2, const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->conv[kind][act][tile_log2][px_log2];
-    if (!p->pipeline) {
-        char name[48];
-        static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
-        snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
-                 suffix[kind], f->fp16 ? "_fp16" : "");
-        uint32_t spec[] = {f->conv_wg, 0, 1u << tile_log2, 1u << px_log2, act};
-        lsuv_pipeline_desc desc = {
-            .shader = name,
-            .bindings = CONV_BINDINGS,
-            .types = conv_types[kind],
-            .push_size = CONV_PUSH_WORDS * 4,
-            .spec = spec,
-            .spec_count = 5,
-            .full_subgroups = f->subgroup,
-        };
-        lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
-        if (s != LSUV_OK) return s;
+static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, const lsuv_pipeline **out) {
+    for (conv_variant *v = f->conv; v; v = v->next)
+        if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
+            v->px_log2 == want.px_log2 && v->ci_t == want.ci_t) {
+            *out = &v->pipeline;
+            return LSUV_OK;
+        }
+    conv_variant *v = calloc(1, sizeof *v);
+    if (!v) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    *v = want;
+    char name[48];
+    static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
+    snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
+             suffix[want.kind], f->fp16 ? "_fp16" : "");
+    uint32_t spec[] = {f->conv_wg,         0,        1u << want.tile_log2,
+                       1u << want.px_log2, want.act, want.ci_t};
+    lsuv_pipeline_desc desc = {
+        .shader = name,
+        .bindings = CONV_BINDINGS,
+        .types = conv_types[want.kind],
+        .push_size = CONV_PUSH_WORDS * 4,
+        .spec = spec,
+        .spec_count = 6,
+        .full_subgroups = f->subgroup,
+    };
+    lsuv_status s = lsuv_pipeline_create(f->device, &desc, &v->pipeline);
+    if (s != LSUV_OK) {
+        free(v);
+        return s;
     }
-    *out = p;
+    v->next = f->conv;
+    f->conv = v;
+    *out = &v->pipeline;
     return LSUV_OK;
 }
 
@@ -279,46 +298,45 @@ static lsuv_status download_values(const lsuv_forward *f, const lsuv_buffer *b, 
 }
 
 /* Weights of one output channel when packed: each tap's channels padded to
- * a multiple of CONV_CI_T with zeros. */
-static uint64_t packed_fan_in(const lsuv_layer *l) {
+ * a multiple of ci_t (the kernel's CI_T) with zeros. */
+static uint64_t packed_fan_in(const lsuv_layer *l, uint32_t ci_t) {
     uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
-    return taps * div_up(lsuv_layer_fan_in(l) / taps, CONV_CI_T) * CONV_CI_T;
+    return taps * div_up(lsuv_layer_fan_in(l) / taps, ci_t) * ci_t;
 }
 
 /* Where weight r (darknet's [ci][ky][kx] order) of output channel o lies in
  * weights packed by channel tile: [tile][ky][kx][ci, padded][channel in tile]. */
-static uint64_t packed_index(const lsuv_layer *l, uint32_t tile, uint32_t o, uint64_t r) {
+static uint64_t packed_index(const lsuv_layer *l, uint32_t tile, uint32_t ci_t, uint32_t o,
+                             uint64_t r) {
     uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
-    uint64_t ci_pad = packed_fan_in(l) / taps;
+    uint64_t ci_pad = packed_fan_in(l, ci_t) / taps;
     return (((uint64_t)(o / tile) * taps + r % taps) * ci_pad + r / taps) * tile + o % tile;
 }
 
 /* The floats a layer's weights take on the device. */
-static uint64_t device_weight_count(const lsuv_layer *l, uint32_t packed_tile) {
-    uint32_t oc = lsuv_layer_bias_count(l);
-    return packed_tile ? div_up(oc, packed_tile) * packed_tile * packed_fan_in(l)
-                       : lsuv_layer_fan_in(l) * oc;
+static uint64_t device_weight_count(const lsuv_layer *l, const layer_plan *lp) {
+    uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
+    return tile ? div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) : lsuv_layer_fan_in(l) * oc;
 }
 
-/* Uploads a layer's weights: as they are, or packed by channel tile (see
- * packed_index) for the kernel that reads them from a uniform buffer. The
- * buffer is made on the first upload and rewritten by later ones. */
+/* Uploads a layer's weights: as they are, or packed (see packed_index) when
+ * lp->packed_tile is set. The buffer is made on the first upload and
+ * rewritten by later ones. */
 static lsuv_status upload_weights(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l,
-                                  const lsuv_layer_params *p, uint32_t packed_tile) {
-    uint32_t oc = lsuv_layer_bias_count(l);
+                                  const lsuv_layer_params *p) {
+    uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
     uint64_t per_oc = lsuv_layer_fan_in(l);
-    uint64_t count = device_weight_count(l, packed_tile);
-    lp->packed_tile = packed_tile;
+    uint64_t count = device_weight_count(l, lp);
     /* Room after the last weight for a uniform binding's whole vec4. */
     lsuv_status s =
         lp->weights ? LSUV_OK : lsuv_buffer_create(f->device, count * f->es + 16, &lp->weights);
-    if (s != LSUV_OK || !packed_tile)
+    if (s != LSUV_OK || !tile)
         return s == LSUV_OK ? upload_values(f, lp->weights, p->weight, count) : s;
     float *packed = calloc(count, sizeof *packed);
     if (!packed) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t o = 0; o < oc; ++o)
         for (uint64_t r = 0; r < per_oc; ++r)
-            packed[packed_index(l, packed_tile, o, r)] = p->weight[o * per_oc + r];
+            packed[packed_index(l, tile, lp->ci_t, o, r)] = p->weight[o * per_oc + r];
     s = lsuv_buffer_write(lp->weights, 0, packed, count * 4);
     free(packed);
     return s;
@@ -342,11 +360,17 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     /* A connected layer with fewer samples than a workgroup has lanes splits
      * its sums over the inputs across them, reading weights as storage. */
     bool ksplit = !conv && samples < f->conv_wg;
+    /* Input channels a pass: CONV_CI_T, or the fewest powers of two that
+     * cover a group's channels. */
+    uint64_t cg = lsuv_layer_fan_in(l) / (conv ? (uint64_t)l->size * l->size : 1);
+    lp->ci_t = 1;
+    while (lp->ci_t < CONV_CI_T && lp->ci_t < cg) lp->ci_t *= 2;
     /* On a CPU, input and weights go through texel buffers when a chunk of
      * the input and all the weights fit them. */
     const lsuv_device_info *info = f->device->info;
     uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
-    uint64_t w_texels = div_up(oc, tile) * tile * packed_fan_in(l) / 4 + f->texel_align / 16;
+    uint64_t w_texels =
+        div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) / 4 + f->texel_align / 16;
     bool texel = !ksplit && f->conv_kernel == LSUV_CONV_TEXEL && !f->fp16 && tile_log2 >= 2 &&
                  in_chunk <= info->max_texel_buffer_elements &&
                  w_texels <= info->max_texel_buffer_elements;
@@ -360,7 +384,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     bool ubo_allowed = !ksplit && f->conv_kernel == LSUV_CONV_UNIFORM;
     for (; ubo_allowed && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
-        ubo_chunk = (uint32_t)(ubo_room / packed_fan_in(l) / t * t);
+        ubo_chunk = (uint32_t)(ubo_room / packed_fan_in(l, lp->ci_t) / t * t);
         ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
               (ubo_tile_log2 >= 4 || t >= tile);
         if (ubo) tile_log2 = ubo_tile_log2;
@@ -383,9 +407,15 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     if (oc_chunk > oc) oc_chunk = oc;
     int kind = ksplit ? CONV_KSPLIT : texel ? CONV_TEXEL : ubo ? CONV_UBO : CONV_STORAGE;
     lp->kind = kind;
-    const lsuv_pipeline *pipe;
-    s = conv_pipeline(f, kind, l->activation, tile_log2, px_log2, &pipe);
-    if (s == LSUV_OK) s = upload_weights(f, lp, l, p, packed ? tile : 0);
+    const lsuv_pipeline *pipe = NULL;
+    lp->packed_tile = packed ? tile : 0;
+    conv_variant want = {.kind = kind,
+                         .act = l->activation,
+                         .tile_log2 = tile_log2,
+                         .px_log2 = px_log2,
+                         .ci_t = ksplit ? CONV_CI_T : lp->ci_t};
+    s = conv_pipeline(f, want, &pipe);
+    if (s == LSUV_OK) s = upload_weights(f, lp, l, p);
     if (s != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
     uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
@@ -408,7 +438,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                                     (uint64_t)n0 * shape_count(in), (uint64_t)n * shape_count(in));
             if (s != LSUV_OK) return s;
             /* Packed weights come in whole tiles. */
-            uint64_t w_per_oc = packed ? packed_fan_in(l) : per_oc;
+            uint64_t w_per_oc = packed ? packed_fan_in(l, lp->ci_t) : per_oc;
             uint64_t w_count = (packed ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
             uint32_t w_off =
                 texel ? 4 * bind_texels(f, dp, 1, 4, lp->weights, oc0 * w_per_oc, w_count, &s)
@@ -627,8 +657,11 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         free(lp->dispatches);
     }
     free(f->layers);
-    lsuv_pipeline *conv = &f->conv[0][0][0][0];
-    for (size_t u = 0; u < sizeof f->conv / sizeof *conv; ++u) lsuv_pipeline_destroy(&conv[u]);
+    for (conv_variant *v = f->conv, *next; v; v = next) {
+        next = v->next;
+        lsuv_pipeline_destroy(&v->pipeline);
+        free(v);
+    }
     lsuv_pipeline_destroy(&f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
@@ -755,7 +788,7 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         const lsuv_layer_params *p = &w->layers[i];
         if (!lp->weights) continue;
         float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-        s = upload_weights(f, lp, &f->net->layers[i], p, lp->packed_tile);
+        s = upload_weights(f, lp, &f->net->layers[i], p);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
     }
@@ -771,7 +804,7 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         const lsuv_layer *l = &f->net->layers[i];
         uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
         uint64_t per_oc = lsuv_layer_fan_in(l);
-        uint64_t count = device_weight_count(l, tile);
+        uint64_t count = device_weight_count(l, lp);
         float state[4], *raw = malloc(count * sizeof *raw);
         if (!raw) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
         s = download_values(f, lp->weights, raw, count);
@@ -781,7 +814,8 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
             /* What the device computes with: W * wscale, bias * bscale + bshift. */
             for (uint32_t o = 0; o < oc; ++o)
                 for (uint64_t r = 0; r < per_oc; ++r) {
-                    float v = tile ? raw[packed_index(l, tile, o, r)] : raw[o * per_oc + r];
+                    float v =
+                        tile ? raw[packed_index(l, tile, lp->ci_t, o, r)] : raw[o * per_oc + r];
                     p->weight[o * per_oc + r] = v * state[1];
                 }
             for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
