@@ -245,9 +245,11 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
         run->gpu_ms += lr->gpu_ms;
         run->hazard = (lsuv_hazard)ctl.status;
         /* A loop ends on a pass that takes no step, so the last pass measured
-         * the final weights. */
+         * the final weights, and its output is the next layer's input; a
+         * capped loop stepped after its last pass. */
         lr->mean = ctl.mean;
         lr->std = ctl.std;
+        if (ctl.done && !ctl.capped) next_input = i + 1;
     }
     run->wall_ms = (lsuv_wall_seconds() - t0) * 1e3;
     lsuv_cmd_destroy(cmd);
