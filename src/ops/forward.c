@@ -150,7 +150,7 @@ static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, const lsuv_
         .types = conv_types[want.kind],
         .push_size = CONV_PUSH_WORDS * 4,
         .spec = spec,
-        .spec_count = 6,
+        .spec_count = sizeof spec / sizeof *spec,
         .full_subgroups = f->subgroup,
     };
     lsuv_status s = lsuv_pipeline_create(f->device, &desc, &v->pipeline);
