@@ -550,16 +550,14 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
                        ? info->min_uniform_buffer_offset_alignment
                        : 16;
     /* On a CPU a workgroup of one subgroup, each invocation a tile of up to
-     * 32 channels by 8 pixels; on a GPU 64 invocations of 16 by 4. Measured
-     * on lavapipe, standard case, GFLOP/s: 32x16 19.4, 32x8 17.6, 16x16 15.3,
-     * 16x32 13.1, 16x8 14.3, 8x16 10.3, 16x1 5.6, 64x16 15.8 and far worse on
-     * bigger layers. But lavapipe builds a pipeline (its NIR passes, which
-     * no cache skips) in time that grows with the unrolled tile: 2.6 s for
-     * 32x16, 0.7-0.9 s for 32x8 and for 16x16, 0.24 s for 16x8, in every
-     * process. Each pass of the standard case (1.2 GFLOP) saves 8 ms with
-     * 32x16 over 32x8, so it would take some 240 passes of one layer to earn
-     * back the build, far more than LSUV makes; 32x8 took lsuv-vk's whole
-     * run of fastai 07a from 4.2 s to 1.9 s. */
+     * 32 channels by 8 pixels; on a GPU 64 invocations of 16 by 4. lavapipe
+     * builds a pipeline (its NIR passes, which no cache skips) in time that
+     * grows with the unrolled tile, in every process. With the texel kernel,
+     * standard case: 32x16 36.1 GFLOP/s against 34.2 for 32x8, but lsuv-vk's
+     * whole run of fastai 07a takes 0.95 s instead of 0.61 s, and LSUV makes
+     * too few passes to earn that back. (With the earlier kernel, one channel
+     * a pass from a uniform buffer: 32x16 19.4, 32x8 17.6, 16x16 15.3, 16x8
+     * 14.3, 8x16 10.3; 2.6 s to build 32x16, 0.7-0.9 s for 32x8.) */
     bool cpu = info->type == LSUV_DEVICE_CPU;
     f->conv_wg = cpu && info->max_subgroup_size ? info->max_subgroup_size : 64;
     f->conv_px_log2 = cpu ? 3 : 2;
