@@ -127,13 +127,14 @@ typedef struct net_setup {
 } net_setup;
 
 static lsuv_status net_setup_create(lsuv_device *dev, const char *name, const char *text,
-                                    net_setup *n) {
+                                    lsuv_conv_kernel kernel, net_setup *n) {
     lsuv_batch batch = {0};
     lsuv_status s = lsuv_net_parse(name, text, strlen(text), NULL, &n->net);
     if (s == LSUV_OK) s = lsuv_weights_init(n->net, LSUV_INIT_KAIMING, 0, &n->weights);
     lsuv_input_options io = {.spec = "synthetic", .seed = 1};
     if (s == LSUV_OK) s = lsuv_input_load(&io, n->net, &batch);
-    if (s == LSUV_OK) s = lsuv_forward_create(dev, n->net, n->weights, NULL, &n->forward);
+    lsuv_forward_options fo = {.conv_kernel = kernel};
+    if (s == LSUV_OK) s = lsuv_forward_create(dev, n->net, n->weights, &fo, &n->forward);
     if (s == LSUV_OK) s = lsuv_forward_set_input(n->forward, &batch);
     /* Every layer's input exists before a layer is timed alone. */
     if (s == LSUV_OK) s = lsuv_forward_run(n->forward, 0, n->net->n_layers - 1, false);
@@ -161,12 +162,14 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
     char *fastai_text = NULL;
     size_t fastai_size = 0;
     lsuv_status s = peak_create(dev, &peak);
-    if (s == LSUV_OK) s = net_setup_create(dev, "standard", standard_cfg, &standard);
+    if (s == LSUV_OK)
+        s = net_setup_create(dev, "standard", standard_cfg, opt->conv_kernel, &standard);
     if (s == LSUV_OK)
         s = lsuv_file_read_all(LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", 1 << 20, &fastai_text,
                                &fastai_size);
     if (s == LSUV_OK)
-        s = net_setup_create(dev, LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", fastai_text, &fastai);
+        s = net_setup_create(dev, LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", fastai_text,
+                             opt->conv_kernel, &fastai);
     if (s == LSUV_OK) {
         const lsuv_layer *l = &standard.net->layers[0];
         double flops = 2.0 * (double)l->macs * standard.net->batch;
@@ -236,6 +239,8 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "name", convs[c].name);
             cJSON_AddStringToObject(e, "case", convs[c].label);
+            cJSON_AddStringToObject(e, "kernel",
+                                    lsuv_forward_conv_kernel(convs[c].forward, convs[c].layer));
             cJSON_AddStringToObject(e, "device", name);
             cJSON_AddNumberToObject(e, "gflops", g);
             cJSON_AddNumberToObject(e, "gflops_min", convs[c].flops / t.max * 1e-9);

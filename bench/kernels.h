@@ -6,10 +6,12 @@
 #include <stdio.h>
 
 #include "lsuv/device.h"
+#include "lsuv/forward.h"
 
 typedef struct kernel_options {
     uint64_t bytes;   /* buffer size */
     uint32_t repeats; /* timed runs after one warm-up */
+    lsuv_conv_kernel conv_kernel;
 } kernel_options;
 
 /* Times, on one device, the statistics kernel against vkCmdCopyBuffer and

@@ -31,6 +31,8 @@ static const char usage[] =
     "  --stats LIST       statistics methods of the precision study: welford, naive,\n"
     "                     twopass, or all (default)\n"
     "  --precision LIST   fp32, fp16, or both (default fp32)\n"
+    "  --conv-kernel K    how convolutions read input and weights: auto (default),\n"
+    "                     storage, uniform or texel, where a layer fits it\n"
     "  --no-peer          skip the PyTorch peer\n"
     "  --images PATH      the IDX images of fastai (default: Debian's Fashion-MNIST)\n"
     "  --device SEL       an index, part of a name, 'all' (default), or a comma list\n"
@@ -164,6 +166,7 @@ int main(int argc, char **argv) {
         OPT_COMPARE,
         OPT_THRESHOLD,
         OPT_VALIDATE,
+        OPT_CONV_KERNEL,
     };
     static const struct option longs[] = {
         {"kernels", no_argument, 0, OPT_KERNELS},
@@ -183,6 +186,7 @@ int main(int argc, char **argv) {
         {"compare", required_argument, 0, OPT_COMPARE},
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"validate", no_argument, 0, OPT_VALIDATE},
+        {"conv-kernel", required_argument, 0, OPT_CONV_KERNEL},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -190,6 +194,7 @@ int main(int argc, char **argv) {
     const char *order_names[LSUV_ORDER_COUNT];
     for (int i = 0; i < LSUV_ORDER_COUNT; ++i) order_names[i] = lsuv_order_name((lsuv_order)i);
     bool kernels = false, lsuv = false, list = false, validate = false;
+    unsigned conv_kernel = LSUV_CONV_AUTO;
     const char *device = "all", *json_path = NULL, *out_dir = NULL, *compare = NULL;
     const char *images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
     const char *net_specs[64];
@@ -242,6 +247,18 @@ int main(int argc, char **argv) {
         case OPT_VALIDATE:
             validate = true;
             break;
+        case OPT_CONV_KERNEL:
+            for (conv_kernel = 0; lsuv_conv_kernel_name((lsuv_conv_kernel)conv_kernel) &&
+                                  strcmp(optarg, lsuv_conv_kernel_name(conv_kernel));)
+                ++conv_kernel;
+            if (!lsuv_conv_kernel_name((lsuv_conv_kernel)conv_kernel)) {
+                fprintf(stderr,
+                        "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform "
+                        "texel\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case OPT_SIZE:
             if (parse_u64("--size-mib", optarg, 1, &size_mib)) return 2;
             break;
@@ -290,6 +307,7 @@ int main(int argc, char **argv) {
     so.n_nets = n_specs;
     so.repeats = (uint32_t)repeats;
     so.images = images;
+    so.conv_kernel = (lsuv_conv_kernel)conv_kernel;
 
     lsuv_instance *inst = NULL;
     lsuv_instance_options io = {.validation = validate};
@@ -325,7 +343,9 @@ int main(int argc, char **argv) {
     cJSON *entries = cJSON_AddArrayToObject(root, "kernels");
     bench_files files = {0};
     if (!code && kernels) {
-        kernel_options ko = {.bytes = size_mib << 20, .repeats = (uint32_t)repeats};
+        kernel_options ko = {.bytes = size_mib << 20,
+                             .repeats = (uint32_t)repeats,
+                             .conv_kernel = (lsuv_conv_kernel)conv_kernel};
         fprintf(table,
                 "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
                 "slowest, fastest; ms median\n",

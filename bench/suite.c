@@ -289,11 +289,12 @@ static void device_state_free(device_state *ds) {
  * needs is left without a forward, and said so. */
 static lsuv_status device_setup(lsuv_instance *inst, uint32_t index, const lsuv_net *net,
                                 const lsuv_weights *w, const lsuv_batch *batch,
-                                lsuv_precision precision, device_state *ds) {
+                                lsuv_precision precision, lsuv_conv_kernel kernel,
+                                device_state *ds) {
     lsuv_status s = lsuv_device_create(inst, index, &ds->dev);
     if (s != LSUV_OK) return s;
     ds->info = lsuv_device_get_info(ds->dev);
-    lsuv_forward_options fo = {.batch = batch->n, .precision = precision};
+    lsuv_forward_options fo = {.batch = batch->n, .precision = precision, .conv_kernel = kernel};
     double t0 = lsuv_wall_seconds();
     s = lsuv_forward_create(ds->dev, net, w, &fo, &ds->forward);
     ds->setup_ms = (lsuv_wall_seconds() - t0) * 1e3;
@@ -537,7 +538,8 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
         print_header(&c);
         uint32_t active = 0;
         for (uint32_t d = 0; !code && d < n_dev; ++d) {
-            s = device_setup(inst, devices[d], net, w, &batch, (lsuv_precision)p, &ds[d]);
+            s = device_setup(inst, devices[d], net, w, &batch, (lsuv_precision)p, o->conv_kernel,
+                             &ds[d]);
             if (s == LSUV_ERROR_UNSUPPORTED) {
                 fprintf(table, "%-32.32s skipped: %s\n", ds[d].info ? ds[d].info->name : "?",
                         lsuv_error_message());

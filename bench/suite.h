@@ -10,6 +10,7 @@
 
 #include "files.h"
 #include "lsuv/device.h"
+#include "lsuv/forward.h"
 
 typedef struct suite_net {
     char name[64];    /* short, for tables and file names */
@@ -41,6 +42,7 @@ typedef struct suite_options {
     unsigned precisions; /* 1 << lsuv_precision */
     const char *images;  /* Fashion-MNIST, also for the PyTorch peer */
     bool peer;           /* run bench/peers/fastai_lsuv.py beside fastai */
+    lsuv_conv_kernel conv_kernel;
 } suite_options;
 
 /* Runs the suite on the devices; prints rows to table and progress lines

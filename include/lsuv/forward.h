@@ -35,6 +35,9 @@ typedef enum lsuv_conv_kernel {
     LSUV_CONV_TEXEL,   /* input and weights from uniform texel buffers */
 } lsuv_conv_kernel;
 
+/* "auto", "storage", "uniform", "texel"; NULL outside the enum. */
+const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel);
+
 typedef struct lsuv_forward_options {
     uint32_t batch;           /* samples; 0 takes the network's [net] batch */
     uint64_t max_chunk_bytes; /* most bytes one binding spans; 0: maxStorageBufferRange */

@@ -736,6 +736,11 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
     return download_values(f, f->layers[layer].out, out, (uint64_t)f->batch * shape_count(l->out));
 }
 
+const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel) {
+    static const char *const names[] = {"auto", "storage", "uniform", "texel"};
+    return (unsigned)kernel < sizeof names / sizeof *names ? names[kernel] : NULL;
+}
+
 const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
     static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
     return layer < f->net->n_layers && f->layers[layer].weights ? names[f->layers[layer].kind]
