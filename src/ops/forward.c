@@ -14,15 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* CONV_CI_T: the input channels conv2d.comp takes per inner pass (its CI_T). */
-enum {
-    CONV_PUSH_WORDS = 20,
-    POOL_PUSH_WORDS = 12,
-    CONV_BINDINGS = 6,
-    MAX_TILES = 6,
-    CONV_CI_T = 4,
-    ACTIVATIONS = LSUV_ACT_PLSE + 1
-};
+/* CONV_CI_T: the most input channels conv2d.comp takes per inner pass (its CI_T). */
+enum { CONV_PUSH_WORDS = 20, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, CONV_CI_T = 4 };
 
 /* How a convolution reads its weights and input: as storage; packed
  * weights from a uniform buffer; input and packed weights as texels (on a
@@ -297,10 +290,15 @@ static lsuv_status download_values(const lsuv_forward *f, const lsuv_buffer *b, 
     return s;
 }
 
+/* Kernel taps of a layer with weights: a connected layer has one. */
+static uint64_t layer_taps(const lsuv_layer *l) {
+    return l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
+}
+
 /* Weights of one output channel when packed: each tap's channels padded to
  * a multiple of ci_t (the kernel's CI_T) with zeros. */
 static uint64_t packed_fan_in(const lsuv_layer *l, uint32_t ci_t) {
-    uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
+    uint64_t taps = layer_taps(l);
     return taps * div_up(lsuv_layer_fan_in(l) / taps, ci_t) * ci_t;
 }
 
@@ -308,8 +306,7 @@ static uint64_t packed_fan_in(const lsuv_layer *l, uint32_t ci_t) {
  * weights packed by channel tile: [tile][ky][kx][ci, padded][channel in tile]. */
 static uint64_t packed_index(const lsuv_layer *l, uint32_t tile, uint32_t ci_t, uint32_t o,
                              uint64_t r) {
-    uint64_t taps = l->type == LSUV_LAYER_CONVOLUTIONAL ? (uint64_t)l->size * l->size : 1;
-    uint64_t ci_pad = packed_fan_in(l, ci_t) / taps;
+    uint64_t taps = layer_taps(l), ci_pad = packed_fan_in(l, ci_t) / taps;
     return (((uint64_t)(o / tile) * taps + r % taps) * ci_pad + r / taps) * tile + o % tile;
 }
 
@@ -362,7 +359,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     bool ksplit = !conv && samples < f->conv_wg;
     /* Input channels a pass: CONV_CI_T, or the fewest powers of two that
      * cover a group's channels. */
-    uint64_t cg = lsuv_layer_fan_in(l) / (conv ? (uint64_t)l->size * l->size : 1);
+    uint64_t cg = lsuv_layer_fan_in(l) / layer_taps(l);
     lp->ci_t = 1;
     while (lp->ci_t < CONV_CI_T && lp->ci_t < cg) lp->ci_t *= 2;
     /* On a CPU, input and weights go through texel buffers when a chunk of
