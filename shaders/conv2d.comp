@@ -134,8 +134,86 @@ void write_partial(bool stats, Moments m) {
 // multiple of it in packed weights.
 layout(constant_id = 5) const uint CI_T = 4;
 
+#ifdef LSUV_TEXELS
+// Row tiles, when ROW_S (the stride) is not 0: an invocation's PX_T
+// pixels are neighbours in one output row, so for each kernel row and
+// channel it fetches the (PX_T - 1) * ROW_S + ROW_K input values their
+// windows span once, not PX_T per tap. ROW_K is the kernel size. Groups = 1.
+layout(constant_id = 6) const uint ROW_K = 1;
+layout(constant_id = 7) const uint ROW_S = 0;
+const uint ROW_R = (PX_T - 1u) * ROW_S + ROW_K;
+
+void main_rows() {
+    uint x_chunks = (pc.ow + PX_T - 1u) / PX_T;
+    uint item = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
+    uint items = pc.n * pc.oh * x_chunks;
+    uint it = min(item, items - 1u);
+    uint ox0 = (it % x_chunks) * PX_T, t = it / x_chunks;
+    uint oy = t % pc.oh, b = t / pc.oh;
+    uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;
+    uint plane = pc.h * pc.w;
+    uint ci_pad = (pc.cg + CI_T - 1u) / CI_T * CI_T;
+    int ix0 = int(ox0 * ROW_S) - int(pc.pad);
+
+    float acc[OC_T][PX_T];
+    for (uint j = 0u; j < OC_T; ++j)
+        for (uint p = 0u; p < PX_T; ++p) acc[j][p] = 0.0;
+    for (uint ky = 0u; ky < ROW_K; ++ky) {
+        int iy = int(oy * ROW_S + ky) - int(pc.pad);
+        bool row = iy >= 0 && iy < int(pc.h);
+        uint base = pc.in_off + b * pc.c * plane + uint(max(iy, 0)) * pc.w;
+        uint w_row = (gl_WorkGroupID.y * ROW_K + ky) * ROW_K * ci_pad;
+        for (uint ci = 0u; ci < pc.cg; ci += CI_T) {
+            float xr[CI_T][ROW_R];
+            float wv[ROW_K][CI_T][OC_T];
+            for (uint cc = 0u; cc < CI_T; ++cc) {
+                bool channel = row && ci + cc < pc.cg;
+                for (uint r = 0u; r < ROW_R; ++r) {
+                    int ix = ix0 + int(r);
+                    xr[cc][r] = channel && ix >= 0 && ix < int(pc.w)
+                                    ? LOAD_INPUT(base + (ci + cc) * plane + uint(ix))
+                                    : 0.0;
+                }
+                for (uint kx = 0u; kx < ROW_K; ++kx) {
+                    uint wi = pc.w_off / 4u + (w_row + kx * ci_pad + ci + cc) * (OC_T / 4u);
+                    for (uint q = 0u; q < OC_T / 4u; ++q) {
+                        vec4 w4 = LOAD_W4(wi + q);
+                        wv[kx][cc][4u * q] = w4.x;
+                        wv[kx][cc][4u * q + 1u] = w4.y;
+                        wv[kx][cc][4u * q + 2u] = w4.z;
+                        wv[kx][cc][4u * q + 3u] = w4.w;
+                    }
+                }
+            }
+            for (uint j = 0u; j < OC_T; ++j)
+                for (uint p = 0u; p < PX_T; ++p) {
+                    float a = acc[j][p];
+                    for (uint kx = 0u; kx < ROW_K; ++kx)
+                        for (uint cc = 0u; cc < CI_T; ++cc)
+                            a = fma(wv[kx][cc][j], xr[cc][p * ROW_S + kx], a);
+                    acc[j][p] = a;
+                }
+        }
+    }
+
+    bool stats = pc.stats_base != 0xffffffffu;
+    Moments m = moments_empty;
+    Scales sc = scales_load();
+    for (uint j = 0u; j < OC_T; ++j)
+        for (uint p = 0u; p < PX_T; ++p)
+            if (oc0 + j < pc.oc_end && item < items && ox0 + p < pc.ow)
+                emit(sc, oc0 + j, (b * pc.oh + oy) * pc.ow + ox0 + p, acc[j][p], stats, m);
+    write_partial(stats, m);
+}
+#endif
 
 void main() {
+#ifdef LSUV_TEXELS
+    if (ROW_S != 0u) {
+        main_rows();
+        return;
+    }
+#endif
     uint lid = gl_LocalInvocationIndex;
     uint pixels = pc.n * pc.oh * pc.ow;
     uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;

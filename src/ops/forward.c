@@ -55,6 +55,7 @@ typedef struct layer_plan {
 typedef struct conv_variant {
     int kind;
     uint32_t act, tile_log2, px_log2, ci_t;
+    uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride; stride 0: none */
     lsuv_pipeline pipeline;
     struct conv_variant *next;
 } conv_variant;
@@ -124,7 +125,8 @@ static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
 static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, const lsuv_pipeline **out) {
     for (conv_variant *v = f->conv; v; v = v->next)
         if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
-            v->px_log2 == want.px_log2 && v->ci_t == want.ci_t) {
+            v->px_log2 == want.px_log2 && v->ci_t == want.ci_t && v->row_k == want.row_k &&
+            v->row_s == want.row_s) {
             *out = &v->pipeline;
             return LSUV_OK;
         }
@@ -135,8 +137,8 @@ static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, const lsuv_
     static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
     snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
              suffix[want.kind], f->fp16 ? "_fp16" : "");
-    uint32_t spec[] = {f->conv_wg,         0,        1u << want.tile_log2,
-                       1u << want.px_log2, want.act, want.ci_t};
+    uint32_t spec[] = {f->conv_wg, 0,         1u << want.tile_log2, 1u << want.px_log2,
+                       want.act,   want.ci_t, want.row_k,           want.row_s};
     lsuv_pipeline_desc desc = {
         .shader = name,
         .bindings = CONV_BINDINGS,
@@ -398,6 +400,8 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         for (px_log2 = 0; (1u << px_log2) < samples && px_log2 < 3;) ++px_log2;
         while (tile_log2 + px_log2 > 6) --tile_log2;
     }
+    /* Row tiles where an output row holds a tile's pixels. */
+    bool rows = texel && conv && l->groups == 1 && l->size > 1 && l->out.w >= (1u << px_log2);
     uint32_t px = 1u << px_log2;
     tile = 1u << tile_log2;
     uint32_t oc_chunk = texel ? oc : ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
@@ -410,7 +414,9 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                          .act = l->activation,
                          .tile_log2 = tile_log2,
                          .px_log2 = px_log2,
-                         .ci_t = ksplit ? CONV_CI_T : lp->ci_t};
+                         .ci_t = ksplit ? CONV_CI_T : lp->ci_t,
+                         .row_k = rows ? l->size : 1,
+                         .row_s = rows ? l->stride : 0};
     s = conv_pipeline(f, want, &pipe);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p);
     if (s != LSUV_OK) return s;
@@ -447,7 +453,8 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                             (uint64_t)n * shape_count(l->out));
             bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
             uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
-            dp->groups_x = (uint32_t)div_up(pixels, ksplit ? px : (uint64_t)f->conv_wg * px);
+            uint64_t items = rows ? (uint64_t)n * l->out.h * div_up(l->out.w, px) * px : pixels;
+            dp->groups_x = (uint32_t)div_up(items, ksplit ? px : (uint64_t)f->conv_wg * px);
             dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
             dp->partials = dp->groups_x * dp->groups_y;
             float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
