@@ -14,9 +14,10 @@
 // An invocation computes OC_T output channels for PX_T output pixels (a
 // register tile: each input value loaded is used OC_T times, each weight
 // PX_T times). The channel tile is fixed per workgroup (gl_WorkGroupID.y), so
-// every weight load has one address across the workgroup. Pixel p of an invocation is
-// group_base + p * gl_WorkGroupSize.x + lid, so neighbouring lanes read
-// neighbouring pixels.
+// every weight load has one address across the workgroup. Pixel p of an
+// invocation is group_base + p * gl_WorkGroupSize.x + lid, so neighbouring
+// lanes read neighbouring pixels; with row tiles (main_rows, on a CPU) an
+// invocation's pixels are neighbours in one output row instead.
 //
 // With LSUV_KSPLIT (connected layers with fewer samples than a workgroup has
 // invocations) the lanes split the sum over the inputs instead: a workgroup
