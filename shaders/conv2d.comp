@@ -9,7 +9,9 @@
 // Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
 // sub, clamp to maxv; and optionally the Welford partials of its own output,
 // so forward plus statistics is one pass over memory. A connected layer runs
-// here too, as a 1x1 convolution of a 1x1 image with C = its inputs.
+// here too, as a 1x1 convolution of a 1x1 image with C = its inputs. With
+// SUMS (LSUV's first pass over a layer) it stores the sums before the
+// epilogue instead of the outputs, for epilogue.comp's later passes.
 //
 // An invocation computes OC_T output channels for PX_T output pixels (a
 // register tile: each input value loaded is used OC_T times, each weight
@@ -37,6 +39,7 @@ layout(constant_id = 3) const uint PX_T = 4;
 // would evaluate all sixteen activations for every output (measured: 28% of
 // the standard case's time in its epilogue).
 layout(constant_id = 4) const uint ACT = 0;
+layout(constant_id = 8) const bool SUMS = false;
 
 // Where the input and weights come from. Packed weights (LSUV_UBO_WEIGHTS,
 // LSUV_TEXELS) are laid out [tile][ky][kx][channel][OC_T] by the host, each
@@ -67,16 +70,11 @@ layout(set = 0, binding = 1) readonly buffer Weights { STORED wts[]; };
 #endif
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 3) writeonly buffer Output { STORED y[]; };
-// What LSUV adjusts, on the device: the shift after the activation, a scale
-// of the weights, and a scale and shift of the biases (so a pass need not
-// rewrite W): pre = wscale * (W x) + bscale * bias + bshift.
-layout(set = 0, binding = 4) readonly buffer LayerState {
-    float sub;
-    float wscale;
-    float bshift;
-    float bscale;
-} state;
 layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
+// With SUMS the kernel stores its sums (W x) here instead of its outputs, for
+// LSUV's later passes to apply the epilogue to (epilogue.comp): none of
+// LSUV's steps changes W.
+layout(set = 0, binding = 6) writeonly buffer Sums { float sums[]; };
 
 layout(push_constant) uniform Push {
     uint n, c, h, w;     // input: samples (of this chunk), channels, height, width
@@ -88,32 +86,24 @@ layout(push_constant) uniform Push {
     uint w_off;           // first float of output channel oc_begin in the bound weights
     uint oc_begin, oc_end; // the output channels of this dispatch
     uint stats_base;      // first Partial of this dispatch; ~0u: no statistics
+    uint sums_off;        // first float of this chunk in the bound sums (with SUMS)
 } pc;
 
-// The layer's state, read once per invocation: read inside the unrolled
-// epilogue it cost the standard case a fifth of its speed on lavapipe.
-struct Scales {
-    float sub, wscale, bshift, bscale;
-};
+#define LSUV_STATE_BINDING 4
+#include "epilogue.glsl"
 
-Scales scales_load() {
-    return Scales(state.sub, state.wscale, state.bshift, state.bscale);
-}
-
-// The epilogue of one output: LSUV's scales and shift, the activation, minus
-// sub, the clamp; stored, and added to the statistics as stored.
+// One output: the epilogue stored, or with SUMS the sum; and the epilogue
+// added to the statistics as stored.
 void emit(Scales sc, uint oc, uint px, float acc, bool stats, inout Moments m) {
-    float pre = fma(acc, sc.wscale, fma(bias[oc], sc.bscale, sc.bshift));
-    float v = float(STORED(min(activate(ACT, pc.slope, pre) - sc.sub, pc.maxv)));
     uint ox = px % pc.ow, t = px / pc.ow;
     uint oy = t % pc.oh, b = t / pc.oh;
-    y[pc.out_off + ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox] = STORED(v);
-    if (stats) {
-        if (is_finite_bits(v))
-            m = moments_push(m, v);
-        else
-            m.nonfinite += 1u;
-    }
+    uint at = ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox;
+    float v = epilogue_value(sc, acc, epilogue_shift(sc, bias[oc]));
+    if (SUMS)
+        sums[pc.sums_off + at] = acc;
+    else
+        y[pc.out_off + at] = STORED(v);
+    if (stats) m = moments_add_output(m, v);
 }
 
 // The workgroup's partial statistics, one per workgroup.

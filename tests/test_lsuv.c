@@ -23,16 +23,21 @@ typedef struct setup {
     lsuv_forward *forward;
 } setup;
 
-static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
+static setup make_with(uint32_t batch, uint64_t seed, lsuv_precision precision,
+                       lsuv_conv_kernel kernel) {
     setup s = {0};
     TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
     TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
     lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
     TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch, .precision = precision};
+    lsuv_forward_options fo = {.batch = batch, .precision = precision, .conv_kernel = kernel};
     TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
     TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
     return s;
+}
+
+static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
+    return make_with(batch, seed, precision, LSUV_CONV_AUTO);
 }
 
 static setup make(uint32_t batch, uint64_t seed) {
@@ -125,6 +130,45 @@ GPU_TEST(lsuv, joint_is_exact_in_one_step_for_relu) {
     cr_assert(run.converged);
     lsuv_run_free(&run);
     unmake(&s);
+}
+
+GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
+    /* A pass applies the epilogue to the sums that the first pass kept; what
+     * the layer stores at the end must be, bit for bit, what a whole forward
+     * with the final weights computes. Batch 100: a whole block of samples
+     * and a partial one. */
+    static const struct {
+        lsuv_precision precision;
+        lsuv_conv_kernel kernel;
+    } cases[] = {{LSUV_PRECISION_FP32, LSUV_CONV_STORAGE},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_UNIFORM},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_TEXEL},
+                 {LSUV_PRECISION_FP16, LSUV_CONV_AUTO}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
+        setup s = make_with(100, 5, cases[c].precision, cases[c].kernel);
+        lsuv_run run = run_order(&s, c % 2 ? LSUV_ORDER_MEAN_FIRST : LSUV_ORDER_STD_FIRST);
+        float *kept[5], *whole = NULL;
+        size_t counts[5];
+        for (uint32_t l = 0; l < 5; ++l) {
+            const lsuv_layer *layer = &s.net->layers[run.layers[l].index];
+            counts[l] = (size_t)100 * layer->out.c * layer->out.h * layer->out.w;
+            cr_assert(kept[l] = malloc(counts[l] * sizeof **kept));
+            TEST_OK(lsuv_forward_read(s.forward, run.layers[l].index, kept[l]));
+        }
+        TEST_OK(lsuv_forward_run(s.forward, 0, run.layers[4].index, false));
+        for (uint32_t l = 0; l < 5; ++l) {
+            cr_assert(whole = realloc(whole, counts[l] * sizeof *whole));
+            TEST_OK(lsuv_forward_read(s.forward, run.layers[l].index, whole));
+            size_t differ = 0;
+            for (size_t k = 0; k < counts[l]; ++k) differ += memcmp(&kept[l][k], &whole[k], 4) != 0;
+            cr_assert_eq(differ, 0, "case %zu, layer %u: %zu of %zu outputs differ", c, l, differ,
+                         counts[l]);
+            free(kept[l]);
+        }
+        free(whole);
+        lsuv_run_free(&run);
+        unmake(&s);
+    }
 }
 
 GPU_TEST(lsuv, same_start_same_result) {

@@ -61,9 +61,10 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *forward, const lsuv_batch *batc
 /* Records layers first..last. With stats, the statistics of layer last's
  * output are computed too: in the same dispatch for convolutional and
  * connected layers (then merged), by a statistics pass for the others. They
- * stay on the device until lsuv_forward_stats_read. */
-void lsuv_forward_record(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t first, uint32_t last,
-                         bool stats);
+ * stay on the device until lsuv_forward_stats_read. A layer's pipeline is
+ * built the first time it is recorded; when that fails, nothing is. */
+lsuv_status lsuv_forward_record(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t first, uint32_t last,
+                                bool stats);
 /* Records, submits and waits. */
 lsuv_status lsuv_forward_run(lsuv_forward *forward, uint32_t first, uint32_t last, bool stats);
 /* The statistics of a layer's output that the last recording with stats made

@@ -98,7 +98,8 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
-    lsuv_status s = lsuv_pipeline_create(dev, &desc, &e->step);
+    lsuv_status s = forward_prepare_passes(f);
+    if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
     if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
@@ -204,13 +205,17 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
                 lsuv_timer_mark(e.timer, cmd, 0);
             }
             /* The layer's input, from the layers before it as they are now. */
-            if (next_input < i) lsuv_forward_record(f, cmd, next_input, i - 1, false);
+            if (next_input < i) s = lsuv_forward_record(f, cmd, next_input, i - 1, false);
+            if (s != LSUV_OK) break;
             next_input = i;
-            if (recorded == 0) forward_record_arm(f, cmd, i);
             for (uint32_t p = 0; p < passes; ++p) {
-                forward_record_pass(f, cmd, i);
+                if (recorded + p == 0)
+                    forward_record_first_pass(f, cmd, i);
+                else
+                    forward_record_pass(f, cmd, i);
                 record_step(&e, cmd, i);
             }
+            forward_record_store(f, cmd, i);
             if (e.timer) lsuv_timer_mark(e.timer, cmd, 1);
             recorded += passes;
             s = lsuv_cmd_submit(cmd);
@@ -244,12 +249,11 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
         run->converged = run->converged && lr->converged;
         run->gpu_ms += lr->gpu_ms;
         run->hazard = (lsuv_hazard)ctl.status;
-        /* A loop ends on a pass that takes no step, so the last pass measured
-         * the final weights, and its output is the next layer's input; a
-         * capped loop stepped after its last pass. */
+        /* The layer's output, stored with its final state, is the next
+         * layer's input. */
         lr->mean = ctl.mean;
         lr->std = ctl.std;
-        if (ctl.done && !ctl.capped) next_input = i + 1;
+        next_input = i + 1;
     }
     run->wall_ms = (lsuv_wall_seconds() - t0) * 1e3;
     lsuv_cmd_destroy(cmd);

@@ -15,7 +15,15 @@
 #include <string.h>
 
 /* CONV_CI_T: the most input channels conv2d.comp takes per inner pass (its CI_T). */
-enum { CONV_PUSH_WORDS = 20, POOL_PUSH_WORDS = 12, CONV_BINDINGS = 6, CONV_CI_T = 4 };
+enum {
+    CONV_PUSH_WORDS = 21,
+    POOL_PUSH_WORDS = 12,
+    EPILOGUE_PUSH_WORDS = 8,
+    CONV_BINDINGS = 7,
+    EPILOGUE_BINDINGS = 5,
+    CONV_CI_T = 4,
+    ACTIVATIONS = LSUV_ACT_PLSE + 1,
+};
 
 /* How a convolution reads its weights and input: as storage; packed
  * weights from a uniform buffer; input and packed weights as texels (on a
@@ -31,9 +39,24 @@ typedef struct dispatch {
     uint32_t push[CONV_PUSH_WORDS];
     uint32_t push_words;
     uint32_t groups_x, groups_y;
-    uint32_t stats_slot; /* conv: push index of stats_base */
-    uint32_t partials;   /* conv: Partials it writes (groups_x * groups_y) */
+    uint32_t first_sample; /* of its chunk */
+    uint32_t stats_slot;   /* conv: push index of stats_base; 0: none to switch off */
+    uint32_t partials;     /* conv and epilogue: Partials it writes (groups_x * groups_y) */
 } dispatch;
+
+/* LSUV's passes over a layer (forward_prepare_passes): its convolution once,
+ * keeping the sums; per pass the statistics of the epilogue over them with
+ * the layer's current state; and the epilogue stored once the layer is done. */
+typedef struct pass_plan {
+    const lsuv_pipeline *sums;  /* the layer's convolution, storing its sums */
+    const lsuv_pipeline *store; /* the epilogue, storing its outputs */
+    VkDescriptorPool sets;
+    uint32_t n_dispatches;
+    dispatch *dispatches; /* the epilogue's statistics, a chunk of samples each */
+    lsuv_buffer *args;    /* their indirect arguments: template, then active */
+    lsuv_buffer *partials;
+    lsuv_stats_plan *stats; /* merges the partials into the layer's slot */
+} pass_plan;
 
 typedef struct layer_plan {
     lsuv_buffer *out; /* the layer's output; identity layers share their input's */
@@ -43,12 +66,13 @@ typedef struct layer_plan {
     uint32_t ci_t;                       /* input channels a pass of its kernel takes */
     int kind;                            /* layers with weights: CONV_* */
     lsuv_buffer *partials;               /* their fused statistics */
-    lsuv_buffer *args;                   /* indirect arguments: template, then active */
     uint32_t n_partials;
     lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
     VkDescriptorPool sets;  /* one set per dispatch */
     uint32_t n_dispatches;
     dispatch *dispatches;
+    struct conv_variant *variant; /* layers with weights: their convolution's */
+    pass_plan passes;
 } layer_plan;
 
 /* A convolution pipeline: its kind and specialization. */
@@ -56,6 +80,7 @@ typedef struct conv_variant {
     int kind;
     uint32_t act, tile_log2, px_log2, ci_t;
     uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride; stride 0: none */
+    bool sums;             /* stores the sums, for LSUV's passes */
     lsuv_pipeline pipeline;
     struct conv_variant *next;
 } conv_variant;
@@ -79,6 +104,11 @@ struct lsuv_forward {
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
+    /* LSUV's passes, made by forward_prepare_passes: the sums of the layer
+     * they run on, and the epilogue per activation. */
+    lsuv_buffer *sums;
+    lsuv_pipeline epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
+    uint32_t epilogue_items;
 };
 
 static uint64_t div_up(uint64_t a, uint64_t b) {
@@ -110,52 +140,78 @@ static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
 static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
     {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
 };
 
-static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, const lsuv_pipeline **out) {
+/* What the lsuv_pipeline_* calls take to make a variant. */
+typedef struct conv_desc {
+    char name[48];
+    uint32_t spec[9];
+    lsuv_pipeline_desc desc;
+} conv_desc;
+
+static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_desc *d) {
+    static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
+    snprintf(d->name, sizeof d->name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
+             suffix[v->kind], f->fp16 ? "_fp16" : "");
+    uint32_t spec[] = {f->conv_wg, 0,        1u << v->tile_log2, 1u << v->px_log2, v->act,
+                       v->ci_t,    v->row_k, v->row_s,           v->sums};
+    memcpy(d->spec, spec, sizeof spec);
+    d->desc = (lsuv_pipeline_desc){
+        .shader = d->name,
+        .bindings = CONV_BINDINGS,
+        .types = conv_types[v->kind],
+        .push_size = CONV_PUSH_WORDS * 4,
+        .spec = d->spec,
+        .spec_count = sizeof spec / sizeof *spec,
+        .full_subgroups = f->subgroup,
+    };
+}
+
+/* Builds a variant's pipeline, if it is not built yet. */
+static lsuv_status conv_compile(const lsuv_forward *f, conv_variant *v) {
+    if (v->pipeline.pipeline) return LSUV_OK;
+    conv_desc d;
+    conv_desc_make(f, v, &d);
+    return lsuv_pipeline_compile(&v->pipeline, &d.desc);
+}
+
+/* The variant `want`, made on first request with its layouts only: the
+ * pipeline is built when a recording first needs it (conv_compile). */
+static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_variant **out) {
     for (conv_variant *v = f->conv; v; v = v->next)
         if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
             v->px_log2 == want.px_log2 && v->ci_t == want.ci_t && v->row_k == want.row_k &&
-            v->row_s == want.row_s) {
-            *out = &v->pipeline;
+            v->row_s == want.row_s && v->sums == want.sums) {
+            *out = v;
             return LSUV_OK;
         }
     conv_variant *v = calloc(1, sizeof *v);
     if (!v) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     *v = want;
-    char name[48];
-    static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
-    snprintf(name, sizeof name, "conv2d_%s%s%s", f->subgroup ? "subgroup" : "shared",
-             suffix[want.kind], f->fp16 ? "_fp16" : "");
-    uint32_t spec[] = {f->conv_wg, 0,         1u << want.tile_log2, 1u << want.px_log2,
-                       want.act,   want.ci_t, want.row_k,           want.row_s};
-    lsuv_pipeline_desc desc = {
-        .shader = name,
-        .bindings = CONV_BINDINGS,
-        .types = conv_types[want.kind],
-        .push_size = CONV_PUSH_WORDS * 4,
-        .spec = spec,
-        .spec_count = sizeof spec / sizeof *spec,
-        .full_subgroups = f->subgroup,
-    };
-    lsuv_status s = lsuv_pipeline_create(f->device, &desc, &v->pipeline);
+    conv_desc d;
+    conv_desc_make(f, v, &d);
+    lsuv_status s = lsuv_pipeline_layout_create(f->device, &d.desc, &v->pipeline);
     if (s != LSUV_OK) {
         free(v);
         return s;
     }
     v->next = f->conv;
     f->conv = v;
-    *out = &v->pipeline;
+    *out = v;
     return LSUV_OK;
 }
 
@@ -165,26 +221,27 @@ static void bind(lsuv_device *dev, VkDescriptorSet set, uint32_t binding, const 
                                  range);
 }
 
-/* Binds stored values (floats, or halves in fp16) [first, first + count) of
- * b, from an aligned offset; returns the index of value first within the
- * binding. A uniform buffer's binding
- * is rounded up to whole vec4s (the weights buffer has room for it). */
-static uint32_t bind_floats_as(lsuv_forward *f, VkDescriptorSet set, uint32_t binding, bool ubo,
-                               const lsuv_buffer *b, uint64_t first, uint64_t count) {
+/* Binds values of es bytes [first, first + count) of b, from an aligned
+ * offset; returns the index of value first within the binding. A uniform
+ * buffer's binding is rounded up to whole vec4s (the weights buffer has room
+ * for it). */
+static uint32_t bind_values(lsuv_forward *f, VkDescriptorSet set, uint32_t binding, bool ubo,
+                            const lsuv_buffer *b, uint64_t first, uint64_t count, uint32_t es) {
     uint64_t align = ubo ? f->ubo_align : f->align;
-    uint64_t byte = first * f->es, aligned = byte / align * align;
-    uint64_t range = byte - aligned + count * f->es;
+    uint64_t byte = first * es, aligned = byte / align * align;
+    uint64_t range = byte - aligned + count * es;
     if (ubo) range = (range + 15) / 16 * 16;
     lsuv_descriptor_write_buffer(f->device, set, binding,
                                  ubo ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
                                      : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  b, aligned, range);
-    return (uint32_t)((byte - aligned) / f->es);
+    return (uint32_t)((byte - aligned) / es);
 }
 
+/* Binds stored values: floats, or halves in fp16. */
 static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t binding,
                             const lsuv_buffer *b, uint64_t first, uint64_t count) {
-    return bind_floats_as(f, set, binding, false, b, first, count);
+    return bind_values(f, set, binding, false, b, first, count, f->es);
 }
 
 /* Binding 0 or 1 as a texel view of floats [first, first + count) of b, in
@@ -220,13 +277,12 @@ static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, uint32_t binding, uin
     return (uint32_t)((byte - aligned) / (4u * lanes));
 }
 
-/* The layer's dispatches, each with its descriptor set from the layer's own
- * pool. */
-static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t count,
-                                    const lsuv_pipeline *p) {
-    lp->n_dispatches = count;
-    if (!(lp->dispatches = calloc(count, sizeof *lp->dispatches)))
-        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+/* count dispatches of pipeline p, each with its descriptor set from a pool
+ * of their own. */
+static lsuv_status alloc_dispatches(lsuv_forward *f, uint32_t count, const lsuv_pipeline *p,
+                                    VkDescriptorPool *pool, dispatch **out) {
+    dispatch *ds = *out = calloc(count, sizeof *ds);
+    if (!ds) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     VkDescriptorPoolSize sizes[3] = {
         {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, count * p->bindings},
         {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, count},
@@ -239,16 +295,16 @@ static lsuv_status alloc_dispatches(lsuv_forward *f, layer_plan *lp, uint32_t co
         .pPoolSizes = sizes,
     };
     const struct VolkDeviceTable *vk = &f->device->vk;
-    VkResult r = vk->vkCreateDescriptorPool(f->device->device, &info, NULL, &lp->sets);
+    VkResult r = vk->vkCreateDescriptorPool(f->device->device, &info, NULL, pool);
     for (uint32_t d = 0; r == VK_SUCCESS && d < count; ++d) {
         VkDescriptorSetAllocateInfo alloc = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-            .descriptorPool = lp->sets,
+            .descriptorPool = *pool,
             .descriptorSetCount = 1,
             .pSetLayouts = &p->set_layout,
         };
-        lp->dispatches[d].pipeline = p;
-        r = vk->vkAllocateDescriptorSets(f->device->device, &alloc, &lp->dispatches[d].set);
+        ds[d].pipeline = p;
+        r = vk->vkAllocateDescriptorSets(f->device->device, &alloc, &ds[d].set);
     }
     return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "allocating descriptor sets");
 }
@@ -411,7 +467,6 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     if (oc_chunk > oc) oc_chunk = oc;
     int kind = ksplit ? CONV_KSPLIT : texel ? CONV_TEXEL : ubo ? CONV_UBO : CONV_STORAGE;
     lp->kind = kind;
-    const lsuv_pipeline *pipe = NULL;
     lp->packed_tile = packed ? tile : 0;
     conv_variant want = {.kind = kind,
                          .act = l->activation,
@@ -420,12 +475,14 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                          .ci_t = ksplit ? CONV_CI_T : lp->ci_t,
                          .row_k = rows ? l->size : 1,
                          .row_s = rows ? l->stride : 0};
-    s = conv_pipeline(f, want, &pipe);
+    s = conv_pipeline(f, want, &lp->variant);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p);
     if (s != LSUV_OK) return s;
     uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
     uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
-    if ((s = alloc_dispatches(f, lp, n_sample_chunks * n_oc_chunks, pipe)) != LSUV_OK) return s;
+    lp->n_dispatches = n_sample_chunks * n_oc_chunks;
+    s = alloc_dispatches(f, lp->n_dispatches, &lp->variant->pipeline, &lp->sets, &lp->dispatches);
+    if (s != LSUV_OK) return s;
 
     /* A connected layer is a 1x1 convolution of a 1x1 image. */
     lsuv_shape in = conv ? l->in : (lsuv_shape){(uint32_t)shape_count(l->in), 1, 1};
@@ -447,14 +504,20 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             uint64_t w_per_oc = packed ? packed_fan_in(l, lp->ci_t) : per_oc;
             uint64_t w_count = (packed ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
             uint32_t w_off =
-                texel ? 4 * bind_texels(f, dp, 1, 4, lp->weights, oc0 * w_per_oc, w_count, &s)
-                      : bind_floats_as(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count);
+                texel
+                    ? 4 * bind_texels(f, dp, 1, 4, lp->weights, oc0 * w_per_oc, w_count, &s)
+                    : bind_values(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count, f->es);
             if (s != LSUV_OK) return s;
             bind(f->device, dp->set, 2, lp->bias, 0, VK_WHOLE_SIZE);
             uint32_t out_off =
                 bind_floats(f, dp->set, 3, lp->out, (uint64_t)n0 * shape_count(l->out),
                             (uint64_t)n * shape_count(l->out));
             bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
+            /* Until LSUV's passes bind their sums there (forward_prepare_passes),
+             * binding 6 holds the output chunk: no other binding reads it. */
+            bind_floats(f, dp->set, 6, lp->out, (uint64_t)n0 * shape_count(l->out),
+                        (uint64_t)n * shape_count(l->out));
+            dp->first_sample = n0;
             uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
             uint64_t items = rows ? (uint64_t)n * l->out.h * div_up(l->out.w, px) * px : pixels;
             dp->groups_x = (uint32_t)div_up(items, ksplit ? px : (uint64_t)f->conv_wg * px);
@@ -464,7 +527,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             uint32_t push[CONV_PUSH_WORDS] = {
                 n,      in.c,    in.h,  in.w,          oc,          l->out.h, l->out.w,
                 k,      stride,  pad,   in.c / groups, oc / groups, 0,        0,
-                in_off, out_off, w_off, oc0,           oc1,         0};
+                in_off, out_off, w_off, oc0,           oc1,         0,        0};
             memcpy(&push[12], &slope, 4);
             memcpy(&push[13], &maxv, 4);
             memcpy(dp->push, push, sizeof push);
@@ -473,20 +536,6 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             lp->n_partials += dp->partials;
         }
     }
-    /* Indirect arguments, for passes the device may skip: a template of
-     * every dispatch's groups and the active copy that dispatches read. */
-    uint32_t *grid = calloc(6 * (size_t)lp->n_dispatches, sizeof *grid);
-    if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t j = 0; j < lp->n_dispatches; ++j) {
-        uint32_t g[3] = {lp->dispatches[j].groups_x, lp->dispatches[j].groups_y, 1};
-        memcpy(grid + 3 * j, g, sizeof g);
-        memcpy(grid + 3 * (lp->n_dispatches + j), g, sizeof g);
-    }
-    s = lsuv_buffer_create(f->device, 24ull * lp->n_dispatches, &lp->args);
-    if (s == LSUV_OK) s = lsuv_buffer_write(lp->args, 0, grid, 24ull * lp->n_dispatches);
-    free(grid);
-    if (s != LSUV_OK) return s;
-
     /* Partials: one per workgroup of every dispatch, in dispatch order. */
     s = lsuv_buffer_create(f->device, (uint64_t)lp->n_partials * LSUV_STATS_RESULT_BYTES,
                            &lp->partials);
@@ -499,13 +548,170 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     return s;
 }
 
+static void dispatches_destroy(lsuv_forward *f, dispatch *ds, uint32_t n, VkDescriptorPool pool) {
+    lsuv_device *dev = f->device;
+    if (pool) dev->vk.vkDestroyDescriptorPool(dev->device, pool, NULL);
+    for (uint32_t d = 0; ds && d < n; ++d)
+        for (int v = 0; v < 2; ++v)
+            if (ds[d].views[v]) dev->vk.vkDestroyBufferView(dev->device, ds[d].views[v], NULL);
+    free(ds);
+}
+
+static void pass_plan_destroy(lsuv_forward *f, pass_plan *pp) {
+    lsuv_buffer_destroy(pp->args);
+    lsuv_buffer_destroy(pp->partials);
+    lsuv_stats_plan_destroy(pp->stats);
+    dispatches_destroy(f, pp->dispatches, pp->n_dispatches, pp->sets);
+    memset(pp, 0, sizeof *pp);
+}
+
+/* The indirect arguments of dispatches, for passes the device may skip: a
+ * template of every dispatch's groups, then the active copy they read. */
+static lsuv_status create_args(lsuv_forward *f, const dispatch *ds, uint32_t n, lsuv_buffer **out) {
+    uint32_t *grid = calloc(6 * (size_t)n, sizeof *grid);
+    if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t j = 0; j < n; ++j) {
+        uint32_t g[3] = {ds[j].groups_x, ds[j].groups_y, 1};
+        memcpy(grid + 3 * j, g, sizeof g);
+        memcpy(grid + 3 * (n + j), g, sizeof g);
+    }
+    lsuv_status s = lsuv_buffer_create(f->device, 24ull * n, out);
+    if (s == LSUV_OK) s = lsuv_buffer_write(*out, 0, grid, 24ull * n);
+    free(grid);
+    return s;
+}
+
+static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool texel, bool store,
+                                     const lsuv_pipeline **out) {
+    lsuv_pipeline *p = &f->epilogue[act][texel][store];
+    *out = p;
+    if (p->pipeline) return LSUV_OK;
+    char name[40];
+    snprintf(name, sizeof name, "epilogue_%s%s%s", f->subgroup ? "subgroup" : "shared",
+             texel ? "_texel" : "", f->fp16 ? "_fp16" : "");
+    uint32_t spec[] = {f->conv_wg, f->epilogue_items, act, store};
+    VkDescriptorType types[EPILOGUE_BINDINGS] = {
+        texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    lsuv_pipeline_desc desc = {
+        .shader = name,
+        .bindings = EPILOGUE_BINDINGS,
+        .types = types,
+        .push_size = EPILOGUE_PUSH_WORDS * 4,
+        .spec = spec,
+        .spec_count = sizeof spec / sizeof *spec,
+        .full_subgroups = f->subgroup,
+    };
+    return lsuv_pipeline_create(f->device, &desc, p);
+}
+
+/* LSUV's passes over layer i (see pass_plan): its convolution's dispatches
+ * store their sums in f->sums, and an epilogue dispatch per chunk of
+ * samples reads them. */
+static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
+    const lsuv_layer *l = &f->net->layers[i];
+    layer_plan *lp = &f->layers[i];
+    pass_plan *pp = &lp->passes;
+    conv_variant want = *lp->variant;
+    want.sums = true;
+    conv_variant *v;
+    lsuv_status s = conv_pipeline(f, want, &v);
+    if (s == LSUV_OK) s = conv_compile(f, v);
+    if (s != LSUV_OK) return s;
+    pp->sums = &v->pipeline;
+    uint64_t per = shape_count(l->out);
+    uint32_t samples = lp->dispatches[0].push[0]; /* the first chunk is a whole one */
+    if ((uint64_t)samples * per * 4 > f->range - f->align)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: the sums of %u samples exceed the device's binding of %llu "
+                         "bytes, and LSUV keeps them in fp32",
+                         i, samples, (unsigned long long)f->range);
+    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
+        dispatch *dp = &lp->dispatches[d];
+        dp->push[20] = bind_values(f, dp->set, 6, false, f->sums, dp->first_sample * per,
+                                   dp->push[0] * per, 4);
+    }
+
+    /* Sums as texels where the forward reads texels and a chunk fits a view. */
+    bool texel = f->conv_kernel == LSUV_CONV_TEXEL &&
+                 samples * per + f->texel_align / 4 <= f->device->info->max_texel_buffer_elements;
+    const lsuv_pipeline *pipe;
+    s = epilogue_pipeline(f, l->activation, texel, false, &pipe);
+    if (s == LSUV_OK) s = epilogue_pipeline(f, l->activation, texel, true, &pp->store);
+    if (s != LSUV_OK) return s;
+    pp->n_dispatches = (uint32_t)div_up(f->batch, samples);
+    s = alloc_dispatches(f, pp->n_dispatches, pipe, &pp->sets, &pp->dispatches);
+    if (s != LSUV_OK) return s;
+    uint32_t plane = l->out.h * l->out.w, oc = lsuv_layer_bias_count(l), n_partials = 0;
+    float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
+    for (uint32_t d = 0; d < pp->n_dispatches; ++d) {
+        dispatch *dp = &pp->dispatches[d];
+        uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;
+        uint32_t sums_off =
+            texel ? bind_texels(f, dp, 0, 1, f->sums, (uint64_t)n0 * per, (uint64_t)n * per, &s)
+                  : bind_values(f, dp->set, 0, false, f->sums, (uint64_t)n0 * per,
+                                (uint64_t)n * per, 4);
+        if (s != LSUV_OK) return s;
+        bind(f->device, dp->set, 1, lp->bias, 0, VK_WHOLE_SIZE);
+        uint32_t out_off =
+            bind_floats(f, dp->set, 2, lp->out, (uint64_t)n0 * per, (uint64_t)n * per);
+        bind(f->device, dp->set, 3, lp->state, 0, VK_WHOLE_SIZE);
+        uint32_t push[EPILOGUE_PUSH_WORDS] = {n, plane, oc, sums_off, out_off, 0, 0, n_partials};
+        memcpy(&push[5], &slope, 4);
+        memcpy(&push[6], &maxv, 4);
+        memcpy(dp->push, push, sizeof push);
+        dp->push_words = EPILOGUE_PUSH_WORDS;
+        dp->first_sample = n0;
+        /* An invocation per output position and block of epilogue_items samples. */
+        dp->groups_x = (uint32_t)div_up(div_up(n, f->epilogue_items) * plane, f->conv_wg);
+        dp->groups_y = oc;
+        dp->partials = dp->groups_x * dp->groups_y;
+        n_partials += dp->partials;
+    }
+    s = create_args(f, pp->dispatches, pp->n_dispatches, &pp->args);
+    if (s == LSUV_OK)
+        s = lsuv_buffer_create(f->device, (uint64_t)n_partials * LSUV_STATS_RESULT_BYTES,
+                               &pp->partials);
+    for (uint32_t d = 0; s == LSUV_OK && d < pp->n_dispatches; ++d)
+        bind(f->device, pp->dispatches[d].set, 4, pp->partials, 0, VK_WHOLE_SIZE);
+    if (s == LSUV_OK)
+        s = lsuv_stats_plan_create_merge(f->stats, pp->partials, 0, n_partials, f->results, i,
+                                         &pp->stats);
+    return s;
+}
+
+lsuv_status forward_prepare_passes(lsuv_forward *f) {
+    if (f->sums) return LSUV_OK;
+    uint64_t most = 0;
+    for (uint32_t i = 0; i < f->net->n_layers; ++i) {
+        const lsuv_layer *l = &f->net->layers[i];
+        uint64_t count = (uint64_t)f->batch * shape_count(l->out);
+        if (lsuv_layer_has_weights(l) && l->lsuv && count > most) most = count;
+    }
+    if (most == 0) return LSUV_OK;
+    lsuv_status s = lsuv_buffer_create(f->device, most * 4, &f->sums);
+    for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
+        const lsuv_layer *l = &f->net->layers[i];
+        if (lsuv_layer_has_weights(l) && l->lsuv) s = plan_passes(f, i);
+    }
+    if (s != LSUV_OK) {
+        for (uint32_t i = 0; i < f->net->n_layers; ++i) pass_plan_destroy(f, &f->layers[i].passes);
+        lsuv_buffer_destroy(f->sums);
+        f->sums = NULL;
+    }
+    return s;
+}
+
 static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
     const lsuv_layer *l = &f->net->layers[i];
     layer_plan *lp = &f->layers[i];
     uint32_t samples;
     lsuv_status s = samples_per_chunk(f, l, &samples);
     if (s != LSUV_OK) return s;
-    if ((s = alloc_dispatches(f, lp, (uint32_t)div_up(f->batch, samples), &f->pool)) != LSUV_OK)
+    lp->n_dispatches = (uint32_t)div_up(f->batch, samples);
+    if ((s = alloc_dispatches(f, lp->n_dispatches, &f->pool, &lp->sets, &lp->dispatches)) !=
+        LSUV_OK)
         return s;
     uint32_t mode = l->type == LSUV_LAYER_MAXPOOL ? 0 : l->type == LSUV_LAYER_AVGPOOL ? 1 : 2;
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
@@ -576,6 +782,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
                          : f->align;
     f->conv_tile_log2 = cpu ? 5 : 4;
     f->pool_wg = 64;
+    f->epilogue_items = cpu ? 64 : 8;
     f->subgroup =
         dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
     lsuv_status s = LSUV_OK;
@@ -644,7 +851,6 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
 
 void lsuv_forward_destroy(lsuv_forward *f) {
     if (!f) return;
-    lsuv_device *dev = f->device;
     for (uint32_t i = 0; f->layers && i < f->net->n_layers; ++i) {
         layer_plan *lp = &f->layers[i];
         if (lp->owns_out) lsuv_buffer_destroy(lp->out);
@@ -652,14 +858,9 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->bias);
         lsuv_buffer_destroy(lp->state);
         lsuv_buffer_destroy(lp->partials);
-        lsuv_buffer_destroy(lp->args);
         lsuv_stats_plan_destroy(lp->stats);
-        if (lp->sets) dev->vk.vkDestroyDescriptorPool(dev->device, lp->sets, NULL);
-        for (uint32_t d = 0; lp->dispatches && d < lp->n_dispatches; ++d)
-            for (int v = 0; v < 2; ++v)
-                if (lp->dispatches[d].views[v])
-                    dev->vk.vkDestroyBufferView(dev->device, lp->dispatches[d].views[v], NULL);
-        free(lp->dispatches);
+        pass_plan_destroy(f, &lp->passes);
+        dispatches_destroy(f, lp->dispatches, lp->n_dispatches, lp->sets);
     }
     free(f->layers);
     for (conv_variant *v = f->conv, *next; v; v = next) {
@@ -667,6 +868,9 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_pipeline_destroy(&v->pipeline);
         free(v);
     }
+    for (int a = 0; a < ACTIVATIONS; ++a)
+        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(&f->epilogue[a][t / 2][t % 2]);
+    lsuv_buffer_destroy(f->sums);
     lsuv_pipeline_destroy(&f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
@@ -682,45 +886,52 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
     return upload_values(f, f->input, b->data, (uint64_t)f->batch * shape_count(in));
 }
 
-static void record_layer(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i, bool stats, bool indirect) {
+/* Records dispatches, each with its own pipeline or all with `pipeline`; with
+ * stats off, convolutions compute none; with args, the group counts are read
+ * from the active copy there. */
+static void record_dispatches(lsuv_forward *f, lsuv_cmd *cmd, const dispatch *ds, uint32_t n,
+                              const lsuv_pipeline *pipeline, bool stats, const lsuv_buffer *args) {
     const struct VolkDeviceTable *vk = &f->device->vk;
-    const layer_plan *lp = &f->layers[i];
-    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
-        const dispatch *dp = &lp->dispatches[d];
+    for (uint32_t d = 0; d < n; ++d) {
+        const dispatch *dp = &ds[d];
+        const lsuv_pipeline *p = pipeline ? pipeline : dp->pipeline;
         uint32_t push[CONV_PUSH_WORDS];
         memcpy(push, dp->push, sizeof push);
-        if (dp->pipeline != &f->pool && !stats) push[dp->stats_slot] = 0xffffffffu;
-        vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, dp->pipeline->pipeline);
-        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                    dp->pipeline->layout, 0, 1, &dp->set, 0, NULL);
-        vk->vkCmdPushConstants(cmd->buffer, dp->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+        if (dp->stats_slot && !stats) push[dp->stats_slot] = 0xffffffffu;
+        vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1,
+                                    &dp->set, 0, NULL);
+        vk->vkCmdPushConstants(cmd->buffer, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                dp->push_words * 4, push);
-        if (indirect)
-            vk->vkCmdDispatchIndirect(cmd->buffer, lp->args->buffer,
-                                      12ull * (lp->n_dispatches + d));
+        if (args)
+            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, 12ull * (n + d));
         else
             vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
     }
 }
 
-void lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_t last,
-                         bool stats) {
+lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_t last,
+                                bool stats) {
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
+        lsuv_status s = f->layers[i].variant ? conv_compile(f, f->layers[i].variant) : LSUV_OK;
+        if (s != LSUV_OK) return s;
+    }
+    for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
+        const layer_plan *lp = &f->layers[i];
         lsuv_cmd_barrier(cmd);
-        record_layer(f, cmd, i, stats && i == last, false);
+        record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, NULL, stats && i == last, NULL);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
         lsuv_stats_plan_record(f->layers[last].stats, cmd);
+    return LSUV_OK;
 }
 
 lsuv_status lsuv_forward_run(lsuv_forward *f, uint32_t first, uint32_t last, bool stats) {
     lsuv_cmd *cmd = NULL;
     lsuv_status s = lsuv_cmd_begin(f->device, &cmd);
-    if (s == LSUV_OK) {
-        lsuv_forward_record(f, cmd, first, last, stats);
-        s = lsuv_cmd_submit(cmd);
-    }
+    if (s == LSUV_OK) s = lsuv_forward_record(f, cmd, first, last, stats);
+    if (s == LSUV_OK) s = lsuv_cmd_submit(cmd);
     lsuv_cmd_destroy(cmd);
     return s;
 }
@@ -758,17 +969,27 @@ uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
     return layer < f->net->n_layers ? f->layers[layer].n_dispatches : 0;
 }
 
-void forward_record_arm(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
+void forward_record_first_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const layer_plan *lp = &f->layers[layer];
-    uint64_t bytes = 12ull * lp->n_dispatches;
+    const pass_plan *pp = &lp->passes;
     lsuv_cmd_barrier(cmd);
-    lsuv_cmd_copy(cmd, lp->args, 0, lp->args, bytes, bytes);
+    record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, pp->sums, true, NULL);
+    uint64_t bytes = 12ull * pp->n_dispatches;
+    lsuv_cmd_copy(cmd, pp->args, 0, pp->args, bytes, bytes);
+    lsuv_stats_plan_record(lp->stats, cmd);
 }
 
 void forward_record_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
+    const pass_plan *pp = &f->layers[layer].passes;
     lsuv_cmd_barrier(cmd);
-    record_layer(f, cmd, layer, true, true);
-    lsuv_stats_plan_record(f->layers[layer].stats, cmd);
+    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, NULL, true, pp->args);
+    lsuv_stats_plan_record(pp->stats, cmd);
+}
+
+void forward_record_store(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
+    const pass_plan *pp = &f->layers[layer].passes;
+    lsuv_cmd_barrier(cmd);
+    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, pp->store, true, NULL);
 }
 
 lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
@@ -776,11 +997,11 @@ lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
 }
 
 lsuv_buffer *forward_args(const lsuv_forward *f, uint32_t layer) {
-    return f->layers[layer].args;
+    return f->layers[layer].passes.args;
 }
 
 uint32_t forward_args_words(const lsuv_forward *f, uint32_t layer) {
-    return 3 * f->layers[layer].n_dispatches;
+    return 3 * f->layers[layer].passes.n_dispatches;
 }
 
 lsuv_buffer *forward_results(const lsuv_forward *f) {

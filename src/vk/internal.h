@@ -93,6 +93,13 @@ void lsuv_descriptor_write_buffer(lsuv_device *device, VkDescriptorSet set, uint
 
 lsuv_status lsuv_pipeline_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
                                  lsuv_pipeline *out);
+/* The two halves of lsuv_pipeline_create, for a pipeline built only when
+ * first needed: its layouts (enough to allocate descriptor sets), then the
+ * pipeline itself (nothing when it is built already). lavapipe spends most
+ * of a run building pipelines. */
+lsuv_status lsuv_pipeline_layout_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
+                                        lsuv_pipeline *out);
+lsuv_status lsuv_pipeline_compile(lsuv_pipeline *pipeline, const lsuv_pipeline_desc *desc);
 void lsuv_pipeline_destroy(lsuv_pipeline *pipeline);
 
 #endif

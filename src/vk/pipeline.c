@@ -6,16 +6,16 @@
 #include <string.h>
 
 #define MAX_BINDINGS 8
-#define MAX_SPEC     8
+#define MAX_SPEC     12
 
-lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *desc,
-                                 lsuv_pipeline *out) {
+lsuv_status lsuv_pipeline_layout_create(lsuv_device *dev, const lsuv_pipeline_desc *desc,
+                                        lsuv_pipeline *out) {
     memset(out, 0, sizeof *out);
     out->device = dev;
     out->bindings = desc->bindings;
     out->push_size = desc->push_size;
-    const lsuv_spirv *spirv = lsuv_spirv_find(desc->shader);
-    if (!spirv) return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", desc->shader);
+    if (!lsuv_spirv_find(desc->shader))
+        return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", desc->shader);
     if (desc->bindings > MAX_BINDINGS || desc->spec_count > MAX_SPEC)
         return lsuv_fail(LSUV_ERROR_INVALID, "shader %s: too many bindings or constants",
                          desc->shader);
@@ -53,18 +53,22 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
         lsuv_pipeline_destroy(out);
         return lsuv_vk_fail(r, "vkCreatePipelineLayout");
     }
+    return LSUV_OK;
+}
 
+lsuv_status lsuv_pipeline_compile(lsuv_pipeline *out, const lsuv_pipeline_desc *desc) {
+    if (out->pipeline) return LSUV_OK;
+    lsuv_device *dev = out->device;
+    const lsuv_spirv *spirv = lsuv_spirv_find(desc->shader);
+    if (!spirv) return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", desc->shader);
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
         .codeSize = spirv->size,
         .pCode = spirv->code,
     };
     VkShaderModule module;
-    r = dev->vk.vkCreateShaderModule(dev->device, &module_info, NULL, &module);
-    if (r != VK_SUCCESS) {
-        lsuv_pipeline_destroy(out);
-        return lsuv_vk_fail(r, "vkCreateShaderModule");
-    }
+    VkResult r = dev->vk.vkCreateShaderModule(dev->device, &module_info, NULL, &module);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateShaderModule");
 
     VkSpecializationMapEntry entries[MAX_SPEC];
     for (uint32_t i = 0; i < desc->spec_count; ++i)
@@ -94,10 +98,18 @@ lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *des
                                          &out->pipeline);
     dev->vk.vkDestroyShaderModule(dev->device, module, NULL);
     if (r != VK_SUCCESS) {
-        lsuv_pipeline_destroy(out);
+        out->pipeline = VK_NULL_HANDLE;
         return lsuv_vk_fail(r, "vkCreateComputePipelines");
     }
     return LSUV_OK;
+}
+
+lsuv_status lsuv_pipeline_create(lsuv_device *dev, const lsuv_pipeline_desc *desc,
+                                 lsuv_pipeline *out) {
+    lsuv_status s = lsuv_pipeline_layout_create(dev, desc, out);
+    if (s == LSUV_OK) s = lsuv_pipeline_compile(out, desc);
+    if (s != LSUV_OK) lsuv_pipeline_destroy(out);
+    return s;
 }
 
 void lsuv_pipeline_destroy(lsuv_pipeline *p) {

@@ -1,0 +1,43 @@
+// The epilogue of a layer with weights, shared by conv2d.comp (fused after
+// the sums) and epilogue.comp (over sums kept from an earlier dispatch), so
+// that both give the same bits: LSUV's scales and shift, the activation, minus
+// sub, the clamp, rounded as stored. The includer defines STORED and ACT, a
+// push block pc with slope and maxv, and LSUV_STATE_BINDING.
+
+// What LSUV adjusts, on the device: the shift after the activation, a scale
+// of the weights, and a scale and shift of the biases (so a pass need not
+// rewrite W): pre = wscale * (W x) + bscale * bias + bshift.
+layout(set = 0, binding = LSUV_STATE_BINDING) readonly buffer LayerState {
+    float sub;
+    float wscale;
+    float bshift;
+    float bscale;
+} state;
+
+// The layer's state, read once per invocation: read inside the unrolled
+// epilogue it cost the standard case a fifth of its speed on lavapipe.
+struct Scales {
+    float sub, wscale, bshift, bscale;
+};
+
+Scales scales_load() {
+    return Scales(state.sub, state.wscale, state.bshift, state.bscale);
+}
+
+// The part of pre that depends on the output channel alone.
+float epilogue_shift(Scales sc, float bias) {
+    return fma(bias, sc.bscale, sc.bshift);
+}
+
+// The output of a sum, as stored.
+float epilogue_value(Scales sc, float sum, float shift) {
+    float pre = fma(sum, sc.wscale, shift);
+    return float(STORED(min(activate(ACT, pc.slope, pre) - sc.sub, pc.maxv)));
+}
+
+// Adds an output to the statistics; NaN and Inf are counted apart.
+Moments moments_add_output(Moments m, float v) {
+    if (is_finite_bits(v)) return moments_push(m, v);
+    m.nonfinite += 1u;
+    return m;
+}
