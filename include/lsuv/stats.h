@@ -82,6 +82,13 @@ void lsuv_stats_plan_destroy(lsuv_stats_plan *plan);
 void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd);
 /* Dispatches one recording makes (for counting hand-offs). */
 uint32_t lsuv_stats_plan_dispatches(const lsuv_stats_plan *plan);
+/* The same recording with each dispatch's group counts read from args, at
+ * offset + 12 * (its index), so that a device which zeroes them skips the
+ * plan; lsuv_stats_plan_groups writes the counts that belong there (3
+ * uints per dispatch). */
+void lsuv_stats_plan_record_indirect(const lsuv_stats_plan *plan, lsuv_cmd *cmd,
+                                     const lsuv_buffer *args, uint64_t offset);
+void lsuv_stats_plan_groups(const lsuv_stats_plan *plan, uint32_t *out);
 
 /* Reads the moments stored at a result slot. */
 lsuv_status lsuv_stats_result_read(const lsuv_stats *stats, const lsuv_buffer *result,

@@ -53,7 +53,8 @@ typedef struct pass_plan {
     VkDescriptorPool sets;
     uint32_t n_dispatches;
     dispatch *dispatches; /* the epilogue's statistics, a chunk of samples each */
-    lsuv_buffer *args;    /* their indirect arguments: template, then active */
+    lsuv_buffer *args;    /* indirect arguments (create_args) */
+    uint32_t n_args;      /* dispatches they count: the epilogue's and the merge's */
     lsuv_buffer *partials;
     lsuv_stats_plan *stats; /* merges the partials into the layer's slot */
 } pass_plan;
@@ -565,19 +566,23 @@ static void pass_plan_destroy(lsuv_forward *f, pass_plan *pp) {
     memset(pp, 0, sizeof *pp);
 }
 
-/* The indirect arguments of dispatches, for passes the device may skip: a
- * template of every dispatch's groups, then the active copy they read. */
-static lsuv_status create_args(lsuv_forward *f, const dispatch *ds, uint32_t n, lsuv_buffer **out) {
+/* The indirect arguments of a pass, which the device zeroes when the layer
+ * is done: a template of the group counts of the epilogue's dispatches and
+ * of the merge of their statistics, then the active copy they read. */
+static lsuv_status create_args(lsuv_forward *f, pass_plan *pp) {
+    uint32_t n = pp->n_dispatches + lsuv_stats_plan_dispatches(pp->stats);
     uint32_t *grid = calloc(6 * (size_t)n, sizeof *grid);
     if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t j = 0; j < n; ++j) {
-        uint32_t g[3] = {ds[j].groups_x, ds[j].groups_y, 1};
+    for (uint32_t j = 0; j < pp->n_dispatches; ++j) {
+        uint32_t g[3] = {pp->dispatches[j].groups_x, pp->dispatches[j].groups_y, 1};
         memcpy(grid + 3 * j, g, sizeof g);
-        memcpy(grid + 3 * (n + j), g, sizeof g);
     }
-    lsuv_status s = lsuv_buffer_create(f->device, 24ull * n, out);
-    if (s == LSUV_OK) s = lsuv_buffer_write(*out, 0, grid, 24ull * n);
+    lsuv_stats_plan_groups(pp->stats, grid + 3 * pp->n_dispatches);
+    memcpy(grid + 3 * n, grid, 12ull * n);
+    lsuv_status s = lsuv_buffer_create(f->device, 24ull * n, &pp->args);
+    if (s == LSUV_OK) s = lsuv_buffer_write(pp->args, 0, grid, 24ull * n);
     free(grid);
+    pp->n_args = n;
     return s;
 }
 
@@ -669,16 +674,14 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
         dp->partials = dp->groups_x * dp->groups_y;
         n_partials += dp->partials;
     }
-    s = create_args(f, pp->dispatches, pp->n_dispatches, &pp->args);
-    if (s == LSUV_OK)
-        s = lsuv_buffer_create(f->device, (uint64_t)n_partials * LSUV_STATS_RESULT_BYTES,
-                               &pp->partials);
+    s = lsuv_buffer_create(f->device, (uint64_t)n_partials * LSUV_STATS_RESULT_BYTES,
+                           &pp->partials);
     for (uint32_t d = 0; s == LSUV_OK && d < pp->n_dispatches; ++d)
         bind(f->device, pp->dispatches[d].set, 4, pp->partials, 0, VK_WHOLE_SIZE);
     if (s == LSUV_OK)
         s = lsuv_stats_plan_create_merge(f->stats, pp->partials, 0, n_partials, f->results, i,
                                          &pp->stats);
-    return s;
+    return s == LSUV_OK ? create_args(f, pp) : s;
 }
 
 lsuv_status forward_prepare_passes(lsuv_forward *f) {
@@ -890,7 +893,8 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
  * stats off, convolutions compute none; with args, the group counts are read
  * from the active copy there. */
 static void record_dispatches(lsuv_forward *f, lsuv_cmd *cmd, const dispatch *ds, uint32_t n,
-                              const lsuv_pipeline *pipeline, bool stats, const lsuv_buffer *args) {
+                              const lsuv_pipeline *pipeline, bool stats, const lsuv_buffer *args,
+                              uint64_t args_offset) {
     const struct VolkDeviceTable *vk = &f->device->vk;
     for (uint32_t d = 0; d < n; ++d) {
         const dispatch *dp = &ds[d];
@@ -904,7 +908,7 @@ static void record_dispatches(lsuv_forward *f, lsuv_cmd *cmd, const dispatch *ds
         vk->vkCmdPushConstants(cmd->buffer, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                dp->push_words * 4, push);
         if (args)
-            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, 12ull * (n + d));
+            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, args_offset + 12ull * d);
         else
             vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
     }
@@ -919,7 +923,8 @@ lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, 
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
         const layer_plan *lp = &f->layers[i];
         lsuv_cmd_barrier(cmd);
-        record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, NULL, stats && i == last, NULL);
+        record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, NULL, stats && i == last, NULL,
+                          0);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
@@ -973,8 +978,8 @@ void forward_record_first_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const layer_plan *lp = &f->layers[layer];
     const pass_plan *pp = &lp->passes;
     lsuv_cmd_barrier(cmd);
-    record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, pp->sums, true, NULL);
-    uint64_t bytes = 12ull * pp->n_dispatches;
+    record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, pp->sums, true, NULL, 0);
+    uint64_t bytes = 12ull * pp->n_args;
     lsuv_cmd_copy(cmd, pp->args, 0, pp->args, bytes, bytes);
     lsuv_stats_plan_record(lp->stats, cmd);
 }
@@ -982,14 +987,15 @@ void forward_record_first_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
 void forward_record_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const pass_plan *pp = &f->layers[layer].passes;
     lsuv_cmd_barrier(cmd);
-    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, NULL, true, pp->args);
-    lsuv_stats_plan_record(pp->stats, cmd);
+    uint64_t active = 12ull * pp->n_args;
+    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, NULL, true, pp->args, active);
+    lsuv_stats_plan_record_indirect(pp->stats, cmd, pp->args, active + 12ull * pp->n_dispatches);
 }
 
 void forward_record_store(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const pass_plan *pp = &f->layers[layer].passes;
     lsuv_cmd_barrier(cmd);
-    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, pp->store, true, NULL);
+    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, pp->store, true, NULL, 0);
 }
 
 lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
@@ -1001,7 +1007,7 @@ lsuv_buffer *forward_args(const lsuv_forward *f, uint32_t layer) {
 }
 
 uint32_t forward_args_words(const lsuv_forward *f, uint32_t layer) {
-    return 3 * f->layers[layer].passes.n_dispatches;
+    return 3 * f->layers[layer].passes.n_args;
 }
 
 lsuv_buffer *forward_results(const lsuv_forward *f) {

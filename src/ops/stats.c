@@ -454,7 +454,8 @@ uint32_t lsuv_stats_plan_dispatches(const lsuv_stats_plan *plan) {
     return plan->stage_count;
 }
 
-void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd) {
+static void plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd, const lsuv_buffer *args,
+                        uint64_t offset) {
     const struct VolkDeviceTable *vk = &plan->stats->device->vk;
     /* Earlier work may have written the input, or still be reading the
      * scratch from the last recording of this plan. */
@@ -472,7 +473,26 @@ void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd) {
                                     sg->pipeline->layout, 0, 1, &sg->set, 0, NULL);
         vk->vkCmdPushConstants(cmd->buffer, sg->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof sg->push, sg->push);
-        vk->vkCmdDispatch(cmd->buffer, sg->groups, 1, 1);
+        if (args)
+            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, offset + 12ull * i);
+        else
+            vk->vkCmdDispatch(cmd->buffer, sg->groups, 1, 1);
+    }
+}
+
+void lsuv_stats_plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd) {
+    plan_record(plan, cmd, NULL, 0);
+}
+
+void lsuv_stats_plan_record_indirect(const lsuv_stats_plan *plan, lsuv_cmd *cmd,
+                                     const lsuv_buffer *args, uint64_t offset) {
+    plan_record(plan, cmd, args, offset);
+}
+
+void lsuv_stats_plan_groups(const lsuv_stats_plan *plan, uint32_t *out) {
+    for (uint32_t i = 0; i < plan->stage_count; ++i) {
+        out[3 * i] = plan->stages[i].groups;
+        out[3 * i + 1] = out[3 * i + 2] = 1;
     }
 }
 
