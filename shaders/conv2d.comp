@@ -76,33 +76,48 @@ layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
 // LSUV's steps changes W.
 layout(set = 0, binding = 6) writeonly buffer Sums { float sums[]; };
 
-layout(push_constant) uniform Push {
-    uint n, c, h, w;     // input: samples (of this chunk), channels, height, width
-    uint oc, oh, ow;     // output channels, height, width
-    uint k, stride, pad; // square kernel
-    uint cg, og;         // input and output channels per group
-    float slope, maxv;
-    uint in_off, out_off; // first float of this chunk in the bound input and output
-    uint w_off;           // first float of output channel oc_begin in the bound weights
-    uint oc_begin, oc_end; // the output channels of this dispatch
-    uint stats_base;      // first Partial of this dispatch; ~0u: no statistics
-    uint sums_off;        // first float of this chunk in the bound sums (with SUMS)
-} pc;
+#define LSUV_PUSH_FIELDS                                                                         \
+    uint n, c, h, w;     /* input: samples (of this chunk), channels, height, width */         \
+    uint oc, oh, ow;     /* output channels, height, width */                                  \
+    uint k, stride, pad; /* square kernel */                                                   \
+    uint cg, og;         /* input and output channels per group */                             \
+    float slope, maxv;                                                                         \
+    uint in_off, out_off; /* first float of this chunk in the bound input and output */        \
+    uint w_off;           /* first float of output channel oc_begin in the bound weights */    \
+    uint oc_begin, oc_end; /* the output channels of this dispatch */                          \
+    uint stats_base;      /* first Partial of this dispatch; ~0u: no statistics */            \
+    uint sums_off;        /* first float of this chunk in the bound sums (with SUMS) */
+layout(push_constant) uniform Push { LSUV_PUSH_FIELDS } pc;
+// The push constants as values, copied once at the top of main: inside a
+// branch or a loop lavapipe loads a push constant lane by lane, every time
+// (measured: the epilogue of fastai's first layer took 60% of its time,
+// loading pc fields and the bias per output).
+struct Params { LSUV_PUSH_FIELDS };
+Params P;
+
+void params_load() {
+    P = Params(pc.n, pc.c, pc.h, pc.w, pc.oc, pc.oh, pc.ow, pc.k, pc.stride, pc.pad, pc.cg, pc.og,
+               pc.slope, pc.maxv, pc.in_off, pc.out_off, pc.w_off, pc.oc_begin, pc.oc_end,
+               pc.stats_base, pc.sums_off);
+}
 
 #define LSUV_STATE_BINDING 4
 #include "epilogue.glsl"
 
-// One output: the epilogue stored, or with SUMS the sum; and the epilogue
-// added to the statistics as stored.
-void emit(Scales sc, uint oc, uint px, float acc, bool stats, inout Moments m) {
-    uint ox = px % pc.ow, t = px / pc.ow;
-    uint oy = t % pc.oh, b = t / pc.oh;
-    uint at = ((b * pc.oc + oc) * pc.oh + oy) * pc.ow + ox;
-    float v = epilogue_value(sc, acc, epilogue_shift(sc, bias[oc]));
+// The epilogue's constants of the tile's channels from oc0, read at the top
+// level for the same reason.
+void shifts_load(Scales sc, uint oc0, out float shift[OC_T]) {
+    for (uint j = 0u; j < OC_T; ++j) shift[j] = epilogue_shift(sc, bias[min(oc0 + j, P.oc_end - 1u)]);
+}
+
+// One output, at index `at` of the chunk: the epilogue stored, or with SUMS
+// the sum; and the epilogue added to the statistics as stored.
+void emit(Scales sc, float shift, uint at, float acc, bool stats, inout Moments m) {
+    float v = epilogue_value(sc, acc, shift);
     if (SUMS)
-        sums[pc.sums_off + at] = acc;
+        sums[P.sums_off + at] = acc;
     else
-        y[pc.out_off + at] = STORED(v);
+        y[P.out_off + at] = STORED(v);
     if (stats) m = moments_add_output(m, v);
 }
 
@@ -111,7 +126,7 @@ void write_partial(bool stats, Moments m) {
     if (!stats) return;
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)
-        partials[pc.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
+        partials[P.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
             Partial(0.0, m.mean, m.m2, m.n, m.nonfinite, 0u);
 }
 
@@ -135,38 +150,38 @@ layout(constant_id = 7) const uint ROW_S = 0;
 const uint ROW_R = (PX_T - 1u) * ROW_S + ROW_K;
 
 void main_rows() {
-    uint x_chunks = (pc.ow + PX_T - 1u) / PX_T;
+    uint x_chunks = (P.ow + PX_T - 1u) / PX_T;
     uint item = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
-    uint items = pc.n * pc.oh * x_chunks;
+    uint items = P.n * P.oh * x_chunks;
     uint it = min(item, items - 1u);
     uint ox0 = (it % x_chunks) * PX_T, t = it / x_chunks;
-    uint oy = t % pc.oh, b = t / pc.oh;
-    uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;
-    uint plane = pc.h * pc.w;
-    uint ci_pad = (pc.cg + CI_T - 1u) / CI_T * CI_T;
-    int ix0 = int(ox0 * ROW_S) - int(pc.pad);
+    uint oy = t % P.oh, b = t / P.oh;
+    uint oc0 = P.oc_begin + gl_WorkGroupID.y * OC_T;
+    uint plane = P.h * P.w;
+    uint ci_pad = (P.cg + CI_T - 1u) / CI_T * CI_T;
+    int ix0 = int(ox0 * ROW_S) - int(P.pad);
 
     float acc[OC_T][PX_T];
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) acc[j][p] = 0.0;
     for (uint ky = 0u; ky < ROW_K; ++ky) {
-        int iy = int(oy * ROW_S + ky) - int(pc.pad);
-        bool row = iy >= 0 && iy < int(pc.h);
-        uint base = pc.in_off + b * pc.c * plane + uint(max(iy, 0)) * pc.w;
+        int iy = int(oy * ROW_S + ky) - int(P.pad);
+        bool row = iy >= 0 && iy < int(P.h);
+        uint base = P.in_off + b * P.c * plane + uint(max(iy, 0)) * P.w;
         uint w_row = (gl_WorkGroupID.y * ROW_K + ky) * ROW_K * ci_pad;
-        for (uint ci = 0u; ci < pc.cg; ci += CI_T) {
+        for (uint ci = 0u; ci < P.cg; ci += CI_T) {
             float xr[CI_T][ROW_R];
             float wv[ROW_K][CI_T][OC_T];
             for (uint cc = 0u; cc < CI_T; ++cc) {
-                bool channel = row && ci + cc < pc.cg;
+                bool channel = row && ci + cc < P.cg;
                 for (uint r = 0u; r < ROW_R; ++r) {
                     int ix = ix0 + int(r);
-                    xr[cc][r] = channel && ix >= 0 && ix < int(pc.w)
+                    xr[cc][r] = channel && ix >= 0 && ix < int(P.w)
                                     ? LOAD_INPUT(base + (ci + cc) * plane + uint(ix))
                                     : 0.0;
                 }
                 for (uint kx = 0u; kx < ROW_K; ++kx) {
-                    uint wi = pc.w_off / 4u + (w_row + kx * ci_pad + ci + cc) * (OC_T / 4u);
+                    uint wi = P.w_off / 4u + (w_row + kx * ci_pad + ci + cc) * (OC_T / 4u);
                     for (uint q = 0u; q < OC_T / 4u; ++q) {
                         vec4 w4 = LOAD_W4(wi + q);
                         wv[kx][cc][4u * q] = w4.x;
@@ -187,18 +202,23 @@ void main_rows() {
         }
     }
 
-    bool stats = pc.stats_base != 0xffffffffu;
+    bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
-    Scales sc = scales_load();
+    Scales sc = scales_load(P.slope, P.maxv);
+    float shift[OC_T];
+    shifts_load(sc, oc0, shift);
+    uint out_plane = P.oh * P.ow;
+    uint at0 = (b * P.oc + oc0) * out_plane + oy * P.ow + ox0;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p)
-            if (oc0 + j < pc.oc_end && item < items && ox0 + p < pc.ow)
-                emit(sc, oc0 + j, (b * pc.oh + oy) * pc.ow + ox0 + p, acc[j][p], stats, m);
+            if (oc0 + j < P.oc_end && item < items && ox0 + p < P.ow)
+                emit(sc, shift[j], at0 + j * out_plane + p, acc[j][p], stats, m);
     write_partial(stats, m);
 }
 #endif
 
 void main() {
+    params_load();
 #ifdef LSUV_TEXELS
     if (ROW_S != 0u) {
         main_rows();
@@ -206,11 +226,11 @@ void main() {
     }
 #endif
     uint lid = gl_LocalInvocationIndex;
-    uint pixels = pc.n * pc.oh * pc.ow;
-    uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;
+    uint pixels = P.n * P.oh * P.ow;
+    uint oc0 = P.oc_begin + gl_WorkGroupID.y * OC_T;
     // A tile never straddles two groups: the host picks OC_T dividing og
     // whenever there is more than one group.
-    uint ci0 = (oc0 / pc.og) * pc.cg;
+    uint ci0 = (oc0 / P.og) * P.cg;
     uint px_base = gl_WorkGroupID.x * gl_WorkGroupSize.x * PX_T + lid;
 
     float acc[OC_T][PX_T];
@@ -218,45 +238,46 @@ void main() {
         for (uint p = 0u; p < PX_T; ++p) acc[j][p] = 0.0;
     // Per pixel: the input offset of its sample and channel 0 of the group,
     // and the top-left corner of its window.
-    uint in_base[PX_T];
+    uint in_base[PX_T], out_at[PX_T];
     int iy0[PX_T], ix0[PX_T];
     for (uint p = 0u; p < PX_T; ++p) {
         uint px = min(px_base + p * gl_WorkGroupSize.x, pixels - 1u);
-        uint ox = px % pc.ow, t = px / pc.ow;
-        uint oy = t % pc.oh, b = t / pc.oh;
-        in_base[p] = pc.in_off + (b * pc.c + ci0) * pc.h * pc.w;
-        iy0[p] = int(oy * pc.stride) - int(pc.pad);
-        ix0[p] = int(ox * pc.stride) - int(pc.pad);
+        uint ox = px % P.ow, t = px / P.ow;
+        uint oy = t % P.oh, b = t / P.oh;
+        in_base[p] = P.in_off + (b * P.c + ci0) * P.h * P.w;
+        out_at[p] = ((b * P.oc + oc0) * P.oh + oy) * P.ow + ox; // for channel oc0
+        iy0[p] = int(oy * P.stride) - int(P.pad);
+        ix0[p] = int(ox * P.stride) - int(P.pad);
     }
-    uint plane = pc.h * pc.w;
+    uint plane = P.h * P.w;
 #ifdef LSUV_PACKED_WEIGHTS
-    uint ci_pad = (pc.cg + CI_T - 1u) / CI_T * CI_T;
-    uint w_tile = gl_WorkGroupID.y * pc.k;
+    uint ci_pad = (P.cg + CI_T - 1u) / CI_T * CI_T;
+    uint w_tile = gl_WorkGroupID.y * P.k;
 #else
-    uint kk = pc.k * pc.k;
+    uint kk = P.k * P.k;
 #endif
-    for (uint ky = 0u; ky < pc.k; ++ky) {
-        for (uint kx = 0u; kx < pc.k; ++kx) {
+    for (uint ky = 0u; ky < P.k; ++ky) {
+        for (uint kx = 0u; kx < P.k; ++kx) {
             // This tap's input offset per pixel, ~0u where it falls in the padding.
             uint at[PX_T];
             for (uint p = 0u; p < PX_T; ++p) {
                 int iy = iy0[p] + int(ky), ix = ix0[p] + int(kx);
-                bool inside = iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w);
-                at[p] = inside ? in_base[p] + uint(iy) * pc.w + uint(ix) : 0xffffffffu;
+                bool inside = iy >= 0 && ix >= 0 && iy < int(P.h) && ix < int(P.w);
+                at[p] = inside ? in_base[p] + uint(iy) * P.w + uint(ix) : 0xffffffffu;
             }
 #ifdef LSUV_PACKED_WEIGHTS
-            uint w_tap = ((w_tile + ky) * pc.k + kx) * ci_pad;
+            uint w_tap = ((w_tile + ky) * P.k + kx) * ci_pad;
 #endif
-            for (uint ci = 0u; ci < pc.cg; ci += CI_T) {
+            for (uint ci = 0u; ci < P.cg; ci += CI_T) {
                 float xv[CI_T][PX_T], wv[CI_T][OC_T];
                 for (uint cc = 0u; cc < CI_T; ++cc) {
-                    bool channel = ci + cc < pc.cg;
+                    bool channel = ci + cc < P.cg;
                     for (uint p = 0u; p < PX_T; ++p)
                         xv[cc][p] = channel && at[p] != 0xffffffffu
                                         ? LOAD_INPUT(at[p] + (ci + cc) * plane)
                                         : 0.0;
 #ifdef LSUV_PACKED_WEIGHTS
-                    uint wi = pc.w_off / 4u + (w_tap + ci + cc) * (OC_T / 4u);
+                    uint wi = P.w_off / 4u + (w_tap + ci + cc) * (OC_T / 4u);
                     for (uint q = 0u; q < OC_T / 4u; ++q) {
                         vec4 w4 = LOAD_W4(wi + q);
                         wv[cc][4u * q] = w4.x;
@@ -265,11 +286,11 @@ void main() {
                         wv[cc][4u * q + 3u] = w4.w;
                     }
 #else
-                    uint wi = pc.w_off + ((oc0 - pc.oc_begin) * pc.cg + ci + cc) * kk +
-                              ky * pc.k + kx;
+                    uint wi = P.w_off + ((oc0 - P.oc_begin) * P.cg + ci + cc) * kk +
+                              ky * P.k + kx;
                     for (uint j = 0u; j < OC_T; ++j)
-                        wv[cc][j] = channel && oc0 + j < pc.oc_end
-                                        ? float(wts[wi + j * pc.cg * kk])
+                        wv[cc][j] = channel && oc0 + j < P.oc_end
+                                        ? float(wts[wi + j * P.cg * kk])
                                         : 0.0;
 #endif
                 }
@@ -284,13 +305,17 @@ void main() {
         }
     }
 
-    bool stats = pc.stats_base != 0xffffffffu;
+    bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
-    Scales sc = scales_load();
+    Scales sc = scales_load(P.slope, P.maxv);
+    float shift[OC_T];
+    shifts_load(sc, oc0, shift);
+    uint out_plane = P.oh * P.ow;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             uint px = px_base + p * gl_WorkGroupSize.x;
-            if (oc0 + j < pc.oc_end && px < pixels) emit(sc, oc0 + j, px, acc[j][p], stats, m);
+            if (oc0 + j < P.oc_end && px < pixels)
+                emit(sc, shift[j], out_at[p] + j * out_plane, acc[j][p], stats, m);
         }
     write_partial(stats, m);
 }
@@ -316,32 +341,35 @@ float workgroup_sum(float v) {
 }
 
 void main() {
+    params_load();
     uint lid = gl_LocalInvocationIndex;
-    uint oc0 = pc.oc_begin + gl_WorkGroupID.y * OC_T;
+    uint oc0 = P.oc_begin + gl_WorkGroupID.y * OC_T;
     uint px0 = gl_WorkGroupID.x * PX_T; // a connected layer: a pixel per sample
     float acc[OC_T][PX_T];
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) acc[j][p] = 0.0;
-    for (uint ci = lid; ci < pc.cg; ci += gl_WorkGroupSize.x) {
+    for (uint ci = lid; ci < P.cg; ci += gl_WorkGroupSize.x) {
         float xv[PX_T];
         for (uint p = 0u; p < PX_T; ++p)
-            xv[p] = LOAD_INPUT(pc.in_off + min(px0 + p, pc.n - 1u) * pc.c + ci);
-        uint wi = pc.w_off + (oc0 - pc.oc_begin) * pc.cg + ci;
+            xv[p] = LOAD_INPUT(P.in_off + min(px0 + p, P.n - 1u) * P.c + ci);
+        uint wi = P.w_off + (oc0 - P.oc_begin) * P.cg + ci;
         for (uint j = 0u; j < OC_T; ++j) {
-            float wv = oc0 + j < pc.oc_end ? float(wts[wi + j * pc.cg]) : 0.0;
+            float wv = oc0 + j < P.oc_end ? float(wts[wi + j * P.cg]) : 0.0;
             for (uint p = 0u; p < PX_T; ++p) acc[j][p] = fma(wv, xv[p], acc[j][p]);
         }
     }
-    bool stats = pc.stats_base != 0xffffffffu;
+    bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
-    Scales sc = scales_load();
+    Scales sc = scales_load(P.slope, P.maxv);
+    float shift[OC_T];
+    shifts_load(sc, oc0, shift);
     // Output (j, p) goes to lane (j * PX_T + p) mod the workgroup's size.
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             float total = workgroup_sum(acc[j][p]);
-            if ((j * PX_T + p) % gl_WorkGroupSize.x == lid && oc0 + j < pc.oc_end &&
-                px0 + p < pc.n)
-                emit(sc, oc0 + j, px0 + p, total, stats, m);
+            if ((j * PX_T + p) % gl_WorkGroupSize.x == lid && oc0 + j < P.oc_end &&
+                px0 + p < P.n)
+                emit(sc, shift[j], (px0 + p) * P.oc + oc0 + j, total, stats, m);
         }
     write_partial(stats, m);
 }

@@ -51,21 +51,26 @@ layout(push_constant) uniform Push {
 #include "epilogue.glsl"
 
 float output_at(Scales sc, float shift, uint at) {
-    return epilogue_value(sc, LOAD_SUM(pc.sums_off + at), shift);
+    return epilogue_value(sc, LOAD_SUM(at), shift);
 }
 
 void main() {
     uint c = gl_WorkGroupID.y;
-    Scales sc = scales_load();
+    // Push constants as values, read before any branch (see epilogue.glsl).
+    Scales sc = scales_load(pc.slope, pc.maxv);
+    uint n = pc.n, plane = pc.plane, sums_off = pc.sums_off, out_off = pc.out_off;
     float shift = epilogue_shift(sc, bias[c]);
     uint t = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
-    uint b0 = t / pc.plane * ITEMS;
-    uint items = b0 < pc.n ? min(ITEMS, pc.n - b0) : 0u;
-    uint stride = pc.oc * pc.plane; // from one sample's output to the next's
-    uint at = (b0 * pc.oc + c) * pc.plane + t % pc.plane;
+    uint b0 = t / plane * ITEMS;
+    uint items = b0 < n ? min(ITEMS, n - b0) : 0u;
+    uint stride = pc.oc * plane; // from one sample's output to the next's
+    uint at = (b0 * pc.oc + c) * plane + t % plane; // the first output's index
+    uint sum_at = sums_off + at;                     // and its sum's
     if (STORE) {
         for (uint i = 0u; i < ITEMS; ++i)
-            if (i < items) y[pc.out_off + at + i * stride] = STORED(output_at(sc, shift, at + i * stride));
+            if (i < items)
+                y[out_off + at + i * stride] =
+                    STORED(output_at(sc, shift, sum_at + i * stride));
         return;
     }
     // A whole block takes the fast path, as stats_reduce.comp's does: four
@@ -78,7 +83,7 @@ void main() {
         vec4 mean = vec4(0.0), m2 = vec4(0.0);
         bool bad = false;
         for (uint i = 0u; i < ITEMS / 4u; ++i) {
-            uint a = at + 4u * i * stride;
+            uint a = sum_at + 4u * i * stride;
             vec4 v = vec4(output_at(sc, shift, a), output_at(sc, shift, a + stride),
                           output_at(sc, shift, a + 2u * stride), output_at(sc, shift, a + 3u * stride));
             bad = bad || any(equal(floatBitsToUint(v) & 0x7f800000u, uvec4(0x7f800000u)));
@@ -97,7 +102,7 @@ void main() {
     }
     if (careful) {
         m = moments_empty;
-        for (uint i = 0u; i < items; ++i) m = moments_add_output(m, output_at(sc, shift, at + i * stride));
+        for (uint i = 0u; i < items; ++i) m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride));
     }
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)

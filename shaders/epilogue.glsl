@@ -1,8 +1,8 @@
 // The epilogue of a layer with weights, shared by conv2d.comp (fused after
 // the sums) and epilogue.comp (over sums kept from an earlier dispatch), so
 // that both give the same bits: LSUV's scales and shift, the activation, minus
-// sub, the clamp, rounded as stored. The includer defines STORED and ACT, a
-// push block pc with slope and maxv, and LSUV_STATE_BINDING.
+// sub, the clamp, rounded as stored. The includer defines STORED, ACT and
+// LSUV_STATE_BINDING.
 
 // What LSUV adjusts, on the device: the shift after the activation, a scale
 // of the weights, and a scale and shift of the biases (so a pass need not
@@ -14,14 +14,16 @@ layout(set = 0, binding = LSUV_STATE_BINDING) readonly buffer LayerState {
     float bscale;
 } state;
 
-// The layer's state, read once per invocation: read inside the unrolled
-// epilogue it cost the standard case a fifth of its speed on lavapipe.
+// The layer's state and the activation's constants, read once per
+// invocation at the top level: inside a branch or a loop lavapipe loads a
+// value lane by lane, every time (read inside the unrolled epilogue, the
+// state cost the standard case a fifth of its speed).
 struct Scales {
-    float sub, wscale, bshift, bscale;
+    float sub, wscale, bshift, bscale, slope, maxv;
 };
 
-Scales scales_load() {
-    return Scales(state.sub, state.wscale, state.bshift, state.bscale);
+Scales scales_load(float slope, float maxv) {
+    return Scales(state.sub, state.wscale, state.bshift, state.bscale, slope, maxv);
 }
 
 // The part of pre that depends on the output channel alone.
@@ -32,7 +34,7 @@ float epilogue_shift(Scales sc, float bias) {
 // The output of a sum, as stored.
 float epilogue_value(Scales sc, float sum, float shift) {
     float pre = fma(sum, sc.wscale, shift);
-    return float(STORED(min(activate(ACT, pc.slope, pre) - sc.sub, pc.maxv)));
+    return float(STORED(min(activate(ACT, sc.slope, pre) - sc.sub, sc.maxv)));
 }
 
 // Adds an output to the statistics; NaN and Inf are counted apart.
