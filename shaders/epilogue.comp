@@ -85,7 +85,8 @@ void main() {
         for (uint i = 0u; i < ITEMS / 4u; ++i) {
             uint a = sum_at + 4u * i * stride;
             vec4 v = vec4(output_at(sc, shift, a), output_at(sc, shift, a + stride),
-                          output_at(sc, shift, a + 2u * stride), output_at(sc, shift, a + 3u * stride));
+                          output_at(sc, shift, a + 2u * stride),
+                          output_at(sc, shift, a + 3u * stride));
             bad = bad || any(equal(floatBitsToUint(v) & 0x7f800000u, uvec4(0x7f800000u)));
             vec4 delta = v - mean;
             mean += delta * (1.0 / float(i + 1u));
@@ -102,7 +103,8 @@ void main() {
     }
     if (careful) {
         m = moments_empty;
-        for (uint i = 0u; i < items; ++i) m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride));
+        for (uint i = 0u; i < items; ++i)
+            m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride));
     }
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)
