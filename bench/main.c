@@ -194,7 +194,7 @@ int main(int argc, char **argv) {
     const char *order_names[LSUV_ORDER_COUNT];
     for (int i = 0; i < LSUV_ORDER_COUNT; ++i) order_names[i] = lsuv_order_name((lsuv_order)i);
     bool kernels = false, lsuv = false, list = false, validate = false;
-    unsigned conv_kernel = LSUV_CONV_AUTO;
+    lsuv_conv_kernel conv_kernel = LSUV_CONV_AUTO;
     const char *device = "all", *json_path = NULL, *out_dir = NULL, *compare = NULL;
     const char *images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
     const char *net_specs[64];
@@ -248,10 +248,7 @@ int main(int argc, char **argv) {
             validate = true;
             break;
         case OPT_CONV_KERNEL:
-            for (conv_kernel = 0; lsuv_conv_kernel_name((lsuv_conv_kernel)conv_kernel) &&
-                                  strcmp(optarg, lsuv_conv_kernel_name(conv_kernel));)
-                ++conv_kernel;
-            if (!lsuv_conv_kernel_name((lsuv_conv_kernel)conv_kernel)) {
+            if (!lsuv_conv_kernel_from_name(optarg, &conv_kernel)) {
                 fprintf(stderr,
                         "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform "
                         "texel\n",
@@ -307,7 +304,7 @@ int main(int argc, char **argv) {
     so.n_nets = n_specs;
     so.repeats = (uint32_t)repeats;
     so.images = images;
-    so.conv_kernel = (lsuv_conv_kernel)conv_kernel;
+    so.conv_kernel = conv_kernel;
 
     lsuv_instance *inst = NULL;
     lsuv_instance_options io = {.validation = validate};
@@ -343,9 +340,8 @@ int main(int argc, char **argv) {
     cJSON *entries = cJSON_AddArrayToObject(root, "kernels");
     bench_files files = {0};
     if (!code && kernels) {
-        kernel_options ko = {.bytes = size_mib << 20,
-                             .repeats = (uint32_t)repeats,
-                             .conv_kernel = (lsuv_conv_kernel)conv_kernel};
+        kernel_options ko = {
+            .bytes = size_mib << 20, .repeats = (uint32_t)repeats, .conv_kernel = conv_kernel};
         fprintf(table,
                 "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
                 "slowest, fastest; ms median\n",

@@ -29,6 +29,8 @@ Test(cli, bad_arguments_exit_2) {
         {"--count", "ten", "--count expects an integer"},
         {"--count", "0", "--count expects an integer"},
         {"stray", NULL, "unexpected argument 'stray'"},
+        {"--conv-kernel", "fast", "--conv-kernel expects auto, storage, uniform or texel"},
+        {"--conv-kernel", "storage", "--conv-kernel goes with --layers"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         spawn_result r = cases[i][1] ? RUN(NULL, LSUV_VK_BIN, cases[i][0], cases[i][1])
@@ -203,6 +205,19 @@ Test(cli, fashion_mnist_batch) {
     r = RUN(NULL, LSUV_VK_BIN, "--summary");
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "--summary goes with --layers"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, conv_kernel_reaches_the_run) {
+    /* Storage reads on lavapipe, where auto picks texels: the same passes. */
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "32", "--order",
+                         "std-first", "--conv-kernel", "storage", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(run, "converged")), "%s", r.out);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(run, "passes")), 15, "%s", r.out);
+    cJSON_Delete(root);
     spawn_result_free(&r);
 }
 

@@ -37,6 +37,8 @@ typedef enum lsuv_conv_kernel {
 
 /* "auto", "storage", "uniform", "texel"; NULL outside the enum. */
 const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel);
+/* The kind so named; false for any other name. */
+bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out);
 
 typedef struct lsuv_forward_options {
     uint32_t batch;           /* samples; 0 takes the network's [net] batch */

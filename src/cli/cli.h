@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lsuv/device.h"
+#include "lsuv/forward.h"
 #include "lsuv/input.h"
 #include "lsuv/weights.h"
 
@@ -33,6 +34,7 @@ typedef struct options {
     const char *csv, *trace, *plot;
     bool verify;
     bool fp16; /* --precision fp16 */
+    lsuv_conv_kernel conv_kernel;
 } options;
 
 /* Prints "lsuv-vk: <the library's message>" and returns the exit code for

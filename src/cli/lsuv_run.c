@@ -60,7 +60,8 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
         fprintf(stderr, "lsuv-vk: warning: %s\n", lsuv_device_cache_warning(dev));
     rd->info = *lsuv_device_get_info(dev);
     lsuv_forward_options fo = {.batch = batch->n,
-                               .precision = o->fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32};
+                               .precision = o->fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32,
+                               .conv_kernel = o->conv_kernel};
     s = lsuv_forward_create(dev, net, w, &fo, &f);
     if (s == LSUV_OK) s = lsuv_forward_set_input(f, batch);
     int code = s == LSUV_OK ? EXIT_OK : cli_fail(s);

@@ -43,6 +43,9 @@ static const char usage[] =
     "  --verify            recompute the final statistics with the fp64 reference\n"
     "  --precision P       fp32 (default) or fp16: activations and weights stored\n"
     "                      as fp16, arithmetic in fp32 (needs 16-bit storage)\n"
+    "  --conv-kernel K     how convolutions read input and weights: auto (default:\n"
+    "                      texels on a CPU, uniform-buffer weights elsewhere),\n"
+    "                      storage, uniform or texel, where a layer fits it\n"
     "\n"
     "devices:\n"
     "  --list-devices      list every Vulkan device and its limits\n"
@@ -122,6 +125,7 @@ static int parse_args(int argc, char **argv, options *o) {
         OPT_KEEP,
         OPT_VERIFY,
         OPT_PRECISION,
+        OPT_CONV_KERNEL,
     };
     static const struct option longs[] = {
         {"list-devices", no_argument, 0, OPT_LIST},
@@ -151,6 +155,7 @@ static int parse_args(int argc, char **argv, options *o) {
         {"keep", required_argument, 0, OPT_KEEP},
         {"verify", no_argument, 0, OPT_VERIFY},
         {"precision", required_argument, 0, OPT_PRECISION},
+        {"conv-kernel", required_argument, 0, OPT_CONV_KERNEL},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -306,6 +311,15 @@ static int parse_args(int argc, char **argv, options *o) {
             }
             o->fp16 = strcmp(optarg, "fp16") == 0;
             break;
+        case OPT_CONV_KERNEL:
+            if (!lsuv_conv_kernel_from_name(optarg, &o->conv_kernel)) {
+                fprintf(stderr,
+                        "lsuv-vk: --conv-kernel expects auto, storage, uniform or texel, got "
+                        "'%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h':
             fputs(usage, stdout);
             return -1;
@@ -335,6 +349,7 @@ static int parse_args(int argc, char **argv, options *o) {
                                : o->normalize    ? "--normalize"
                                                  : NULL;
     if (!needs_layers && o->fp16) needs_layers = "--precision";
+    if (!needs_layers && o->conv_kernel != LSUV_CONV_AUTO) needs_layers = "--conv-kernel";
     if (!needs_layers && (o->csv || o->trace || o->plot || o->verify))
         needs_layers = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
     if (needs_layers && !o->layers) {

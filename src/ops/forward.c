@@ -964,6 +964,15 @@ const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel) {
     return (unsigned)kernel < sizeof names / sizeof *names ? names[kernel] : NULL;
 }
 
+bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out) {
+    for (int k = LSUV_CONV_AUTO; k <= LSUV_CONV_TEXEL; ++k)
+        if (strcmp(name, lsuv_conv_kernel_name((lsuv_conv_kernel)k)) == 0) {
+            *out = (lsuv_conv_kernel)k;
+            return true;
+        }
+    return false;
+}
+
 const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
     static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
     return layer < f->net->n_layers && f->layers[layer].weights ? names[f->layers[layer].kind]
