@@ -24,20 +24,23 @@ typedef struct setup {
 } setup;
 
 static setup make_with(uint32_t batch, uint64_t seed, lsuv_precision precision,
-                       lsuv_conv_kernel kernel) {
+                       lsuv_conv_kernel kernel, uint64_t max_chunk_bytes) {
     setup s = {0};
     TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
     TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
     lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
     TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch, .precision = precision, .conv_kernel = kernel};
+    lsuv_forward_options fo = {.batch = batch,
+                               .precision = precision,
+                               .conv_kernel = kernel,
+                               .max_chunk_bytes = max_chunk_bytes};
     TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
     TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
     return s;
 }
 
 static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
-    return make_with(batch, seed, precision, LSUV_CONV_AUTO);
+    return make_with(batch, seed, precision, LSUV_CONV_AUTO, 0);
 }
 
 static setup make(uint32_t batch, uint64_t seed) {
@@ -136,16 +139,18 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
     /* A pass applies the epilogue to the sums that the first pass kept; what
      * the layer stores at the end must be, bit for bit, what a whole forward
      * with the final weights computes. Batch 100: a whole block of samples
-     * and a partial one. */
+     * and a partial one; with 20 KiB bindings, chunks of 3 to 19 samples. */
     static const struct {
         lsuv_precision precision;
         lsuv_conv_kernel kernel;
-    } cases[] = {{LSUV_PRECISION_FP32, LSUV_CONV_STORAGE},
-                 {LSUV_PRECISION_FP32, LSUV_CONV_UNIFORM},
-                 {LSUV_PRECISION_FP32, LSUV_CONV_TEXEL},
-                 {LSUV_PRECISION_FP16, LSUV_CONV_AUTO}};
+        uint64_t max_chunk_bytes;
+    } cases[] = {{LSUV_PRECISION_FP32, LSUV_CONV_STORAGE, 0},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_UNIFORM, 0},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_TEXEL, 0},
+                 {LSUV_PRECISION_FP16, LSUV_CONV_AUTO, 0},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_AUTO, 20 << 10}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
-        setup s = make_with(100, 5, cases[c].precision, cases[c].kernel);
+        setup s = make_with(100, 5, cases[c].precision, cases[c].kernel, cases[c].max_chunk_bytes);
         lsuv_run run = run_order(&s, c % 2 ? LSUV_ORDER_MEAN_FIRST : LSUV_ORDER_STD_FIRST);
         float *kept[5], *whole = NULL;
         size_t counts[5];
