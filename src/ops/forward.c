@@ -17,6 +17,7 @@
 /* CONV_CI_T: the most input channels conv2d.comp takes per inner pass (its CI_T). */
 enum {
     CONV_PUSH_WORDS = 21,
+    CONV_SUMS_OFF_WORD = 20, /* conv2d.comp's sums_off */
     POOL_PUSH_WORDS = 12,
     EPILOGUE_PUSH_WORDS = 8,
     CONV_BINDINGS = 7,
@@ -626,7 +627,8 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     if (s != LSUV_OK) return s;
     pp->sums = &v->pipeline;
     uint64_t per = shape_count(l->out);
-    uint32_t samples = lp->dispatches[0].push[0]; /* the first chunk is a whole one */
+    uint32_t samples; /* a chunk's, as the convolution's dispatches have them */
+    if ((s = samples_per_chunk(f, l, &samples)) != LSUV_OK) return s;
     if ((uint64_t)samples * per * 4 > f->range - f->align)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: the sums of %u samples exceed the device's binding of %llu "
@@ -634,8 +636,9 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
                          i, samples, (unsigned long long)f->range);
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
         dispatch *dp = &lp->dispatches[d];
-        dp->push[20] = bind_values(f, dp->set, 6, false, f->sums, dp->first_sample * per,
-                                   dp->push[0] * per, 4);
+        uint32_t n0 = dp->first_sample, n = f->batch - n0 < samples ? f->batch - n0 : samples;
+        dp->push[CONV_SUMS_OFF_WORD] =
+            bind_values(f, dp->set, 6, false, f->sums, (uint64_t)n0 * per, (uint64_t)n * per, 4);
     }
 
     /* Sums as texels where the forward reads texels and a chunk fits a view. */
