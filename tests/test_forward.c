@@ -215,6 +215,11 @@ GPU_TEST(forward, chunked) {
     one_layer("height=4\nwidth=4\nchannels=40", "[connected]\noutput=50\nactivation=linear", 7,
               16384, 20);
     one_layer("height=12\nwidth=12\nchannels=4", "[maxpool]\nsize=2\nstride=2", 9, 4096, 9);
+    /* Wide images at a large batch: within maxComputeWorkGroupCount (the
+     * validation layer reports a dispatch past it; lavapipe's 65535 splits
+     * these 70 samples in two). */
+    one_layer("height=256\nwidth=256\nchannels=1",
+              "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu", 70, 0, 1);
 }
 
 GPU_TEST(forward, alexnet_batch_2) {

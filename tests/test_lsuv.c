@@ -176,6 +176,34 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
     }
 }
 
+GPU_TEST(lsuv, wide_images_stay_within_the_workgroup_count) {
+    /* 70 images of 256x256: the convolution's and the epilogue's dispatches
+     * stay within maxComputeWorkGroupCount (the validation layer reports
+     * one past it). */
+    static const char cfg[] = "[net]\nbatch=70\nheight=256\nwidth=256\nchannels=1\n"
+                              "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n";
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    lsuv_batch b = {0};
+    lsuv_forward *f = NULL;
+    TEST_OK(lsuv_net_parse("wide.cfg", cfg, strlen(cfg), NULL, &net));
+    TEST_OK(lsuv_weights_init(net, LSUV_INIT_KAIMING, 6, &w));
+    lsuv_input_options io = {.spec = "synthetic", .seed = 6};
+    TEST_OK(lsuv_input_load(&io, net, &b));
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, NULL, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+    lsuv_run run;
+    TEST_OK(lsuv_initialize(f, &o, &run));
+    cr_assert(run.converged);
+    cr_assert_leq(fabs(run.layers[0].std - 1), 1e-3);
+    lsuv_run_free(&run);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
 GPU_TEST(lsuv, same_start_same_result) {
     /* Identical initial weights give the same passes and statistics, run
      * after run, whatever ran in between. */

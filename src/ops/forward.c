@@ -66,6 +66,7 @@ typedef struct layer_plan {
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
     uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
     uint32_t ci_t;                       /* input channels a pass of its kernel takes */
+    uint32_t samples;                    /* layers with weights: a chunk's */
     int kind;                            /* layers with weights: CONV_* */
     lsuv_buffer *partials;               /* their fused statistics */
     uint32_t n_partials;
@@ -464,6 +465,19 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     bool rows = texel && conv && l->groups == 1 && l->size > 1 && l->out.w >= (1u << px_log2) &&
                 l->size * lp->ci_t <= 12;
     uint32_t px = 1u << px_log2;
+    /* Fewer samples a chunk where a whole one would need more workgroups
+     * than the device allows (a few wide images at a large batch). */
+    uint64_t per_sample =
+        rows ? (uint64_t)l->out.h * div_up(l->out.w, px) * px : (uint64_t)l->out.h * l->out.w;
+    uint64_t most = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg * px / per_sample;
+    if (!ksplit && most == 0)
+        return lsuv_fail(
+            LSUV_ERROR_UNSUPPORTED,
+            "layer %u: one sample's %llu outputs per channel need more workgroups than "
+            "the device's %u",
+            i, (unsigned long long)per_sample, f->device->info->max_workgroup_count_x);
+    if (!ksplit && samples > most) samples = (uint32_t)most;
+    lp->samples = samples;
     tile = 1u << tile_log2;
     uint32_t oc_chunk = texel ? oc : ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
     if (oc_chunk > oc) oc_chunk = oc;
@@ -627,8 +641,7 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     if (s != LSUV_OK) return s;
     pp->sums = &v->pipeline;
     uint64_t per = shape_count(l->out);
-    uint32_t samples; /* a chunk's, as the convolution's dispatches have them */
-    if ((s = samples_per_chunk(f, l, &samples)) != LSUV_OK) return s;
+    uint32_t samples = lp->samples; /* the convolution's chunks */
     if ((uint64_t)samples * per * 4 > f->range - f->align)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: the sums of %u samples exceed the device's binding of %llu "
@@ -641,6 +654,15 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
             bind_values(f, dp->set, 6, false, f->sums, (uint64_t)n0 * per, (uint64_t)n * per, 4);
     }
 
+    /* The epilogue's chunks: within the device's workgroup count too. */
+    uint32_t plane = l->out.h * l->out.w, oc = lsuv_layer_bias_count(l), n_partials = 0;
+    uint64_t blocks = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg / plane;
+    if (blocks == 0)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: one sample's %u outputs per channel need more workgroups than "
+                         "the device's %u",
+                         i, plane, f->device->info->max_workgroup_count_x);
+    if (samples > blocks * f->epilogue_items) samples = (uint32_t)(blocks * f->epilogue_items);
     /* Sums as texels where the forward reads texels and a chunk fits a view. */
     bool texel = f->conv_kernel == LSUV_CONV_TEXEL &&
                  samples * per + f->texel_align / 4 <= f->device->info->max_texel_buffer_elements;
@@ -651,7 +673,6 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     pp->n_dispatches = (uint32_t)div_up(f->batch, samples);
     s = alloc_dispatches(f, pp->n_dispatches, pipe, &pp->sets, &pp->dispatches);
     if (s != LSUV_OK) return s;
-    uint32_t plane = l->out.h * l->out.w, oc = lsuv_layer_bias_count(l), n_partials = 0;
     float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
     for (uint32_t d = 0; d < pp->n_dispatches; ++d) {
         dispatch *dp = &pp->dispatches[d];
