@@ -30,6 +30,7 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
+	@[ -n "$$LSUV_DARKNET_CFG_DIR" ] || echo "make test: the comparisons with darknet's own cfgs were skipped: LSUV_DARKNET_CFG_DIR is unset"
 
 # ASan and UBSan over the whole suite. Leaks inside the Vulkan loader, the
 # drivers and the validation layer are suppressed by library name only

@@ -25,7 +25,7 @@ static const char usage[] =
     "                     and cross-device studies, and PyTorch beside fastai\n"
     "  --net NAME[@BATCH] a network (repeatable): fastai (nets/fastai-07a.cfg, 512\n"
     "                     Fashion-MNIST images), vgg (nets/vgg-bench.cfg, 16),\n"
-    "                     jnet-conv (64) or alexnet (2) from shared/nets/darknet, or a\n"
+    "                     jnet-conv (64) or alexnet (2) from nets/, or a\n"
     "                     .cfg path on synthetic input; default: all four names\n"
     "  --orders LIST      comma-separated orderings, or all (default)\n"
     "  --stats LIST       statistics methods of the precision study: welford, naive,\n"

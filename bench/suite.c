@@ -11,6 +11,7 @@
 #include "lsuv/report.h"
 #include "summary.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -28,12 +29,20 @@ static const struct {
 } known[] = {
     {"fastai", LSUV_SOURCE_DIR "/nets", "fastai-07a.cfg", 512, true},
     {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
-    {"jnet-conv", LSUV_SHARED_DIR "/nets/darknet", "jnet-conv.cfg", 64, false},
-    {"alexnet", LSUV_SHARED_DIR "/nets/darknet", "alexnet.cfg", 2, false},
+    {"jnet-conv", LSUV_SOURCE_DIR "/nets", "jnet-conv.cfg", 64, false},
+    {"alexnet", LSUV_SOURCE_DIR "/nets", "alexnet.cfg", 2, false},
 };
 
 const char *suite_net_name(uint32_t i) {
     return i < sizeof known / sizeof *known ? known[i].name : NULL;
+}
+
+/* Every --net is checked before the first is run, so that a missing file
+ * fails at once rather than after the networks before it. */
+static bool net_file_readable(const char *spec, const char *path) {
+    if (access(path, R_OK) == 0) return true;
+    fprintf(stderr, "lsuv-bench: --net %s: %s: %s\n", spec, path, strerror(errno));
+    return false;
 }
 
 bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
@@ -65,7 +74,7 @@ bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
         snprintf(out->input, sizeof out->input, "%s%s", known[i].fashion ? "idx:" : "synthetic",
                  known[i].fashion ? images : "");
         out->normalize = known[i].fashion;
-        return true;
+        return net_file_readable(spec, out->path);
     }
     if (!strchr(base, '/') && !strstr(base, ".cfg")) {
         fprintf(stderr,
@@ -79,7 +88,7 @@ bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
     if (dot) *dot = '\0';
     snprintf(out->path, sizeof out->path, "%s", base);
     snprintf(out->input, sizeof out->input, "synthetic");
-    return true;
+    return net_file_readable(spec, out->path);
 }
 
 /* What one device holds for the network being benchmarked. */

@@ -22,7 +22,7 @@ typedef struct suite_net {
 
 /* NAME[@BATCH] or PATH[@BATCH]. The names: fastai (nets/fastai-07a.cfg,
  * batch 512 of Fashion-MNIST from images), vgg (nets/vgg-bench.cfg, 16),
- * jnet-conv (64) and alexnet (2) from shared/nets/darknet; a path runs on
+ * jnet-conv (64) and alexnet (2) from nets/; a path runs on
  * synthetic input. Prints why and returns false when spec is no good. */
 bool suite_net_parse(const char *spec, const char *images, suite_net *out);
 /* The i-th known name, NULL past the last: the default list of --net. */

@@ -232,6 +232,17 @@ Test(bench, bad_arguments_exit_2) {
     }
 }
 
+/* A missing file anywhere in the list fails before the first network runs. */
+Test(bench, missing_net_fails_before_any_work) {
+    spawn_result r = RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--net", "/nonexistent/y.cfg",
+                         "--orders", "joint", "--repeats", "5");
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--net /nonexistent/y.cfg") && strstr(r.err, "No such file"), "%s",
+              r.err);
+    cr_assert(!strstr(r.out, "fastai") && !strstr(r.err, "fastai"), "ran first: %s", r.out);
+    spawn_result_free(&r);
+}
+
 Test(bench, kernels_measure_under_their_peak) {
     /* With validation on. Exit 0 also says the FMA peak kernel computed the
      * closed form of its chains, so it ran every FMA it is counted for (it

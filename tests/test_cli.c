@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lsuv/weights.h"
+#include "support/nets.h"
 #include "support/spawn.h"
 
 TestSuite(cli, .timeout = 120);
@@ -126,12 +127,11 @@ Test(cli, bench_kernels_json) {
     spawn_result_free(&r);
 }
 
-#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
-#define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
+#define FASTAI LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
 
 Test(cli, summary_json) {
     spawn_result r =
-        RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--summary", "--json", "-");
+        RUN(NULL, LSUV_VK_BIN, "--layers", NETS "alexnet.cfg", "--summary", "--json", "-");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cJSON *root = cJSON_Parse(r.out);
     cr_assert_not_null(root, "not JSON: %s", r.out);
@@ -156,22 +156,55 @@ Test(cli, summary_text) {
     spawn_result_free(&r);
 }
 
+/* Writes text to a file of the test's own in LSUV_TEST_TMP; returns its path. */
+static const char *tmp_file(const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%d-%s", LSUV_TEST_TMP, (int)getpid(), name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
 Test(cli, bad_networks_exit_2_with_file_and_line) {
-    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "yolov3-tiny.cfg", "--summary");
+    const char *routed = tmp_file("routed.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
+                                                "[convolutional]\nfilters=4\nsize=3\n"
+                                                "[route]\nlayers=-1\n");
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", routed, "--summary");
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "yolov3-tiny.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    cr_assert(strstr(r.err, "routed.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
     spawn_result_free(&r);
-    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "cifar.cfg", "--summary");
+    unlink(routed);
+    const char *bn = tmp_file("bn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
+                                        "[convolutional]\nbatch_normalize=1\nfilters=4\n"
+                                        "size=3\nactivation=leaky\n");
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", bn, "--summary");
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "--bn strip"), "%s", r.err);
+    cr_assert(strstr(r.err, "bn.cfg:6:") && strstr(r.err, "--bn strip"), "%s", r.err);
     spawn_result_free(&r);
-    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "cifar.cfg", "--bn", "strip", "--summary");
+    /* 4x3x3x3 weights and 4 biases: batch norm's scales, means and variances are gone. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", bn, "--bn", "strip", "--summary");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_assert(strstr(r.err, "warning:") && strstr(r.out, "7678986"), "%s", r.err);
+    cr_assert(strstr(r.err, "warning:") && strstr(r.out, " 112 "), "%s", r.out);
     spawn_result_free(&r);
+    unlink(bn);
     r = RUN(NULL, LSUV_VK_BIN, "--layers", "/nonexistent.cfg");
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "/nonexistent.cfg"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+/* darknet's own files, as they come, where LSUV_DARKNET_CFG_DIR names them. */
+Test(cli, darknet_files_as_darknet_wrote_them) {
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", darknet_cfg("yolov3-tiny.cfg"), "--summary");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "yolov3-tiny.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", darknet_cfg("cifar.cfg"), "--bn", "strip", "--summary");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "warning:") && strstr(r.out, "7678986"), "%s", r.err);
     spawn_result_free(&r);
 }
 
@@ -186,7 +219,7 @@ Test(cli, weights_round_trip_through_files) {
             "std-first");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
-    r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--weights-in", path);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", NETS "alexnet.cfg", "--weights-in", path);
     cr_assert_eq(r.exit_code, 2, "weights for another network");
     cr_assert(strstr(r.err, "layers.0.weight"), "%s", r.err);
     spawn_result_free(&r);

@@ -223,7 +223,7 @@ GPU_TEST(forward, chunked) {
 }
 
 GPU_TEST(forward, alexnet_batch_2) {
-    /* darknet's alexnet, every layer checked on the device's own input to it
+    /* alexnet, every layer checked on the device's own input to it
      * (so each layer meets its bound), and the output against the fp64
      * forward from the image. Under the sanitizers it would take minutes of
      * LLVM compiling and fp64 loops and add no coverage the smaller cases
@@ -232,7 +232,7 @@ GPU_TEST(forward, alexnet_batch_2) {
     cr_skip_test("alexnet is checked by make test; the sanitizer build skips it");
 #endif
     lsuv_net *net = NULL;
-    TEST_OK(lsuv_net_load(LSUV_SHARED_DIR "/nets/darknet/alexnet.cfg", NULL, &net));
+    TEST_OK(lsuv_net_load(LSUV_SOURCE_DIR "/nets/alexnet.cfg", NULL, &net));
     lsuv_weights *w = weights_for(net, 11);
     lsuv_batch b = batch_for(net, 2, 12);
     lsuv_forward *f = NULL;

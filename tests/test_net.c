@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "lsuv/net.h"
-
-#define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
+#include "support/nets.h"
 
 static lsuv_net *load(const char *path, bool strip_bn) {
     lsuv_net_options o = {.strip_bn = strip_bn};
@@ -45,26 +44,78 @@ static void assert_net(const char *file, bool strip, uint64_t params, lsuv_shape
     lsuv_net_destroy(net);
 }
 
-/* The expected figures are darknet's own, from ../shared/nets/darknet/README. */
-Test(darknet, alexnet) {
-    assert_net(DARKNET "alexnet.cfg", false, 62378344, (lsuv_shape){1000, 1, 1});
+/* The repository's own cfgs of the standard architectures: the parameter
+ * counts are the papers' layer sizes summed by hand, and darknet's README
+ * gives the same figures for its files. */
+Test(nets, alexnet) {
+    /* conv 96x3x11x11, 256x96x5x5, 384x256x3x3, 384x384x3x3, 256x384x3x3 and
+     * connected 9216->4096->4096->1000, each with its biases. */
+    uint64_t params = 96 * (3 * 121 + 1) + 256 * (96 * 25 + 1) + 384 * (256 * 9 + 1) +
+                      384 * (384 * 9 + 1) + 256 * (384 * 9 + 1) + 4096 * (9216 + 1) +
+                      4096 * (4096 + 1) + 1000 * (4096 + 1);
+    cr_assert_eq(params, 62378344);
+    assert_net(NETS "alexnet.cfg", false, params, (lsuv_shape){1000, 1, 1});
 }
-Test(darknet, vgg16) {
-    assert_net(DARKNET "vgg-16.cfg", false, 138357544, (lsuv_shape){1000, 1, 1});
+Test(nets, vgg16) {
+    /* Thirteen 3x3 convolutions 3-64-64-128-128-256x3-512x6, then
+     * 25088->4096->4096->1000. */
+    static const unsigned ch[] = {3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    uint64_t params = 0;
+    for (unsigned i = 0; i < 13; ++i) params += (uint64_t)ch[i + 1] * (ch[i] * 9 + 1);
+    params += 4096ull * (512 * 7 * 7 + 1) + 4096ull * (4096 + 1) + 1000ull * (4096 + 1);
+    cr_assert_eq(params, 138357544);
+    assert_net(NETS "vgg-16.cfg", false, params, (lsuv_shape){1000, 1, 1});
 }
-Test(darknet, jnet_conv) {
-    assert_net(DARKNET "jnet-conv.cfg", false, 18870048, (lsuv_shape){1024, 1, 1});
-}
-Test(darknet, cifar_with_bn_stripped) {
-    assert_net(DARKNET "cifar.cfg", true, 7678986, (lsuv_shape){10, 1, 1});
-}
-Test(darknet, darknet_with_bn_stripped) {
-    assert_net(DARKNET "darknet.cfg", true, 7317384, (lsuv_shape){1000, 1, 1});
+Test(nets, jnet_conv) {
+    /* Six blocks of two 3x3 convolutions, 32 to 1024 filters. */
+    uint64_t params = 0;
+    for (unsigned in = 3, f = 32; f <= 1024; in = f, f *= 2)
+        params += f * (in * 9 + 1) + f * (f * 9 + 1);
+    cr_assert_eq(params, 18870048);
+    assert_net(NETS "jnet-conv.cfg", false, params, (lsuv_shape){1024, 1, 1});
 }
 
-Test(darknet, alexnet_shapes) {
+/* darknet's own files, where LSUV_DARKNET_CFG_DIR names them; the expected
+ * figures are darknet's, from its README. */
+Test(darknet, alexnet) {
+    assert_net(darknet_cfg("alexnet.cfg"), false, 62378344, (lsuv_shape){1000, 1, 1});
+}
+Test(darknet, vgg16) {
+    assert_net(darknet_cfg("vgg-16.cfg"), false, 138357544, (lsuv_shape){1000, 1, 1});
+}
+Test(darknet, jnet_conv) {
+    assert_net(darknet_cfg("jnet-conv.cfg"), false, 18870048, (lsuv_shape){1024, 1, 1});
+}
+Test(darknet, cifar_with_bn_stripped) {
+    assert_net(darknet_cfg("cifar.cfg"), true, 7678986, (lsuv_shape){10, 1, 1});
+}
+Test(darknet, darknet_with_bn_stripped) {
+    assert_net(darknet_cfg("darknet.cfg"), true, 7317384, (lsuv_shape){1000, 1, 1});
+}
+
+/* Our cfgs describe the same networks as darknet's, layer by layer. */
+Test(darknet, our_cfgs_match_darknets) {
+    static const char *names[] = {"alexnet.cfg", "vgg-16.cfg", "jnet-conv.cfg"};
+    for (unsigned n = 0; n < sizeof names / sizeof *names; ++n) {
+        char ours[1024];
+        snprintf(ours, sizeof ours, NETS "%s", names[n]);
+        lsuv_net *a = load(ours, false), *b = load(darknet_cfg(names[n]), false);
+        cr_assert_eq(a->n_layers, b->n_layers, "%s", names[n]);
+        for (uint32_t i = 0; i < a->n_layers; ++i) {
+            const lsuv_layer *x = &a->layers[i], *y = &b->layers[i];
+            cr_assert(x->type == y->type && x->activation == y->activation &&
+                          x->params == y->params && x->out.c == y->out.c && x->out.h == y->out.h &&
+                          x->out.w == y->out.w,
+                      "%s: layer %u differs", names[n], i);
+        }
+        lsuv_net_destroy(a);
+        lsuv_net_destroy(b);
+    }
+}
+
+Test(nets, alexnet_shapes) {
     /* 227 -> conv 11/4 -> 55 -> max 3/2 pad 0 -> 27 -> conv 5 pad -> 27 -> 13 ... */
-    lsuv_net *net = load(DARKNET "alexnet.cfg", false);
+    lsuv_net *net = load(NETS "alexnet.cfg", false);
     static const lsuv_shape want[] = {{96, 55, 55},  {96, 27, 27},  {256, 27, 27}, {256, 13, 13},
                                       {384, 13, 13}, {384, 13, 13}, {256, 13, 13}, {256, 6, 6}};
     for (unsigned i = 0; i < sizeof want / sizeof *want; ++i)
@@ -78,8 +129,8 @@ Test(darknet, alexnet_shapes) {
     lsuv_net_destroy(net);
 }
 
-Test(darknet, vgg16_crops_first) {
-    lsuv_net *net = load(DARKNET "vgg-16.cfg", false);
+Test(nets, vgg16_crops_first) {
+    lsuv_net *net = load(NETS "vgg-16.cfg", false);
     cr_assert_eq(net->layers[0].type, LSUV_LAYER_CROP);
     cr_assert_eq(net->layers[0].out.h, 224);
     cr_assert_eq(net->layers[1].in.w, 224);
@@ -88,12 +139,12 @@ Test(darknet, vgg16_crops_first) {
 
 Test(darknet, batch_norm_needs_strip) {
     lsuv_net *net = NULL;
-    lsuv_status s = lsuv_net_load(DARKNET "cifar.cfg", NULL, &net);
+    lsuv_status s = lsuv_net_load(darknet_cfg("cifar.cfg"), NULL, &net);
     cr_assert_eq(s, LSUV_ERROR_PARSE);
     cr_assert(strstr(lsuv_error_message(), "cifar.cfg:") &&
                   strstr(lsuv_error_message(), "--bn strip"),
               "%s", lsuv_error_message());
-    net = load(DARKNET "cifar.cfg", true);
+    net = load(darknet_cfg("cifar.cfg"), true);
     cr_assert_gt(net->n_warnings, 0);
     cr_assert(strstr(net->warnings[0], "batch norm stripped"), "%s", net->warnings[0]);
     lsuv_net_destroy(net);
@@ -101,7 +152,7 @@ Test(darknet, batch_norm_needs_strip) {
 
 Test(darknet, yolov3_tiny_refused_clearly) {
     lsuv_net *net = NULL;
-    lsuv_status s = lsuv_net_load(DARKNET "yolov3-tiny.cfg", NULL, &net);
+    lsuv_status s = lsuv_net_load(darknet_cfg("yolov3-tiny.cfg"), NULL, &net);
     cr_assert_eq(s, LSUV_ERROR_PARSE);
     cr_assert(strstr(lsuv_error_message(), "is not supported yet") &&
                   strstr(lsuv_error_message(), "yolov3-tiny.cfg:"),

@@ -12,7 +12,10 @@ rm -rf "$work"
 mkdir -p "$work"/{cfg,darknet_weights,safetensors,idx,npy}
 
 cp "$root"/nets/*.cfg "$work/cfg/"
-[ -d "$root/../shared/nets/darknet" ] && cp "$root"/../shared/nets/darknet/*.cfg "$work/cfg/"
+# darknet's own files too, where LSUV_DARKNET_CFG_DIR names them.
+if [ -n "${LSUV_DARKNET_CFG_DIR:-}" ] && [ -d "$LSUV_DARKNET_CFG_DIR" ]; then
+  cp "$LSUV_DARKNET_CFG_DIR"/*.cfg "$work/cfg/"
+fi
 
 # The weights targets' network (as in fuzz_weights.c), saved in both formats.
 cat >"$work/net.cfg" <<'CFG'
