@@ -1,10 +1,13 @@
 #!/bin/bash
 # Fills .gl/ (git-ignored) with the Debian packages that a GPU machine with
 # no package registry and no build tools needs to run the built programs:
-# the Vulkan loader, which volk opens at run time, and every library that
-# ldd lists for build/lsuv-vk and build/lsuv-bench (but libc). There,
-# `for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig` installs them, and
-# bench/run-gpu.sh runs the suite.
+# the Vulkan loader, which volk opens at run time, the validation layer, and
+# every library that ldd lists for build/lsuv-vk, build/lsuv-bench and the
+# test binaries (but libc). Fashion-MNIST's package (31 MB) would not fit
+# what such a machine is sent, so .gl/fashion-mnist/ gets its first 2048
+# training images as an IDX file of their own: every batch the bench and
+# the device tests take is among them. There, `for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig`
+# installs them, and scripts/gpu-run.sh runs the checks and the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -14,8 +17,8 @@ for program in lsuv-vk lsuv-bench; do
         exit 2
     fi
 done
-packages=(libvulkan1)
-for lib in $(ldd "$build/lsuv-vk" "$build/lsuv-bench" | awk '$3 ~ /^\// {print $3}' | sort -u); do
+packages=(libvulkan1 vulkan-validationlayers)
+for lib in $(ldd "$build/lsuv-vk" "$build/lsuv-bench" "$build"/tests/test_* 2>/dev/null | awk '$3 ~ /^\// {print $3}' | sort -u); do
     real=$(readlink -f "$lib")
     # With merged /usr a file may be registered under either path.
     owner=$(dpkg -S "$real" 2>/dev/null || dpkg -S "/usr$real" 2>/dev/null ||
@@ -26,7 +29,17 @@ for lib in $(ldd "$build/lsuv-vk" "$build/lsuv-bench" | awk '$3 ~ /^\// {print $
     *) packages+=("$owner") ;;
     esac
 done
-mkdir -p .gl
+rm -rf .gl
+mkdir -p .gl/fashion-mnist
+python3 - .gl/fashion-mnist/train-images-idx3-ubyte.gz <<'PY'
+import gzip, struct, sys
+n = 2048
+with gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") as f:
+    magic, count, rows, cols = struct.unpack(">IIII", f.read(16))
+    images = f.read(n * rows * cols)
+with gzip.open(sys.argv[1], "wb") as f:
+    f.write(struct.pack(">IIII", magic, n, rows, cols) + images)
+PY
 cd .gl
 apt-get download $(printf '%s\n' "${packages[@]}" | sort -u)
 ls -1 "$PWD"
