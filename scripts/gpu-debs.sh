@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fills .gl/ (git-ignored) with the Debian packages that a GPU machine with
 # no package registry and no build tools needs to run the built programs:
-# the Vulkan loader, which volk opens at run time, the validation layer, and
+# the Vulkan loader, which volk opens at run time, glvnd's libraries (NVIDIA's
+# Vulkan driver is its GLX library and needs them), the validation layer, and
 # every library that ldd lists for build/lsuv-vk, build/lsuv-bench and the
 # test binaries (but libc). Fashion-MNIST's package (31 MB) would not fit
 # what such a machine is sent, so .gl/fashion-mnist/ gets its first 2048
@@ -17,7 +18,7 @@ for program in lsuv-vk lsuv-bench; do
         exit 2
     fi
 done
-packages=(libvulkan1 vulkan-validationlayers)
+packages=(libvulkan1 vulkan-validationlayers libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 for lib in $(ldd "$build/lsuv-vk" "$build/lsuv-bench" "$build"/tests/test_* 2>/dev/null | awk '$3 ~ /^\// {print $3}' | sort -u); do
     real=$(readlink -f "$lib")
     # With merged /usr a file may be registered under either path.

@@ -51,7 +51,8 @@ step devices 30 build/lsuv-vk --list-devices
 step fastai 60 build/lsuv-vk --layers nets/fastai-07a.cfg --input "idx:$images" --normalize \
     --order all --verify --validate --device "$device" --json "$logs/fastai.json"
 step bench 240 env BUILD="$PWD/build" bash bench/run-gpu.sh "$device"
-cp -r bench/results "$logs/" 2>/dev/null
+# One archive: the device tool returns a bounded number of files.
+tar czf "$logs/results.tgz" bench/results/*/ 2>/dev/null
 for suite in stats forward lsuv; do
     LSUV_TEST_DEVICE=$device step "test_$suite" 150 "build/tests/test_$suite" --verbose=0 &
 done
