@@ -1,5 +1,7 @@
 #include "core/error.h"
 
+#include "lsuv_git_commit.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
