@@ -455,6 +455,38 @@ GPU_TEST(lsuv, moments_beyond_fp32_are_an_overflow) {
     unmake(&s);
 }
 
+GPU_TEST(lsuv, one_value_per_batch_is_refused_up_front) {
+    /* A batch of 1 through a layer with one output per sample: the std of
+     * one value is undefined (it was reported as a dead layer). */
+    static const char *cfgs[] = {
+        "[net]\nheight=3\nwidth=3\nchannels=2\n[connected]\noutput=4\nactivation=linear\n"
+        "[connected]\noutput=1\nactivation=linear\n",
+        "[net]\nheight=3\nwidth=3\nchannels=2\n[connected]\noutput=4\nactivation=linear\n"
+        "[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"};
+    for (size_t c = 0; c < 2; ++c) {
+        /* The convolution sees a 4x1x1 input: lsuv_net_parse shapes a
+         * connected layer's output as c x 1 x 1. */
+        setup s = make_cfg(cfgs[c], 1, 14);
+        lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+        lsuv_run run;
+        lsuv_error_clear();
+        cr_assert_eq(lsuv_initialize(s.forward, &o, &run), LSUV_ERROR_INVALID, "case %zu", c);
+        const char *m = lsuv_error_message();
+        cr_assert(strstr(m, "layer 1") && strstr(m, "batch of at least 2"), "%s", m);
+        unmake(&s);
+        /* A batch of 2 gives two values: one std step and one mean step
+         * make them exactly -1 and 1. */
+        s = make_cfg(cfgs[c], 2, 14);
+        TEST_OK(lsuv_initialize(s.forward, &o, &run));
+        cr_assert_eq(run.hazard, LSUV_HAZARD_NONE, "case %zu: hazard %d", c, run.hazard);
+        cr_assert_eq(run.n_layers, 2);
+        cr_assert_leq(fabs(run.layers[1].std - 1), 1e-3);
+        cr_assert_leq(fabs(run.layers[1].mean), 1e-3);
+        lsuv_run_free(&run);
+        unmake(&s);
+    }
+}
+
 /* Runs lsuv-vk on fastai with the weights of `w`; returns its result. */
 static spawn_result run_cli_with(const lsuv_net *net, const lsuv_weights *w, const char *path,
                                  const char *json) {
