@@ -27,3 +27,17 @@ float activate(uint act, float slope, float x) {
     }
     return x;
 }
+
+bool is_nan_bits(float x) {
+    // A bit test rather than isnan, which a driver may fold away.
+    return (floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// The activation with NaN kept NaN, as IEEE arithmetic keeps it, whichever
+// the activation: GLSL leaves max, min and clamp of a NaN to the driver
+// (lavapipe's max(NaN, 0.0) is 0), and a NaN turned into a number would hide
+// from the statistics. A select, not a branch, so no lane waits on another.
+float activate_keep_nan(uint act, float slope, float x) {
+    float y = activate(act, slope, x);
+    return is_nan_bits(x) ? x : y;
+}

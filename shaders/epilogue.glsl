@@ -31,10 +31,12 @@ float epilogue_shift(Scales sc, float bias) {
     return fma(bias, sc.bscale, sc.bshift);
 }
 
-// The output of a sum, as stored.
+// The output of a sum, as stored. The clamp keeps NaN (min's choice for NaN
+// is the driver's), and an unset maxv is +Inf, so Inf stays Inf too.
 float epilogue_value(Scales sc, float sum, float shift) {
     float pre = fma(sum, sc.wscale, shift);
-    return float(STORED(min(activate(ACT, sc.slope, pre) - sc.sub, sc.maxv)));
+    float v = activate_keep_nan(ACT, sc.slope, pre) - sc.sub;
+    return float(STORED(is_nan_bits(v) ? v : min(v, sc.maxv)));
 }
 
 // Adds an output to the statistics; NaN and Inf are counted apart.

@@ -13,7 +13,7 @@ layout(set = 0, binding = 0) readonly buffer Result { Partial result[]; };
 layout(set = 0, binding = 1) buffer Control {
     uint phase;     // which loop of a two-loop ordering runs
     uint done;
-    uint status;    // 0 fine, 1 dead (std 0), 2 NaN or Inf, 3 the scale diverged
+    uint status;    // lsuv_hazard: 0 fine, 1 dead, 2 NaN or Inf, 3 diverged, 4 overflow
     uint passes;    // statistics passes taken
     uint iters0, iters1; // steps taken in each loop
     uint capped;    // a loop stopped at max_iters
@@ -67,13 +67,20 @@ void main() {
     if (ctl.done != 0u) return;
     Partial r = result[pc.slot];
     float mean = r.shift + r.mean;
-    float std = r.n > 1u ? sqrt(max(r.m2, 0.0) / float(r.n - 1u)) : 0.0;
+    // An m2 of NaN (Inf less Inf, once the squares overflowed) stays NaN:
+    // max(NaN, 0.0) may be 0, and a std of 0 would call the layer dead.
+    float m2 = is_finite_bits(r.m2) ? max(r.m2, 0.0) : r.m2;
+    float std = r.n > 1u ? sqrt(m2 / float(r.n - 1u)) : 0.0;
     uint pass = ctl.passes++;
     ctl.mean = mean;
     ctl.std = std;
     uint step = 0u;
-    if (r.nonfinite != 0u || !is_finite_bits(mean) || !is_finite_bits(std)) {
+    if (r.nonfinite != 0u) {
         ctl.status = 2u;
+        ctl.done = 1u;
+    } else if (!is_finite_bits(mean) || !is_finite_bits(std)) {
+        // Every output finite, but too large for fp32 moments.
+        ctl.status = 4u;
         ctl.done = 1u;
     } else if (std == 0.0) {
         ctl.status = 1u;

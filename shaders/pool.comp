@@ -19,6 +19,13 @@ layout(push_constant) uniform Push {
     uint in_off, out_off;
 } pc;
 
+// The larger of m and v, NaN if either is: a NaN in a window makes its max
+// NaN, as in the reference. GLSL's max of a NaN may be either operand.
+float max_keep_nan(float m, float v) {
+    bool v_nan = (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u;
+    return v_nan || v > m ? v : m;
+}
+
 void main() {
     uint i = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x +
              gl_GlobalInvocationID.x;
@@ -38,7 +45,7 @@ void main() {
             for (uint kx = 0u; kx < pc.size; ++kx) {
                 int iy = y0 + int(ky), ix = x0 + int(kx);
                 if (iy >= 0 && ix >= 0 && iy < int(pc.h) && ix < int(pc.w))
-                    v = max(v, float(x[plane + uint(iy) * pc.w + uint(ix)]));
+                    v = max_keep_nan(v, float(x[plane + uint(iy) * pc.w + uint(ix)]));
             }
         }
     } else if (pc.mode == 1u) {

@@ -361,3 +361,92 @@ GPU_TEST(forward, fp16_storage) {
     one_layer_fp16("height=9\nwidth=7\nchannels=3", "[maxpool]\nsize=2\nstride=2", 3);
     one_layer_fp16("height=7\nwidth=5\nchannels=4", "[avgpool]", 3);
 }
+
+/* One layer on the device with `poison` (NaN or Inf) at two inputs, against
+ * the reference: an output is NaN, or is an infinity, exactly where the
+ * reference's is, and the rest meet the usual bound. Returns the NaN count. */
+static uint64_t poisoned_layer(const char *net_line, const char *layer_text, uint32_t n,
+                               float poison) {
+    char text[1024];
+    snprintf(text, sizeof text, "[net]\n%s\n%s\n", net_line, layer_text);
+    lsuv_net *net = parse(text);
+    lsuv_weights *w = weights_for(net, 21);
+    lsuv_batch b = batch_for(net, n, 22);
+    uint64_t in_count = (uint64_t)n * b.c * b.h * b.w;
+    b.data[in_count / 3] = poison;
+    b.data[in_count - 2] = poison;
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = n};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, 0, false));
+    const lsuv_layer *l = &net->layers[0];
+    uint64_t count = (uint64_t)n * lsuv_ref_layer_outputs(l), nans = 0;
+    float *dev = malloc(count * sizeof *dev);
+    double *in = malloc(in_count * sizeof *in), *ref = malloc(count * sizeof *ref),
+           *mag = malloc(count * sizeof *mag);
+    for (uint64_t i = 0; i < in_count; ++i) in[i] = b.data[i];
+    TEST_OK(lsuv_forward_read(f, 0, dev));
+    lsuv_ref_layer(l, &w->layers[0], in, n, ref, mag);
+    for (uint64_t i = 0; i < count; ++i) {
+        nans += isnan(ref[i]);
+        if (isnan(ref[i]) || isinf(ref[i])) {
+            cr_assert(isnan(ref[i]) ? isnan(dev[i]) : dev[i] == ref[i],
+                      "%s output %llu: device %g, reference %g", layer_text, (unsigned long long)i,
+                      dev[i], ref[i]);
+            continue;
+        }
+        /* As compare_layer_as bounds them. */
+        double bound = lsuv_layer_has_weights(l)
+                           ? bound_for(lsuv_layer_fan_in(l), mag[i], ref[i], l->sub)
+                           : (double)(l->in.h * l->in.w + 1) * 0x1p-24 * (fabs(ref[i]) + 4);
+        cr_assert(fabs(dev[i] - ref[i]) <= bound, "%s output %llu: device %.9g, reference %.9g",
+                  layer_text, (unsigned long long)i, dev[i], ref[i]);
+    }
+    free(dev);
+    free(in);
+    free(ref);
+    free(mag);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return nans;
+}
+
+GPU_TEST(forward, nan_stays_nan) {
+    /* Every activation the cfg knows (the list ends at "unknown"): NaN in,
+     * NaN out of each window that holds it (relu's max(NaN, 0) was 0). */
+    const char *shape = "height=6\nwidth=7\nchannels=3";
+    for (unsigned a = 0; strcmp(lsuv_activation_name((lsuv_activation)a), "unknown") != 0; ++a) {
+        char layer[256];
+        snprintf(layer, sizeof layer,
+                 "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=%s\nsub=0.25",
+                 lsuv_activation_name((lsuv_activation)a));
+        cr_assert_gt(poisoned_layer(shape, layer, 3, NAN), 0, "%s", layer);
+    }
+    /* The clamp to maxv keeps NaN; a connected layer, summed across lanes. */
+    cr_assert_eq(poisoned_layer(shape, "[connected]\noutput=5\nactivation=relu\nmaxv=0.5", 3, NAN),
+                 2 * 5);
+    cr_assert_eq(poisoned_layer(shape, "[connected]\noutput=5\nactivation=linear", 1, NAN), 5);
+    /* A window with a NaN has a NaN max, wherever the NaN is in it. */
+    cr_assert_eq(poisoned_layer(shape, "[maxpool]\nsize=2\nstride=2", 3, NAN), 2);
+    cr_assert_gt(poisoned_layer(shape, "[maxpool]\nsize=3\nstride=1\npadding=2", 3, NAN), 2);
+    cr_assert_eq(poisoned_layer(shape, "[avgpool]", 3, NAN), 2);
+}
+
+GPU_TEST(forward, inf_stays_inf) {
+    /* An infinite input makes each sum over it infinite; an unset maxv
+     * keeps it so (it was clamped to FLT_MAX), a set one clamps it. */
+    const char *shape = "height=5\nwidth=4\nchannels=2";
+    static const char *layers[] = {
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=linear",
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu",
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky",
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu6",
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nmaxv=1.5",
+        "[connected]\noutput=3\nactivation=linear",
+        "[maxpool]\nsize=2\nstride=2"};
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; ++i)
+        cr_assert_eq(poisoned_layer(shape, layers[i], 2, INFINITY), 0, "%s", layers[i]);
+}

@@ -355,3 +355,174 @@ GPU_TEST(lsuv, fp16_storage_reaches_the_same_tolerances) {
     lsuv_run_free(&run);
     unmake(&s);
 }
+
+/* A one-network setup from cfg text, on the synthetic input. */
+static setup make_cfg(const char *cfg, uint32_t batch, uint64_t seed) {
+    setup s = {0};
+    TEST_OK(lsuv_net_parse("hazard.cfg", cfg, strlen(cfg), NULL, &s.net));
+    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
+    lsuv_input_options io = {.spec = "synthetic", .batch = batch, .seed = seed};
+    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
+    lsuv_forward_options fo = {.batch = batch};
+    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
+    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
+    return s;
+}
+
+/* Runs std-first from the setup's weights; the run must stop at `layer`
+ * with `hazard`. */
+static void expect_hazard(setup *s, lsuv_hazard hazard, uint32_t layer, const char *what) {
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s->forward, s->weights));
+    TEST_OK(lsuv_initialize(s->forward, &o, &run));
+    cr_assert_eq(run.hazard, hazard, "%s: hazard %d, expected %d (mean %g, std %g)", what,
+                 run.hazard, hazard, run.n_layers ? run.layers[run.n_layers - 1].mean : 0.0,
+                 run.n_layers ? run.layers[run.n_layers - 1].std : 0.0);
+    cr_assert_eq(run.layers[run.n_layers - 1].index, layer, "%s", what);
+    cr_assert(!run.converged);
+    lsuv_run_free(&run);
+}
+
+GPU_TEST(lsuv, nan_in_the_input_is_nonfinite_not_dead) {
+    /* fastai's relu first layer: relu(NaN) must stay NaN for the statistics
+     * to see it (it was 0, and the run went on). */
+    setup s = make(32, 7);
+    s.batch.data[300] = NAN;
+    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
+    expect_hazard(&s, LSUV_HAZARD_NONFINITE, 0, "fastai, relu");
+    unmake(&s);
+    /* Linear and relu6 first layers too: linear was reported dead with a
+     * mean of 1.7e36, the unset maxv's clamp having turned NaN into FLT_MAX. */
+    static const char *acts[] = {"linear", "relu", "relu6"};
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; ++a) {
+        /* Stopped at the convolution, or (lsuv=0 there) at the connected
+         * layer after it: NaN crosses a whole forward too. */
+        for (uint32_t conn = 0; conn < 2; ++conn) {
+            char cfg[256];
+            snprintf(cfg, sizeof cfg,
+                     "[net]\nheight=8\nwidth=8\nchannels=2\n"
+                     "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=%s\nlsuv=%u\n"
+                     "[connected]\noutput=6\nactivation=%s\n",
+                     acts[a], 1 - conn, acts[a]);
+            s = make_cfg(cfg, 5, 8 + a);
+            s.batch.data[77] = NAN;
+            TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
+            expect_hazard(&s, LSUV_HAZARD_NONFINITE, conn, acts[a]);
+            unmake(&s);
+        }
+    }
+}
+
+GPU_TEST(lsuv, nonfinite_weights_are_nonfinite_not_dead) {
+    setup s = make(32, 11);
+    /* Inf times the background's negative inputs gives -Inf, which relu
+     * makes 0; times the foreground +Inf (which the clamp made FLT_MAX). */
+    s.weights->layers[0].weight[12] = INFINITY;
+    expect_hazard(&s, LSUV_HAZARD_NONFINITE, 0, "an Inf weight in layer 0");
+    s.weights->layers[0].weight[12] = 0.1f;
+    s.weights->layers[2].weight[40] = NAN;
+    expect_hazard(&s, LSUV_HAZARD_NONFINITE, 2, "a NaN weight in layer 2");
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, dead_means_finite_and_equal) {
+    /* Zero weights and a bias of 3: every output of layer 1 is exactly 3
+     * (relu), finite and equal, so dead. */
+    setup s = make(16, 12);
+    lsuv_layer_params *p = &s.weights->layers[1];
+    memset(p->weight, 0, p->weight_count * 4);
+    for (uint32_t i = 0; i < p->bias_count; ++i) p->bias[i] = 3.0f;
+    lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST};
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &o, &run));
+    cr_assert_eq(run.hazard, LSUV_HAZARD_DEAD);
+    cr_assert_eq(run.n_layers, 2);
+    cr_assert_eq(run.layers[1].std, 0.0);
+    cr_assert_eq(run.layers[1].mean, 3.0);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, moments_beyond_fp32_are_an_overflow) {
+    /* Outputs near 1e21 are finite, but their squares are not: the std is
+     * out of fp32's reach, which is neither NaN in the output nor dead. */
+    setup s = make(32, 13);
+    lsuv_layer_params *p = &s.weights->layers[0];
+    for (uint64_t i = 0; i < p->weight_count; ++i) p->weight[i] *= 1e21f;
+    expect_hazard(&s, LSUV_HAZARD_OVERFLOW, 0, "weights times 1e21");
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, one_value_per_batch_is_refused_up_front) {
+    /* A batch of 1 through a layer with one output per sample: the std of
+     * one value is undefined (it was reported as a dead layer). */
+    static const char *cfgs[] = {
+        "[net]\nheight=3\nwidth=3\nchannels=2\n[connected]\noutput=4\nactivation=linear\n"
+        "[connected]\noutput=1\nactivation=linear\n",
+        "[net]\nheight=3\nwidth=3\nchannels=2\n[connected]\noutput=4\nactivation=linear\n"
+        "[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"};
+    for (size_t c = 0; c < 2; ++c) {
+        /* The convolution sees a 4x1x1 input: lsuv_net_parse shapes a
+         * connected layer's output as c x 1 x 1. */
+        setup s = make_cfg(cfgs[c], 1, 14);
+        lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+        lsuv_run run;
+        lsuv_error_clear();
+        cr_assert_eq(lsuv_initialize(s.forward, &o, &run), LSUV_ERROR_INVALID, "case %zu", c);
+        const char *m = lsuv_error_message();
+        cr_assert(strstr(m, "layer 1") && strstr(m, "batch of at least 2"), "%s", m);
+        unmake(&s);
+        /* A batch of 2 gives two values: one std step and one mean step
+         * make them exactly -1 and 1. */
+        s = make_cfg(cfgs[c], 2, 14);
+        TEST_OK(lsuv_initialize(s.forward, &o, &run));
+        cr_assert_eq(run.hazard, LSUV_HAZARD_NONE, "case %zu: hazard %d", c, run.hazard);
+        cr_assert_eq(run.n_layers, 2);
+        cr_assert_leq(fabs(run.layers[1].std - 1), 1e-3);
+        cr_assert_leq(fabs(run.layers[1].mean), 1e-3);
+        lsuv_run_free(&run);
+        unmake(&s);
+    }
+}
+
+/* Runs lsuv-vk on fastai with the weights of `w`; returns its result. */
+static spawn_result run_cli_with(const lsuv_net *net, const lsuv_weights *w, const char *path,
+                                 const char *json) {
+    TEST_OK(lsuv_weights_save(net, w, path));
+    return spawn_run((const char *const[]){LSUV_VK_BIN, "--layers", FASTAI, "--batch", "32",
+                                           "--input", FASHION, "--normalize", "--weights-in", path,
+                                           "--json", json, NULL},
+                     NULL);
+}
+
+GPU_TEST(lsuv, cli_names_the_hazard) {
+    char w[256], json[256];
+    snprintf(w, sizeof w, "%s/haz-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    snprintf(json, sizeof json, "%s/haz-%d.json", LSUV_TEST_TMP, (int)getpid());
+    lsuv_net *net;
+    lsuv_weights *big;
+    TEST_OK(lsuv_net_load(FASTAI, NULL, &net));
+    TEST_OK(lsuv_weights_init(net, LSUV_INIT_KAIMING, 1, &big));
+    /* Finite weights whose sums overflow to Inf inside layer 1. */
+    lsuv_layer_params *p = &big->layers[1];
+    for (uint64_t i = 0; i < p->weight_count; ++i) p->weight[i] = 1e38f;
+    spawn_result r = run_cli_with(net, big, w, json);
+    cr_assert_eq(r.exit_code, 3, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "layer 1") && strstr(r.err, "NaN or Inf") && !strstr(r.err, "dead"),
+              "%s", r.err);
+    cr_assert_neq(access(json, F_OK), 0, "no partial JSON");
+    spawn_result_free(&r);
+    /* Finite outputs whose squares are not. */
+    for (uint64_t i = 0; i < p->weight_count; ++i) p->weight[i] = 1e21f * (i % 2 ? 1 : -1);
+    r = run_cli_with(net, big, w, json);
+    cr_assert_eq(r.exit_code, 3, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "layer 1") && strstr(r.err, "fp32") && !strstr(r.err, "NaN"), "%s",
+              r.err);
+    cr_assert_neq(access(json, F_OK), 0, "no partial JSON");
+    spawn_result_free(&r);
+    unlink(w);
+    lsuv_weights_destroy(big);
+    lsuv_net_destroy(net);
+}

@@ -1,7 +1,9 @@
 /* The fp64 reference and the generator, against closed forms. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/half.h"
 #include "lsuv/input.h"
@@ -155,4 +157,64 @@ Test(half, round_trip_and_rounding) {
     cr_assert_eq(lsuv_half_from_float(0x1p-25f), 0x0000, "a tie below the smallest subnormal");
     cr_assert_eq(lsuv_half_from_float(-0x1p-24f), 0x8001);
     cr_assert_eq(lsuv_half_to_float(0x3555), 0.333251953125f);
+}
+
+/* One layer from cfg text, weights 1 and biases 0, run by the reference on
+ * `in`. */
+static void ref_one_layer(const char *cfg, const double *in, uint32_t n, double *out) {
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_net_parse("nan.cfg", cfg, strlen(cfg), NULL, &net), LSUV_OK, "%s: %s", cfg,
+                 lsuv_error_message());
+    cr_assert_eq(lsuv_weights_create(net, &w), LSUV_OK);
+    lsuv_layer_params *p = &w->layers[0];
+    for (uint64_t i = 0; p->weight && i < p->weight_count; ++i) p->weight[i] = 1.0f;
+    lsuv_ref_layer(&net->layers[0], p, in, n, out, NULL);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+Test(ref, every_activation_of_nan_is_nan) {
+    /* Every activation the cfg knows (the list ends at "unknown"), after
+     * a connected layer that passes its input through: NaN stays NaN, and a
+     * finite input stays finite. */
+    unsigned count = 0;
+    for (unsigned a = 0; strcmp(lsuv_activation_name((lsuv_activation)a), "unknown") != 0; ++a) {
+        char cfg[160];
+        snprintf(cfg, sizeof cfg,
+                 "[net]\nheight=1\nwidth=1\nchannels=1\n"
+                 "[connected]\noutput=1\nactivation=%s\n",
+                 lsuv_activation_name((lsuv_activation)a));
+        double in[2] = {NAN, 0.5}, out[2];
+        ref_one_layer(cfg, in, 2, out);
+        cr_assert(isnan(out[0]), "%s(NaN) = %g", lsuv_activation_name((lsuv_activation)a), out[0]);
+        cr_assert(isfinite(out[1]), "%s(0.5) = %g", lsuv_activation_name((lsuv_activation)a),
+                  out[1]);
+        ++count;
+    }
+    cr_assert_geq(count, 16);
+    /* maxv clamps numbers, never NaN; Inf above it, it clamps. */
+    double in[3] = {NAN, INFINITY, 7}, out[3];
+    ref_one_layer("[net]\nheight=1\nwidth=1\nchannels=1\n"
+                  "[connected]\noutput=1\nactivation=relu\nmaxv=2\n",
+                  in, 3, out);
+    cr_assert(isnan(out[0]));
+    cr_assert_eq(out[1], 2.0);
+    cr_assert_eq(out[2], 2.0);
+}
+
+Test(ref, maxpool_of_a_window_with_nan_is_nan) {
+    /* 2x2 windows, stride 2, on a 4x4 plane: NaN first, last or in the
+     * middle of a window, and a window without one. */
+    double in[16] = {NAN, 1, 2,   3,   /* */
+                     5,   4, 6,   NAN, /* */
+                     9,   8, -1,  -2,  /* */
+                     7,   6, NAN, -3};
+    double out[4];
+    ref_one_layer("[net]\nheight=4\nwidth=4\nchannels=1\n[maxpool]\nsize=2\nstride=2\n", in, 1,
+                  out);
+    cr_assert(isnan(out[0]), "%g", out[0]);
+    cr_assert(isnan(out[1]), "%g", out[1]);
+    cr_assert_eq(out[2], 9.0);
+    cr_assert(isnan(out[3]), "%g", out[3]);
 }

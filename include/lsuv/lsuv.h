@@ -52,9 +52,10 @@ typedef struct lsuv_options {
 /* Why a run stopped at a layer. */
 typedef enum lsuv_hazard {
     LSUV_HAZARD_NONE,
-    LSUV_HAZARD_DEAD,      /* std 0: every output equal */
+    LSUV_HAZARD_DEAD,      /* std 0: every output finite and equal */
     LSUV_HAZARD_NONFINITE, /* NaN or Inf in the output */
     LSUV_HAZARD_DIVERGED,  /* the weight scale left the finite numbers */
+    LSUV_HAZARD_OVERFLOW,  /* every output finite, but the moments beyond fp32 */
 } lsuv_hazard;
 
 typedef struct lsuv_trace_row {

@@ -88,9 +88,11 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
         rd->n_runs++;
         if (run->hazard != LSUV_HAZARD_NONE) {
             const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
-            static const char *why[] = {"", "is dead (std 0: every output equal)",
-                                        "produced NaN or Inf",
-                                        "diverged (its weight scale left the finite numbers)"};
+            static const char *why[] = {
+                "", "is dead (std 0: every output finite and equal)",
+                "produced NaN or Inf (non-finite values in its output)",
+                "diverged (its weight scale left the finite numbers)",
+                "overflowed fp32 (every output finite, but their variance beyond fp32)"};
             fprintf(stderr,
                     "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
                     lsuv_order_name(run->order), l->index,

@@ -163,10 +163,27 @@ static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
     return p < left ? p : left;
 }
 
+/* Known before any dispatch: a layer whose output is a single value for the
+ * whole batch has no std (it would read as 0, a dead layer). */
+static lsuv_status check_values_per_batch(const lsuv_net *net, uint32_t batch) {
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        uint64_t values = (uint64_t)batch * l->out.c * l->out.h * l->out.w;
+        if (lsuv_layer_has_weights(l) && l->lsuv && values < 2)
+            return lsuv_fail(LSUV_ERROR_INVALID,
+                             "layer %u (%s): a batch of %u gives %llu output value, and the std "
+                             "over one value is undefined; use a batch of at least 2",
+                             i, lsuv_layer_type_name(l->type), batch, (unsigned long long)values);
+    }
+    return LSUV_OK;
+}
+
 lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_run *run) {
     memset(run, 0, sizeof *run);
+    lsuv_status s = check_values_per_batch(lsuv_forward_net(f), lsuv_forward_batch(f));
+    if (s != LSUV_OK) return s;
     engine e;
-    lsuv_status s = engine_create(&e, f, options);
+    s = engine_create(&e, f, options);
     const lsuv_net *net = e.net;
     run->order = e.options.order;
     run->converged = true;

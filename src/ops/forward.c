@@ -539,7 +539,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
             dp->groups_x = (uint32_t)div_up(items, ksplit ? px : (uint64_t)f->conv_wg * px);
             dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
             dp->partials = dp->groups_x * dp->groups_y;
-            float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
+            float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
             uint32_t push[CONV_PUSH_WORDS] = {
                 n,      in.c,    in.h,  in.w,          oc,          l->out.h, l->out.w,
                 k,      stride,  pad,   in.c / groups, oc / groups, 0,        0,
@@ -673,7 +673,7 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     pp->n_dispatches = (uint32_t)div_up(f->batch, samples);
     s = alloc_dispatches(f, pp->n_dispatches, pipe, &pp->sets, &pp->dispatches);
     if (s != LSUV_OK) return s;
-    float slope = l->slope, maxv = isfinite(l->maxv) ? l->maxv : 3.402823466e38f;
+    float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
     for (uint32_t d = 0; d < pp->n_dispatches; ++d) {
         dispatch *dp = &pp->dispatches[d];
         uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;

@@ -18,6 +18,9 @@ static double softplus(double x) {
 }
 
 static double activate(lsuv_activation a, double slope, double x) {
+    /* NaN in, NaN out, as IEEE arithmetic has it: relu's x > 0 ? x : 0 would
+     * make it 0, and the device's statistics must see the NaN. */
+    if (isnan(x)) return x;
     switch (a) {
     case LSUV_ACT_LINEAR:
         return x;
@@ -111,7 +114,8 @@ static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const dou
 }
 
 /* darknet's maxpool: the window starts padding/2 before the output's
- * stride-scaled position; positions outside the input do not count. */
+ * stride-scaled position; positions outside the input do not count. A NaN
+ * in the window makes the max NaN (darknet's v > m would skip it). */
 static void maxpool(const lsuv_layer *l, const double *in, uint32_t n, double *out) {
     const lsuv_shape is = l->in, os = l->out;
     long offset = -(long)(l->padding / 2);
@@ -125,7 +129,7 @@ static void maxpool(const lsuv_layer *l, const double *in, uint32_t n, double *o
                         long ix = offset + (long)(ox * l->stride + kx);
                         if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
                         double v = in[(bc * is.h + iy) * is.w + ix];
-                        if (v > m) m = v;
+                        if (v > m || isnan(v)) m = v; /* and m stays NaN after */
                     }
                 out[(bc * os.h + oy) * os.w + ox] = m;
             }
