@@ -534,3 +534,37 @@ Test(cli, missing_input_files_reported_before_any_work) {
     cr_assert(strstr(r.err, "/nonexistent/w.weights"), "%s", r.err);
     spawn_result_free(&r);
 }
+
+Test(cli, outputs_write_a_fifo_in_place) {
+    char dir[512], fifo[600];
+    out_dir(dir, sizeof dir, "fifo");
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    /* Held open for reading and writing, the FIFO takes the JSON at once. */
+    int fd = open(fifo, O_RDWR | O_NONBLOCK);
+    cr_assert_geq(fd, 0);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", fifo);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    struct stat st;
+    cr_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    char buf[8192];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    cr_assert_gt(n, 0, "nothing came through the FIFO");
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse(buf);
+    cr_assert_not_null(root, "not JSON: %s", buf);
+    cr_assert_eq(cJSON_GetObjectItem(root, "params")->valuedouble, 62090.0);
+    cJSON_Delete(root);
+    close(fd);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_on_stdout_move_the_table_to_stderr) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order",
+                         "std-first", "--csv", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "device,order,layer,", 19) == 0, "stdout: %s", r.out);
+    cr_assert(strstr(r.err, "converged"), "the table: %s", r.err);
+    spawn_result_free(&r);
+}
