@@ -568,3 +568,25 @@ Test(cli, outputs_on_stdout_move_the_table_to_stderr) {
     cr_assert(strstr(r.err, "converged"), "the table: %s", r.err);
     spawn_result_free(&r);
 }
+
+Test(cli, outputs_darknet_weights_refused_for_a_cfg_sub_before_the_run) {
+    char dir[512], cfg[600], path[600];
+    out_dir(dir, sizeof dir, "cfgsub");
+    snprintf(cfg, sizeof cfg, "%s/sub.cfg", dir);
+    snprintf(path, sizeof path, "%s/x.weights", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("[net]\nbatch=8\nheight=8\nwidth=8\nchannels=1\n\n[convolutional]\nfilters=4\n"
+          "size=3\nstride=1\npad=1\nactivation=relu\nsub=0.4\n",
+          f);
+    fclose(f);
+    /* Shifting the bias leaves the cfg's sub=0.4, which .weights has no room for. */
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", cfg, "--mean-param", "bias", "--save-weights", path);
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "sub=0.4") && strstr(r.err, ".safetensors"), "%s", r.err);
+    cr_assert(!strstr(r.out, "input:"), "refused after loading the input: %s", r.out);
+    cr_assert_neq(access(path, F_OK), 0);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
