@@ -208,14 +208,15 @@ static void remove_stale(const char *prefix) {
  * name holds our pid, so no other live writer's file can be named so. */
 static int temp_create(const char *prefix, char **out, int *slot) {
     static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    static unsigned counter;
+    static atomic_uint counter;
     size_t cap = strlen(prefix) + 32;
     char *path = malloc(cap);
     if (!path) return errno = ENOMEM, -1;
     for (int tries = 0; tries < 100; ++tries) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        unsigned long v = (unsigned long)ts.tv_nsec * 2654435761u + ++counter * 40503u;
+        unsigned long v =
+            (unsigned long)ts.tv_nsec * 2654435761u + (atomic_fetch_add(&counter, 1) + 1) * 40503u;
         char tail[7];
         for (int i = 0; i < 6; ++i, v /= 62) tail[i] = letters[v % 62];
         tail[6] = '\0';
