@@ -278,3 +278,348 @@ Test(cli, order_none_saves_the_initial_weights) {
     lsuv_net_destroy(net);
     unlink(path);
 }
+
+/* ---- outputs: special files, modes, temporary files, all or nothing ---- */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* A fresh folder of the test's own under the test tree. */
+static void out_dir(char *dir, size_t cap, const char *name) {
+    snprintf(dir, cap, "%s/outputs-%d-%s", LSUV_TEST_TMP, (int)getpid(), name);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(mkdir(dir, 0755), 0, "%s", dir);
+}
+
+static void out_dir_remove(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static bool is_char_device(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/* A private node of /dev/null or /dev/full, so that a writer that replaces
+ * it cannot break the machine's; the real one where mknod is not allowed. */
+static void device_node(char *path, size_t cap, const char *dir, const char *name, int minor) {
+    snprintf(path, cap, "%s/%s", dir, name);
+    if (mknod(path, S_IFCHR | 0666, makedev(1, minor)) != 0) snprintf(path, cap, "/dev/%s", name);
+    cr_assert(is_char_device(path), "%s", path);
+}
+
+/* How many names in dir start with prefix and are not exactly keep. */
+static int count_named(const char *dir, const char *part, const char *keep) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strstr(e->d_name, part) && strcmp(e->d_name, keep) != 0;
+    closedir(d);
+    return n;
+}
+
+Test(cli, outputs_write_devices_in_place_and_follow_links) {
+    char dir[512], null_path[600], full_path[600], link[600], target[600];
+    out_dir(dir, sizeof dir, "devices");
+    device_node(null_path, sizeof null_path, dir, "null", 3);
+    device_node(full_path, sizeof full_path, dir, "full", 7);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", null_path);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(is_char_device(null_path), "%s was replaced", null_path);
+    spawn_result_free(&r);
+    /* A full device is a failed write, not a replaced device. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", full_path);
+    cr_assert_eq(r.exit_code, 1, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, full_path) && strstr(r.err, "No space left"), "%s", r.err);
+    cr_assert(is_char_device(full_path), "%s was replaced", full_path);
+    spawn_result_free(&r);
+    /* Through a symlink the target is replaced and the link stays. */
+    snprintf(link, sizeof link, "%s/link.json", dir);
+    snprintf(target, sizeof target, "%s/target.json", dir);
+    cr_assert_eq(symlink("target.json", link), 0);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", link);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    struct stat st;
+    cr_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+    cr_assert(stat(target, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 100);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_to_dev_stdout_and_only_one_to_stdout) {
+    struct stat before;
+    cr_assert_eq(lstat("/dev/stdout", &before), 0);
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", "/dev/stdout");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: '%s'", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(root, "params")->valuedouble, 62090.0);
+    cJSON_Delete(root);
+    struct stat after;
+    cr_assert(lstat("/dev/stdout", &after) == 0 &&
+              S_ISLNK(after.st_mode) == S_ISLNK(before.st_mode));
+    spawn_result_free(&r);
+    /* Two outputs on standard output would interleave: refused before the run. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--json", "-", "--trace", "-");
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "--json and --trace both write to standard output"), "%s", r.err);
+    cr_assert_str_eq(r.out, "");
+    spawn_result_free(&r);
+}
+
+Test(cli, outputs_honour_the_umask_and_a_replaced_files_mode) {
+    char dir[512], fresh[600], kept[600];
+    out_dir(dir, sizeof dir, "modes");
+    snprintf(fresh, sizeof fresh, "%s/fresh.json", dir);
+    snprintf(kept, sizeof kept, "%s/kept.json", dir);
+    FILE *f = fopen(kept, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(chmod(kept, 0640), 0);
+    mode_t old = umask(027);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", fresh);
+    spawn_result r2 = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", kept);
+    umask(old);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_eq(r2.exit_code, 0, "%s", r2.err);
+    struct stat st;
+    cr_assert_eq(stat(fresh, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0640, "new file mode %o under umask 027", st.st_mode & 0777);
+    cr_assert_eq(chmod(kept, 0600), 0);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", kept);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(stat(kept, &st) == 0 && st.st_size > 100);
+    cr_assert_eq(st.st_mode & 0777, 0600, "replaced file mode %o, was 0600", st.st_mode & 0777);
+    spawn_result_free(&r);
+    spawn_result_free(&r2);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_leave_no_temporary_file_when_terminated, .timeout = 300) {
+    char dir[512], path[600];
+    out_dir(dir, sizeof dir, "sigterm");
+    snprintf(path, sizeof path, "%s/big.safetensors", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(LSUV_VK_BIN, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--order", "none",
+              "--save-weights", path, (char *)NULL);
+        _exit(127);
+    }
+    /* 250 MB of weights: SIGTERM as soon as their temporary file shows. */
+    int status = 0, seen = 0;
+    while (!seen && waitpid(pid, &status, WNOHANG) == 0) {
+        seen = count_named(dir, "big.safetensors", "big.safetensors");
+        if (!seen) nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    cr_assert(seen, "the writer finished before a temporary file was seen");
+    kill(pid, SIGTERM);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status 0x%x", status);
+    cr_assert_eq(count_named(dir, "big.safetensors", ""), 0, "a temporary file remains");
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_remove_stale_temporary_files_of_dead_writers) {
+    char dir[512], out[600], dead[600], live[600];
+    out_dir(dir, sizeof dir, "stale");
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) _exit(0);
+    cr_assert_eq(waitpid(child, NULL, 0), child);
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(dead, sizeof dead, "%s/.out.json.lsuv-tmp-%d-abcdef", dir, (int)child);
+    snprintf(live, sizeof live, "%s/.out.json.lsuv-tmp-%d-abcdef", dir, (int)getpid());
+    FILE *f = fopen(dead, "w");
+    FILE *g = fopen(live, "w");
+    cr_assert(f && g);
+    fclose(f);
+    fclose(g);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", out);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_neq(access(dead, F_OK), 0, "the dead writer's %s remains", dead);
+    cr_assert_eq(access(live, F_OK), 0, "a live writer's temporary file was removed");
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_are_written_all_or_none) {
+    char dir[512], ok[600], full[600];
+    out_dir(dir, sizeof dir, "all");
+    snprintf(ok, sizeof ok, "%s/ok.json", dir);
+    /* A folder that does not exist: refused before the run. */
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order",
+                         "std-first", "--json", ok, "--csv", "/nonexistent/x.csv");
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "/nonexistent/x.csv"), "%s", r.err);
+    cr_assert_str_eq(r.out, "", "it ran first");
+    cr_assert_neq(access(ok, F_OK), 0, "ok.json was written");
+    spawn_result_free(&r);
+    /* A write that fails after the run: nothing else is committed. */
+    device_node(full, sizeof full, dir, "full", 7);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order", "std-first", "--json",
+            ok, "--csv", full);
+    cr_assert_eq(r.exit_code, 1, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "No space left"), "%s", r.err);
+    cr_assert_neq(access(ok, F_OK), 0, "ok.json was written");
+    cr_assert(is_char_device(full));
+    cr_assert_eq(count_named(dir, "lsuv-tmp", ""), 0, "a temporary file remains");
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_darknet_weights_and_a_shifted_sub_refused_before_the_run) {
+    char dir[512], path[600];
+    out_dir(dir, sizeof dir, "sub");
+    snprintf(path, sizeof path, "%s/x.weights", dir);
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--save-weights", path);
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, ".safetensors") && strstr(r.err, "--mean-param bias"), "%s", r.err);
+    cr_assert(!strstr(r.out, "input:"), "refused after loading the input: %s", r.out);
+    spawn_result_free(&r);
+    /* Shifting the bias leaves every sub 0: darknet's format holds that. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--mean-param", "bias",
+            "--save-weights", path);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    lsuv_net *net;
+    lsuv_weights *w;
+    cr_assert_eq(lsuv_net_load(FASTAI, NULL, &net), LSUV_OK);
+    cr_assert_eq(lsuv_weights_load(net, path, &w), LSUV_OK, "%s", lsuv_error_message());
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_with_unknown_extensions_refused) {
+    char dir[512];
+    out_dir(dir, sizeof dir, "ext");
+    const char *cases[][3] = {
+        {"--plot", "p.png", "expected a .svg file"},
+        {"--json", "r.txt", "expected a .json file"},
+        {"--csv", "c.json", "expected a .csv file"},
+        {"--trace", "t.svg", "expected a .csv file"},
+        {"--save-weights", "w.bin", "expected a .weights or .safetensors file"},
+        {"--save-weights", "-", "name a .weights or .safetensors file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        char path[600];
+        if (strcmp(cases[i][1], "-") == 0)
+            snprintf(path, sizeof path, "-");
+        else
+            snprintf(path, sizeof path, "%s/%s", dir, cases[i][1]);
+        spawn_result r =
+            RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", cases[i][0], path);
+        cr_assert_eq(r.exit_code, 2, "%s %s: exit %d", cases[i][0], path, r.exit_code);
+        cr_assert(strstr(r.err, cases[i][2]), "%s: %s", cases[i][0], r.err);
+        cr_assert(strcmp(path, "-") == 0 || access(path, F_OK) != 0, "%s was written", path);
+        spawn_result_free(&r);
+    }
+    out_dir_remove(dir);
+}
+
+Test(cli, order_none_refuses_what_it_cannot_write) {
+    const char *cases[][2] = {
+        {"--json", "-"}, {"--csv", "-"}, {"--trace", "-"}, {"--plot", "-"}, {"--verify", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        spawn_result r = cases[i][1] ? RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--order", "none",
+                                           cases[i][0], cases[i][1])
+                                     : RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--order", "none",
+                                           cases[i][0]);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, "--order none") && strstr(r.err, cases[i][0]), "%s", r.err);
+        spawn_result_free(&r);
+    }
+}
+
+Test(cli, missing_input_files_reported_before_any_work) {
+    /* vgg-16's 138M weights take seconds to draw: an input checked only
+     * after them shows in the time. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "vgg-16.cfg", "--input",
+                         "idx:/nonexistent/images.gz");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "/nonexistent/images.gz"), "%s", r.err);
+    cr_assert_lt(s, 1.0, "reported after %.2f s", s);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--weights-in", "/nonexistent/w.weights");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "/nonexistent/w.weights"), "%s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, outputs_write_a_fifo_in_place) {
+    char dir[512], fifo[600];
+    out_dir(dir, sizeof dir, "fifo");
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    /* Held open for reading and writing, the FIFO takes the JSON at once. */
+    int fd = open(fifo, O_RDWR | O_NONBLOCK);
+    cr_assert_geq(fd, 0);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--summary", "--json", fifo);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    struct stat st;
+    cr_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    char buf[8192];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    cr_assert_gt(n, 0, "nothing came through the FIFO");
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse(buf);
+    cr_assert_not_null(root, "not JSON: %s", buf);
+    cr_assert_eq(cJSON_GetObjectItem(root, "params")->valuedouble, 62090.0);
+    cJSON_Delete(root);
+    close(fd);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+Test(cli, outputs_on_stdout_move_the_table_to_stderr) {
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order",
+                         "std-first", "--csv", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "device,order,layer,", 19) == 0, "stdout: %s", r.out);
+    cr_assert(strstr(r.err, "converged"), "the table: %s", r.err);
+    spawn_result_free(&r);
+}
+
+Test(cli, outputs_darknet_weights_refused_for_a_cfg_sub_before_the_run) {
+    char dir[512], cfg[600], path[600];
+    out_dir(dir, sizeof dir, "cfgsub");
+    snprintf(cfg, sizeof cfg, "%s/sub.cfg", dir);
+    snprintf(path, sizeof path, "%s/x.weights", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs("[net]\nbatch=8\nheight=8\nwidth=8\nchannels=1\n\n[convolutional]\nfilters=4\n"
+          "size=3\nstride=1\npad=1\nactivation=relu\nsub=0.4\n",
+          f);
+    fclose(f);
+    /* Shifting the bias leaves the cfg's sub=0.4, which .weights has no room for. */
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", cfg, "--mean-param", "bias", "--save-weights", path);
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "sub=0.4") && strstr(r.err, ".safetensors"), "%s", r.err);
+    cr_assert(!strstr(r.out, "input:"), "refused after loading the input: %s", r.out);
+    cr_assert_neq(access(path, F_OK), 0);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}

@@ -52,6 +52,10 @@ lsuv_status lsuv_weights_init(const lsuv_net *net, lsuv_init init, uint64_t seed
 lsuv_status lsuv_weights_load(const lsuv_net *net, const char *path, lsuv_weights **out);
 /* Written to a temporary file and renamed: never half-written. */
 lsuv_status lsuv_weights_save(const lsuv_net *net, const lsuv_weights *weights, const char *path);
+/* The bytes lsuv_weights_save writes, in the format path's extension names
+ * (caller frees *data). */
+lsuv_status lsuv_weights_encode(const lsuv_net *net, const lsuv_weights *weights, const char *path,
+                                uint8_t **data, size_t *size);
 
 /* The same from and to memory, for tests and fuzzing. */
 lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, const uint8_t *data,

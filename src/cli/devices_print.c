@@ -1,11 +1,11 @@
 #include "cli/devices_print.h"
 #include "cli/cli.h"
+#include "cli/outputs.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lsuv/file.h"
 #include "lsuv/report.h"
 
 static const char *yes_no(bool b) {
@@ -51,21 +51,7 @@ int devices_print_json(const lsuv_instance *inst, const char *path) {
 }
 
 int cli_write_json(cJSON *root, const char *path) {
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, "lsuv-vk: out of memory writing JSON\n");
-        return EXIT_RUNTIME;
-    }
-    int code = EXIT_OK;
-    if (strcmp(path, "-") == 0) {
-        printf("%s\n", text); /* a failed write is caught when main flushes */
-    } else {
-        size_t n = strlen(text);
-        text[n] = '\n'; /* replaces the NUL: written by length */
-        lsuv_status s = lsuv_file_write(path, text, n + 1);
-        if (s != LSUV_OK) code = cli_fail(s);
-    }
-    free(text);
-    return code;
+    outputs set = {0};
+    outputs_add_json(&set, "--json", path, root);
+    return outputs_commit(&set);
 }

@@ -1,8 +1,9 @@
 /* LSUV from the command line: each ordering asked for, on each selected
  * device, from identical initial weights; then the reports. Nothing is
- * written unless every run finished. */
+ * written unless every run finished clean. */
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "cli/outputs.h"
 #include "cli/report.h"
 #include "lsuv/lsuv.h"
 #include "lsuv/ref.h"
@@ -131,6 +132,34 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
     return code;
 }
 
+/* The table, then (when write) every output or none. */
+static int report_and_write(const options *o, const lsuv_net *net, const lsuv_batch *batch,
+                            const report_device *devices, uint32_t selected,
+                            const lsuv_weights *kept, bool write) {
+    report r = {
+        .net = net, .batch = batch, .options = o, .devices = devices, .n_devices = selected};
+    FILE *text = outputs_text_stream(o);
+    report_table(&r, text);
+    if (!write) return EXIT_OK;
+    outputs set = {0};
+    report_outputs(&r, &set);
+    if (kept) {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        lsuv_status s = lsuv_weights_encode(net, kept, o->save_weights, &data, &size);
+        if (s != LSUV_OK) {
+            outputs_free(&set);
+            return cli_fail(s);
+        }
+        outputs_add(&set, "--save-weights", o->save_weights, (char *)data, size);
+    }
+    int code = outputs_commit(&set);
+    if (code == EXIT_OK && kept)
+        fprintf(text, "saved the %s weights: %s\n", lsuv_order_name((lsuv_order)o->keep),
+                o->save_weights);
+    return code;
+}
+
 int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
                  const lsuv_batch *batch) {
     lsuv_instance *inst = NULL;
@@ -151,23 +180,12 @@ int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
     for (uint32_t d = 0; code == EXIT_OK && d < selected; ++d)
         code = run_device(o, inst, indices[d], net, w, batch, &devices[d], d == 0 ? kept : NULL);
 
-    if (code == EXIT_OK) {
-        report r = {
-            .net = net, .batch = batch, .options = o, .devices = devices, .n_devices = selected};
-        FILE *text = o->json && strcmp(o->json, "-") == 0 ? stderr : stdout;
-        report_table(&r, text);
-        code = report_write_all(&r);
-        if (code == EXIT_OK && kept) {
-            s = lsuv_weights_save(net, kept, o->save_weights);
-            if (s != LSUV_OK)
-                code = cli_fail(s);
-            else
-                fprintf(text, "saved the %s weights: %s\n", lsuv_order_name((lsuv_order)o->keep),
-                        o->save_weights);
-        }
-    }
-    if (o->validate && lsuv_instance_validation_count(inst) > 0) {
-        fprintf(stderr, "lsuv-vk: %u validation messages; the first: %s\n",
+    /* A run the validation layer complained about writes nothing either. */
+    bool clean = !o->validate || lsuv_instance_validation_count(inst) == 0;
+    if (code == EXIT_OK)
+        code = report_and_write(o, net, batch, devices, selected, clean ? kept : NULL, clean);
+    if (!clean) {
+        fprintf(stderr, "lsuv-vk: %u validation messages, so nothing was written; the first: %s\n",
                 lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
         if (code == EXIT_OK) code = EXIT_RUNTIME;
     }

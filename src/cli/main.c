@@ -1,6 +1,7 @@
 /* lsuv-vk: the command line. Only src/cli prints and exits. */
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "cli/outputs.h"
 #include "lsuv/lsuv.h"
 #include "lsuv/parse.h"
 
@@ -415,6 +416,8 @@ int main(int argc, char **argv) {
     int code = parse_args(argc, argv, &o);
     if (code < 0) return EXIT_OK; /* --help or --version */
     if (code != EXIT_OK) return code;
+    if ((code = outputs_check(&o)) != EXIT_OK) return code;
+    outputs_handle_signals();
 
     if (o.list_devices)
         code = list_devices(&o);

@@ -1,6 +1,7 @@
 /* --layers: a network, its weights and the batch it is initialized on. */
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "cli/outputs.h"
 #include "lsuv/input.h"
 #include "lsuv/net.h"
 #include "lsuv/ref.h"
@@ -79,6 +80,18 @@ static int summary_json(const lsuv_net *net, const char *path) {
     return cli_write_json(root, path);
 }
 
+static int save_initial(const options *o, const lsuv_net *net, const lsuv_weights *w, FILE *text) {
+    uint8_t *data = NULL;
+    size_t size = 0;
+    lsuv_status s = lsuv_weights_encode(net, w, o->save_weights, &data, &size);
+    if (s != LSUV_OK) return cli_fail(s);
+    outputs set = {0};
+    outputs_add(&set, "--save-weights", o->save_weights, (char *)data, size);
+    int code = outputs_commit(&set);
+    if (code == EXIT_OK) fprintf(text, "saved the initial weights: %s\n", o->save_weights);
+    return code;
+}
+
 static int run_with_net(const options *o, const lsuv_net *net) {
     if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
     lsuv_weights *w = NULL;
@@ -86,6 +99,11 @@ static int run_with_net(const options *o, const lsuv_net *net) {
     lsuv_status s = o->weights_in ? lsuv_weights_load(net, o->weights_in, &w)
                                   : lsuv_weights_init(net, o->init, o->seed, &w);
     if (s != LSUV_OK) return o->weights_in ? cli_fail_input(s) : cli_fail(s);
+    int code = outputs_check_weights(o, net, w);
+    if (code != EXIT_OK) {
+        lsuv_weights_destroy(w);
+        return code;
+    }
     lsuv_input_options io = {
         .spec = o->input, .batch = (uint32_t)o->batch, .seed = o->seed, .normalize = o->normalize};
     s = lsuv_input_load(&io, net, &batch);
@@ -94,8 +112,7 @@ static int run_with_net(const options *o, const lsuv_net *net) {
         return cli_fail_input(s);
     }
 
-    /* With JSON on standard output the text goes to standard error. */
-    FILE *text = o->json && strcmp(o->json, "-") == 0 ? stderr : stdout;
+    FILE *text = outputs_text_stream(o);
     if (o->weights_in)
         fprintf(text, "%s: weights %s\n", net->path, o->weights_in);
     else
@@ -106,16 +123,10 @@ static int run_with_net(const options *o, const lsuv_net *net) {
     fprintf(text, "input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n",
             o->input ? o->input : "synthetic", batch.n, batch.c, batch.h, batch.w,
             o->normalize ? " normalized" : "", m.mean, m.std);
-    int code = EXIT_OK;
-    if (o->orders) {
+    if (o->orders)
         code = lsuv_cli_run(o, net, w, &batch);
-    } else if (o->save_weights) {
-        s = lsuv_weights_save(net, w, o->save_weights);
-        if (s != LSUV_OK)
-            code = cli_fail(s);
-        else
-            fprintf(text, "saved the initial weights: %s\n", o->save_weights);
-    }
+    else if (o->save_weights)
+        code = save_initial(o, net, w, text);
     lsuv_batch_free(&batch);
     lsuv_weights_destroy(w);
     return code;

@@ -1,8 +1,8 @@
 #include "cli/report.h"
 
 #include "cli/devices_print.h"
+#include "cli/outputs.h"
 #include "core/text.h"
-#include "lsuv/file.h"
 #include "lsuv/plot.h"
 #include "lsuv/report.h"
 
@@ -88,24 +88,7 @@ static cJSON *report_json(const report *r) {
     return root;
 }
 
-/* Writes data (and frees it); NULL means it could not be built. */
-static int write_text(char *data, const char *path) {
-    if (!data) {
-        fprintf(stderr, "lsuv-vk: out of memory writing %s\n", path);
-        return EXIT_RUNTIME;
-    }
-    int code = EXIT_OK;
-    if (strcmp(path, "-") == 0)
-        fputs(data, stdout);
-    else {
-        lsuv_status s = lsuv_file_write(path, data, strlen(data));
-        if (s != LSUV_OK) code = cli_fail(s);
-    }
-    free(data);
-    return code;
-}
-
-static int write_csv(const report *r, const char *path) {
+static char *csv_text(const report *r) {
     lsuv_text t = {0};
     lsuv_text_put(&t, "device,order,layer,type,passes,mean,std,converged,gpu_ms\n");
     for (uint32_t d = 0; d < r->n_devices; ++d)
@@ -119,11 +102,11 @@ static int write_csv(const report *r, const char *path) {
                               lr->mean, lr->std, lr->converged, lr->gpu_ms);
             }
         }
-    return write_text(lsuv_text_take(&t), path);
+    return lsuv_text_take(&t);
 }
 
 /* The trace and the plot are of the first selected device. */
-static int write_trace(const report *r, const char *path) {
+static char *trace_text(const report *r) {
     lsuv_text t = {0};
     lsuv_text_put(&t, "order,layer,pass,step,mean,std\n");
     for (uint32_t k = 0; k < r->devices[0].n_runs; ++k) {
@@ -134,7 +117,7 @@ static int write_trace(const report *r, const char *path) {
                           row->pass, row->step, row->mean, row->std);
         }
     }
-    return write_text(lsuv_text_take(&t), path);
+    return lsuv_text_take(&t);
 }
 
 char *report_svg(const report *r) {
@@ -145,14 +128,14 @@ char *report_svg(const report *r) {
     return lsuv_plot_convergence(title, rd->runs, rd->n_runs);
 }
 
-int report_write_all(const report *r) {
+static void add_text(outputs *set, const char *option, const char *path, char *text) {
+    outputs_add(set, option, path, text, text ? strlen(text) : 0);
+}
+
+void report_outputs(const report *r, outputs *set) {
     const options *o = r->options;
-    int code = EXIT_OK;
-    if (o->json) code = cli_write_json(report_json(r), o->json);
-    if (code == EXIT_OK && o->csv) code = write_csv(r, o->csv);
-    if (code == EXIT_OK && o->trace) code = write_trace(r, o->trace);
-    if (code == EXIT_OK && o->plot) {
-        code = write_text(report_svg(r), o->plot);
-    }
-    return code;
+    if (o->json) outputs_add_json(set, "--json", o->json, report_json(r));
+    if (o->csv) add_text(set, "--csv", o->csv, csv_text(r));
+    if (o->trace) add_text(set, "--trace", o->trace, trace_text(r));
+    if (o->plot) add_text(set, "--plot", o->plot, report_svg(r));
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/outputs.h"
 #include "lsuv/lsuv.h"
 
 typedef struct report_device {
@@ -24,9 +25,8 @@ typedef struct report {
 
 /* The orderings side by side, per device. */
 void report_table(const report *r, FILE *out);
-/* --json, --csv, --trace and --plot, each written whole or not at all.
- * Returns an exit code, having said why on failure. */
-int report_write_all(const report *r);
+/* Adds --json, --csv, --trace and --plot to the outputs to write. */
+void report_outputs(const report *r, outputs *set);
 
 /* The SVG text of the convergence plot (caller frees), or NULL. */
 char *report_svg(const report *r);

@@ -88,7 +88,8 @@ lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, co
     return st;
 }
 
-static lsuv_status save_darknet(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+static lsuv_status encode_darknet(const lsuv_net *net, const lsuv_weights *w, const char *path,
+                                  uint8_t **out, size_t *out_size) {
     size_t size = 3 * sizeof(int32_t) + sizeof(uint64_t);
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer_params *p = &w->layers[i];
@@ -117,9 +118,9 @@ static lsuv_status save_darknet(const lsuv_net *net, const lsuv_weights *w, cons
         memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
         pos += p->weight_count * sizeof(float);
     }
-    lsuv_status st = lsuv_file_write(path, buf, size);
-    free(buf);
-    return st;
+    *out = buf;
+    *out_size = size;
+    return LSUV_OK;
 }
 
 /* ---- safetensors ------------------------------------------------------ */
@@ -255,7 +256,8 @@ typedef struct blob {
     uint64_t bytes;
 } blob;
 
-static lsuv_status save_safetensors(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w, uint8_t **out,
+                                      size_t *out_size) {
     cJSON *header = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
     cJSON_AddStringToObject(meta, "format", "pt");
@@ -327,10 +329,10 @@ static lsuv_status save_safetensors(const lsuv_net *net, const lsuv_weights *w, 
                 memcpy(buf + pos, blobs[b].data, blobs[b].bytes);
                 pos += blobs[b].bytes;
             }
-            st = lsuv_file_write(path, buf, size);
+            *out = buf;
+            *out_size = size;
         }
     }
-    free(buf);
     free(json);
     free(blobs);
     return st;
@@ -355,9 +357,21 @@ lsuv_status lsuv_weights_load(const lsuv_net *net, const char *path, lsuv_weight
     return s;
 }
 
-lsuv_status lsuv_weights_save(const lsuv_net *net, const lsuv_weights *w, const char *path) {
-    if (ends_with(path, ".weights")) return save_darknet(net, w, path);
-    if (ends_with(path, ".safetensors")) return save_safetensors(net, w, path);
+lsuv_status lsuv_weights_encode(const lsuv_net *net, const lsuv_weights *w, const char *path,
+                                uint8_t **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    if (ends_with(path, ".weights")) return encode_darknet(net, w, path, data, size);
+    if (ends_with(path, ".safetensors")) return encode_safetensors(net, w, data, size);
     return lsuv_fail(LSUV_ERROR_INVALID,
                      "%s: unknown weights format; expected a .weights or .safetensors file", path);
+}
+
+lsuv_status lsuv_weights_save(const lsuv_net *net, const lsuv_weights *w, const char *path) {
+    uint8_t *data;
+    size_t size;
+    lsuv_status st = lsuv_weights_encode(net, w, path, &data, &size);
+    if (st == LSUV_OK) st = lsuv_file_write(path, data, size);
+    free(data);
+    return st;
 }
