@@ -418,7 +418,7 @@ Test(cli, outputs_leave_no_temporary_file_when_terminated, .timeout = 300) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(LSUV_VK_BIN, LSUV_VK_BIN, "--layers", DARKNET "alexnet.cfg", "--order", "none",
+        execl(LSUV_VK_BIN, LSUV_VK_BIN, "--layers", NETS "alexnet.cfg", "--order", "none",
               "--save-weights", path, (char *)NULL);
         _exit(127);
     }
@@ -550,17 +550,18 @@ Test(cli, order_none_refuses_what_it_cannot_write) {
 }
 
 Test(cli, missing_input_files_reported_before_any_work) {
-    /* vgg-16's 138M weights take seconds to draw: an input checked only
-     * after them shows in the time. */
+    /* vgg-16's 138M weights take about 14 s to draw here: an input checked
+     * only after them shows in the time, even on a loaded machine, where the
+     * check alone takes milliseconds. */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", DARKNET "vgg-16.cfg", "--input",
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", NETS "vgg-16.cfg", "--input",
                          "idx:/nonexistent/images.gz");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
     cr_assert(strstr(r.err, "/nonexistent/images.gz"), "%s", r.err);
-    cr_assert_lt(s, 1.0, "reported after %.2f s", s);
+    cr_assert_lt(s, 5.0, "reported after %.2f s", s);
     spawn_result_free(&r);
     r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--weights-in", "/nonexistent/w.weights");
     cr_assert_eq(r.exit_code, 2);
