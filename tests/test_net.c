@@ -234,3 +234,25 @@ Test(dialect, missing_file) {
     cr_assert_eq(lsuv_net_load("/nonexistent/x.cfg", NULL, &net), LSUV_ERROR_IO);
     cr_assert(strstr(lsuv_error_message(), "/nonexistent/x.cfg"), "%s", lsuv_error_message());
 }
+
+Test(dialect, crop_noadjust) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[crop]\ncrop_height=2\ncrop_width=2\n"
+                          "[crop]\ncrop_height=2\ncrop_width=2\nnoadjust=1\n");
+    cr_assert_not(net->layers[0].crop_noadjust, "darknet's default scales to [-1, 1]");
+    cr_assert(net->layers[1].crop_noadjust);
+    cr_assert_eq(net->n_warnings, 0);
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nheight=4\nwidth=4\nchannels=1\n[crop]\nnoadjust=2\n",
+                "t.cfg:6:", "noadjust=2");
+}
+
+Test(dialect, loggy_and_stair_are_read) {
+    lsuv_net *net = parse("[net]\nheight=1\nwidth=1\nchannels=1\n"
+                          "[connected]\noutput=1\nactivation=loggy\n"
+                          "[connected]\noutput=1\nactivation=stair\n");
+    cr_assert_eq(net->layers[0].activation, LSUV_ACT_LOGGY);
+    cr_assert_eq(net->layers[1].activation, LSUV_ACT_STAIR);
+    cr_assert_str_eq(lsuv_activation_name(LSUV_ACT_STAIR), "stair");
+    lsuv_net_destroy(net);
+}

@@ -19,8 +19,8 @@ const char *lsuv_layer_type_name(lsuv_layer_type type) {
 }
 
 static const char *const activation_names[] = {
-    "linear", "relu",  "leaky", "relie", "ramp", "elu",     "selu",  "logistic",
-    "tanh",   "relu6", "swish", "mish",  "gelu", "hardtan", "lhtan", "plse",
+    "linear", "relu",  "leaky", "relie", "ramp",    "elu",   "selu", "logistic", "tanh",
+    "relu6",  "swish", "mish",  "gelu",  "hardtan", "lhtan", "plse", "loggy",    "stair",
 };
 
 const char *lsuv_activation_name(lsuv_activation a) {
@@ -354,11 +354,14 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         l->out = in;
         return LSUV_OK;
     case LSUV_LAYER_CROP:
+        /* flip, angle, saturation, exposure and shift act only in training. */
         if ((st = get_int(ctx, s, "crop_height", 1, 1, 1 << 20, &v[0])) ||
-            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])))
+            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])) ||
+            (st = get_int(ctx, s, "noadjust", 0, 0, 1, &v[2])))
             return st;
         l->crop_height = (uint32_t)v[0];
         l->crop_width = (uint32_t)v[1];
+        l->crop_noadjust = v[2] != 0;
         if (l->crop_height > in.h || l->crop_width > in.w)
             return lsuv_fail(
                 LSUV_ERROR_PARSE, "%s:%u: [%s] layer %u: a %ux%u crop does not fit its %ux%u input",
