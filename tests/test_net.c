@@ -235,6 +235,21 @@ Test(dialect, missing_file) {
     cr_assert(strstr(lsuv_error_message(), "/nonexistent/x.cfg"), "%s", lsuv_error_message());
 }
 
+Test(dialect, batch_is_divided_by_subdivisions) {
+    /* darknet: net->batch = batch / subdivisions. */
+    lsuv_net *net = parse("[net]\nbatch=128\nsubdivisions=4\nheight=2\nwidth=2\nchannels=1\n"
+                          "[maxpool]\n");
+    cr_assert_eq(net->batch, 32);
+    lsuv_net_destroy(net);
+    net = parse("[net]\nbatch=10\nsubdivisions=3\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n");
+    cr_assert_eq(net->batch, 3, "integer division, as darknet");
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nbatch=8\nsubdivisions=0\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n",
+                "t.cfg:3:", "from 1");
+    parse_fails("[net]\nbatch=4\nsubdivisions=8\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n",
+                "t.cfg:3:", "subdivisions=8");
+}
+
 Test(dialect, crop_noadjust) {
     lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
                           "[crop]\ncrop_height=2\ncrop_width=2\n"
@@ -254,5 +269,27 @@ Test(dialect, loggy_and_stair_are_read) {
     cr_assert_eq(net->layers[0].activation, LSUV_ACT_LOGGY);
     cr_assert_eq(net->layers[1].activation, LSUV_ACT_STAIR);
     cr_assert_str_eq(lsuv_activation_name(LSUV_ACT_STAIR), "stair");
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, counts_that_overflow_are_refused) {
+    /* 2^20 channels x 4096^2 x 2^20 filters is 2^64 weights: 0 once wrapped. */
+    parse_fails("[net]\nheight=1\nwidth=1\nchannels=1048576\n"
+                "[convolutional]\nfilters=1048576\nsize=4096\npadding=2048\nactivation=linear\n",
+                "t.cfg:5:", "over 2^32 weights");
+    /* 2^16 x (2^16 + 1): over the cap without wrapping. */
+    parse_fails("[net]\nheight=1\nwidth=1\nchannels=65536\n"
+                "[connected]\noutput=65537\nactivation=linear\n",
+                "t.cfg:5:", "over 2^32 weights");
+    /* 2^21 values per sample x 2^12 samples, at the input and at a layer. */
+    parse_fails("[net]\nbatch=4096\nheight=1024\nwidth=1024\nchannels=2\n[maxpool]\n",
+                "t.cfg:1:", "x 4096 samples");
+    parse_fails("[net]\nbatch=4096\nheight=1\nwidth=1\nchannels=1\n"
+                "[connected]\noutput=2097152\nactivation=linear\n",
+                "t.cfg:6:", "layer 0's output");
+    /* The largest that fits is taken: 2^16 x 2^16 weights. */
+    lsuv_net *net = parse("[net]\nheight=1\nwidth=1\nchannels=65536\n"
+                          "[connected]\noutput=65536\nactivation=linear\n");
+    cr_assert_eq(net->params, (1ull << 32) + 65536);
     lsuv_net_destroy(net);
 }

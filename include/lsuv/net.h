@@ -95,7 +95,7 @@ typedef struct lsuv_layer {
 
 typedef struct lsuv_net {
     char *path;
-    uint32_t batch; /* [net] batch */
+    uint32_t batch; /* [net] batch / subdivisions, as darknet */
     lsuv_shape input;
     uint32_t n_layers;
     lsuv_layer *layers;
