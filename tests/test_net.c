@@ -2,9 +2,11 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lsuv/net.h"
+#include "net/cfg.h"
 
 #define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
 
@@ -292,4 +294,36 @@ Test(dialect, counts_that_overflow_are_refused) {
                           "[connected]\noutput=65536\nactivation=linear\n");
     cr_assert_eq(net->params, (1ull << 32) + 65536);
     lsuv_net_destroy(net);
+}
+
+Test(dialect, duplicate_check_is_linear_in_keys) {
+    /* 50,000 distinct keys in one section, then three repeated: each must be
+     * found (first value wins, warned at its line) in a bounded number of
+     * comparisons per key; comparing with every earlier key took 1.25e9
+     * comparisons and 15 s. */
+    enum { N = 50000 };
+    size_t cap = (size_t)N * 16 + 256, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text + n, cap - n, "[net]\n");
+    for (int i = 0; i < N; ++i) n += (size_t)snprintf(text + n, cap - n, "k%d=%d\n", i, i);
+    n += (size_t)snprintf(text + n, cap - n, "k7=x\nk49999=y\nk0=z\n[maxpool]\nk7=1\n");
+    cfg_file cfg;
+    cfg_warnings w = {0};
+    cr_assert_eq(cfg_read("t.cfg", text, n, &cfg, &w), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert_eq(cfg.n_sections, 2);
+    cr_assert_eq(cfg.sections[0].n_options, N);
+    cr_assert_str_eq(cfg.sections[0].options[7].value, "7", "the first value wins");
+    cr_assert_eq(cfg.sections[1].n_options, 1, "a new section has its own keys");
+    cr_assert_eq(w.count, 3);
+    cr_assert(strstr(w.text[0], "t.cfg:50002:") && strstr(w.text[0], "already set at line 9"), "%s",
+              w.text[0]);
+    cr_assert(strstr(w.text[1], "t.cfg:50003:") && strstr(w.text[1], "line 50001"), "%s",
+              w.text[1]);
+    cr_assert(strstr(w.text[2], "t.cfg:50004:") && strstr(w.text[2], "line 2"), "%s", w.text[2]);
+    cr_assert_leq(cfg.key_compares, 4ull * N, "%llu comparisons for %d keys",
+                  (unsigned long long)cfg.key_compares, N);
+    cfg_free(&cfg);
+    for (uint32_t i = 0; i < w.count; ++i) free(w.text[i]);
+    free(w.text);
+    free(text);
 }
