@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lsuv/net.h"
+#include "lsuv/weights.h"
 #include "net/cfg.h"
 
 #define DARKNET LSUV_SHARED_DIR "/nets/darknet/"
@@ -326,4 +328,62 @@ Test(dialect, duplicate_check_is_linear_in_keys) {
     for (uint32_t i = 0; i < w.count; ++i) free(w.text[i]);
     free(w.text);
     free(text);
+}
+
+Test(dialect, binary_xnor_and_dot_are_named_as_ignored) {
+    lsuv_net *net = parse("[net]\nheight=2\nwidth=2\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+                          "binary=1\nxnor=1\ndot=0.5\nflipped=0\n"
+                          "[convolutional]\nfilters=2\nsize=1\nactivation=linear\nbinary=0\n");
+    cr_assert_eq(net->n_warnings, 3, "binary=0 changes nothing");
+    static const char *want[][2] = {
+        {"t.cfg:9:", "'binary=1'"}, {"t.cfg:10:", "'xnor=1'"}, {"t.cfg:11:", "'dot=0.5'"}};
+    for (unsigned i = 0; i < 3; ++i)
+        cr_assert(strstr(net->warnings[i], want[i][0]) && strstr(net->warnings[i], want[i][1]) &&
+                      strstr(net->warnings[i], "ignored"),
+                  "%s", net->warnings[i]);
+    cr_assert_not(net->layers[0].flipped);
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nheight=2\nwidth=2\nchannels=2\n"
+                "[convolutional]\nfilters=2\nsize=1\ngroups=2\nflipped=1\n",
+                "t.cfg:9:", "groups=2");
+}
+
+/* darknet's load_convolutional_weights transposes a flipped=1 layer's
+ * weights: the file holds them fan-in x filters. */
+Test(weights, flipped_layers_are_stored_transposed) {
+    const char *text = "[net]\nheight=3\nwidth=3\nchannels=2\n"
+                       "[convolutional]\nfilters=3\nsize=1\nactivation=linear\nflipped=1\n";
+    lsuv_net *net = parse(text);
+    cr_assert(net->layers[0].flipped);
+    /* header 0.2.0, 64-bit seen, 3 biases, then file[k * 3 + f] = 10 f + k. */
+    uint8_t file[20 + 9 * 4];
+    int32_t header[3] = {0, 2, 0};
+    uint64_t seen = 0;
+    float values[9] = {1, 2, 3};
+    for (int k = 0; k < 2; ++k)
+        for (int f = 0; f < 3; ++f) values[3 + k * 3 + f] = (float)(10 * f + k);
+    memcpy(file, header, 12);
+    memcpy(file + 12, &seen, 8);
+    memcpy(file + 20, values, sizeof values);
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_parse_darknet(net, "t.weights", file, sizeof file, &w), LSUV_OK, "%s",
+                 lsuv_error_message());
+    for (int f = 0; f < 3; ++f)
+        for (int k = 0; k < 2; ++k)
+            cr_assert_eq(w->layers[0].weight[f * 2 + k], 10 * f + k, "filter %d, input %d: %g", f,
+                         k, (double)w->layers[0].weight[f * 2 + k]);
+    /* Written back as darknet reads it: the same bytes. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d-flipped.weights", LSUV_TEST_TMP, (int)getpid());
+    cr_assert_eq(lsuv_weights_save(net, w, path), LSUV_OK, "%s", lsuv_error_message());
+    FILE *fp = fopen(path, "rb");
+    uint8_t back[sizeof file + 1];
+    size_t n = fp ? fread(back, 1, sizeof back, fp) : 0;
+    if (fp) fclose(fp);
+    remove(path);
+    cr_assert_eq(n, sizeof file);
+    cr_assert(memcmp(back + 20, file + 20, sizeof file - 20) == 0, "not written as read");
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
 }

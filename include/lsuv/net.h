@@ -78,6 +78,9 @@ typedef struct lsuv_layer {
     /* crop */
     uint32_t crop_height, crop_width;
     bool crop_noadjust; /* noadjust=1: values kept; else 2x - 1, as darknet */
+    /* convolutional, flipped=1: darknet's .weights hold the layer's weights
+     * transposed, fan-in x filters */
+    bool flipped;
     /* dropout */
     float probability;
     /* convolutional and connected: the activation and fastai's GeneralRelu

@@ -269,6 +269,36 @@ static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_laye
     return LSUV_OK;
 }
 
+/* darknet's convolutional keys beyond the shape: flipped changes how its
+ * .weights are stored; binary and xnor change its forward pass and dot its
+ * training, none of which lsuv-vk does, so they are named in a warning. */
+static lsuv_status read_conv_darknet_keys(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
+    long flipped;
+    lsuv_status st = get_int(ctx, s, "flipped", 0, 0, 1, &flipped);
+    if (st != LSUV_OK) return st;
+    l->flipped = flipped != 0;
+    /* darknet transposes in.c * size^2 x filters weights: more than a
+     * grouped layer has. */
+    if (l->flipped && l->groups > 1)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: 'flipped=1' with groups=%u: darknet transposes more weights "
+                         "than a grouped layer holds; expected groups=1",
+                         ctx->name, find(s, "flipped")->line, l->groups);
+    static const char *const ignored[][2] = {
+        {"binary", "binarizes the weights in its forward pass"},
+        {"xnor", "binarizes the weights and inputs in its forward pass"},
+        {"dot", "adds a penalty in training"},
+    };
+    for (unsigned i = 0; i < sizeof ignored / sizeof *ignored && st == LSUV_OK; ++i) {
+        const cfg_option *o = find(s, ignored[i][0]);
+        if (o && strcmp(o->value, "0") != 0)
+            st = cfg_warn(&ctx->warnings, ctx->name, o->line,
+                          "'%s=%s': darknet %s; lsuv-vk does not, ignored", o->key, o->value,
+                          ignored[i][1]);
+    }
+    return st;
+}
+
 /* Elements per sample must stay indexable by 32-bit shader arithmetic. */
 static const uint64_t max_elements = 1ull << 31;
 /* The most floats one tensor may hold (a layer's weights, or its outputs for
@@ -320,6 +350,7 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         l->stride = (uint32_t)v[2];
         l->padding = v[3] ? l->size / 2 : (uint32_t)v[4];
         l->groups = (uint32_t)v[5];
+        if ((st = read_conv_darknet_keys(ctx, s, l))) return st;
         if (in.c % l->groups || l->filters % l->groups)
             return lsuv_fail(LSUV_ERROR_PARSE,
                              "%s:%u: [%s] layer %u: groups=%u must divide its %u input channels "
