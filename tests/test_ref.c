@@ -237,3 +237,32 @@ Test(ref, crop_closed_form) {
         free(y);
     }
 }
+
+Test(ref, vgg16_crop_is_darknets) {
+    /* A checkerboard of 0.25 and 1.25 (mean 0.75, std 0.5) through
+     * vgg-16's crop: darknet maps it to -0.5 and 1.5, mean 0.5, std 1. */
+    const char *dir = getenv("LSUV_DARKNET_CFG_DIR");
+    if (!dir) cr_skip_test("LSUV_DARKNET_CFG_DIR is unset");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vgg-16.cfg", dir);
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_load(path, NULL, &net), LSUV_OK, "%s", lsuv_error_message());
+    const lsuv_layer *crop = &net->layers[0];
+    cr_assert_eq(crop->type, LSUV_LAYER_CROP);
+    cr_assert_not(crop->crop_noadjust);
+    uint64_t n_in = (uint64_t)crop->in.c * crop->in.h * crop->in.w;
+    uint64_t n_out = lsuv_ref_layer_outputs(crop);
+    double *x = malloc(n_in * sizeof *x), *y = malloc(n_out * sizeof *y);
+    for (uint64_t i = 0; i < n_in; ++i) {
+        uint64_t row = i / crop->in.w, col = i % crop->in.w;
+        x[i] = (row + col) % 2 ? 1.25 : 0.25;
+    }
+    lsuv_ref_layer(crop, NULL, x, 1, y, NULL);
+    lsuv_moments m;
+    lsuv_ref_moments_f64(y, n_out, &m);
+    cr_assert_float_eq(m.mean, 0.5, 1e-12);
+    cr_assert_float_eq(m.std_population, 1.0, 1e-12);
+    free(x);
+    free(y);
+    lsuv_net_destroy(net);
+}
