@@ -6,6 +6,13 @@ float act_logistic(float x) { return 1.0 / (1.0 + exp(-x)); }
 
 float act_softplus(float x) { return x > 20.0 ? x : (x < -20.0 ? exp(x) : log(1.0 + exp(x))); }
 
+// darknet's stair. The parity of floor(x) is taken in float: GLSL leaves %
+// of a negative int undefined, and int(x) beyond its range.
+float act_stair(float x) {
+    float n = floor(x), half_floor = floor(x * 0.5);
+    return n - 2.0 * floor(n * 0.5) == 0.0 ? half_floor : (x - n) + half_floor;
+}
+
 float activate(uint act, float slope, float x) {
     switch (act) {
     case 0u: return x;                                           // linear
@@ -24,6 +31,8 @@ float activate(uint act, float slope, float x) {
     case 13u: return clamp(x, -1.0, 1.0);                        // hardtan
     case 14u: return x < 0.0 ? 0.001 * x : (x > 1.0 ? 0.001 * (x - 1.0) + 1.0 : x); // lhtan
     case 15u: return x < -4.0 ? 0.01 * (x + 4.0) : (x > 4.0 ? 0.01 * (x - 4.0) + 1.0 : 0.125 * x + 0.5); // plse
+    case 16u: return 2.0 * act_logistic(x) - 1.0;                // loggy
+    case 17u: return act_stair(x);                               // stair
     }
     return x;
 }

@@ -13,7 +13,7 @@ layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
 layout(set = 0, binding = 1) writeonly buffer Output { STORED y[]; };
 
 layout(push_constant) uniform Push {
-    uint mode;                  // 0 maxpool, 1 avgpool, 2 crop
+    uint mode;                  // 0 maxpool, 1 avgpool, 2 crop to [-1, 1], 3 crop as is
     uint n, c, h, w, oh, ow;
     uint size, stride, padding; // maxpool
     uint in_off, out_off;
@@ -55,6 +55,8 @@ void main() {
     } else {
         uint dy = (pc.h - pc.oh) / 2u, dx = (pc.w - pc.ow) / 2u;
         v = float(x[plane + (oy + dy) * pc.w + ox + dx]);
+        // darknet's crop takes pixels in [0, 1] to [-1, 1] unless noadjust=1.
+        if (pc.mode == 2u) v = 2.0 * v - 1.0;
     }
     y[pc.out_off + i] = STORED(v);
 }

@@ -74,6 +74,8 @@ static check compare_layer_as(const lsuv_net *net, const lsuv_weights *w, lsuv_f
          * sums: h*w terms), so they are held to their own reduction. */
         if (l->type == LSUV_LAYER_AVGPOOL)
             b = (double)(l->in.h * l->in.w + 1) * 0x1p-24 * (fabs(ref[i]) + 4);
+        /* crop's 2x - 1 rounds once. */
+        if (l->type == LSUV_LAYER_CROP) b = 0x1p-24 * fabs(ref[i]);
         /* fp16 storage rounds the output once more: half an ulp, 2^-11
          * relative (2^-24 absolute below the normal range). */
         if (fp16) b += 0x1p-11 * fabs(ref[i]) + 0x1p-24;
@@ -182,12 +184,106 @@ GPU_TEST(forward, conv_shapes) {
 GPU_TEST(forward, every_activation) {
     static const char *acts[] = {"linear", "relu",     "leaky", "relie", "ramp",  "elu",
                                  "selu",   "logistic", "tanh",  "relu6", "swish", "mish",
-                                 "gelu",   "hardtan",  "lhtan", "plse"};
+                                 "gelu",   "hardtan",  "lhtan", "plse",  "loggy", "stair"};
     for (unsigned i = 0; i < sizeof acts / sizeof *acts; ++i) {
         char layer[256];
         snprintf(layer, sizeof layer,
                  "[convolutional]\nfilters=6\nsize=3\npad=1\nactivation=%s\nsub=0.25", acts[i]);
         one_layer("height=6\nwidth=7\nchannels=3", layer, 3, 0, 1);
+    }
+}
+
+/* Runs the one-layer network `text` on the device on n samples of x, every
+ * weight 1 and every bias 0 (a 1x1 convolution passes x to its activation
+ * exactly), and returns the layer's outputs. */
+static float *run_exact(const char *text, const float *x, uint32_t n) {
+    lsuv_net *net = parse(text);
+    lsuv_weights *w = NULL;
+    TEST_OK(lsuv_weights_create(net, &w));
+    for (uint32_t i = 0; i < w->n_layers; ++i)
+        for (uint64_t k = 0; k < w->layers[i].weight_count; ++k) w->layers[i].weight[k] = 1.0f;
+    lsuv_batch b = {n, net->input.c, net->input.h, net->input.w, NULL};
+    uint64_t count = (uint64_t)n * b.c * b.h * b.w;
+    b.data = malloc(count * sizeof *b.data);
+    memcpy(b.data, x, count * sizeof *b.data);
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = n};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, 0, false));
+    float *out = malloc((size_t)n * lsuv_ref_layer_outputs(&net->layers[0]) * sizeof *out);
+    TEST_OK(lsuv_forward_read(f, 0, out));
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return out;
+}
+
+/* darknet's stair, written as its two pieces: flat at k on [2k, 2k+1), then
+ * rising with slope 1 on [2k+1, 2k+2). */
+static double stair_closed(double x) {
+    double k = floor(x / 2), r = x - 2 * k;
+    return r < 1 ? k : k + (r - 1);
+}
+
+GPU_TEST(forward, loggy_and_stair_closed_form) {
+    enum { N = 160 };
+    float x[N];
+    /* Both signs, integers and the odd/even boundaries, fractions, and
+     * values far from 0 where exp saturates. */
+    for (int i = 0; i < 120; ++i) x[i] = -15.0f + 0.25f * (float)i;
+    static const float far[] = {-1000.5f, -100.75f, -40.0f, -17.1f, -3.999f, -1e-3f, -0.0f,
+                                1e-3f,    2.999f,   3.001f, 17.9f,  40.0f,   99.5f,  1000.25f};
+    for (int i = 120; i < N; ++i) x[i] = far[(i - 120) % (sizeof far / sizeof *far)];
+    const char *layer = "[net]\nheight=1\nwidth=%u\nchannels=1\n"
+                        "[convolutional]\nfilters=1\nsize=1\nactivation=%s\n";
+    char text[256];
+    snprintf(text, sizeof text, layer, N, "loggy");
+    float *y = run_exact(text, x, 1);
+    for (int i = 0; i < N; ++i) {
+        /* 2 / (1 + e^-x) - 1 is tanh(x / 2); the shader's exp may err by
+         * 3 + 2|x| ulp, which logistic's slope (at most 1/4) shrinks. */
+        double want = tanh(x[i] / 2.0);
+        cr_assert(fabs(y[i] - want) <= 64 * 0x1p-24, "loggy(%.9g): device %.9g, want %.9g", x[i],
+                  y[i], want);
+    }
+    free(y);
+    snprintf(text, sizeof text, layer, N, "stair");
+    y = run_exact(text, x, 1);
+    for (int i = 0; i < N; ++i) {
+        double want = stair_closed(x[i]);
+        cr_assert(fabs(y[i] - want) <= 0x1p-23 * (fabs(want) + 1),
+                  "stair(%.9g): device %.9g, want %.9g", x[i], y[i], want);
+    }
+    free(y);
+}
+
+/* A ramp in [0, 1] through a crop: darknet takes the centre window (the
+ * offset rounded down) and maps it to [-1, 1] unless noadjust=1. */
+GPU_TEST(forward, crop_closed_form) {
+    enum { B = 2, C = 3, H = 7, W = 6, CH = 4, CW = 3 };
+    float x[B * C * H * W];
+    for (int i = 0; i < B * C * H * W; ++i) x[i] = (float)i / (B * C * H * W - 1);
+    for (int adjust = 0; adjust < 2; ++adjust) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "[net]\nheight=%d\nwidth=%d\nchannels=%d\n[crop]\ncrop_height=%d\ncrop_width="
+                 "%d\nnoadjust=%d\n",
+                 H, W, C, CH, CW, !adjust);
+        float *y = run_exact(text, x, B);
+        for (int bc = 0; bc < B * C; ++bc)
+            for (int i = 0; i < CH; ++i)
+                for (int j = 0; j < CW; ++j) {
+                    /* (7 - 4) / 2 = 1 row and (6 - 3) / 2 = 1 column off. */
+                    double v = x[(bc * H + i + 1) * W + j + 1];
+                    double want = adjust ? 2 * v - 1 : v;
+                    float got = y[(bc * CH + i) * CW + j];
+                    cr_assert(fabs(got - want) <= 0x1p-24 * 2,
+                              "adjust %d, plane %d (%d, %d): %.9g, want %.9g", adjust, bc, i, j,
+                              got, want);
+                }
+        free(y);
     }
 }
 
@@ -205,6 +301,8 @@ GPU_TEST(forward, pools_and_crop) {
     one_layer("height=8\nwidth=8\nchannels=2", "[maxpool]\nsize=3\nstride=1\npadding=2", 2, 0, 1);
     one_layer("height=7\nwidth=5\nchannels=4", "[avgpool]", 3, 0, 1);
     one_layer("height=9\nwidth=8\nchannels=3", "[crop]\ncrop_height=4\ncrop_width=5", 2, 0, 1);
+    one_layer("height=9\nwidth=8\nchannels=3", "[crop]\ncrop_height=4\ncrop_width=5\nnoadjust=1", 2,
+              0, 1);
 }
 
 GPU_TEST(forward, chunked) {

@@ -2,9 +2,13 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lsuv/net.h"
+#include "lsuv/weights.h"
+#include "net/cfg.h"
 #include "support/nets.h"
 
 static lsuv_net *load(const char *path, bool strip_bn) {
@@ -284,4 +288,153 @@ Test(dialect, missing_file) {
     lsuv_net *net = NULL;
     cr_assert_eq(lsuv_net_load("/nonexistent/x.cfg", NULL, &net), LSUV_ERROR_IO);
     cr_assert(strstr(lsuv_error_message(), "/nonexistent/x.cfg"), "%s", lsuv_error_message());
+}
+
+Test(dialect, batch_is_divided_by_subdivisions) {
+    /* darknet: net->batch = batch / subdivisions. */
+    lsuv_net *net = parse("[net]\nbatch=128\nsubdivisions=4\nheight=2\nwidth=2\nchannels=1\n"
+                          "[maxpool]\n");
+    cr_assert_eq(net->batch, 32);
+    lsuv_net_destroy(net);
+    net = parse("[net]\nbatch=10\nsubdivisions=3\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n");
+    cr_assert_eq(net->batch, 3, "integer division, as darknet");
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nbatch=8\nsubdivisions=0\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n",
+                "t.cfg:3:", "from 1");
+    parse_fails("[net]\nbatch=4\nsubdivisions=8\nheight=2\nwidth=2\nchannels=1\n[maxpool]\n",
+                "t.cfg:3:", "subdivisions=8");
+}
+
+Test(dialect, crop_noadjust) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[crop]\ncrop_height=2\ncrop_width=2\n"
+                          "[crop]\ncrop_height=2\ncrop_width=2\nnoadjust=1\n");
+    cr_assert_not(net->layers[0].crop_noadjust, "darknet's default scales to [-1, 1]");
+    cr_assert(net->layers[1].crop_noadjust);
+    cr_assert_eq(net->n_warnings, 0);
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nheight=4\nwidth=4\nchannels=1\n[crop]\nnoadjust=2\n",
+                "t.cfg:6:", "noadjust=2");
+}
+
+Test(dialect, loggy_and_stair_are_read) {
+    lsuv_net *net = parse("[net]\nheight=1\nwidth=1\nchannels=1\n"
+                          "[connected]\noutput=1\nactivation=loggy\n"
+                          "[connected]\noutput=1\nactivation=stair\n");
+    cr_assert_eq(net->layers[0].activation, LSUV_ACT_LOGGY);
+    cr_assert_eq(net->layers[1].activation, LSUV_ACT_STAIR);
+    cr_assert_str_eq(lsuv_activation_name(LSUV_ACT_STAIR), "stair");
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, counts_that_overflow_are_refused) {
+    /* 2^20 channels x 4096^2 x 2^20 filters is 2^64 weights: 0 once wrapped. */
+    parse_fails("[net]\nheight=1\nwidth=1\nchannels=1048576\n"
+                "[convolutional]\nfilters=1048576\nsize=4096\npadding=2048\nactivation=linear\n",
+                "t.cfg:5:", "over 2^32 weights");
+    /* 2^16 x (2^16 + 1): over the cap without wrapping. */
+    parse_fails("[net]\nheight=1\nwidth=1\nchannels=65536\n"
+                "[connected]\noutput=65537\nactivation=linear\n",
+                "t.cfg:5:", "over 2^32 weights");
+    /* 2^21 values per sample x 2^12 samples, at the input and at a layer. */
+    parse_fails("[net]\nbatch=4096\nheight=1024\nwidth=1024\nchannels=2\n[maxpool]\n",
+                "t.cfg:1:", "x 4096 samples");
+    parse_fails("[net]\nbatch=4096\nheight=1\nwidth=1\nchannels=1\n"
+                "[connected]\noutput=2097152\nactivation=linear\n",
+                "t.cfg:6:", "layer 0's output");
+    /* The largest that fits is taken: 2^16 x 2^16 weights. */
+    lsuv_net *net = parse("[net]\nheight=1\nwidth=1\nchannels=65536\n"
+                          "[connected]\noutput=65536\nactivation=linear\n");
+    cr_assert_eq(net->params, (1ull << 32) + 65536);
+    lsuv_net_destroy(net);
+}
+
+Test(dialect, duplicate_check_is_linear_in_keys) {
+    /* 50,000 distinct keys in one section, then three repeated: each must be
+     * found (first value wins, warned at its line) in a bounded number of
+     * comparisons per key; comparing with every earlier key took 1.25e9
+     * comparisons and 15 s. */
+    enum { N = 50000 };
+    size_t cap = (size_t)N * 16 + 256, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text + n, cap - n, "[net]\n");
+    for (int i = 0; i < N; ++i) n += (size_t)snprintf(text + n, cap - n, "k%d=%d\n", i, i);
+    n += (size_t)snprintf(text + n, cap - n, "k7=x\nk49999=y\nk0=z\n[maxpool]\nk7=1\n");
+    cfg_file cfg;
+    cfg_warnings w = {0};
+    cr_assert_eq(cfg_read("t.cfg", text, n, &cfg, &w), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert_eq(cfg.n_sections, 2);
+    cr_assert_eq(cfg.sections[0].n_options, N);
+    cr_assert_str_eq(cfg.sections[0].options[7].value, "7", "the first value wins");
+    cr_assert_eq(cfg.sections[1].n_options, 1, "a new section has its own keys");
+    cr_assert_eq(w.count, 3);
+    cr_assert(strstr(w.text[0], "t.cfg:50002:") && strstr(w.text[0], "already set at line 9"), "%s",
+              w.text[0]);
+    cr_assert(strstr(w.text[1], "t.cfg:50003:") && strstr(w.text[1], "line 50001"), "%s",
+              w.text[1]);
+    cr_assert(strstr(w.text[2], "t.cfg:50004:") && strstr(w.text[2], "line 2"), "%s", w.text[2]);
+    cr_assert_leq(cfg.key_compares, 4ull * N, "%llu comparisons for %d keys",
+                  (unsigned long long)cfg.key_compares, N);
+    cfg_free(&cfg);
+    for (uint32_t i = 0; i < w.count; ++i) free(w.text[i]);
+    free(w.text);
+    free(text);
+}
+
+Test(dialect, binary_xnor_and_dot_are_named_as_ignored) {
+    lsuv_net *net = parse("[net]\nheight=2\nwidth=2\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+                          "binary=1\nxnor=1\ndot=0.5\nflipped=0\n"
+                          "[convolutional]\nfilters=2\nsize=1\nactivation=linear\nbinary=0\n");
+    cr_assert_eq(net->n_warnings, 3, "binary=0 changes nothing");
+    static const char *want[][2] = {
+        {"t.cfg:9:", "'binary=1'"}, {"t.cfg:10:", "'xnor=1'"}, {"t.cfg:11:", "'dot=0.5'"}};
+    for (unsigned i = 0; i < 3; ++i)
+        cr_assert(strstr(net->warnings[i], want[i][0]) && strstr(net->warnings[i], want[i][1]) &&
+                      strstr(net->warnings[i], "ignored"),
+                  "%s", net->warnings[i]);
+    cr_assert_not(net->layers[0].flipped);
+    lsuv_net_destroy(net);
+    parse_fails("[net]\nheight=2\nwidth=2\nchannels=2\n"
+                "[convolutional]\nfilters=2\nsize=1\ngroups=2\nflipped=1\n",
+                "t.cfg:9:", "groups=2");
+}
+
+/* darknet's load_convolutional_weights transposes a flipped=1 layer's
+ * weights: the file holds them fan-in x filters. */
+Test(weights, flipped_layers_are_stored_transposed) {
+    const char *text = "[net]\nheight=3\nwidth=3\nchannels=2\n"
+                       "[convolutional]\nfilters=3\nsize=1\nactivation=linear\nflipped=1\n";
+    lsuv_net *net = parse(text);
+    cr_assert(net->layers[0].flipped);
+    /* header 0.2.0, 64-bit seen, 3 biases, then file[k * 3 + f] = 10 f + k. */
+    uint8_t file[20 + 9 * 4];
+    int32_t header[3] = {0, 2, 0};
+    uint64_t seen = 0;
+    float values[9] = {1, 2, 3};
+    for (int k = 0; k < 2; ++k)
+        for (int f = 0; f < 3; ++f) values[3 + k * 3 + f] = (float)(10 * f + k);
+    memcpy(file, header, 12);
+    memcpy(file + 12, &seen, 8);
+    memcpy(file + 20, values, sizeof values);
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_parse_darknet(net, "t.weights", file, sizeof file, &w), LSUV_OK, "%s",
+                 lsuv_error_message());
+    for (int f = 0; f < 3; ++f)
+        for (int k = 0; k < 2; ++k)
+            cr_assert_eq(w->layers[0].weight[f * 2 + k], 10 * f + k, "filter %d, input %d: %g", f,
+                         k, (double)w->layers[0].weight[f * 2 + k]);
+    /* Written back as darknet reads it: the same bytes. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d-flipped.weights", LSUV_TEST_TMP, (int)getpid());
+    cr_assert_eq(lsuv_weights_save(net, w, path), LSUV_OK, "%s", lsuv_error_message());
+    FILE *fp = fopen(path, "rb");
+    uint8_t back[sizeof file + 1];
+    size_t n = fp ? fread(back, 1, sizeof back, fp) : 0;
+    if (fp) fclose(fp);
+    remove(path);
+    cr_assert_eq(n, sizeof file);
+    cr_assert(memcmp(back + 20, file + 20, sizeof file - 20) == 0, "not written as read");
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
 }

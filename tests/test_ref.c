@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "support/nets.h"
 #include "lsuv/input.h"
 #include "lsuv/net.h"
 #include "lsuv/weights.h"
@@ -217,4 +218,108 @@ Test(ref, maxpool_of_a_window_with_nan_is_nan) {
     cr_assert(isnan(out[1]), "%g", out[1]);
     cr_assert_eq(out[2], 9.0);
     cr_assert(isnan(out[3]), "%g", out[3]);
+}
+
+static lsuv_net *parse_net(const char *text) {
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_parse("t.cfg", text, strlen(text), NULL, &net), LSUV_OK, "%s",
+                 lsuv_error_message());
+    return net;
+}
+
+/* Layer 0 of `text` through the reference on x, its weights all 1 and its
+ * biases 0. */
+static double *ref_exact(const char *text, const double *x, uint32_t n) {
+    lsuv_net *net = parse_net(text);
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_create(net, &w), LSUV_OK);
+    for (uint64_t k = 0; k < w->layers[0].weight_count; ++k) w->layers[0].weight[k] = 1.0f;
+    double *y = malloc((size_t)n * lsuv_ref_layer_outputs(&net->layers[0]) * sizeof *y);
+    lsuv_ref_layer(&net->layers[0], &w->layers[0], x, n, y, NULL);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return y;
+}
+
+Test(ref, loggy_and_stair_closed_form) {
+    enum { N = 97 };
+    double x[N];
+    for (int i = 0; i < N; ++i) x[i] = -12.0 + 0.25 * i - (i % 3 ? 0.0 : 1e-9);
+    const char *layer = "[net]\nheight=1\nwidth=97\nchannels=1\n"
+                        "[convolutional]\nfilters=1\nsize=1\nactivation=%s\n";
+    char text[256];
+    snprintf(text, sizeof text, layer, "loggy");
+    double *y = ref_exact(text, x, 1);
+    for (int i = 0; i < N; ++i)
+        cr_assert_float_eq(y[i], tanh(x[i] / 2), 1e-15, "loggy(%.17g): %.17g", x[i], y[i]);
+    free(y);
+    snprintf(text, sizeof text, layer, "stair");
+    y = ref_exact(text, x, 1);
+    for (int i = 0; i < N; ++i) {
+        /* Flat at k on [2k, 2k+1), slope 1 on [2k+1, 2k+2). */
+        double k = floor(x[i] / 2), r = x[i] - 2 * k;
+        double want = r < 1 ? k : k + r - 1;
+        cr_assert_float_eq(y[i], want, 1e-12, "stair(%.17g): %.17g, want %.17g", x[i], y[i], want);
+    }
+    /* Some by hand from darknet's definition: floor(-3.5) = -4 is even, so
+     * floor(-1.75) = -2; floor(-2.5) = -3 is odd, so 0.5 + floor(-1.25). */
+    static const double pts[][2] = {{-3.5, -2}, {-2.5, -1.5}, {-1, -1}, {-0.5, -0.5},
+                                    {0, 0},     {0.5, 0},     {1, 0},   {1.5, 0.5},
+                                    {2.25, 1},  {3.75, 1.75}};
+    for (unsigned i = 0; i < sizeof pts / sizeof *pts; ++i) {
+        double v = pts[i][0], *z = ref_exact("[net]\nheight=1\nwidth=1\nchannels=1\n"
+                                             "[connected]\noutput=1\nactivation=stair\n",
+                                             &v, 1);
+        cr_assert_eq(*z, pts[i][1], "stair(%g) = %g, want %g", v, *z, pts[i][1]);
+        free(z);
+    }
+    free(y);
+}
+
+Test(ref, crop_closed_form) {
+    /* 2 samples x 2 channels of 5x6, a ramp in [0, 1]; a 2x3 crop starts at
+     * row (5 - 2) / 2 = 1 and column (6 - 3) / 2 = 1, and maps to [-1, 1]
+     * unless noadjust=1. */
+    double x[2 * 2 * 5 * 6];
+    for (int i = 0; i < 120; ++i) x[i] = i / 119.0;
+    for (int adjust = 0; adjust < 2; ++adjust) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "[net]\nheight=5\nwidth=6\nchannels=2\n[crop]\ncrop_height=2\ncrop_width=3\n"
+                 "noadjust=%d\n",
+                 !adjust);
+        double *y = ref_exact(text, x, 2);
+        for (int bc = 0; bc < 4; ++bc)
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 3; ++j) {
+                    double v = x[(bc * 5 + i + 1) * 6 + j + 1];
+                    cr_assert_float_eq(y[(bc * 2 + i) * 3 + j], adjust ? 2 * v - 1 : v, 1e-15);
+                }
+        free(y);
+    }
+}
+
+Test(ref, vgg16_crop_is_darknets) {
+    /* A checkerboard of 0.25 and 1.25 (mean 0.75, std 0.5) through
+     * vgg-16's crop: darknet maps it to -0.5 and 1.5, mean 0.5, std 1. */
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_load(NETS "vgg-16.cfg", NULL, &net), LSUV_OK, "%s", lsuv_error_message());
+    const lsuv_layer *crop = &net->layers[0];
+    cr_assert_eq(crop->type, LSUV_LAYER_CROP);
+    cr_assert_not(crop->crop_noadjust);
+    uint64_t n_in = (uint64_t)crop->in.c * crop->in.h * crop->in.w;
+    uint64_t n_out = lsuv_ref_layer_outputs(crop);
+    double *x = malloc(n_in * sizeof *x), *y = malloc(n_out * sizeof *y);
+    for (uint64_t i = 0; i < n_in; ++i) {
+        uint64_t row = i / crop->in.w, col = i % crop->in.w;
+        x[i] = (row + col) % 2 ? 1.25 : 0.25;
+    }
+    lsuv_ref_layer(crop, NULL, x, 1, y, NULL);
+    lsuv_moments m;
+    lsuv_ref_moments_f64(y, n_out, &m);
+    cr_assert_float_eq(m.mean, 0.5, 1e-12);
+    cr_assert_float_eq(m.std_population, 1.0, 1e-12);
+    free(x);
+    free(y);
+    lsuv_net_destroy(net);
 }

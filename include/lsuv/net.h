@@ -49,12 +49,16 @@ typedef enum lsuv_activation {
     LSUV_ACT_HARDTAN,
     LSUV_ACT_LHTAN,
     LSUV_ACT_PLSE,
+    LSUV_ACT_LOGGY, /* 2 logistic(x) - 1 */
+    LSUV_ACT_STAIR, /* darknet's staircase: flat on [2k, 2k+1), slope 1 on [2k+1, 2k+2) */
 } lsuv_activation;
 
 const char *lsuv_activation_name(lsuv_activation activation);
 /* The gain of Kaiming's initialization for the activation with this
  * negative slope: sqrt(2 / (1 + slope^2)) for the rectifiers, 5/3 for tanh,
- * 3/4 for selu (as PyTorch's calculate_gain), 1 for the rest. */
+ * 3/4 for selu (as PyTorch's calculate_gain), 1 for the rest: none is
+ * established for loggy (tanh(x/2)) or stair (slope 0 and 1 by turns), and
+ * LSUV rescales every layer anyway. */
 double lsuv_activation_gain(lsuv_activation activation, double slope);
 
 typedef struct lsuv_shape {
@@ -73,6 +77,10 @@ typedef struct lsuv_layer {
     /* maxpool: size, stride and padding (darknet's total padding) above */
     /* crop */
     uint32_t crop_height, crop_width;
+    bool crop_noadjust; /* noadjust=1: values kept; else 2x - 1, as darknet */
+    /* convolutional, flipped=1: darknet's .weights hold the layer's weights
+     * transposed, fan-in x filters */
+    bool flipped;
     /* dropout */
     float probability;
     /* convolutional and connected: the activation and fastai's GeneralRelu
@@ -90,7 +98,7 @@ typedef struct lsuv_layer {
 
 typedef struct lsuv_net {
     char *path;
-    uint32_t batch; /* [net] batch */
+    uint32_t batch; /* [net] batch / subdivisions, as darknet */
     lsuv_shape input;
     uint32_t n_layers;
     lsuv_layer *layers;

@@ -26,6 +26,29 @@ static bool ends_with(const char *s, const char *suffix) {
 
 /* ---- darknet ---------------------------------------------------------- */
 
+/* A flipped=1 layer's weights as darknet's .weights holds them: the
+ * fan-in x filters transpose of lsuv-vk's filters x fan-in (darknet's
+ * load_convolutional_weights transposes them back on reading). */
+static void flip_copy(const lsuv_layer *l, const float *src, float *dst, bool to_file) {
+    uint64_t fan_in = lsuv_layer_fan_in(l), filters = lsuv_layer_bias_count(l);
+    for (uint64_t f = 0; f < filters; ++f)
+        for (uint64_t k = 0; k < fan_in; ++k)
+            if (to_file)
+                dst[k * filters + f] = src[f * fan_in + k];
+            else
+                dst[f * fan_in + k] = src[k * filters + f];
+}
+
+static lsuv_status unflip(const lsuv_layer *l, float *weight) {
+    uint64_t n = lsuv_layer_weight_count(l);
+    float *file = malloc(n * sizeof *file);
+    if (!file) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    memcpy(file, weight, n * sizeof *file);
+    flip_copy(l, file, weight, false);
+    free(file);
+    return LSUV_OK;
+}
+
 typedef struct reader {
     const char *name;
     const uint8_t *data;
@@ -75,6 +98,7 @@ lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, co
         st = read_floats(&r, &net->layers[i], "biases", p->bias, p->bias_count);
         if (st == LSUV_OK)
             st = read_floats(&r, &net->layers[i], "weights", p->weight, p->weight_count);
+        if (st == LSUV_OK && net->layers[i].flipped) st = unflip(&net->layers[i], p->weight);
     }
     if (st == LSUV_OK && r.pos != size)
         st = lsuv_fail(LSUV_ERROR_PARSE,
@@ -115,7 +139,10 @@ static lsuv_status encode_darknet(const lsuv_net *net, const lsuv_weights *w, co
         if (!p->weight) continue;
         memcpy(buf + pos, p->bias, p->bias_count * sizeof(float));
         pos += p->bias_count * sizeof(float);
-        memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
+        if (net->layers[i].flipped)
+            flip_copy(&net->layers[i], p->weight, (float *)(buf + pos), true);
+        else
+            memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
         pos += p->weight_count * sizeof(float);
     }
     *out = buf;

@@ -30,6 +30,7 @@ typedef struct cfg_file {
     const char *name;
     uint32_t n_sections;
     cfg_section *sections;
+    uint64_t key_compares; /* work of the duplicate check, for tests */
 } cfg_file;
 
 /* Splits text into sections; duplicate keys keep the first and warn. */

@@ -19,8 +19,8 @@ const char *lsuv_layer_type_name(lsuv_layer_type type) {
 }
 
 static const char *const activation_names[] = {
-    "linear", "relu",  "leaky", "relie", "ramp", "elu",     "selu",  "logistic",
-    "tanh",   "relu6", "swish", "mish",  "gelu", "hardtan", "lhtan", "plse",
+    "linear", "relu",  "leaky", "relie", "ramp",    "elu",   "selu", "logistic", "tanh",
+    "relu6",  "swish", "mish",  "gelu",  "hardtan", "lhtan", "plse", "loggy",    "stair",
 };
 
 const char *lsuv_activation_name(lsuv_activation a) {
@@ -269,8 +269,56 @@ static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_laye
     return LSUV_OK;
 }
 
+/* darknet's convolutional keys beyond the shape: flipped changes how its
+ * .weights are stored; binary and xnor change its forward pass and dot its
+ * training, none of which lsuv-vk does, so they are named in a warning. */
+static lsuv_status read_conv_darknet_keys(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
+    long flipped;
+    lsuv_status st = get_int(ctx, s, "flipped", 0, 0, 1, &flipped);
+    if (st != LSUV_OK) return st;
+    l->flipped = flipped != 0;
+    /* darknet transposes in.c * size^2 x filters weights: more than a
+     * grouped layer has. */
+    if (l->flipped && l->groups > 1)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: 'flipped=1' with groups=%u: darknet transposes more weights "
+                         "than a grouped layer holds; expected groups=1",
+                         ctx->name, find(s, "flipped")->line, l->groups);
+    static const char *const ignored[][2] = {
+        {"binary", "binarizes the weights in its forward pass"},
+        {"xnor", "binarizes the weights and inputs in its forward pass"},
+        {"dot", "adds a penalty in training"},
+    };
+    for (unsigned i = 0; i < sizeof ignored / sizeof *ignored && st == LSUV_OK; ++i) {
+        const cfg_option *o = find(s, ignored[i][0]);
+        if (o && strcmp(o->value, "0") != 0)
+            st = cfg_warn(&ctx->warnings, ctx->name, o->line,
+                          "'%s=%s': darknet %s; lsuv-vk does not, ignored", o->key, o->value,
+                          ignored[i][1]);
+    }
+    return st;
+}
+
 /* Elements per sample must stay indexable by 32-bit shader arithmetic. */
 static const uint64_t max_elements = 1ull << 31;
+/* The most floats one tensor may hold (a layer's weights, or its outputs for
+ * the whole batch): 2^32, 16 GiB in fp32, more than the largest single
+ * allocation of the devices lsuv-vk runs on. Checked before any product is
+ * formed, it also keeps every count (MACs: weights x output pixels < 2^63)
+ * within 64 bits. */
+static const uint64_t max_tensor_floats = 1ull << 32;
+
+/* Refuses weights beyond max_tensor_floats before their count is formed, so
+ * it cannot wrap (2^20 channels x 2^20 filters x 4096^2 is 2^64). */
+static lsuv_status weights_fit(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l) {
+    uint64_t fan_in = lsuv_layer_fan_in(l), out = lsuv_layer_bias_count(l);
+    if (fan_in <= max_tensor_floats / out) return LSUV_OK;
+    return lsuv_fail(LSUV_ERROR_PARSE,
+                     "%s:%u: [%s] layer %u is too large: %llu inputs per output x %llu outputs "
+                     "is over 2^32 weights",
+                     ctx->name, s->line, s->name, l->index, (unsigned long long)fan_in,
+                     (unsigned long long)out);
+}
 
 static lsuv_status empty_output(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l,
                                 const char *why) {
@@ -302,6 +350,7 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         l->stride = (uint32_t)v[2];
         l->padding = v[3] ? l->size / 2 : (uint32_t)v[4];
         l->groups = (uint32_t)v[5];
+        if ((st = read_conv_darknet_keys(ctx, s, l))) return st;
         if (in.c % l->groups || l->filters % l->groups)
             return lsuv_fail(LSUV_ERROR_PARSE,
                              "%s:%u: [%s] layer %u: groups=%u must divide its %u input channels "
@@ -312,6 +361,7 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         if (h < l->size || w < l->size) return empty_output(ctx, s, l, why);
         l->out = (lsuv_shape){l->filters, (uint32_t)((h - l->size) / l->stride + 1),
                               (uint32_t)((w - l->size) / l->stride + 1)};
+        if ((st = weights_fit(ctx, s, l))) return st;
         l->params = lsuv_layer_weight_count(l) + l->filters;
         l->macs = lsuv_layer_weight_count(l) * l->out.h * l->out.w;
         return LSUV_OK;
@@ -322,6 +372,7 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
             return st;
         l->outputs = (uint32_t)v[0];
         l->out = (lsuv_shape){l->outputs, 1, 1};
+        if ((st = weights_fit(ctx, s, l))) return st;
         l->params = lsuv_layer_weight_count(l) + l->outputs;
         l->macs = lsuv_layer_weight_count(l);
         return LSUV_OK;
@@ -354,11 +405,14 @@ static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         l->out = in;
         return LSUV_OK;
     case LSUV_LAYER_CROP:
+        /* flip, angle, saturation, exposure and shift act only in training. */
         if ((st = get_int(ctx, s, "crop_height", 1, 1, 1 << 20, &v[0])) ||
-            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])))
+            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])) ||
+            (st = get_int(ctx, s, "noadjust", 0, 0, 1, &v[2])))
             return st;
         l->crop_height = (uint32_t)v[0];
         l->crop_width = (uint32_t)v[1];
+        l->crop_noadjust = v[2] != 0;
         if (l->crop_height > in.h || l->crop_width > in.w)
             return lsuv_fail(
                 LSUV_ERROR_PARSE, "%s:%u: [%s] layer %u: a %ux%u crop does not fit its %ux%u input",
@@ -379,16 +433,36 @@ static lsuv_status check_keys(parse_ctx *ctx, cfg_section *s, const char *const 
     return st;
 }
 
+/* The outputs of one sample must be indexable (max_elements), those of the
+ * batch must fit one tensor, and the network's totals must not wrap. */
+static lsuv_status tensor_fits(parse_ctx *ctx, const cfg_section *s, const char *what,
+                               lsuv_shape shape, uint32_t batch) {
+    uint64_t elements = (uint64_t)shape.c * shape.h * shape.w;
+    if (elements < max_elements && elements * batch <= max_tensor_floats) return LSUV_OK;
+    return lsuv_fail(LSUV_ERROR_PARSE,
+                     "%s:%u: [%s] %s is too large: %ux%ux%u values per sample, x %u samples "
+                     "(batch/subdivisions); expected under 2^31 per sample and 2^32 in all",
+                     ctx->name, s->line, s->name, what, shape.c, shape.h, shape.w, batch);
+}
+
 static lsuv_status read_net(parse_ctx *ctx, cfg_section *s, lsuv_net *net) {
-    long batch, h, w, c, inputs;
+    long batch, subdivisions, h, w, c, inputs;
     lsuv_status st;
     if ((st = get_int(ctx, s, "batch", 1, 1, 1 << 24, &batch)) ||
+        (st = get_int(ctx, s, "subdivisions", 1, 1, 1 << 24, &subdivisions)) ||
         (st = get_int(ctx, s, "height", 0, 0, 1 << 20, &h)) ||
         (st = get_int(ctx, s, "width", 0, 0, 1 << 20, &w)) ||
         (st = get_int(ctx, s, "channels", 0, 0, 1 << 20, &c)) ||
         (st = get_int(ctx, s, "inputs", h * w * c, 0, 1L << 31, &inputs)))
         return st;
-    net->batch = (uint32_t)batch;
+    /* darknet runs batch/subdivisions samples at a time (net->batch); a
+     * quotient of 0 would make it run none. */
+    if (batch / subdivisions == 0)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: 'subdivisions=%ld': larger than batch=%ld; darknet runs "
+                         "batch/subdivisions samples at a time, which would be none",
+                         ctx->name, find(s, "subdivisions")->line, subdivisions, batch);
+    net->batch = (uint32_t)(batch / subdivisions);
     if (h && w && c) {
         net->input = (lsuv_shape){(uint32_t)c, (uint32_t)h, (uint32_t)w};
     } else if (inputs > 0 && !h && !w && !c) {
@@ -399,7 +473,24 @@ static lsuv_status read_net(parse_ctx *ctx, cfg_section *s, lsuv_net *net) {
                          "(or inputs alone)",
                          ctx->name, s->line, s->name);
     }
+    if ((st = tensor_fits(ctx, s, "the input", net->input, net->batch))) return st;
     return check_keys(ctx, s, net_keys);
+}
+
+static lsuv_status add_layer(parse_ctx *ctx, const cfg_section *s, lsuv_net *net,
+                             const lsuv_layer *l) {
+    char what[32];
+    snprintf(what, sizeof what, "layer %u's output", l->index);
+    lsuv_status st = tensor_fits(ctx, s, what, l->out, net->batch);
+    if (st != LSUV_OK) return st;
+    if (__builtin_add_overflow(net->params, l->params, &net->params) ||
+        __builtin_add_overflow(net->macs, l->macs, &net->macs))
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: [%s] layer %u: the network's parameters or multiply-adds "
+                         "overflow 64 bits",
+                         ctx->name, s->line, s->name, l->index);
+    ++net->n_layers;
+    return LSUV_OK;
 }
 
 static const section_kind *kind_of(const char *name) {
@@ -467,18 +558,8 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
         l->maxv = INFINITY;
         st = read_layer(&ctx, s, l, options);
         if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);
-        uint64_t elements = (uint64_t)l->out.c * l->out.h * l->out.w;
-        if (st == LSUV_OK && (elements >= max_elements || l->params >= max_elements * 4))
-            st = lsuv_fail(LSUV_ERROR_PARSE,
-                           "%s:%u: [%s] layer %u is too large: %ux%ux%u outputs, %llu parameters",
-                           name, s->line, s->name, l->index, l->out.c, l->out.h, l->out.w,
-                           (unsigned long long)l->params);
-        if (st == LSUV_OK) {
-            shape = l->out;
-            net->params += l->params;
-            net->macs += l->macs;
-            ++net->n_layers;
-        }
+        if (st == LSUV_OK) st = add_layer(&ctx, s, net, l);
+        if (st == LSUV_OK) shape = l->out;
     }
     cfg_free(&cfg);
     if (net) {

@@ -23,7 +23,7 @@ enum {
     CONV_BINDINGS = 7,
     EPILOGUE_BINDINGS = 5,
     CONV_CI_T = 4,
-    ACTIVATIONS = LSUV_ACT_PLSE + 1,
+    ACTIVATIONS = LSUV_ACT_STAIR + 1,
 };
 
 /* How a convolution reads its weights and input: as storage; packed
@@ -740,7 +740,10 @@ static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
     if ((s = alloc_dispatches(f, lp->n_dispatches, &f->pool, &lp->sets, &lp->dispatches)) !=
         LSUV_OK)
         return s;
-    uint32_t mode = l->type == LSUV_LAYER_MAXPOOL ? 0 : l->type == LSUV_LAYER_AVGPOOL ? 1 : 2;
+    uint32_t mode = l->type == LSUV_LAYER_MAXPOOL   ? 0
+                    : l->type == LSUV_LAYER_AVGPOOL ? 1
+                    : l->crop_noadjust              ? 3
+                                                    : 2;
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
         dispatch *dp = &lp->dispatches[d];
         uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;

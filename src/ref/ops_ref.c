@@ -17,6 +17,14 @@ static double softplus(double x) {
     return x > 20 ? x : x < -20 ? exp(x) : log1p(exp(x));
 }
 
+/* darknet's stair: floor(x/2) where floor(x) is even, plus x's fraction
+ * where it is odd. The parity is taken in floating point, as the shader
+ * does, so it stays defined beyond int's range (darknet's cast is not). */
+static double stair(double x) {
+    double n = floor(x);
+    return fmod(n, 2) == 0 ? floor(x / 2) : (x - n) + floor(x / 2);
+}
+
 static double activate(lsuv_activation a, double slope, double x) {
     /* NaN in, NaN out, as IEEE arithmetic has it: relu's x > 0 ? x : 0 would
      * make it 0, and the device's statistics must see the NaN. */
@@ -53,6 +61,10 @@ static double activate(lsuv_activation a, double slope, double x) {
         return x < 0 ? 0.001 * x : x > 1 ? 0.001 * (x - 1) + 1 : x;
     case LSUV_ACT_PLSE:
         return x < -4 ? 0.01 * (x + 4) : x > 4 ? 0.01 * (x - 4) + 1 : 0.125 * x + 0.5;
+    case LSUV_ACT_LOGGY:
+        return 2 * logistic(x) - 1;
+    case LSUV_ACT_STAIR:
+        return stair(x);
     }
     return x;
 }
@@ -157,12 +169,15 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
         }
         return;
     case LSUV_LAYER_CROP: {
-        /* darknet's crop at test time: centred. */
+        /* darknet's crop at test time: centred, no flip, and pixels taken
+         * from [0, 1] to [-1, 1] unless noadjust=1. */
         uint32_t dy = (is.h - os.h) / 2, dx = (is.w - os.w) / 2;
+        double scale = l->crop_noadjust ? 1 : 2, shift = l->crop_noadjust ? 0 : -1;
         for (uint64_t bc = 0; bc < (uint64_t)n * is.c; ++bc)
             for (uint32_t y = 0; y < os.h; ++y)
                 for (uint32_t x = 0; x < os.w; ++x)
-                    out[(bc * os.h + y) * os.w + x] = in[(bc * is.h + y + dy) * is.w + x + dx];
+                    out[(bc * os.h + y) * os.w + x] =
+                        in[(bc * is.h + y + dy) * is.w + x + dx] * scale + shift;
         return;
     }
     case LSUV_LAYER_DROPOUT:
