@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lsuv/device.h"
@@ -207,4 +208,19 @@ GPU_TEST(device, pipeline_cache_round_trip_and_corruption) {
     cr_assert_eq(device_round(dir, warning, sizeof warning), 0);
     cr_assert(strstr(warning, "not a cache file"), "%s", warning);
     free(data);
+}
+
+/* Not a GPU_TEST: a FIFO that hangs the open must fail in a minute, not 15. */
+Test(device, pipeline_cache_fifo_is_no_cache, .timeout = 60) {
+    test_gpu_open(&gpu);
+    char dir[256], sub[300], path[512], warning[2048];
+    snprintf(dir, sizeof dir, "%s/cache-fifo-%d", LSUV_TEST_TMP, (int)getpid());
+    snprintf(sub, sizeof sub, "%s/lsuv-vk", dir);
+    cr_assert(mkdir(dir, 0755) == 0 && mkdir(sub, 0755) == 0);
+    cache_file(lsuv_device_get_info(gpu.device), dir, path, sizeof path);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    cr_assert_eq(device_round(dir, warning, sizeof warning), 0, "a FIFO is no cache");
+    cr_assert(strstr(warning, path) && strstr(warning, "not a regular file (a FIFO)"), "%s",
+              warning);
+    test_gpu_close(&gpu);
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "lsuv/input.h"
@@ -183,5 +185,162 @@ Test(input, fashion_mnist_published_statistics, .timeout = 60) {
     cr_assert_lt(fabs(m.mean - 0.2860), 5e-5, "mean %.6f", m.mean);
     cr_assert_lt(fabs(m.std - 0.3530), 5e-5, "std %.6f", m.std);
     lsuv_batch_free(&b);
+    lsuv_net_destroy(net);
+}
+
+/* numpy's own header for shape, then count zero floats. */
+static uint8_t *npy_zeros(const char *shape, size_t count, size_t *size) {
+    float *x = calloc(count ? count : 1, sizeof *x);
+    uint8_t *buf = malloc(256 + count * 4);
+    *size = npy_bytes(buf, "<f4", shape, x, count);
+    free(x);
+    return buf;
+}
+
+Test(npy, shapes_whose_size_wraps_are_refused) {
+    /* 4294901761 * 65536 * 65537 = 2^64 + 65536: wrapped, the shape asks for
+     * the 262,144 bytes that are there, and a batch of one sample copied
+     * 16 GiB from them. */
+    size_t size;
+    uint8_t *buf = npy_zeros("(4294901761, 1, 65536, 65537)", 65536, &size);
+    lsuv_batch b = {0};
+    cr_assert_eq(lsuv_npy_parse("w.npy", buf, size, 1, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "w.npy: truncated"), "%s", lsuv_error_message());
+    cr_assert_null(b.data);
+    free(buf);
+    /* 2^31 * 2^33 wraps to 0: no data at all. */
+    buf = npy_zeros("(2147483648, 2, 65536, 65536)", 0, &size);
+    cr_assert_eq(lsuv_npy_parse("w.npy", buf, size, 1, &b), LSUV_ERROR_PARSE);
+    cr_assert_null(b.data);
+    free(buf);
+}
+
+Test(npy, header_length_must_end_at_its_newline) {
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t buf[256];
+    size_t n = npy_bytes(buf, "<f4", "(2, 1, 2, 2)", x, 8);
+    lsuv_batch b;
+    /* Said 4 bytes too long, or too short, the header would swallow the
+     * first value or hand the padding over as data. */
+    for (int delta = -4; delta <= 4; delta += 8) {
+        buf[8] = (uint8_t)(buf[8] + delta);
+        cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 1, &b), LSUV_ERROR_PARSE, "length %+d", delta);
+        cr_assert(strstr(lsuv_error_message(), "x.npy: the .npy header's stated length"), "%s",
+                  lsuv_error_message());
+        buf[8] = (uint8_t)(buf[8] - delta);
+    }
+    cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 1, &b), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert(memcmp(b.data, x, 16) == 0);
+    lsuv_batch_free(&b);
+}
+
+Test(npy, non_finite_values_are_refused) {
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const char *name[3] = {"nan", "inf", "-inf"};
+    for (int k = 0; k < 3; ++k) {
+        float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        x[5] = bad[k];
+        uint8_t buf[256];
+        size_t n = npy_bytes(buf, "<f4", "(2, 1, 2, 2)", x, 8);
+        lsuv_batch b = {0};
+        cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 0, &b), LSUV_ERROR_PARSE, "%s", name[k]);
+        char want[64];
+        snprintf(want, sizeof want, "x.npy: value 5 (sample 1) is %s;", name[k]);
+        cr_assert(strstr(lsuv_error_message(), want), "'%s' lacks '%s'", lsuv_error_message(),
+                  want);
+        cr_assert_null(b.data);
+        /* The first sample alone is finite. */
+        cr_assert_eq(lsuv_npy_parse("x.npy", buf, n, 1, &b), LSUV_OK);
+        lsuv_batch_free(&b);
+    }
+}
+
+/* gzip of the 16-byte IDX header n x h x w followed by zeros bytes of zeros,
+ * its last 5 bytes (of the trailer) cut off. */
+static uint8_t *idx_gz_cut(uint32_t n, uint32_t h, uint32_t w, size_t zeros, size_t *size) {
+    uint8_t *raw = calloc(16 + zeros, 1);
+    const uint32_t dims[3] = {n, h, w};
+    raw[2] = 8;
+    raw[3] = 3;
+    for (int d = 0; d < 3; ++d)
+        for (int i = 0; i < 4; ++i) raw[4 + 4 * d + i] = (uint8_t)(dims[d] >> (24 - 8 * i));
+    size_t cap = 16 + zeros / 100 + 4096;
+    uint8_t *gz = malloc(cap);
+    z_stream z = {0};
+    cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = raw;
+    z.avail_in = (uInt)(16 + zeros);
+    z.next_out = gz;
+    z.avail_out = (uInt)cap;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *size = cap - z.avail_out - 5;
+    deflateEnd(&z);
+    free(raw);
+    return gz;
+}
+
+Test(idx, gzip_header_is_checked_before_the_rest_inflates) {
+    /* A zero or wrapping size is refused from the header alone: the cut
+     * stream behind it (which stands for a gzip bomb) is never inflated. */
+    const uint32_t dims[][3] = {{100, 0, 28}, {0, 28, 28}, {4294967295u, 2147483648u, 2147483648u}};
+    for (int k = 0; k < 3; ++k) {
+        for (uint32_t max_n = 0; max_n <= 64; max_n += 64) {
+            size_t size;
+            uint8_t *gz = idx_gz_cut(dims[k][0], dims[k][1], dims[k][2], 1 << 20, &size);
+            lsuv_batch b = {0};
+            cr_assert_eq(lsuv_idx_parse("b.idx.gz", gz, size, max_n, &b), LSUV_ERROR_PARSE);
+            const char *m = lsuv_error_message();
+            cr_assert(strstr(m, "b.idx.gz") && !strstr(m, "gzip") &&
+                          (strstr(m, "no zero size") || strstr(m, "more than 17179869184")),
+                      "dims %u: %s", k, m);
+            cr_assert_null(b.data);
+            free(gz);
+        }
+    }
+    /* A whole file inflates no further than its images and the trailer. */
+    size_t size;
+    uint8_t *gz = idx_gz_cut(1, 2, 2, 4 + (1 << 20), &size);
+    lsuv_batch b = {0};
+    cr_assert_eq(lsuv_idx_parse("c.idx.gz", gz, size, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "more than the 1 images of 2x2"), "%s",
+              lsuv_error_message());
+    cr_assert_eq(lsuv_idx_parse("c.idx.gz", gz, size, 1, &b), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert(b.n == 1 && b.h == 2 && b.w == 2);
+    lsuv_batch_free(&b);
+    free(gz);
+}
+
+Test(idx, sizes_whose_product_wraps_are_refused) {
+    /* 111620 * 429509837 * 384773 = 2^64 + 4: wrapped, four bytes of pixels
+     * passed for 111620 images of 429509837x384773. */
+    const uint8_t raw[20] = {0,    0,    8,    3,    0,    1,    0xb4, 0x04, 0x19, 0x99,
+                             0xcc, 0xcd, 0x00, 0x05, 0xdf, 0x05, 1,    2,    3,    4};
+    lsuv_batch b = {0};
+    cr_assert_eq(lsuv_idx_parse("d.idx", raw, sizeof raw, 0, &b), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "d.idx: 111620 images of 429509837x384773"), "%s",
+              lsuv_error_message());
+    cr_assert_null(b.data);
+}
+
+Test(input, directories_and_fifos_are_refused, .timeout = 30) {
+    lsuv_net *net = net_of(1, 2, 2, 1);
+    char dir[256], fifo[300];
+    snprintf(dir, sizeof dir, "%s/input-dir-%d", LSUV_TEST_TMP, (int)getpid());
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    char spec[320];
+    snprintf(spec, sizeof spec, "npy:%s", dir);
+    lsuv_input_options o = {.spec = spec};
+    lsuv_batch b;
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_IO);
+    cr_assert(strstr(lsuv_error_message(), "is a directory"), "%s", lsuv_error_message());
+    /* A FIFO with no writer would block a plain open for ever. */
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    snprintf(spec, sizeof spec, "idx:%s", fifo);
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_IO);
+    cr_assert(strstr(lsuv_error_message(), "not a regular file (a FIFO)"), "%s",
+              lsuv_error_message());
+    unlink(fifo);
+    rmdir(dir);
     lsuv_net_destroy(net);
 }

@@ -279,3 +279,95 @@ Test(files, writes_are_atomic) {
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }
+
+/* A connected layer of 3 outputs from 2 inputs: weight [3, 2], bias [3]. */
+#define SMALL_NET "[net]\nheight=1\nwidth=1\nchannels=2\n[connected]\noutput=3\n"
+
+/* A .safetensors file of the JSON header and data_size bytes of data whose
+ * float k is k + 1; parsed for the small network. */
+static lsuv_status parse_st(const char *json, size_t data_size, lsuv_weights **w) {
+    lsuv_net *net = parse_net(SMALL_NET);
+    uint64_t n = strlen(json);
+    uint8_t *buf = malloc(8 + n + data_size);
+    memcpy(buf, &n, 8);
+    memcpy(buf + 8, json, n);
+    for (size_t k = 0; k < data_size / 4; ++k) {
+        float v = (float)(k + 1);
+        memcpy(buf + 8 + n + 4 * k, &v, 4);
+    }
+    lsuv_status s = lsuv_weights_parse_safetensors(net, "t.safetensors", buf, 8 + n + data_size, w);
+    free(buf);
+    lsuv_net_destroy(net);
+    return s;
+}
+
+#define ST_W(b, e)                                                                                 \
+    "\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],\"data_offsets\":[" b "," e "]}"
+#define ST_B(b, e)                                                                                 \
+    "\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[" b "," e "]}"
+
+static void assert_st_fails(const char *json, size_t data_size, const char *want) {
+    lsuv_weights *w = NULL;
+    cr_assert_eq(parse_st(json, data_size, &w), LSUV_ERROR_PARSE, "%s loaded", json);
+    cr_assert_null(w);
+    cr_assert(strstr(lsuv_error_message(), want), "'%s' lacks '%s'", lsuv_error_message(), want);
+}
+
+Test(files, safetensors_data_must_tile_the_buffer) {
+    lsuv_weights *w = NULL;
+    cr_assert_eq(parse_st("{" ST_B("24", "36") "," ST_W("0", "24") "}", 36, &w), LSUV_OK, "%s",
+                 lsuv_error_message());
+    cr_assert(w->layers[0].weight[5] == 6.0f && w->layers[0].bias[0] == 7.0f);
+    lsuv_weights_destroy(w);
+    /* The bias reading the weight's last three floats. */
+    assert_st_fails("{" ST_W("0", "24") "," ST_B("12", "24") "}", 24,
+                    "t.safetensors: tensor layers.0.bias: data_offsets [12, 24] overlap those of "
+                    "tensor layers.0.weight");
+    /* The second weight, which would never be read. */
+    assert_st_fails("{" ST_W("0", "24") "," ST_B("24", "36") "," ST_W("36", "60") "}", 60,
+                    "t.safetensors: tensor layers.0.weight appears twice");
+    assert_st_fails("{" ST_W("0", "24") "," ST_B("24", "36") "}", 40,
+                    "t.safetensors: 4 bytes after the data of the last tensor, layers.0.bias");
+    assert_st_fails("{" ST_W("4", "28") "," ST_B("28", "40") "}", 40,
+                    "t.safetensors: tensor layers.0.weight: the 4 bytes before its data");
+    assert_st_fails("{\"__metadata__\":{}}", 4, "t.safetensors: 4 bytes after the data");
+}
+
+Test(files, non_finite_weights_are_refused) {
+    /* safetensors: float k of the data is k + 1, but for the fifth. */
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const char *name[3] = {"nan", "inf", "-inf"};
+    lsuv_net *net = parse_net(SMALL_NET);
+    const char *json = "{" ST_W("0", "24") "," ST_B("24", "36") "}";
+    uint64_t n = strlen(json);
+    uint8_t buf[256];
+    memcpy(buf, &n, 8);
+    memcpy(buf + 8, json, n);
+    for (int k = 0; k < 3; ++k) {
+        for (int i = 0; i < 9; ++i) {
+            float v = i == 4 ? bad[k] : (float)(i + 1);
+            memcpy(buf + 8 + n + 4 * i, &v, 4);
+        }
+        lsuv_weights *w = NULL;
+        cr_assert_eq(lsuv_weights_parse_safetensors(net, "t.safetensors", buf, 8 + n + 36, &w),
+                     LSUV_ERROR_PARSE);
+        cr_assert_null(w);
+        char want[96];
+        snprintf(want, sizeof want, "t.safetensors: tensor layers.0.weight: element 4 is %s;",
+                 name[k]);
+        cr_assert(strstr(lsuv_error_message(), want), "'%s' lacks '%s'", lsuv_error_message(),
+                  want);
+    }
+    /* darknet: header 0.2.0, a 64-bit seen, 3 biases and 6 weights. */
+    uint8_t dk[20 + 36] = {0, 0, 0, 0, 2};
+    for (int i = 0; i < 9; ++i) {
+        float v = i == 5 ? INFINITY : 0.5f;
+        memcpy(dk + 20 + 4 * i, &v, 4);
+    }
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_parse_darknet(net, "t.weights", dk, sizeof dk, &w), LSUV_ERROR_PARSE);
+    cr_assert_null(w);
+    cr_assert(strstr(lsuv_error_message(), "t.weights: layer 0 (connected): weights[2] is inf;"),
+              "%s", lsuv_error_message());
+    lsuv_net_destroy(net);
+}

@@ -3,6 +3,7 @@
  * size; writers go through lsuv_file_write, so no file is half-written. */
 #include "lsuv/weights.h"
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "lsuv/file.h"
 
@@ -57,15 +58,21 @@ typedef struct reader {
 
 static lsuv_status read_floats(reader *r, const lsuv_layer *l, const char *what, float *dst,
                                uint64_t count) {
-    uint64_t bytes = count * sizeof(float);
-    if (r->size - r->pos < bytes)
+    uint64_t bytes;
+    if (!lsuv_mul_u64(count, sizeof(float), &bytes) || r->size - r->pos < bytes)
         return lsuv_fail(LSUV_ERROR_PARSE,
                          "%s: truncated in layer %u (%s): expected %llu %s (%llu bytes) at byte "
                          "%zu, found %zu bytes",
                          r->name, l->index, lsuv_layer_type_name(l->type),
-                         (unsigned long long)count, what, (unsigned long long)bytes, r->pos,
+                         (unsigned long long)count, what, (unsigned long long)count * 4, r->pos,
                          r->size - r->pos);
     memcpy(dst, r->data + r->pos, bytes);
+    uint64_t bad = lsuv_first_non_finite(dst, count);
+    if (bad < count)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: layer %u (%s): %s[%llu] is %g; weights must be finite numbers",
+                         r->name, l->index, lsuv_layer_type_name(l->type), what,
+                         (unsigned long long)bad, (double)dst[bad]);
     r->pos += bytes;
     return LSUV_OK;
 }
@@ -160,6 +167,20 @@ typedef struct tensor_ref {
     uint64_t count;
 } tensor_ref;
 
+/* A tensor's data_offsets, when they are a range inside the data. */
+static bool offsets_of(const cJSON *t, uint64_t data_size, uint64_t *begin, uint64_t *end) {
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+    const cJSON *b = cJSON_GetArrayItem(off, 0), *e = cJSON_GetArrayItem(off, 1);
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !cJSON_IsNumber(b) ||
+        !cJSON_IsNumber(e) || b->valuedouble < 0 || e->valuedouble < b->valuedouble ||
+        e->valuedouble > (double)data_size || floor(b->valuedouble) != b->valuedouble ||
+        floor(e->valuedouble) != e->valuedouble)
+        return false;
+    *begin = (uint64_t)b->valuedouble;
+    *end = (uint64_t)e->valuedouble;
+    return true;
+}
+
 /* Finds name in the header and checks it is F32 of the expected shape. */
 static lsuv_status find_tensor(const char *file, const cJSON *header, const char *name,
                                const uint64_t *shape, int dims, const uint8_t *base,
@@ -173,14 +194,14 @@ static lsuv_status find_tensor(const char *file, const cJSON *header, const char
     }
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(t, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
     if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "F32") != 0)
         return lsuv_fail(LSUV_ERROR_PARSE, "%s: tensor %s: expected dtype F32, found %s", file,
                          name, cJSON_IsString(dtype) ? dtype->valuestring : "none");
     char want[96] = "", found[96] = "";
     uint64_t count = 1;
+    bool fits = true;
     for (int i = 0; i < dims; ++i) {
-        count *= shape[i];
+        fits = fits && lsuv_mul_u64(count, shape[i], &count);
         snprintf(want + strlen(want), sizeof want - strlen(want), "%s%llu", i ? ", " : "",
                  (unsigned long long)shape[i]);
     }
@@ -196,16 +217,12 @@ static lsuv_status find_tensor(const char *file, const cJSON *header, const char
     if (!same)
         return lsuv_fail(LSUV_ERROR_PARSE, "%s: tensor %s: expected shape [%s], found [%s]", file,
                          name, want, found);
-    const cJSON *b = cJSON_GetArrayItem(off, 0), *e = cJSON_GetArrayItem(off, 1);
-    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !cJSON_IsNumber(b) ||
-        !cJSON_IsNumber(e) || b->valuedouble < 0 || e->valuedouble < b->valuedouble ||
-        e->valuedouble > (double)data_size || floor(b->valuedouble) != b->valuedouble ||
-        floor(e->valuedouble) != e->valuedouble)
+    uint64_t begin, end, bytes;
+    if (!offsets_of(t, data_size, &begin, &end))
         return lsuv_fail(LSUV_ERROR_PARSE,
                          "%s: tensor %s: data_offsets are not a range inside the %llu data bytes",
                          file, name, (unsigned long long)data_size);
-    uint64_t begin = (uint64_t)b->valuedouble, end = (uint64_t)e->valuedouble;
-    if (end - begin != count * sizeof(float))
+    if (!fits || !lsuv_mul_u64(count, sizeof(float), &bytes) || end - begin != bytes)
         return lsuv_fail(LSUV_ERROR_PARSE,
                          "%s: tensor %s: expected %llu bytes for shape [%s], found %llu", file,
                          name, (unsigned long long)(count * sizeof(float)), want,
@@ -213,6 +230,92 @@ static lsuv_status find_tensor(const char *file, const cJSON *header, const char
     out->data = (const float *)(base + begin);
     out->count = count;
     return LSUV_OK;
+}
+
+/* Copies a tensor found by find_tensor into dst, refusing NaN and infinity. */
+static lsuv_status copy_finite(const char *file, const char *name, const tensor_ref *t,
+                               float *dst) {
+    memcpy(dst, t->data, t->count * sizeof(float));
+    uint64_t bad = lsuv_first_non_finite(dst, t->count);
+    if (bad < t->count)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s: tensor %s: element %llu is %g; weights must be finite numbers", file,
+                         name, (unsigned long long)bad, (double)dst[bad]);
+    return LSUV_OK;
+}
+
+typedef struct span {
+    const char *name;
+    uint64_t begin, end;
+} span;
+
+static int span_by_name(const void *a, const void *b) {
+    return strcmp(((const span *)a)->name, ((const span *)b)->name);
+}
+
+static int span_by_begin(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Checks the spans, sorted by where they begin, tile [0, data_size). */
+static lsuv_status check_tiling(const char *file, const span *s, size_t n, uint64_t data_size) {
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (s[i].begin < at)
+            return lsuv_fail(LSUV_ERROR_PARSE,
+                             "%s: tensor %s: data_offsets [%llu, %llu] overlap those of tensor %s",
+                             file, s[i].name, (unsigned long long)s[i].begin,
+                             (unsigned long long)s[i].end, s[i - 1].name);
+        if (s[i].begin > at)
+            return lsuv_fail(LSUV_ERROR_PARSE,
+                             "%s: tensor %s: the %llu bytes before its data belong to no tensor",
+                             file, s[i].name, (unsigned long long)(s[i].begin - at));
+        at = s[i].end;
+    }
+    if (at != data_size)
+        return lsuv_fail(LSUV_ERROR_PARSE, "%s: %llu bytes after the data of the last tensor%s%s",
+                         file, (unsigned long long)(data_size - at), n ? ", " : "",
+                         n ? s[n - 1].name : "");
+    return LSUV_OK;
+}
+
+/* As the format's own reader does: names are unique and the tensors' data
+ * tile the data bytes exactly, with no overlap, gap or trailing bytes, so
+ * that no byte loads as two tensors, or as none. */
+static lsuv_status check_layout(const char *file, const cJSON *header, uint64_t data_size) {
+    size_t n = (size_t)cJSON_GetArraySize(header);
+    const cJSON *t;
+    span *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status st = LSUV_OK;
+    n = 0;
+    cJSON_ArrayForEach(t, header) {
+        if (strcmp(t->string, "__metadata__") == 0) continue;
+        s[n] = (span){t->string, 0, 0};
+        if (!offsets_of(t, data_size, &s[n].begin, &s[n].end)) {
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s: tensor %s: data_offsets are not a range inside the %llu data "
+                           "bytes",
+                           file, t->string, (unsigned long long)data_size);
+            break;
+        }
+        ++n;
+    }
+    if (st == LSUV_OK) {
+        qsort(s, n, sizeof *s, span_by_name);
+        for (size_t i = 1; i < n && st == LSUV_OK; ++i)
+            if (strcmp(s[i - 1].name, s[i].name) == 0)
+                st = lsuv_fail(LSUV_ERROR_PARSE, "%s: tensor %s appears twice in the header", file,
+                               s[i].name);
+    }
+    if (st == LSUV_OK) {
+        qsort(s, n, sizeof *s, span_by_begin);
+        st = check_tiling(file, s, n, data_size);
+    }
+    free(s);
+    return st;
 }
 
 static void layer_shapes(const lsuv_layer *l, uint64_t *weight, int *dims) {
@@ -246,7 +349,8 @@ lsuv_status lsuv_weights_parse_safetensors(const lsuv_net *net, const char *name
     }
     const uint8_t *base = data + 8 + n;
     uint64_t data_size = size - 8 - n;
-    lsuv_status st = lsuv_weights_create(net, out);
+    lsuv_status st = check_layout(name, header, data_size);
+    if (st == LSUV_OK) st = lsuv_weights_create(net, out);
     for (uint32_t i = 0; st == LSUV_OK && i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
         lsuv_layer_params *p = &(*out)->layers[i];
@@ -258,15 +362,15 @@ lsuv_status lsuv_weights_parse_safetensors(const lsuv_net *net, const char *name
         tensor_ref t;
         snprintf(key, sizeof key, "layers.%u.weight", i);
         st = find_tensor(name, header, key, wshape, dims, base, data_size, false, &t);
-        if (st == LSUV_OK) memcpy(p->weight, t.data, t.count * sizeof(float));
+        if (st == LSUV_OK) st = copy_finite(name, key, &t, p->weight);
         snprintf(key, sizeof key, "layers.%u.bias", i);
         if (st == LSUV_OK)
             st = find_tensor(name, header, key, bshape, 1, base, data_size, false, &t);
-        if (st == LSUV_OK) memcpy(p->bias, t.data, t.count * sizeof(float));
+        if (st == LSUV_OK) st = copy_finite(name, key, &t, p->bias);
         snprintf(key, sizeof key, "layers.%u.sub", i);
         if (st == LSUV_OK) st = find_tensor(name, header, key, NULL, 0, base, data_size, true, &t);
         if (st == LSUV_OK && t.data) {
-            memcpy(&p->sub, t.data, sizeof(float));
+            st = copy_finite(name, key, &t, &p->sub);
             p->has_sub = true;
         }
     }

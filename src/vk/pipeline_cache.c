@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CACHE_MAGIC "LSUVPC01"
 
@@ -69,7 +70,16 @@ static void *load(lsuv_device *dev, const char *path, size_t *size) {
     char *data = NULL;
     size_t n = 0;
     *size = 0;
-    if (lsuv_file_read_all(path, (size_t)1 << 30, &data, &n) != LSUV_OK) return NULL; /* none yet */
+    if (lsuv_file_read_all(path, (size_t)1 << 30, &data, &n) != LSUV_OK) {
+        /* No file is the first run's usual case; anything else at the path
+         * (a FIFO, a directory) is worth a word, without the repeated path. */
+        if (access(path, F_OK) == 0) {
+            const char *why = lsuv_error_message();
+            size_t k = strlen(path);
+            warn(dev, path, strncmp(why, path, k) == 0 && why[k] == ':' ? why + k + 2 : why);
+        }
+        return NULL;
+    }
     cache_header h;
     const VkPhysicalDeviceProperties *p = &dev->properties;
     const char *why = NULL;

@@ -46,15 +46,37 @@ CFG
 cp "$work/w.weights" "$work/darknet_weights/"
 cp "$work/w.safetensors" "$work/safetensors/"
 
-# IDX: two 2x2 images, plain and gzipped; a 1x1x1x2 .npy.
+# IDX and .npy seeds start with the fuzz targets' 4-byte batch limit
+# (little-endian; 0: all). IDX: two 2x2 images, plain and gzipped, read
+# whole and one at a time; a gzipped header with a zero size and 64 KiB of
+# zeros behind it (a small gzip bomb).
 printf '\0\0\0\10\3\0\0\0\2\0\0\0\2\0\0\0\2\1\2\3\4\5\6\7\10' >"$work/idx.raw"
-cp "$work/idx.raw" "$work/idx/plain"
-gzip -c "$work/idx.raw" >"$work/idx/gzip"
-header="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 2), }"
-total=$(( (10 + ${#header} + 1 + 63) / 64 * 64 ))
-printf -v pad '%*s' $((total - 10 - ${#header} - 1)) ''
-{ printf '\223NUMPY\1\0%b\0' "\\x$(printf %02x $((total - 10)))"
-  printf '%s%s\n' "$header" "$pad"; printf '\0\0\200\77\0\0\0\100'; } >"$work/npy/seed.npy"
+for batch in all:0 one:1; do
+  { printf '%b\0\0\0' "\\${batch#*:}"; cat "$work/idx.raw"; } >"$work/idx/plain-${batch%:*}"
+  { printf '%b\0\0\0' "\\${batch#*:}"; gzip -c "$work/idx.raw"; } >"$work/idx/gzip-${batch%:*}"
+done
+{ printf '\100\0\0\0'; { printf '\0\0\10\3\0\0\0\144\0\0\0\0\0\0\0\34'; head -c 65536 /dev/zero; } |
+  gzip -c; } >"$work/idx/zero-size"
+
+# .npy: numpy's header for SHAPE, then the bytes given, after a batch limit.
+npy() {
+  local header="{'descr': '<f4', 'fortran_order': False, 'shape': $1, }"
+  local total=$(( (10 + ${#header} + 1 + 63) / 64 * 64 )) pad
+  printf -v pad '%*s' $((total - 10 - ${#header} - 1)) ''
+  printf "$2"
+  printf '\223NUMPY\1\0%b\0' "\\x$(printf %02x $((total - 10)))"
+  printf '%s%s\n' "$header" "$pad"
+  printf "$3"
+}
+npy '(1, 1, 1, 2)' '\100\0\0\0' '\0\0\200\77\0\0\0\100' >"$work/npy/seed.npy"
+# 2^31 x 2^33 values wrap to 0 bytes; once copied 32 GiB for a batch of 1.
+npy '(2147483648, 2, 65536, 65536)' '\1\0\0\0' '' >"$work/npy/wraps.npy"
+npy '(2, 1, 1, 2)' '\0\0\0\0' '\0\0\200\77\0\0\300\177\0\0\200\177\0\0\200\377' >"$work/npy/nan.npy"
+
+# safetensors: two tensors whose data overlap.
+st='{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}'
+{ printf '%b\0\0\0\0\0\0\0' "\\x$(printf %02x ${#st})"; printf '%s' "$st"; head -c 6 /dev/zero; } \
+  >"$work/safetensors/overlap"
 
 status=0
 for target in cfg darknet_weights safetensors idx npy; do
