@@ -150,8 +150,13 @@ void lsuv_pipeline_cache_close(lsuv_device *dev) {
             memcpy(h.uuid, dev->info->device_uuid, 16);
             h.hash = fnv1a(buf + sizeof h, size);
             memcpy(buf, &h, sizeof h);
-            /* A cache that cannot be written costs time, not correctness. */
-            (void)lsuv_file_write(path, buf, sizeof h + size);
+            /* A cache that cannot be written costs time, not correctness.
+             * Only a file is replaced: a FIFO or a device at the path (which
+             * lsuv_file_write would write in place, and a FIFO with no reader
+             * would hang) is left alone, as load() left it unread. */
+            bool direct = true;
+            if (lsuv_file_check(path, &direct) == LSUV_OK && !direct)
+                (void)lsuv_file_write(path, buf, sizeof h + size);
         }
         free(buf);
     }
