@@ -245,3 +245,36 @@ Test(cli, order_none_saves_the_initial_weights) {
     lsuv_net_destroy(net);
     unlink(path);
 }
+
+/* Whether text holds a control byte other than a newline or a tab. */
+static bool has_control_byte(const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; ++p)
+        if (*p < 0x20 && *p != '\n' && *p != '\t') return true;
+    return false;
+}
+
+Test(cli, option_problems_are_named_in_words) {
+    /* A long option without its value once printed its getopt code as a
+     * raw byte ("option \017 is unknown"); an empty --device selected
+     * device 0; --keep without --save-weights did nothing. */
+    const char *cases[][5] = {
+        {"--order", NULL, NULL, NULL, "--order needs a value (one of mean-first, std-first"},
+        {"--device", NULL, NULL, NULL, "--device needs a value (an index"},
+        {"--save-weights", NULL, NULL, NULL, "--save-weights needs a value (a path)"},
+        {"--validate=yes", NULL, NULL, NULL, "--validate takes no value"},
+        {"--no-such-option", NULL, NULL, NULL, "option '--no-such-option' is unknown"},
+        {"-x", NULL, NULL, NULL, "option -x is unknown"},
+        {"--device", "", NULL, NULL, "--device needs a selector"},
+        {"--layers", FASTAI, "--device", "", "--device needs a selector"},
+        {"--layers", FASTAI, "--keep", "joint", "--keep chooses whose weights --save-weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        const char *argv[6] = {LSUV_VK_BIN};
+        for (int k = 0; k < 4 && cases[i][k]; ++k) argv[k + 1] = cases[i][k];
+        spawn_result r = spawn_run(argv, NULL);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][4]), "case %zu: stderr '%s'", i, r.err);
+        cr_assert(!has_control_byte(r.err), "case %zu: stderr '%s'", i, r.err);
+        spawn_result_free(&r);
+    }
+}
