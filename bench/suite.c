@@ -518,7 +518,8 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
     device_state *ds = calloc(n_dev, sizeof *ds);
-    lsuv_status s = ds ? lsuv_net_load(sn->path, NULL, &net) : LSUV_ERROR_OUT_OF_MEMORY;
+    lsuv_net_options no = {.strip_bn = o->strip_bn};
+    lsuv_status s = ds ? lsuv_net_load(sn->path, &no, &net) : LSUV_ERROR_OUT_OF_MEMORY;
     /* The same initial weights and batch on every device. */
     if (s == LSUV_OK) s = lsuv_weights_init(net, LSUV_INIT_KAIMING, 0, &w);
     lsuv_input_options io = {.spec = sn->input, .batch = sn->batch, .normalize = sn->normalize};

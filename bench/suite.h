@@ -43,6 +43,7 @@ typedef struct suite_options {
     const char *images;  /* Fashion-MNIST, also for the PyTorch peer */
     bool peer;           /* run bench/peers/fastai_lsuv.py beside fastai */
     lsuv_conv_kernel conv_kernel;
+    bool strip_bn; /* --bn strip: lsuv_net_options.strip_bn */
 } suite_options;
 
 /* Runs the suite on the devices; prints rows to table and progress lines

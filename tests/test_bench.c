@@ -222,6 +222,9 @@ Test(bench, bad_arguments_exit_2) {
         {"--repeats", "3", "--repeats"},
         {"--device", "no-such-device", "no-such-device"},
         {"--conv-kernel", "fast", "'fast' is not one of"},
+        {"--device", "", "--device '': an empty selector"},
+        {"--device", "llvmpipe,", "an empty selector"},
+        {"--bn", "keep", "--bn expects 'strip', got 'keep'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         spawn_result r = RUN("--lsuv", "--no-peer", cases[i][0], cases[i][1]);
@@ -272,4 +275,50 @@ Test(bench, list_devices_for_scripts) {
     cr_assert(strncmp(slug, "llvmpipe-llvm-", 14) == 0, "%s", slug);
     cr_assert_str_eq(type, "cpu");
     spawn_result_free(&r);
+}
+
+Test(bench, option_problems_are_named_in_words) {
+    const char *cases[][2] = {
+        {"--orders", "--orders needs a value (a comma list of mean-first"},
+        {"--device", "--device needs a value (an index"},
+        {"--out", "--out needs a value (a folder)"},
+        {"--no-peer=yes", "--no-peer takes no value"},
+        {"--sideways", "option '--sideways' is unknown"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        spawn_result r = RUN("--lsuv", cases[i][0]);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][1]), "%s: stderr '%s'", cases[i][0], r.err);
+        spawn_result_free(&r);
+    }
+}
+
+Test(bench, bn_strip_takes_batch_norm_cfgs) {
+    /* The message of a batch-norm cfg asks for --bn strip: lsuv-bench has it. */
+    char cfg[256], spec[300];
+    snprintf(cfg, sizeof cfg, "%s/bn-%d.cfg", LSUV_TEST_TMP, (int)getpid());
+    cr_assert_eq(lsuv_file_write_text(cfg, "[net]\nheight=8\nwidth=8\nchannels=2\n\n"
+                                           "[convolutional]\nbatch_normalize=1\nfilters=4\n"
+                                           "size=3\npad=1\nactivation=relu\n"),
+                 LSUV_OK);
+    snprintf(spec, sizeof spec, "%s@8", cfg);
+    spawn_result r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats",
+                         "welford", "--device", "llvmpipe", "--repeats", "5");
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "pass --bn strip"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats", "welford",
+            "--device", "llvmpipe", "--repeats", "5", "--bn", "strip", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "lsuv"), 0);
+    cr_assert_not_null(e, "%s", r.out);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(e, "converged")), "%s", r.out);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(e, "layers")), 1);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+    r = RUN("--help");
+    cr_assert(strstr(r.out, "--bn strip"), "%s", r.out);
+    spawn_result_free(&r);
+    unlink(cfg);
 }
