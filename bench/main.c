@@ -53,8 +53,9 @@ static const char usage[] =
     "Times are medians with the fastest and slowest run; GPU times come from\n"
     "timestamps, wall times from submit to fence. Precision errors are in units of\n"
     "fp32 epsilon: of the mean relative to the fp64 std, of the std relative to\n"
-    "itself. A progress line per finished case goes to standard error as CSV:\n"
-    "case,device,net,precision,order,batch,wall_ms,gpu_ms,passes.\n"
+    "itself. A progress line per finished case goes to standard error as CSV\n"
+    "(RFC 4180), after its header: case,device,net,precision,order,batch,wall_ms,\n"
+    "gpu_ms,passes, where case counts the cases from 1.\n"
     "exit codes: 0 success; 1 a Vulkan, memory or run failure; 2 bad arguments, a\n"
     "missing file or no device; 3 a regression past the threshold of --compare.\n";
 
@@ -410,8 +411,8 @@ int main(int argc, char **argv) {
             code = bench_kernels(inst, indices[i], &ko, table, entries);
     }
     if (!code && lsuv) {
-        fprintf(stderr,
-                "lsuv-bench: case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n");
+        /* No prefix: the header and the case lines are CSV as they stand. */
+        fputs("case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n", stderr);
         code = bench_suite(inst, indices, count, &so, table, root, &files);
     }
     /* Checked before anything is written: a run with messages produced nothing. */

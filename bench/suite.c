@@ -9,6 +9,7 @@
 #include "lsuv/plot.h"
 #include "lsuv/ref.h"
 #include "lsuv/report.h"
+#include "output.h"
 #include "summary.h"
 
 #include <float.h>
@@ -446,9 +447,12 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
             if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst_method[m]);
         fprintf(c->table, "\n");
         fflush(c->table);
-        fprintf(stderr, "lsuv-bench: case,%s,%s,%s,%s,%u,%.3f,%.3f,%u\n", dev_name, c->sn->name,
-                suite_precision_names[c->precision], lsuv_order_name(order), c->batch->n, wl.median,
-                g.median, run->passes);
+        fprintf(stderr, "%d,", cJSON_GetArraySize(lsuv)); /* this case's number */
+        csv_field(stderr, dev_name);
+        fputc(',', stderr);
+        csv_field(stderr, c->sn->name);
+        fprintf(stderr, ",%s,%s,%u,%.3f,%.3f,%u\n", suite_precision_names[c->precision],
+                lsuv_order_name(order), c->batch->n, wl.median, g.median, run->passes);
     }
     free(errors);
     free(gpu);
