@@ -10,6 +10,7 @@
 #include "lsuv/report.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,15 +183,20 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cJSON_AddStringToObject(m, "date", date);
-    size_t len = 1;
-    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 3;
-    char *cmd = calloc(len, 1);
-    for (int i = 0; cmd && i < argc; ++i) {
-        bool quote = strpbrk(argv[i], " \t'\"") != NULL;
-        strcat(cmd, i ? " " : "");
-        strcat(cmd, quote ? "'" : "");
-        strcat(cmd, argv[i]);
-        strcat(cmd, quote ? "'" : "");
+    char *cmd = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cmd, &len);
+    for (int i = 0; f && i < argc; ++i) {
+        /* Absolute paths as bench_shown_path records them. */
+        char word[PATH_MAX];
+        snprintf(word, sizeof word, "%s", argv[i]);
+        if (argv[i][0] == '/') bench_shown_path(argv[i], word, sizeof word);
+        const char *quote = strpbrk(word, " \t'\"") ? "'" : "";
+        fprintf(f, "%s%s%s%s", i ? " " : "", quote, word, quote);
+    }
+    if (f && fclose(f) != 0) {
+        free(cmd);
+        cmd = NULL;
     }
     cJSON_AddStringToObject(m, "command", cmd ? cmd : "");
     free(cmd);

@@ -37,7 +37,7 @@ const char *suite_net_name(uint32_t i) {
     return i < sizeof known / sizeof *known ? known[i].name : NULL;
 }
 
-bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
+static bool parse_spec(const char *spec, const char *images, suite_net *out) {
     memset(out, 0, sizeof *out);
     char base[1024];
     if (snprintf(base, sizeof base, "%s", spec) >= (int)sizeof base) {
@@ -80,6 +80,19 @@ bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
     if (dot) *dot = '\0';
     snprintf(out->path, sizeof out->path, "%s", base);
     snprintf(out->input, sizeof out->input, "synthetic");
+    return true;
+}
+
+bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
+    if (!parse_spec(spec, images, out)) return false;
+    bench_shown_path(out->path, out->shown_path, sizeof out->shown_path);
+    /* An input spec is KIND:PATH, or a kind alone. */
+    const char *colon = strchr(out->input, ':');
+    char rest[1024];
+    if (colon) bench_shown_path(colon + 1, rest, sizeof rest);
+    snprintf(out->shown_input, sizeof out->shown_input, "%.*s%s",
+             colon ? (int)(colon + 1 - out->input) : (int)strlen(out->input), out->input,
+             colon ? rest : "");
     return true;
 }
 
@@ -385,9 +398,9 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         cJSON_AddItemToArray(lsuv, e);
         cJSON_AddStringToObject(e, "device", dev_name);
         cJSON_AddStringToObject(e, "net", c->sn->name);
-        cJSON_AddStringToObject(e, "cfg", c->sn->path);
+        cJSON_AddStringToObject(e, "cfg", c->sn->shown_path);
         cJSON_AddNumberToObject(e, "batch", c->batch->n);
-        cJSON_AddStringToObject(e, "input", c->sn->input);
+        cJSON_AddStringToObject(e, "input", c->sn->shown_input);
         cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
         cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
         cJSON_AddBoolToObject(e, "converged", run->converged);
@@ -506,8 +519,8 @@ static void print_header(const net_ctx *c) {
             "\nLSUV: %s (%s), batch %u, %s, input %s: 1 warm-up + %u runs; ms median (min-max); "
             "worst layer's |mean|, |std-1|, and statistics errors in fp32 eps (engine: fused, "
             "against the fp64 forward; methods: over the device's output)\n",
-            c->sn->name, c->sn->path, c->batch->n, suite_precision_names[c->precision],
-            c->sn->input, c->o->repeats);
+            c->sn->name, c->sn->shown_path, c->batch->n, suite_precision_names[c->precision],
+            c->sn->shown_input, c->o->repeats);
     fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %24s %8s %8s %7s", "device", "order", "passes",
             "subs", "bytes", "gpu ms", "wall ms", "|mean|", "|std-1|", "engine");
     for (int m = 0; m < METHOD_COUNT; ++m)

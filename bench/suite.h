@@ -18,6 +18,8 @@ typedef struct suite_net {
     uint32_t batch;   /* 0: the cfg's */
     char input[1100]; /* an input spec of lsuv_input_load */
     bool normalize;
+    /* path and input as results record them (bench_shown_path) */
+    char shown_path[1024], shown_input[1100];
 } suite_net;
 
 /* NAME[@BATCH] or PATH[@BATCH]. The names: fastai (nets/fastai-07a.cfg,
