@@ -1,8 +1,11 @@
 /* The programs as a user runs them: exit codes, messages, JSON. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <pty.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lsuv/weights.h"
@@ -277,4 +280,43 @@ Test(cli, option_problems_are_named_in_words) {
         cr_assert(!has_control_byte(r.err), "case %zu: stderr '%s'", i, r.err);
         spawn_result_free(&r);
     }
+}
+
+/* Runs argv on a pseudo-terminal, as a user at a terminal does: what it
+ * printed there, standard output and error together. */
+static char *run_on_tty(const char *const *argv, int *exit_code) {
+    int fd;
+    pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (ssize_t n; text; len += (size_t)n) {
+        if (len + 4096 > cap) text = realloc(text, cap *= 2);
+        /* EIO once the program has exited and the terminal closed. */
+        if (!text || (n = read(fd, text + len, cap - len - 1)) <= 0) break;
+    }
+    cr_assert_not_null(text);
+    text[len] = '\0';
+    close(fd);
+    int status;
+    waitpid(pid, &status, 0);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return text;
+}
+
+Test(cli, verify_shows_progress_on_a_terminal) {
+    /* The fp64 forward of --verify takes minutes on a big network: a
+     * progress line per layer, as LSUV's passes have. */
+    int code;
+    char *text = run_on_tty((const char *const[]){LSUV_VK_BIN, "--layers", FASTAI, "--batch", "16",
+                                                  "--order", "std-first", "--verify", NULL},
+                            &code);
+    cr_assert_eq(code, 0, "%s", text);
+    cr_assert(strstr(text, "std-first: fp64 verification, layer 4 of 4 done"), "%s", text);
+    cr_assert(strstr(text, "largest |device - fp64|"), "%s", text);
+    free(text);
 }
