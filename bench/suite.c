@@ -537,6 +537,8 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
     device_state *ds = calloc(n_dev, sizeof *ds);
     lsuv_net_options no = {.strip_bn = o->strip_bn};
     lsuv_status s = ds ? lsuv_net_load(sn->path, &no, &net) : LSUV_ERROR_OUT_OF_MEMORY;
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_warnings; ++i)
+        fprintf(stderr, "lsuv-bench: warning: %s\n", net->warnings[i]);
     /* The same initial weights and batch on every device. */
     if (s == LSUV_OK) s = lsuv_weights_init(net, LSUV_INIT_KAIMING, 0, &w);
     lsuv_input_options io = {.spec = sn->input, .batch = sn->batch, .normalize = sn->normalize};

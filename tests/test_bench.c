@@ -382,6 +382,8 @@ Test(bench, bn_strip_takes_batch_norm_cfgs) {
     r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats", "welford",
             "--device", "llvmpipe", "--repeats", "5", "--bn", "strip", "--json", "-");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "lsuv-bench: warning: ") && strstr(r.err, "batch norm stripped"), "%s",
+              r.err);
     cJSON *root = cJSON_Parse(r.out);
     const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "lsuv"), 0);
     cr_assert_not_null(e, "%s", r.out);
