@@ -3,10 +3,33 @@
 #include "lsuv/file.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* With *rest the part of path below dir (resolved), when it is below. */
+static bool below(const char *path, const char *dir, const char **rest) {
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) return false;
+    size_t n = strlen(real);
+    if (strncmp(path, real, n) != 0 || path[n] != '/') return false;
+    *rest = path + n + 1;
+    return true;
+}
+
+void bench_shown_path(const char *path, char *out, size_t size) {
+    char real[PATH_MAX];
+    /* A folder --out has yet to create does not resolve; it is taken as given. */
+    const char *p = realpath(path, real) ? real : path, *rest;
+    if (below(p, LSUV_SOURCE_DIR, &rest)) {
+        snprintf(out, size, "%s", rest);
+    } else {
+        const char *slash = strrchr(p, '/');
+        snprintf(out, size, "%s", slash && slash[1] ? slash + 1 : p);
+    }
+}
 
 void bench_files_add(bench_files *f, const char *name, char *text) {
     bench_file *grown = text ? realloc(f->items, (f->n + 1) * sizeof *grown) : NULL;

@@ -4,6 +4,7 @@
 #define LSUV_BENCH_FILES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct bench_file {
@@ -22,5 +23,10 @@ void bench_files_add(bench_files *files, const char *name, char *text);
  * code, having said why on failure. */
 int bench_files_write(const bench_files *files, const char *dir);
 void bench_files_free(bench_files *files);
+
+/* A path as results record it: relative to the repository, else the file
+ * name alone, so that results carry no folder of the machine that ran
+ * them. */
+void bench_shown_path(const char *path, char *out, size_t size);
 
 #endif

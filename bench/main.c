@@ -10,6 +10,7 @@
 #include "lsuv/report.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ static const char usage[] =
     "  --precision LIST   fp32, fp16, or both (default fp32)\n"
     "  --conv-kernel K    how convolutions read input and weights: auto (default),\n"
     "                     storage, uniform or texel, where a layer fits it\n"
+    "  --bn strip         take batch_normalize=1 layers without their batch norm\n"
     "  --no-peer          skip the PyTorch peer\n"
     "  --images PATH      the IDX images of fastai (default: Debian's Fashion-MNIST)\n"
     "  --device SEL       an index, part of a name, 'all' (default), or a comma list\n"
@@ -52,8 +54,9 @@ static const char usage[] =
     "Times are medians with the fastest and slowest run; GPU times come from\n"
     "timestamps, wall times from submit to fence. Precision errors are in units of\n"
     "fp32 epsilon: of the mean relative to the fp64 std, of the std relative to\n"
-    "itself. A progress line per finished case goes to standard error as CSV:\n"
-    "case,device,net,precision,order,batch,wall_ms,gpu_ms,passes.\n"
+    "itself. A progress line per finished case goes to standard error as CSV\n"
+    "(RFC 4180), after its header: case,device,net,precision,order,batch,wall_ms,\n"
+    "gpu_ms,passes, where case counts the cases from 1.\n"
     "exit codes: 0 success; 1 a Vulkan, memory or run failure; 2 bad arguments, a\n"
     "missing file or no device; 3 a regression past the threshold of --compare.\n";
 
@@ -61,6 +64,55 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
     if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
     fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
     return -1;
+}
+
+/* What a long option's value is, for the message when it is missing. */
+static const char *value_hint(const char *name) {
+    static const char *const hints[][2] = {
+        {"net", "fastai, vgg, jnet-conv, alexnet or a .cfg path, with @BATCH or not"},
+        {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, or all"},
+        {"stats", "a comma list of welford, naive, twopass, or all"},
+        {"precision", "fp32, fp16 or both"},
+        {"device", "an index, part of a device's name, all, or a comma list"},
+        {"size-mib", "an integer of at least 1"},
+        {"repeats", "an integer from 5 to 1000"},
+        {"threshold", "a percentage"},
+        {"conv-kernel", "one of auto, storage, uniform, texel"},
+        {"bn", "strip"},
+        {"json", "a path or -"},
+        {"out", "a folder"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof *hints; ++i)
+        if (strcmp(name, hints[i][0]) == 0) return hints[i][1];
+    return "a path";
+}
+
+/* After getopt_long's '?'. A long option's problem leaves optopt at the
+ * option's value (above 255 for ours), which is no character to print. */
+static int bad_option(const struct option *longs, const char *word) {
+    const struct option *l = longs;
+    while (l->name && l->val != optopt) ++l;
+    if (optopt && l->name && strncmp(word, "--", 2) == 0) {
+        if (strchr(word, '='))
+            fprintf(stderr, "lsuv-bench: --%s takes no value\n", l->name);
+        else
+            fprintf(stderr, "lsuv-bench: --%s needs a value (%s)\n", l->name, value_hint(l->name));
+    } else if (optopt) {
+        fprintf(stderr, "lsuv-bench: option -%c is unknown; try --help\n", optopt);
+    } else {
+        fprintf(stderr, "lsuv-bench: option '%s' is unknown; try --help\n", word);
+    }
+    return 2;
+}
+
+/* The library takes an empty selector for "the default device", and
+ * strtok_r skips empty parts of a list: both more likely a mistake. */
+static bool device_list_ok(const char *list) {
+    size_t n = strlen(list);
+    if (n && list[0] != ',' && list[n - 1] != ',' && !strstr(list, ",,")) return true;
+    fprintf(stderr, "lsuv-bench: --device '%s': an empty selector; expected %s\n", list,
+            value_hint("device"));
+    return false;
 }
 
 /* A comma list of names into a bit mask; "all" is every name. */
@@ -131,15 +183,20 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cJSON_AddStringToObject(m, "date", date);
-    size_t len = 1;
-    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 3;
-    char *cmd = calloc(len, 1);
-    for (int i = 0; cmd && i < argc; ++i) {
-        bool quote = strpbrk(argv[i], " \t'\"") != NULL;
-        strcat(cmd, i ? " " : "");
-        strcat(cmd, quote ? "'" : "");
-        strcat(cmd, argv[i]);
-        strcat(cmd, quote ? "'" : "");
+    char *cmd = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cmd, &len);
+    for (int i = 0; f && i < argc; ++i) {
+        /* Absolute paths as bench_shown_path records them. */
+        char word[PATH_MAX];
+        snprintf(word, sizeof word, "%s", argv[i]);
+        if (argv[i][0] == '/') bench_shown_path(argv[i], word, sizeof word);
+        const char *quote = strpbrk(word, " \t'\"") ? "'" : "";
+        fprintf(f, "%s%s%s%s", i ? " " : "", quote, word, quote);
+    }
+    if (f && fclose(f) != 0) {
+        free(cmd);
+        cmd = NULL;
     }
     cJSON_AddStringToObject(m, "command", cmd ? cmd : "");
     free(cmd);
@@ -167,6 +224,7 @@ int main(int argc, char **argv) {
         OPT_THRESHOLD,
         OPT_VALIDATE,
         OPT_CONV_KERNEL,
+        OPT_BN,
     };
     static const struct option longs[] = {
         {"kernels", no_argument, 0, OPT_KERNELS},
@@ -187,6 +245,7 @@ int main(int argc, char **argv) {
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"validate", no_argument, 0, OPT_VALIDATE},
         {"conv-kernel", required_argument, 0, OPT_CONV_KERNEL},
+        {"bn", required_argument, 0, OPT_BN},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -239,6 +298,7 @@ int main(int argc, char **argv) {
             images = optarg;
             break;
         case OPT_DEVICE:
+            if (!device_list_ok(optarg)) return 2;
             device = optarg;
             break;
         case OPT_LIST:
@@ -255,6 +315,13 @@ int main(int argc, char **argv) {
                         optarg);
                 return 2;
             }
+            break;
+        case OPT_BN:
+            if (strcmp(optarg, "strip") != 0) {
+                fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", optarg);
+                return 2;
+            }
+            so.strip_bn = true;
             break;
         case OPT_SIZE:
             if (parse_u64("--size-mib", optarg, 1, &size_mib)) return 2;
@@ -285,9 +352,7 @@ int main(int argc, char **argv) {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return 0;
         default:
-            fprintf(stderr, "lsuv-bench: option '%s' is unknown or lacks its value; try --help\n",
-                    argv[optind - 1]);
-            return 2;
+            return bad_option(longs, argv[optind - 1]);
         }
     }
     if (optind < argc) {
@@ -352,8 +417,8 @@ int main(int argc, char **argv) {
             code = bench_kernels(inst, indices[i], &ko, table, entries);
     }
     if (!code && lsuv) {
-        fprintf(stderr,
-                "lsuv-bench: case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n");
+        /* No prefix: the header and the case lines are CSV as they stand. */
+        fputs("case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n", stderr);
         code = bench_suite(inst, indices, count, &so, table, root, &files);
     }
     /* Checked before anything is written: a run with messages produced nothing. */

@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A CSV field: quoted, with quotes doubled, when it holds a comma, a quote
- * or a newline (device names hold commas). */
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n")) {
+void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
         return;
     }
@@ -75,18 +73,22 @@ char *results_csv(const cJSON *root) {
             csv_field(f, str(e, "device"));
             fputc(',', f);
             csv_field(f, str(e, "net"));
-            fprintf(f, ",%.0f,%s,%s,%d,%.0f,%.0f,%.0f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-                    num(e, "batch"), str(e, "precision"), str(e, "order"),
+            fprintf(f, ",%.0f,", num(e, "batch"));
+            csv_field(f, str(e, "precision"));
+            fputc(',', f);
+            csv_field(f, str(e, "order"));
+            fprintf(f, ",%d,%.0f,%.0f,%.0f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
                     cJSON_IsTrue(cJSON_GetObjectItem(e, "converged")), num(e, "passes"),
                     num(e, "submissions"), num(e, "readback_bytes"), num2(e, "gpu_ms", "median"),
                     num2(e, "gpu_ms", "min"), num2(e, "gpu_ms", "max"),
                     num2(e, "wall_ms", "median"), num2(e, "wall_ms", "min"),
                     num2(e, "wall_ms", "max"), num(e, "first_wall_ms"));
             const cJSON *ee = cJSON_GetObjectItem(l, "error_eps");
-            fprintf(f, "%.0f,%s,%.0f,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g", num(l, "index"),
-                    str(l, "type"), num(l, "passes"), num(l, "mean"), num(l, "std"),
-                    num(l, "abs_mean"), num(l, "abs_std_minus_1"), num2(ee, "engine", "mean"),
-                    num2(ee, "engine", "std"));
+            fprintf(f, "%.0f,", num(l, "index"));
+            csv_field(f, str(l, "type"));
+            fprintf(f, ",%.0f,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g", num(l, "passes"), num(l, "mean"),
+                    num(l, "std"), num(l, "abs_mean"), num(l, "abs_std_minus_1"),
+                    num2(ee, "engine", "mean"), num2(ee, "engine", "std"));
             for (int k = 0; k < n_methods; ++k)
                 fprintf(f, ",%.4g,%.4g", num2(ee, methods[k], "mean"), num2(ee, methods[k], "std"));
             fputc('\n', f);
@@ -110,7 +112,9 @@ char *kernels_csv(const cJSON *root) {
             csv_field(f, str(e, "case"));
             fputc(',', f);
             csv_field(f, str(e, "device"));
-            fprintf(f, ",%s,%.6g\n", v->string, v->valuedouble);
+            fputc(',', f);
+            csv_field(f, v->string);
+            fprintf(f, ",%.6g\n", v->valuedouble);
         }
     }
     return close_text(f, &text);

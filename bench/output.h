@@ -5,6 +5,11 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+/* A CSV field as RFC 4180 has it: in double quotes, with quotes doubled,
+ * when it holds a comma, a quote or a line break (device names hold
+ * commas). Every CSV of lsuv-bench writes its text through it. */
+void csv_field(FILE *f, const char *s);
+
 /* results.csv: a row per layer of each LSUV case. NULL when out of memory. */
 char *results_csv(const cJSON *root);
 /* kernels.csv: a row per figure of each kernel entry (name, case, device,

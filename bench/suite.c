@@ -9,6 +9,7 @@
 #include "lsuv/plot.h"
 #include "lsuv/ref.h"
 #include "lsuv/report.h"
+#include "output.h"
 #include "summary.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ static bool net_file_readable(const char *spec, const char *path) {
     return false;
 }
 
-bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
+static bool parse_spec(const char *spec, const char *images, suite_net *out) {
     memset(out, 0, sizeof *out);
     char base[1024];
     if (snprintf(base, sizeof base, "%s", spec) >= (int)sizeof base) {
@@ -89,6 +90,19 @@ bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
     snprintf(out->path, sizeof out->path, "%s", base);
     snprintf(out->input, sizeof out->input, "synthetic");
     return net_file_readable(spec, out->path);
+}
+
+bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
+    if (!parse_spec(spec, images, out)) return false;
+    bench_shown_path(out->path, out->shown_path, sizeof out->shown_path);
+    /* An input spec is KIND:PATH, or a kind alone. */
+    const char *colon = strchr(out->input, ':');
+    char rest[1024];
+    if (colon) bench_shown_path(colon + 1, rest, sizeof rest);
+    snprintf(out->shown_input, sizeof out->shown_input, "%.*s%s",
+             colon ? (int)(colon + 1 - out->input) : (int)strlen(out->input), out->input,
+             colon ? rest : "");
+    return true;
 }
 
 /* What one device holds for the network being benchmarked. */
@@ -393,9 +407,9 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         cJSON_AddItemToArray(lsuv, e);
         cJSON_AddStringToObject(e, "device", dev_name);
         cJSON_AddStringToObject(e, "net", c->sn->name);
-        cJSON_AddStringToObject(e, "cfg", c->sn->path);
+        cJSON_AddStringToObject(e, "cfg", c->sn->shown_path);
         cJSON_AddNumberToObject(e, "batch", c->batch->n);
-        cJSON_AddStringToObject(e, "input", c->sn->input);
+        cJSON_AddStringToObject(e, "input", c->sn->shown_input);
         cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
         cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
         cJSON_AddBoolToObject(e, "converged", run->converged);
@@ -455,9 +469,12 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
             if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst_method[m]);
         fprintf(c->table, "\n");
         fflush(c->table);
-        fprintf(stderr, "lsuv-bench: case,%s,%s,%s,%s,%u,%.3f,%.3f,%u\n", dev_name, c->sn->name,
-                suite_precision_names[c->precision], lsuv_order_name(order), c->batch->n, wl.median,
-                g.median, run->passes);
+        fprintf(stderr, "%d,", cJSON_GetArraySize(lsuv)); /* this case's number */
+        csv_field(stderr, dev_name);
+        fputc(',', stderr);
+        csv_field(stderr, c->sn->name);
+        fprintf(stderr, ",%s,%s,%u,%.3f,%.3f,%u\n", suite_precision_names[c->precision],
+                lsuv_order_name(order), c->batch->n, wl.median, g.median, run->passes);
     }
     free(errors);
     free(gpu);
@@ -511,8 +528,8 @@ static void print_header(const net_ctx *c) {
             "\nLSUV: %s (%s), batch %u, %s, input %s: 1 warm-up + %u runs; ms median (min-max); "
             "worst layer's |mean|, |std-1|, and statistics errors in fp32 eps (engine: fused, "
             "against the fp64 forward; methods: over the device's output)\n",
-            c->sn->name, c->sn->path, c->batch->n, suite_precision_names[c->precision],
-            c->sn->input, c->o->repeats);
+            c->sn->name, c->sn->shown_path, c->batch->n, suite_precision_names[c->precision],
+            c->sn->shown_input, c->o->repeats);
     fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %24s %8s %8s %7s", "device", "order", "passes",
             "subs", "bytes", "gpu ms", "wall ms", "|mean|", "|std-1|", "engine");
     for (int m = 0; m < METHOD_COUNT; ++m)
@@ -527,7 +544,10 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
     device_state *ds = calloc(n_dev, sizeof *ds);
-    lsuv_status s = ds ? lsuv_net_load(sn->path, NULL, &net) : LSUV_ERROR_OUT_OF_MEMORY;
+    lsuv_net_options no = {.strip_bn = o->strip_bn};
+    lsuv_status s = ds ? lsuv_net_load(sn->path, &no, &net) : LSUV_ERROR_OUT_OF_MEMORY;
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_warnings; ++i)
+        fprintf(stderr, "lsuv-bench: warning: %s\n", net->warnings[i]);
     /* The same initial weights and batch on every device. */
     if (s == LSUV_OK) s = lsuv_weights_init(net, LSUV_INIT_KAIMING, 0, &w);
     lsuv_input_options io = {.spec = sn->input, .batch = sn->batch, .normalize = sn->normalize};

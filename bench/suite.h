@@ -18,6 +18,8 @@ typedef struct suite_net {
     uint32_t batch;   /* 0: the cfg's */
     char input[1100]; /* an input spec of lsuv_input_load */
     bool normalize;
+    /* path and input as results record them (bench_shown_path) */
+    char shown_path[1024], shown_input[1100];
 } suite_net;
 
 /* NAME[@BATCH] or PATH[@BATCH]. The names: fastai (nets/fastai-07a.cfg,
@@ -43,6 +45,7 @@ typedef struct suite_options {
     const char *images;  /* Fashion-MNIST, also for the PyTorch peer */
     bool peer;           /* run bench/peers/fastai_lsuv.py beside fastai */
     lsuv_conv_kernel conv_kernel;
+    bool strip_bn; /* --bn strip: lsuv_net_options.strip_bn */
 } suite_options;
 
 /* Runs the suite on the devices; prints rows to table and progress lines

@@ -5,6 +5,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,6 +63,67 @@ static bool file_has(const char *path, const char *needle) {
     return found;
 }
 
+/* The fields of one CSV line as RFC 4180 has them: a field in double
+ * quotes may hold commas and doubled quotes. Returns their count, or -1
+ * when a quote is out of place. */
+static int csv_split(const char *line, char fields[][256], int max) {
+    int n = 0;
+    for (const char *p = line;; ++p) {
+        char *f = fields[n < max ? n : max - 1];
+        size_t k = 0;
+        if (*p == '"') {
+            for (++p; *p != '"' || p[1] == '"'; ++p) {
+                if (!*p) return -1;
+                p += *p == '"';
+                if (k < 255) f[k++] = *p;
+            }
+            ++p;
+        } else {
+            for (; *p && *p != ','; ++p) {
+                if (*p == '"') return -1;
+                if (k < 255) f[k++] = *p;
+            }
+        }
+        f[k] = '\0';
+        ++n;
+        if (*p != ',') return *p ? -1 : n;
+    }
+}
+
+/* Every line of a CSV text has as many fields as its first, the header. */
+static int csv_rows(const char *text, const char *what) {
+    char *copy = strdup(text), fields[32][256];
+    int width = 0, rows = 0;
+    for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        int n = csv_split(l, fields, 32);
+        if (!width) width = n;
+        cr_assert(n > 1 && n == width, "%s: %d fields, the header %d: %s", what, n, width, l);
+        rows += 1;
+    }
+    free(copy);
+    return rows - 1;
+}
+
+/* lsuv-bench's progress lines on stderr: the header, then the cases. */
+static void assert_progress(const char *err, int cases) {
+    const char *header = "case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n";
+    const char *lines = strstr(err, header);
+    cr_assert(lines && (lines == err || lines[-1] == '\n'), "%s", err);
+    cr_assert_eq(csv_rows(lines, "progress"), cases, "%s", err);
+    char fields[32][256];
+    const char *l = lines;
+    for (int k = 1; k <= cases; ++k) {
+        l = strchr(l, '\n') + 1;
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(strchr(l, '\n') - l), l);
+        cr_assert_eq(csv_split(line, fields, 32), 9, "%s", line);
+        cr_assert_eq(atoi(fields[0]), k, "%s", line);
+        cr_assert(strncmp(fields[1], "llvmpipe", 8) == 0 && !strcmp(fields[2], "fastai"), "%s",
+                  line);
+        cr_assert(!strcmp(fields[3], "fp32") && !strcmp(fields[5], "16"), "%s", line);
+    }
+}
+
 Test(bench, suite_on_one_device_twice) {
     /* lavapipe selected twice: every figure of the cross-device study must
      * be exactly 0, as the kernels merge in a fixed order. */
@@ -70,17 +132,20 @@ Test(bench, suite_on_one_device_twice) {
     spawn_result r = RUN("--lsuv", "--no-peer", "--validate", "--net", FASTAI16, "--device",
                          "llvmpipe,llvmpipe", "--repeats", "5", "--out", dir);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    /* A progress line per case: 5 orderings on 2 devices, and the header. */
-    size_t progress = 0;
-    for (const char *p = r.err; (p = strstr(p, "lsuv-bench: case,")); ++p) ++progress;
-    cr_assert_eq(progress, 11, "%s", r.err);
+    /* A progress line per case: 5 orderings on 2 devices, after the header,
+     * as CSV (lavapipe's name holds a comma, once left unquoted). */
+    assert_progress(r.err, 10);
     spawn_result_free(&r);
 
     snprintf(path, sizeof path, "%s/results.json", dir);
     cJSON *root = read_json(path);
     const cJSON *meta = cJSON_GetObjectItem(root, "meta");
     cr_assert(strlen(str(meta, "git_commit")) > 0 && strlen(str(meta, "lsuv_vk_version")) > 0);
-    cr_assert(strstr(str(meta, "command"), "--out"));
+    /* Results name no folder of the machine that ran them: the cfg relative
+     * to the repository, files elsewhere by name. */
+    const char *command = str(meta, "command");
+    cr_assert(strstr(command, "--out") && command[0] != '/' && !strstr(command, " /"), "%s",
+              command);
     cr_assert(strlen(str(meta, "date")) == 20, "%s", str(meta, "date"));
     const cJSON *devices = cJSON_GetObjectItem(root, "devices"), *d;
     cr_assert_eq(cJSON_GetArraySize(devices), 2);
@@ -95,6 +160,8 @@ Test(bench, suite_on_one_device_twice) {
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
         ++entries;
         const char *order = str(e, "order");
+        cr_assert_str_eq(str(e, "cfg"), "nets/fastai-07a.cfg");
+        cr_assert_str_eq(str(e, "input"), "idx:train-images-idx3-ubyte.gz");
         cr_assert_eq(num(e, "batch"), 16);
         cr_assert_eq(num(e, "repeats"), 5);
         assert_spread(e, "gpu_ms");
@@ -145,6 +212,11 @@ Test(bench, suite_on_one_device_twice) {
     /* The CSV: a header and a row per layer of each case. */
     snprintf(path, sizeof path, "%s/results.csv", dir);
     cr_assert_eq(count_lines(path), 51);
+    char *text;
+    size_t size;
+    cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &size), LSUV_OK);
+    cr_assert_eq(csv_rows(text, path), 50);
+    free(text);
     cr_assert(file_has(path, "device,net,batch,precision,order,"));
     snprintf(path, sizeof path, "%s/time-fastai.svg", dir);
     cr_assert(file_has(path, "<svg") && file_has(path, "std-only") && file_has(path, "</svg>"));
@@ -222,6 +294,9 @@ Test(bench, bad_arguments_exit_2) {
         {"--repeats", "3", "--repeats"},
         {"--device", "no-such-device", "no-such-device"},
         {"--conv-kernel", "fast", "'fast' is not one of"},
+        {"--device", "", "--device '': an empty selector"},
+        {"--device", "llvmpipe,", "an empty selector"},
+        {"--bn", "keep", "--bn expects 'strip', got 'keep'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         spawn_result r = RUN("--lsuv", "--no-peer", cases[i][0], cases[i][1]);
@@ -286,4 +361,52 @@ Test(bench, list_devices_for_scripts) {
     cr_assert(strncmp(slug, "llvmpipe-llvm-", 14) == 0, "%s", slug);
     cr_assert_str_eq(type, "cpu");
     spawn_result_free(&r);
+}
+
+Test(bench, option_problems_are_named_in_words) {
+    const char *cases[][2] = {
+        {"--orders", "--orders needs a value (a comma list of mean-first"},
+        {"--device", "--device needs a value (an index"},
+        {"--out", "--out needs a value (a folder)"},
+        {"--no-peer=yes", "--no-peer takes no value"},
+        {"--sideways", "option '--sideways' is unknown"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        spawn_result r = RUN("--lsuv", cases[i][0]);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][1]), "%s: stderr '%s'", cases[i][0], r.err);
+        spawn_result_free(&r);
+    }
+}
+
+Test(bench, bn_strip_takes_batch_norm_cfgs) {
+    /* The message of a batch-norm cfg asks for --bn strip: lsuv-bench has it. */
+    char cfg[256], spec[300];
+    snprintf(cfg, sizeof cfg, "%s/bn-%d.cfg", LSUV_TEST_TMP, (int)getpid());
+    cr_assert_eq(lsuv_file_write_text(cfg, "[net]\nheight=8\nwidth=8\nchannels=2\n\n"
+                                           "[convolutional]\nbatch_normalize=1\nfilters=4\n"
+                                           "size=3\npad=1\nactivation=relu\n"),
+                 LSUV_OK);
+    snprintf(spec, sizeof spec, "%s@8", cfg);
+    spawn_result r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats",
+                         "welford", "--device", "llvmpipe", "--repeats", "5");
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "pass --bn strip"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats", "welford",
+            "--device", "llvmpipe", "--repeats", "5", "--bn", "strip", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "lsuv-bench: warning: ") && strstr(r.err, "batch norm stripped"), "%s",
+              r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "lsuv"), 0);
+    cr_assert_not_null(e, "%s", r.out);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(e, "converged")), "%s", r.out);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(e, "layers")), 1);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+    r = RUN("--help");
+    cr_assert(strstr(r.out, "--bn strip"), "%s", r.out);
+    spawn_result_free(&r);
+    unlink(cfg);
 }

@@ -1,8 +1,17 @@
 /* The programs as a user runs them: exit codes, messages, JSON. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lsuv/weights.h"
@@ -280,14 +289,6 @@ Test(cli, order_none_saves_the_initial_weights) {
 }
 
 /* ---- outputs: special files, modes, temporary files, all or nothing ---- */
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
-#include <time.h>
 
 /* A fresh folder of the test's own under the test tree. */
 static void out_dir(char *dir, size_t cap, const char *name) {
@@ -623,4 +624,76 @@ Test(cli, outputs_darknet_weights_refused_for_a_cfg_sub_before_the_run) {
     cr_assert_neq(access(path, F_OK), 0);
     spawn_result_free(&r);
     out_dir_remove(dir);
+}
+
+/* Whether text holds a control byte other than a newline or a tab. */
+static bool has_control_byte(const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; ++p)
+        if (*p < 0x20 && *p != '\n' && *p != '\t') return true;
+    return false;
+}
+
+Test(cli, option_problems_are_named_in_words) {
+    /* A long option without its value once printed its getopt code as a
+     * raw byte ("option \017 is unknown"); an empty --device selected
+     * device 0; --keep without --save-weights did nothing. */
+    const char *cases[][5] = {
+        {"--order", NULL, NULL, NULL, "--order needs a value (one of mean-first, std-first"},
+        {"--device", NULL, NULL, NULL, "--device needs a value (an index"},
+        {"--save-weights", NULL, NULL, NULL, "--save-weights needs a value (a path)"},
+        {"--validate=yes", NULL, NULL, NULL, "--validate takes no value"},
+        {"--no-such-option", NULL, NULL, NULL, "option '--no-such-option' is unknown"},
+        {"-x", NULL, NULL, NULL, "option -x is unknown"},
+        {"--device", "", NULL, NULL, "--device needs a selector"},
+        {"--layers", FASTAI, "--device", "", "--device needs a selector"},
+        {"--layers", FASTAI, "--keep", "joint", "--keep chooses whose weights --save-weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        const char *argv[6] = {LSUV_VK_BIN};
+        for (int k = 0; k < 4 && cases[i][k]; ++k) argv[k + 1] = cases[i][k];
+        spawn_result r = spawn_run(argv, NULL);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err, cases[i][4]), "case %zu: stderr '%s'", i, r.err);
+        cr_assert(!has_control_byte(r.err), "case %zu: stderr '%s'", i, r.err);
+        spawn_result_free(&r);
+    }
+}
+
+/* Runs argv on a pseudo-terminal, as a user at a terminal does: what it
+ * printed there, standard output and error together. */
+static char *run_on_tty(const char *const *argv, int *exit_code) {
+    int fd;
+    pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (ssize_t n; text; len += (size_t)n) {
+        if (len + 4096 > cap) text = realloc(text, cap *= 2);
+        /* EIO once the program has exited and the terminal closed. */
+        if (!text || (n = read(fd, text + len, cap - len - 1)) <= 0) break;
+    }
+    cr_assert_not_null(text);
+    text[len] = '\0';
+    close(fd);
+    int status;
+    waitpid(pid, &status, 0);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return text;
+}
+
+Test(cli, verify_shows_progress_on_a_terminal) {
+    /* The fp64 forward of --verify takes minutes on a big network: a
+     * progress line per layer, as LSUV's passes have. */
+    int code;
+    char *text = run_on_tty((const char *const[]){LSUV_VK_BIN, "--layers", FASTAI, "--batch", "16",
+                                                  "--order", "std-first", "--verify", NULL},
+                            &code);
+    cr_assert_eq(code, 0, "%s", text);
+    cr_assert(strstr(text, "std-first: fp64 verification, layer 4 of 4 done"), "%s", text);
+    cr_assert(strstr(text, "largest |device - fp64|"), "%s", text);
+    free(text);
 }

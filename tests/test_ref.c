@@ -13,6 +13,10 @@
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 Test(ref, integers_one_to_n) {
     /* 1..n: mean (n+1)/2, population variance (n^2-1)/12. */
     size_t n = 1001;
@@ -96,6 +100,66 @@ Test(ref, forward_each_visits_every_layer_once) {
     k = (walk){net, w, &batch, 0, 1};
     cr_assert_eq(lsuv_ref_forward_each(net, w, &batch, last, check_layer, &k), LSUV_ERROR_INVALID);
     cr_assert_eq(k.visits, 2);
+    lsuv_batch_free(&batch);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* Each layer's output, and a convolution's magnitudes, as threads computes them. */
+static void forward_with_threads(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *b,
+                                 int threads, double **outs, double **mag) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        cr_assert_eq(lsuv_ref_forward(net, w, b, i, &outs[i]), LSUV_OK, "%s", lsuv_error_message());
+    const lsuv_layer *l = &net->layers[1];
+    *mag = malloc(b->n * lsuv_ref_layer_outputs(l) * sizeof **mag);
+    double *out = malloc(b->n * lsuv_ref_layer_outputs(l) * sizeof *out);
+    lsuv_ref_layer(l, &w->layers[1], outs[0], b->n, out, *mag);
+    cr_assert(memcmp(out, outs[1], b->n * lsuv_ref_layer_outputs(l) * sizeof *out) == 0);
+    free(out);
+}
+
+Test(ref, threads_give_the_bits_of_one_thread) {
+#ifndef _OPENMP
+    cr_skip_test("built without OpenMP: the reference has one thread");
+#endif
+    /* Padded, strided and grouped convolutions, a pool and a connected
+     * layer: every output must be the same sum in the same order. */
+    static const char cfg[] = "[net]\nheight=9\nwidth=11\nchannels=4\n"
+                              "[convolutional]\nfilters=6\nsize=3\npad=1\nactivation=leaky\n"
+                              "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\ngroups=2\n"
+                              "activation=relu\n"
+                              "[maxpool]\nsize=2\nstride=2\n"
+                              "[connected]\noutput=10\nactivation=linear\n";
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    lsuv_batch batch = {0};
+    cr_assert_eq(lsuv_net_parse("threads.cfg", cfg, sizeof cfg - 1, NULL, &net), LSUV_OK, "%s",
+                 lsuv_error_message());
+    cr_assert_eq(lsuv_weights_init(net, LSUV_INIT_KAIMING, 3, &w), LSUV_OK);
+    for (uint32_t i = 0; i < net->n_layers; ++i) /* kaiming's biases are 0 */
+        for (uint64_t k = 0; w->layers[i].weight && k < w->layers[i].bias_count; ++k)
+            w->layers[i].bias[k] = 0.1f * (float)(k % 7) - 0.3f;
+    lsuv_input_options io = {.spec = "synthetic", .batch = 5, .seed = 4};
+    cr_assert_eq(lsuv_input_load(&io, net, &batch), LSUV_OK);
+    double *one[8], *many[8], *mag_one, *mag_many;
+    cr_assert_leq(net->n_layers, 8);
+    forward_with_threads(net, w, &batch, 1, one, &mag_one);
+    forward_with_threads(net, w, &batch, 4, many, &mag_many);
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        uint64_t count = batch.n * lsuv_ref_layer_outputs(&net->layers[i]);
+        cr_assert(memcmp(one[i], many[i], count * sizeof **one) == 0, "layer %u", i);
+        free(one[i]);
+        free(many[i]);
+    }
+    uint64_t count = batch.n * lsuv_ref_layer_outputs(&net->layers[1]);
+    cr_assert(memcmp(mag_one, mag_many, count * sizeof *mag_one) == 0);
+    free(mag_one);
+    free(mag_many);
     lsuv_batch_free(&batch);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);

@@ -24,10 +24,16 @@ typedef struct verify_ctx {
     const lsuv_run *run;
     uint32_t next; /* the run's next layer to check */
     double worst;
+    bool tty; /* a progress line: a big network's fp64 forward takes minutes */
 } verify_ctx;
 
 static lsuv_status verify_layer(void *p, uint32_t layer, const double *out, uint64_t count) {
     verify_ctx *v = p;
+    if (v->tty) {
+        fprintf(stderr, "\rlsuv-vk: %s: fp64 verification, layer %u of %u done   ",
+                lsuv_order_name(v->run->order), layer, v->run->layers[v->run->n_layers - 1].index);
+        fflush(stderr);
+    }
     if (v->next >= v->run->n_layers || v->run->layers[v->next].index != layer) return LSUV_OK;
     const lsuv_layer_run *lr = &v->run->layers[v->next++];
     lsuv_moments m;
@@ -41,11 +47,12 @@ static lsuv_status verify_layer(void *p, uint32_t layer, const double *out, uint
  * and the fp64 reference's, from the weights the device ended with. */
 static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, const lsuv_batch *b,
                               const lsuv_run *run, double *worst) {
-    verify_ctx v = {.run = run};
+    verify_ctx v = {.run = run, .tty = isatty(2)};
     lsuv_status s = run->n_layers
                         ? lsuv_ref_forward_each(net, final, b, run->layers[run->n_layers - 1].index,
                                                 verify_layer, &v)
                         : LSUV_OK;
+    if (v.tty) fprintf(stderr, "\r%70s\r", "");
     *worst = v.worst;
     return s;
 }

@@ -96,6 +96,51 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
     return -1;
 }
 
+/* What a long option's value is, for the message when it is missing. */
+static const char *value_hint(const char *name) {
+    static const char *const hints[][2] = {
+        {"device", "an index, part of a device's name, or all"},
+        {"count", "an integer of at least 1"},
+        {"seed", "an integer"},
+        {"layers", "a darknet .cfg"},
+        {"bn", "strip"},
+        {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
+        {"input", "synthetic, idx:PATH or npy:PATH"},
+        {"batch", "an integer of at least 1"},
+        {"order", "one of mean-first, std-first, alternating, joint, std-only, both, all, none"},
+        {"mean-param", "one of sub, bias"},
+        {"tol", "a number between 0 and 1"},
+        {"tol-mean", "a number between 0 and 1"},
+        {"tol-std", "a number between 0 and 1"},
+        {"max-iters", "an integer from 1 to 10000"},
+        {"keep", "one of mean-first, std-first, alternating, joint, std-only"},
+        {"precision", "one of fp32, fp16"},
+        {"conv-kernel", "one of auto, storage, uniform, texel"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof *hints; ++i)
+        if (strcmp(name, hints[i][0]) == 0) return hints[i][1];
+    return "a path";
+}
+
+/* After getopt_long's '?'. A long option's problem leaves optopt at the
+ * option's value (above 255 for ours), which is no character to print. */
+static int bad_option(const struct option *longs, const char *word) {
+    const struct option *l = longs;
+    while (l->name && l->val != optopt) ++l;
+    if (optopt && l->name && strncmp(word, "--", 2) == 0) {
+        if (strchr(word, '='))
+            fprintf(stderr, "lsuv-vk: --%s takes no value\n", l->name);
+        else
+            fprintf(stderr, "lsuv-vk: --%s needs a value (%s)\n", l->name, value_hint(l->name));
+    } else if (optopt) {
+        fprintf(stderr, "lsuv-vk: option -%c is unknown\n", optopt);
+    } else {
+        fprintf(stderr, "lsuv-vk: option '%s' is unknown\n", word);
+    }
+    fputs("try 'lsuv-vk --help'\n", stderr);
+    return EXIT_USAGE;
+}
+
 /* Returns EXIT_OK, EXIT_USAGE, or -1 after --help or --version. */
 static int parse_args(int argc, char **argv, options *o) {
     enum {
@@ -169,6 +214,7 @@ static int parse_args(int argc, char **argv, options *o) {
                    .max_iters = 50,
                    .keep = LSUV_ORDER_STD_FIRST};
     lsuv_order order;
+    bool keep_given = false;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
@@ -185,6 +231,13 @@ static int parse_args(int argc, char **argv, options *o) {
                 o->json = argv[optind++];
             break;
         case OPT_DEVICE:
+            /* The library reads an empty selector as "the default device";
+             * typed out, it is more likely an unset shell variable. */
+            if (!*optarg) {
+                fprintf(stderr, "lsuv-vk: --device needs a selector (%s), not an empty word\n",
+                        value_hint("device"));
+                return EXIT_USAGE;
+            }
             o->device = optarg;
             break;
         case OPT_COUNT:
@@ -261,6 +314,7 @@ static int parse_args(int argc, char **argv, options *o) {
                 return EXIT_USAGE;
             }
             o->keep = (int)order;
+            keep_given = true;
             break;
         case OPT_MEAN_PARAM:
             if (strcmp(optarg, "sub") && strcmp(optarg, "bias")) {
@@ -328,13 +382,7 @@ static int parse_args(int argc, char **argv, options *o) {
             printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
         default:
-            if (optopt)
-                fprintf(stderr, "lsuv-vk: option -%c is unknown or lacks its value\n", optopt);
-            else
-                fprintf(stderr, "lsuv-vk: option '%s' is unknown or lacks its value\n",
-                        argv[optind - 1]);
-            fputs("try 'lsuv-vk --help'\n", stderr);
-            return EXIT_USAGE;
+            return bad_option(longs, argv[optind - 1]);
         }
     }
     if (optind < argc) {
@@ -355,6 +403,11 @@ static int parse_args(int argc, char **argv, options *o) {
         needs_layers = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
     if (needs_layers && !o->layers) {
         fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs_layers);
+        return EXIT_USAGE;
+    }
+    if (keep_given && !o->save_weights) {
+        fprintf(stderr, "lsuv-vk: --keep chooses whose weights --save-weights writes; "
+                        "without --save-weights PATH it does nothing\n");
         return EXIT_USAGE;
     }
     if (o->save_weights && o->orders && !(o->orders & (1u << o->keep))) {

@@ -1,5 +1,6 @@
-/* The fp64 reference of every forward op, written for clarity, not speed:
- * darknet's definitions, NCHW. */
+/* The fp64 reference of every forward op, written for clarity over speed:
+ * darknet's definitions, NCHW. The heavy ops spread their outputs over
+ * OpenMP's threads; each output is still one thread's sum in one order. */
 #include "lsuv/ref.h"
 
 #include "core/error.h"
@@ -79,50 +80,73 @@ uint64_t lsuv_ref_layer_outputs(const lsuv_layer *l) {
     return (uint64_t)l->out.c * l->out.h * l->out.w;
 }
 
+/* The taps [*lo, *hi) of a kernel of size k at base (the output's position
+ * less the padding) that fall inside an input of extent: the others read
+ * darknet's zero padding, and are skipped as they always were. */
+static void taps(long base, uint32_t k, uint32_t extent, long *lo, long *hi) {
+    *lo = base < 0 ? -base : 0;
+    *hi = (long)extent - base < (long)k ? (long)extent - base : (long)k;
+}
+
+/* One output plane (sample b, channel oc) of a convolution. Each output is
+ * its bias, then every tap of every input channel of its group in (c, ky,
+ * kx) order: the same sum whichever thread computes it. */
+static void conv_plane(const lsuv_layer *l, const lsuv_layer_params *p, const double *in,
+                       uint64_t b, uint32_t oc, double *out, double *mag) {
+    const lsuv_shape is = l->in, os = l->out;
+    uint32_t cg = is.c / l->groups, g = oc / (os.c / l->groups), k = l->size;
+    const float *w = p->weight + (uint64_t)oc * cg * k * k;
+    const double *x = in + (b * is.c + (uint64_t)g * cg) * is.h * is.w;
+    uint64_t plane = (b * os.c + oc) * os.h * os.w;
+    for (uint32_t oy = 0; oy < os.h; ++oy) {
+        long y0 = (long)(oy * l->stride) - (long)l->padding, ky0, ky1;
+        taps(y0, k, is.h, &ky0, &ky1);
+        for (uint32_t ox = 0; ox < os.w; ++ox) {
+            long x0 = (long)(ox * l->stride) - (long)l->padding, kx0, kx1;
+            taps(x0, k, is.w, &kx0, &kx1);
+            double sum = p->bias[oc], abs_sum = fabs(p->bias[oc]);
+            for (uint32_t c = 0; c < cg; ++c)
+                for (long ky = ky0; ky < ky1; ++ky) {
+                    const double *row = x + ((uint64_t)c * is.h + (uint64_t)(y0 + ky)) * is.w;
+                    const float *wrow = w + ((uint64_t)c * k + (uint64_t)ky) * k;
+                    for (long kx = kx0; kx < kx1; ++kx) {
+                        double t = wrow[kx] * row[x0 + kx];
+                        sum += t;
+                        abs_sum += fabs(t);
+                    }
+                }
+            uint64_t o = plane + (uint64_t)oy * os.w + ox;
+            out[o] = epilogue(l, p->sub, sum);
+            if (mag) mag[o] = abs_sum;
+        }
+    }
+}
+
+/* Threads take whole output planes, never part of a sum, so the result is
+ * bit for bit that of one thread. */
 static void conv(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
                  double *out, double *mag) {
-    const lsuv_shape is = l->in, os = l->out;
-    uint32_t cg = is.c / l->groups, og = os.c / l->groups;
-    for (uint32_t b = 0; b < n; ++b)
-        for (uint32_t oc = 0; oc < os.c; ++oc) {
-            uint32_t g = oc / og;
-            const float *w = p->weight + (uint64_t)oc * cg * l->size * l->size;
-            for (uint32_t oy = 0; oy < os.h; ++oy)
-                for (uint32_t ox = 0; ox < os.w; ++ox) {
-                    double sum = p->bias[oc], abs_sum = fabs(p->bias[oc]);
-                    for (uint32_t c = 0; c < cg; ++c)
-                        for (uint32_t ky = 0; ky < l->size; ++ky)
-                            for (uint32_t kx = 0; kx < l->size; ++kx) {
-                                long iy = (long)(oy * l->stride + ky) - (long)l->padding;
-                                long ix = (long)(ox * l->stride + kx) - (long)l->padding;
-                                if (iy < 0 || ix < 0 || iy >= is.h || ix >= is.w) continue;
-                                double x =
-                                    in[(((uint64_t)b * is.c + g * cg + c) * is.h + iy) * is.w + ix];
-                                double t = w[(c * l->size + ky) * l->size + kx] * x;
-                                sum += t;
-                                abs_sum += fabs(t);
-                            }
-                    uint64_t o = (((uint64_t)b * os.c + oc) * os.h + oy) * os.w + ox;
-                    out[o] = epilogue(l, p->sub, sum);
-                    if (mag) mag[o] = abs_sum;
-                }
-        }
+    uint64_t planes = (uint64_t)n * l->out.c;
+#pragma omp parallel for schedule(dynamic)
+    for (uint64_t bo = 0; bo < planes; ++bo)
+        conv_plane(l, p, in, bo / l->out.c, (uint32_t)(bo % l->out.c), out, mag);
 }
 
 static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
                       double *out, double *mag) {
-    uint64_t k = lsuv_layer_fan_in(l);
-    for (uint32_t b = 0; b < n; ++b)
-        for (uint32_t o = 0; o < l->outputs; ++o) {
-            double sum = p->bias[o], abs_sum = fabs(p->bias[o]);
-            for (uint64_t i = 0; i < k; ++i) {
-                double t = p->weight[o * k + i] * in[b * k + i];
-                sum += t;
-                abs_sum += fabs(t);
-            }
-            out[(uint64_t)b * l->outputs + o] = epilogue(l, p->sub, sum);
-            if (mag) mag[(uint64_t)b * l->outputs + o] = abs_sum;
+    uint64_t k = lsuv_layer_fan_in(l), outputs = (uint64_t)n * l->outputs;
+#pragma omp parallel for schedule(static)
+    for (uint64_t bo = 0; bo < outputs; ++bo) {
+        uint64_t b = bo / l->outputs, o = bo % l->outputs;
+        double sum = p->bias[o], abs_sum = fabs(p->bias[o]);
+        for (uint64_t i = 0; i < k; ++i) {
+            double t = p->weight[o * k + i] * in[b * k + i];
+            sum += t;
+            abs_sum += fabs(t);
         }
+        out[bo] = epilogue(l, p->sub, sum);
+        if (mag) mag[bo] = abs_sum;
+    }
 }
 
 /* darknet's maxpool: the window starts padding/2 before the output's
@@ -131,7 +155,9 @@ static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const dou
 static void maxpool(const lsuv_layer *l, const double *in, uint32_t n, double *out) {
     const lsuv_shape is = l->in, os = l->out;
     long offset = -(long)(l->padding / 2);
-    for (uint64_t bc = 0; bc < (uint64_t)n * os.c; ++bc)
+    uint64_t planes = (uint64_t)n * os.c;
+#pragma omp parallel for schedule(static)
+    for (uint64_t bc = 0; bc < planes; ++bc)
         for (uint32_t oy = 0; oy < os.h; ++oy)
             for (uint32_t ox = 0; ox < os.w; ++ox) {
                 double m = -FLT_MAX; /* darknet's value for an empty window */
