@@ -408,7 +408,7 @@ Test(cli, outputs_honour_the_umask_and_a_replaced_files_mode) {
     out_dir_remove(dir);
 }
 
-Test(cli, outputs_leave_no_temporary_file_when_terminated, .timeout = 300) {
+Test(cli, outputs_leave_no_temporary_file_when_terminated) {
     char dir[512], path[600];
     out_dir(dir, sizeof dir, "sigterm");
     snprintf(path, sizeof path, "%s/big.safetensors", dir);
