@@ -6,8 +6,10 @@
 #include <volk.h>
 
 #include "lsuv/device.h"
+#include "vk/dispatch.h"
 
 #define LSUV_VALIDATION_TEXT 2048
+#define LSUV_MAX_BINDINGS    8
 
 struct lsuv_instance {
     VkInstance instance;
@@ -50,6 +52,7 @@ struct lsuv_cmd {
     lsuv_device *device;
     VkCommandBuffer buffer;
     VkFence fence;
+    VkPipeline bound; /* the pipeline bound in this recording, if any */
 };
 
 /* "vkCreateDevice failed: VK_ERROR_..." as a status; out-of-memory results map
@@ -73,6 +76,7 @@ typedef struct lsuv_pipeline {
     VkPipelineLayout layout;
     VkPipeline pipeline;
     uint32_t bindings;
+    VkDescriptorType types[LSUV_MAX_BINDINGS];
     uint32_t push_size;
 } lsuv_pipeline;
 
@@ -85,11 +89,6 @@ typedef struct lsuv_pipeline_desc {
     uint32_t spec_count;
     bool full_subgroups; /* require full subgroups */
 } lsuv_pipeline_desc;
-
-/* Points binding of set at [offset, offset + range) of b. */
-void lsuv_descriptor_write_buffer(lsuv_device *device, VkDescriptorSet set, uint32_t binding,
-                                  VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
-                                  uint64_t range);
 
 lsuv_status lsuv_pipeline_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
                                  lsuv_pipeline *out);

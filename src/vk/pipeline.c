@@ -5,8 +5,7 @@
 
 #include <string.h>
 
-#define MAX_BINDINGS 8
-#define MAX_SPEC     12
+#define MAX_SPEC 12
 
 lsuv_status lsuv_pipeline_layout_create(lsuv_device *dev, const lsuv_pipeline_desc *desc,
                                         lsuv_pipeline *out) {
@@ -16,18 +15,20 @@ lsuv_status lsuv_pipeline_layout_create(lsuv_device *dev, const lsuv_pipeline_de
     out->push_size = desc->push_size;
     if (!lsuv_spirv_find(desc->shader))
         return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", desc->shader);
-    if (desc->bindings > MAX_BINDINGS || desc->spec_count > MAX_SPEC)
+    if (desc->bindings > LSUV_MAX_BINDINGS || desc->spec_count > MAX_SPEC)
         return lsuv_fail(LSUV_ERROR_INVALID, "shader %s: too many bindings or constants",
                          desc->shader);
 
-    VkDescriptorSetLayoutBinding bindings[MAX_BINDINGS];
-    for (uint32_t i = 0; i < desc->bindings; ++i)
+    VkDescriptorSetLayoutBinding bindings[LSUV_MAX_BINDINGS];
+    for (uint32_t i = 0; i < desc->bindings; ++i) {
+        out->types[i] = desc->types ? desc->types[i] : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = desc->types ? desc->types[i] : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = out->types[i],
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
+    }
     VkDescriptorSetLayoutCreateInfo set_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
         .bindingCount = desc->bindings,
@@ -119,19 +120,4 @@ void lsuv_pipeline_destroy(lsuv_pipeline *p) {
     if (p->layout) dev->vk.vkDestroyPipelineLayout(dev->device, p->layout, NULL);
     if (p->set_layout) dev->vk.vkDestroyDescriptorSetLayout(dev->device, p->set_layout, NULL);
     memset(p, 0, sizeof *p);
-}
-
-void lsuv_descriptor_write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
-                                  VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
-                                  uint64_t range) {
-    VkDescriptorBufferInfo info = {.buffer = b->buffer, .offset = offset, .range = range};
-    VkWriteDescriptorSet w = {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = set,
-        .dstBinding = binding,
-        .descriptorCount = 1,
-        .descriptorType = type,
-        .pBufferInfo = &info,
-    };
-    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
 }
