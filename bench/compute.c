@@ -8,7 +8,6 @@
 #include "summary.h"
 #include "timing.h"
 #include "vk/dispatch.h"
-#include "vk/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +16,7 @@
 
 typedef struct peak_ctx {
     lsuv_device *device;
-    lsuv_pipeline pipeline;
+    lsuv_pipeline *pipeline;
     lsuv_binding_set *set;
     lsuv_buffer *sink;
     uint32_t groups, iterations;
@@ -31,12 +30,12 @@ static void record_peak(lsuv_cmd *cmd, void *p) {
     } push = {c->iterations, 0.9999f};
     lsuv_cmd_barrier(cmd);
     const uint32_t groups[3] = {c->groups, 1, 1};
-    lsuv_cmd_record_dispatch(cmd, &c->pipeline, c->set, 0, &push, sizeof push, groups);
+    lsuv_cmd_record_dispatch(cmd, c->pipeline, c->set, 0, &push, sizeof push, groups);
 }
 
 static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
     const uint32_t wg = 64;
-    bool cpu = dev->info->type == LSUV_DEVICE_CPU;
+    bool cpu = lsuv_device_get_info(dev)->type == LSUV_DEVICE_CPU;
     c->device = dev;
     c->groups = cpu ? 4096 : 65535;
     c->iterations = cpu ? 64 : 256;
@@ -45,14 +44,14 @@ static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
         .shader = "fma_peak", .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
     lsuv_status s = lsuv_pipeline_create(dev, &desc, &c->pipeline);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)c->groups * wg * 4, &c->sink);
-    if (s == LSUV_OK) s = lsuv_binding_set_create(&c->pipeline, 1, &c->set);
+    if (s == LSUV_OK) s = lsuv_binding_set_create(c->pipeline, 1, &c->set);
     if (s == LSUV_OK) lsuv_binding_set_write_buffer(c->set, 0, 0, c->sink, 0, LSUV_WHOLE_SIZE);
     return s;
 }
 
 static void peak_destroy(peak_ctx *c) {
     lsuv_binding_set_destroy(c->set);
-    lsuv_pipeline_destroy(&c->pipeline);
+    lsuv_pipeline_destroy(c->pipeline);
     lsuv_buffer_destroy(c->sink);
 }
 

@@ -5,7 +5,6 @@
 #include "lsuv/clock.h"
 #include "ops/forward_internal.h"
 #include "vk/dispatch.h"
-#include "vk/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +48,7 @@ typedef struct engine {
     lsuv_device *device;
     const lsuv_net *net;
     lsuv_options options;
-    lsuv_pipeline step;
+    lsuv_pipeline *step;
     lsuv_binding_set *sets; /* per layer */
     lsuv_buffer *control;   /* per layer, a control block */
     lsuv_buffer *trace;     /* per layer, trace_capacity rows */
@@ -62,7 +61,7 @@ typedef struct engine {
 
 static void engine_destroy(engine *e) {
     lsuv_binding_set_destroy(e->sets);
-    lsuv_pipeline_destroy(&e->step);
+    lsuv_pipeline_destroy(e->step);
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
     lsuv_timer_destroy(e->timer);
@@ -80,7 +79,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_capacity = 2 * e->options.max_iters + 2;
     lsuv_device *dev = e->device;
     uint32_t n = e->net->n_layers;
-    uint64_t align = dev->info->min_storage_buffer_offset_alignment;
+    uint64_t align = lsuv_device_get_info(dev)->min_storage_buffer_offset_alignment;
     if (align == 0) align = 4;
     e->control_stride = lsuv_align_up(sizeof(control), align);
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
@@ -92,7 +91,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
     if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
     /* A set per layer, indexed by layer; those of layers LSUV skips stay unwritten. */
-    if (s == LSUV_OK) s = lsuv_binding_set_create(&e->step, n, &e->sets);
+    if (s == LSUV_OK) s = lsuv_binding_set_create(e->step, n, &e->sets);
     for (uint32_t i = 0; s == LSUV_OK && i < n; ++i) {
         const lsuv_layer *l = &e->net->layers[i];
         if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
@@ -122,7 +121,7 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
     memcpy(&push[3], &tol_std, 4);
     lsuv_cmd_barrier(cmd);
     static const uint32_t one[3] = {1, 1, 1};
-    lsuv_cmd_record_dispatch(cmd, &e->step, e->sets, layer, push, sizeof push, one);
+    lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, push, sizeof push, one);
 }
 
 /* Passes to record in the next submission for a layer: enough for what the

@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "vk/dispatch.h"
-#include "vk/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,7 +81,7 @@ typedef struct conv_variant {
     uint32_t act, tile_log2, px_log2, ci_t;
     uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride; stride 0: none */
     bool sums;             /* stores the sums, for LSUV's passes */
-    lsuv_pipeline pipeline;
+    lsuv_pipeline *pipeline;
     struct conv_variant *next;
 } conv_variant;
 
@@ -99,7 +98,7 @@ struct lsuv_forward {
     lsuv_conv_kernel conv_kernel;  /* what the options ask for; AUTO resolved */
     uint64_t texel_align;
     uint32_t es; /* their bytes each: 4 or 2 */
-    lsuv_pipeline pool;
+    lsuv_pipeline *pool;
     bool subgroup;
     uint32_t conv_wg, conv_px_log2, conv_tile_log2, pool_wg;
     lsuv_stats *stats;
@@ -108,7 +107,7 @@ struct lsuv_forward {
     /* LSUV's passes, made by forward_prepare_passes: the sums of the layer
      * they run on, and the epilogue per activation. */
     lsuv_buffer *sums;
-    lsuv_pipeline epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
+    lsuv_pipeline *epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
     uint32_t epilogue_items;
 };
 
@@ -134,26 +133,13 @@ static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     return t;
 }
 
-static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+/* Bindings 0 and 1 (input, weights) by kind; the rest are storage buffers. */
+static const lsuv_binding_kind conv_kinds[CONV_KINDS][CONV_BINDINGS] = {
+    [CONV_UBO] = {LSUV_BINDING_STORAGE, LSUV_BINDING_UNIFORM},
+    [CONV_TEXEL] = {LSUV_BINDING_TEXEL, LSUV_BINDING_TEXEL},
 };
 
-/* What the lsuv_pipeline_* calls take to make a variant. */
+/* What lsuv_pipeline_create_deferred takes to make a variant. */
 typedef struct conv_desc {
     char name[48];
     uint32_t spec[9];
@@ -170,7 +156,7 @@ static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_de
     d->desc = (lsuv_pipeline_desc){
         .shader = d->name,
         .bindings = CONV_BINDINGS,
-        .types = conv_types[v->kind],
+        .kinds = conv_kinds[v->kind],
         .push_size = CONV_PUSH_WORDS * 4,
         .spec = d->spec,
         .spec_count = sizeof spec / sizeof *spec,
@@ -178,16 +164,8 @@ static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_de
     };
 }
 
-/* Builds a variant's pipeline, if it is not built yet. */
-static lsuv_status conv_compile(const lsuv_forward *f, conv_variant *v) {
-    if (v->pipeline.pipeline) return LSUV_OK;
-    conv_desc d;
-    conv_desc_make(f, v, &d);
-    return lsuv_pipeline_compile(&v->pipeline, &d.desc);
-}
-
 /* The variant `want`, made on first request with its layouts only: the
- * pipeline is built when a recording first needs it (conv_compile). */
+ * pipeline is built when a recording first needs it (lsuv_pipeline_compile). */
 static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_variant **out) {
     for (conv_variant *v = f->conv; v; v = v->next)
         if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
@@ -201,7 +179,7 @@ static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_varian
     *v = want;
     conv_desc d;
     conv_desc_make(f, v, &d);
-    lsuv_status s = lsuv_pipeline_layout_create(f->device, &d.desc, &v->pipeline);
+    lsuv_status s = lsuv_pipeline_create_deferred(f->device, &d.desc, &v->pipeline);
     if (s != LSUV_OK) {
         free(v);
         return s;
@@ -373,7 +351,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     while (lp->ci_t < CONV_CI_T && lp->ci_t < cg) lp->ci_t *= 2;
     /* On a CPU, input and weights go through texel buffers when a chunk of
      * the input and all the weights fit them. */
-    const lsuv_device_info *info = f->device->info;
+    const lsuv_device_info *info = lsuv_device_get_info(f->device);
     uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
     uint64_t w_texels =
         lsuv_div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) / 4 + f->texel_align / 16;
@@ -417,13 +395,13 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
      * than the device allows (a few wide images at a large batch). */
     uint64_t per_sample =
         rows ? (uint64_t)l->out.h * lsuv_div_up(l->out.w, px) * px : (uint64_t)l->out.h * l->out.w;
-    uint64_t most = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg * px / per_sample;
+    uint64_t most = (uint64_t)info->max_workgroup_count_x * f->conv_wg * px / per_sample;
     if (!ksplit && most == 0)
         return lsuv_fail(
             LSUV_ERROR_UNSUPPORTED,
             "layer %u: one sample's %llu outputs per channel need more workgroups than "
             "the device's %u",
-            i, (unsigned long long)per_sample, f->device->info->max_workgroup_count_x);
+            i, (unsigned long long)per_sample, info->max_workgroup_count_x);
     if (!ksplit && samples > most) samples = (uint32_t)most;
     lp->samples = samples;
     tile = 1u << tile_log2;
@@ -445,7 +423,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     uint32_t n_sample_chunks = (uint32_t)lsuv_div_up(f->batch, samples);
     uint32_t n_oc_chunks = (uint32_t)lsuv_div_up(oc, oc_chunk);
     lp->n_dispatches = n_sample_chunks * n_oc_chunks;
-    s = alloc_dispatches(lp->n_dispatches, &lp->variant->pipeline, &lp->sets, &lp->dispatches);
+    s = alloc_dispatches(lp->n_dispatches, lp->variant->pipeline, &lp->sets, &lp->dispatches);
     if (s != LSUV_OK) return s;
 
     /* A connected layer is a 1x1 convolution of a 1x1 image. */
@@ -543,27 +521,27 @@ static lsuv_status create_args(lsuv_forward *f, pass_plan *pp) {
 
 static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool texel, bool store,
                                      const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->epilogue[act][texel][store];
-    *out = p;
-    if (p->pipeline) return LSUV_OK;
+    lsuv_pipeline **p = &f->epilogue[act][texel][store];
+    *out = *p;
+    if (*p) return LSUV_OK;
     char name[40];
     snprintf(name, sizeof name, "epilogue_%s%s%s", f->subgroup ? "subgroup" : "shared",
              texel ? "_texel" : "", f->fp16 ? "_fp16" : "");
     uint32_t spec[] = {f->conv_wg, f->epilogue_items, act, store};
-    VkDescriptorType types[EPILOGUE_BINDINGS] = {
-        texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    lsuv_binding_kind kinds[EPILOGUE_BINDINGS] = {texel ? LSUV_BINDING_TEXEL
+                                                        : LSUV_BINDING_STORAGE};
     lsuv_pipeline_desc desc = {
         .shader = name,
         .bindings = EPILOGUE_BINDINGS,
-        .types = types,
+        .kinds = kinds,
         .push_size = EPILOGUE_PUSH_WORDS * 4,
         .spec = spec,
         .spec_count = sizeof spec / sizeof *spec,
         .full_subgroups = f->subgroup,
     };
-    return lsuv_pipeline_create(f->device, &desc, p);
+    lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
+    *out = *p;
+    return s;
 }
 
 /* LSUV's passes over layer i (see pass_plan): its convolution's dispatches
@@ -577,9 +555,9 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     want.sums = true;
     conv_variant *v;
     lsuv_status s = conv_pipeline(f, want, &v);
-    if (s == LSUV_OK) s = conv_compile(f, v);
+    if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
     if (s != LSUV_OK) return s;
-    pp->sums = &v->pipeline;
+    pp->sums = v->pipeline;
     uint64_t per = shape_count(l->out);
     uint32_t samples = lp->samples; /* the convolution's chunks */
     if ((uint64_t)samples * per * 4 > f->range - f->align)
@@ -595,17 +573,18 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     }
 
     /* The epilogue's chunks: within the device's workgroup count too. */
+    const lsuv_device_info *info = lsuv_device_get_info(f->device);
     uint32_t plane = l->out.h * l->out.w, oc = lsuv_layer_bias_count(l), n_partials = 0;
-    uint64_t blocks = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg / plane;
+    uint64_t blocks = (uint64_t)info->max_workgroup_count_x * f->conv_wg / plane;
     if (blocks == 0)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: one sample's %u outputs per channel need more workgroups than "
                          "the device's %u",
-                         i, plane, f->device->info->max_workgroup_count_x);
+                         i, plane, info->max_workgroup_count_x);
     if (samples > blocks * f->epilogue_items) samples = (uint32_t)(blocks * f->epilogue_items);
     /* Sums as texels where the forward reads texels and a chunk fits a view. */
     bool texel = f->conv_kernel == LSUV_CONV_TEXEL &&
-                 samples * per + f->texel_align / 4 <= f->device->info->max_texel_buffer_elements;
+                 samples * per + f->texel_align / 4 <= info->max_texel_buffer_elements;
     const lsuv_pipeline *pipe;
     s = epilogue_pipeline(f, l->activation, texel, false, &pipe);
     if (s == LSUV_OK) s = epilogue_pipeline(f, l->activation, texel, true, &pp->store);
@@ -677,7 +656,7 @@ static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
     lsuv_status s = samples_per_chunk(f, l, &samples);
     if (s != LSUV_OK) return s;
     lp->n_dispatches = (uint32_t)lsuv_div_up(f->batch, samples);
-    if ((s = alloc_dispatches(lp->n_dispatches, &f->pool, &lp->sets, &lp->dispatches)) != LSUV_OK)
+    if ((s = alloc_dispatches(lp->n_dispatches, f->pool, &lp->sets, &lp->dispatches)) != LSUV_OK)
         return s;
     uint32_t mode = l->type == LSUV_LAYER_MAXPOOL   ? 0
                     : l->type == LSUV_LAYER_AVGPOOL ? 1
@@ -710,7 +689,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     *out = NULL;
     lsuv_forward *f = calloc(1, sizeof *f);
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
     f->device = dev;
     f->net = net;
     f->batch = options && options->batch ? options->batch : net->batch;
@@ -755,7 +734,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     f->pool_wg = 64;
     f->epilogue_items = cpu ? 64 : 8;
     f->subgroup =
-        dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
+        info->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
     lsuv_status s = LSUV_OK;
     if (!(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -837,13 +816,13 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     free(f->layers);
     for (conv_variant *v = f->conv, *next; v; v = next) {
         next = v->next;
-        lsuv_pipeline_destroy(&v->pipeline);
+        lsuv_pipeline_destroy(v->pipeline);
         free(v);
     }
     for (int a = 0; a < ACTIVATIONS; ++a)
-        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(&f->epilogue[a][t / 2][t % 2]);
+        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 2][t % 2]);
     lsuv_buffer_destroy(f->sums);
-    lsuv_pipeline_destroy(&f->pool);
+    lsuv_pipeline_destroy(f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
@@ -881,7 +860,8 @@ static void record_dispatches(lsuv_cmd *cmd, const dispatch *ds, const lsuv_bind
 lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_t last,
                                 bool stats) {
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
-        lsuv_status s = f->layers[i].variant ? conv_compile(f, f->layers[i].variant) : LSUV_OK;
+        const conv_variant *v = f->layers[i].variant;
+        lsuv_status s = v ? lsuv_pipeline_compile(v->pipeline) : LSUV_OK;
         if (s != LSUV_OK) return s;
     }
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {

@@ -2,7 +2,6 @@
 
 #include "core/error.h"
 #include "vk/dispatch.h"
-#include "vk/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,9 +20,9 @@ enum { PUSH_WORDS = 4 }; /* first, count, out_base, shift_slot */
 struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
-    lsuv_pipeline reduce, reduce_texel, combine;
+    lsuv_pipeline *reduce, *reduce_texel, *combine;
     /* LSUV_STATS_TWOPASS: the second pass's reduce; the first pass is naive. */
-    lsuv_pipeline reduce2, reduce2_texel;
+    lsuv_pipeline *reduce2, *reduce2_texel;
     bool texel;              /* reduce_texel exists: full chunks read texels */
     uint64_t align;          /* offset alignment of every input binding */
     uint32_t workgroup;      /* invocations per workgroup */
@@ -55,16 +54,16 @@ static uint32_t floor_pow2(uint32_t x) {
 
 /* The bindings of stats_reduce.comp; a variant has the first 2, 3 (_texel) or
  * 4 (twopass, whose storage variant leaves binding 2 unused). */
-static const VkDescriptorType reduce_types[] = {
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* input floats */
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* partials out */
-    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, /* input vec4s */
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* the first pass's result */
+static const lsuv_binding_kind reduce_kinds[] = {
+    LSUV_BINDING_STORAGE, /* input floats */
+    LSUV_BINDING_STORAGE, /* partials out */
+    LSUV_BINDING_TEXEL,   /* input vec4s */
+    LSUV_BINDING_STORAGE, /* the first pass's result */
 };
 
 /* stats_reduce_<algo>_<merge>, and its _texel variant where texels are read. */
 static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *merge, bool subgroup,
-                                 lsuv_pipeline *plain, lsuv_pipeline *texel) {
+                                 lsuv_pipeline **plain, lsuv_pipeline **texel) {
     bool twopass = strcmp(algo, "twopass") == 0;
     uint32_t spec[] = {s->workgroup, s->reduce_items};
     char name[80];
@@ -72,7 +71,7 @@ static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *me
     lsuv_pipeline_desc desc = {
         .shader = name,
         .bindings = twopass ? 4 : 2,
-        .types = reduce_types,
+        .kinds = reduce_kinds,
         .push_size = PUSH_WORDS * 4,
         .spec = spec,
         .spec_count = 2,
@@ -94,7 +93,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     s->device = dev;
     if (options) s->options = *options;
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
 
     /* The shape of the work follows the kind of device. A GPU wants wide
      * workgroups and short runs per invocation, so that thousands of
@@ -117,7 +116,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     while (wg > 1 && wg * 16 > info->max_shared_memory) wg /= 2;
     s->workgroup = floor_pow2(wg);
 
-    bool subgroup = !s->options.force_shared && dev->full_subgroups && info->subgroup_shuffle &&
+    bool subgroup = !s->options.force_shared && info->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
     /* The first pass of the two-pass method is the naive one. */
     const char *algo = s->options.method == LSUV_STATS_WELFORD ? "welford" : "naive";
@@ -188,11 +187,11 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
 
 void lsuv_stats_destroy(lsuv_stats *s) {
     if (!s) return;
-    lsuv_pipeline_destroy(&s->reduce);
-    lsuv_pipeline_destroy(&s->reduce_texel);
-    lsuv_pipeline_destroy(&s->reduce2);
-    lsuv_pipeline_destroy(&s->reduce2_texel);
-    lsuv_pipeline_destroy(&s->combine);
+    lsuv_pipeline_destroy(s->reduce);
+    lsuv_pipeline_destroy(s->reduce_texel);
+    lsuv_pipeline_destroy(s->reduce2);
+    lsuv_pipeline_destroy(s->reduce2_texel);
+    lsuv_pipeline_destroy(s->combine);
     free(s);
 }
 
@@ -216,7 +215,7 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
                               uint32_t result_slot, lsuv_stats_plan **out) {
     *out = NULL;
     lsuv_device *dev = s->device;
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
     if (count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
     if (count > UINT32_MAX)
         return lsuv_fail(LSUV_ERROR_INVALID,
@@ -280,9 +279,9 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
         bool second = i >= pass_stages;
         uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
         bool texel = s->texel && n >= reduce_span;
-        const lsuv_pipeline *p = second ? (texel ? &s->reduce2_texel : &s->reduce2)
-                                        : (texel ? &s->reduce_texel : &s->reduce);
-        if (j >= chunks) p = &s->combine;
+        const lsuv_pipeline *p = second ? (texel ? s->reduce2_texel : s->reduce2)
+                                        : (texel ? s->reduce_texel : s->reduce);
+        if (j >= chunks) p = s->combine;
         plan->stages[i].pipeline = layouts[i] = p;
     }
     if (st == LSUV_OK) st = lsuv_binding_set_create_each(layouts, plan->stage_count, &plan->sets);
@@ -308,10 +307,10 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
             write_set(plan->sets, i, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
                       out_range);
             /* The texels: the whole vec4s of the chunk's binding. */
-            if (sg->pipeline == &s->reduce_texel || sg->pipeline == &s->reduce2_texel)
+            if (sg->pipeline == s->reduce_texel || sg->pipeline == s->reduce2_texel)
                 st = lsuv_binding_set_write_texels(plan->sets, i, 2, input, aligned,
                                                    (byte - aligned + n * 4) / 16 * 16, 4);
-            if (sg->pipeline == &s->reduce2 || sg->pipeline == &s->reduce2_texel)
+            if (sg->pipeline == s->reduce2 || sg->pipeline == s->reduce2_texel)
                 lsuv_binding_set_write_buffer(plan->sets, i, 3, result, 0, LSUV_WHOLE_SIZE);
             if (j == 0) out_partial = 0;
             sg->groups = (uint32_t)lsuv_div_up(n, reduce_span);

@@ -124,8 +124,10 @@ lsuv_status lsuv_binding_set_write_texels(lsuv_binding_set *set, uint32_t index,
                                           const lsuv_buffer *buffer, uint64_t offset,
                                           uint64_t range, uint32_t lanes) {
     lsuv_device *dev = set->device;
-    if (!set->views || binding >= LSUV_MAX_BINDINGS)
-        return lsuv_fail(LSUV_ERROR_INVALID, "binding %u is no texel binding", binding);
+    const lsuv_pipeline *p = set->layouts[index];
+    if (binding >= p->bindings || p->types[binding] != VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER)
+        return lsuv_fail(LSUV_ERROR_INVALID, "%s: binding %u is no texel binding", p->shader,
+                         binding);
     VkBufferView *view = &set->views[(size_t)index * LSUV_MAX_BINDINGS + binding];
     /* A rewritten binding's old view is no longer read by anything. */
     if (*view) dev->vk.vkDestroyBufferView(dev->device, *view, NULL);

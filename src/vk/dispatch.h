@@ -1,17 +1,21 @@
-/* Internal: the one way the ops record compute work. A binding set is a
- * descriptor pool with its sets, each laid out for a pipeline, and the texel
- * views its bindings point at; a dispatch is recorded as a pipeline, one set
- * of a binding set, push constants and a group count (or indirect
- * arguments). Only src/vk/ calls Vulkan: the ops see none of its types. */
+/* Internal: the one way the ops make and record compute work. A pipeline is
+ * a compute shader over one set of bindings; a binding set is a descriptor
+ * pool with its sets, each laid out for a pipeline, and the texel views its
+ * bindings point at; a dispatch is recorded as a pipeline, one set of a
+ * binding set, push constants and a group count (or indirect arguments).
+ * Only src/vk/ calls Vulkan: the ops see none of its types. */
 #ifndef LSUV_VK_DISPATCH_H
 #define LSUV_VK_DISPATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lsuv/device.h"
 
 /* VK_WHOLE_SIZE: a binding from its offset to the end of the buffer. */
-#define LSUV_WHOLE_SIZE (~0ull)
+#define LSUV_WHOLE_SIZE   (~0ull)
+#define LSUV_MAX_BINDINGS 8
+#define LSUV_MAX_SPEC     12
 
 typedef struct lsuv_pipeline lsuv_pipeline;
 typedef struct lsuv_binding_set lsuv_binding_set;
@@ -23,6 +27,35 @@ static inline uint64_t lsuv_div_up(uint64_t a, uint64_t b) {
 static inline uint64_t lsuv_align_up(uint64_t a, uint64_t b) {
     return lsuv_div_up(a, b) * b;
 }
+
+/* What a binding holds: a storage buffer, a uniform buffer, or a uniform
+ * texel buffer. */
+typedef enum lsuv_binding_kind {
+    LSUV_BINDING_STORAGE,
+    LSUV_BINDING_UNIFORM,
+    LSUV_BINDING_TEXEL,
+} lsuv_binding_kind;
+
+typedef struct lsuv_pipeline_desc {
+    const char *shader;             /* name in the embedded SPIR-V table */
+    uint32_t bindings;              /* bindings 0..bindings-1 in set 0 */
+    const lsuv_binding_kind *kinds; /* per binding; NULL: all storage buffers */
+    uint32_t push_size;             /* bytes of push constants */
+    const uint32_t *spec;           /* specialization constants 0..spec_count-1 */
+    uint32_t spec_count;
+    bool full_subgroups; /* require full subgroups */
+} lsuv_pipeline_desc;
+
+lsuv_status lsuv_pipeline_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
+                                 lsuv_pipeline **out);
+/* lsuv_pipeline_create in two halves, for a pipeline built only when first
+ * needed: its layouts now (enough for binding sets), the pipeline itself at
+ * lsuv_pipeline_compile (nothing when it is built already). lavapipe spends
+ * most of a run building pipelines. */
+lsuv_status lsuv_pipeline_create_deferred(lsuv_device *device, const lsuv_pipeline_desc *desc,
+                                          lsuv_pipeline **out);
+lsuv_status lsuv_pipeline_compile(lsuv_pipeline *pipeline);
+void lsuv_pipeline_destroy(lsuv_pipeline *pipeline);
 
 /* count descriptor sets laid out for pipeline, in a pool sized for them. */
 lsuv_status lsuv_binding_set_create(const lsuv_pipeline *pipeline, uint32_t count,
