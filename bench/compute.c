@@ -7,7 +7,7 @@
 #include "lsuv/rng.h"
 #include "summary.h"
 #include "timing.h"
-#include "vk/internal.h"
+#include "vk/dispatch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,32 +16,26 @@
 
 typedef struct peak_ctx {
     lsuv_device *device;
-    lsuv_pipeline pipeline;
-    VkDescriptorPool pool;
-    VkDescriptorSet set;
+    lsuv_pipeline *pipeline;
+    lsuv_binding_set *set;
     lsuv_buffer *sink;
     uint32_t groups, iterations;
 } peak_ctx;
 
 static void record_peak(lsuv_cmd *cmd, void *p) {
     peak_ctx *c = p;
-    const struct VolkDeviceTable *vk = &c->device->vk;
     struct {
         uint32_t iterations;
         float a;
     } push = {c->iterations, 0.9999f};
     lsuv_cmd_barrier(cmd);
-    vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipeline.pipeline);
-    vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipeline.layout, 0,
-                                1, &c->set, 0, NULL);
-    vk->vkCmdPushConstants(cmd->buffer, c->pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                           sizeof push, &push);
-    vk->vkCmdDispatch(cmd->buffer, c->groups, 1, 1);
+    const uint32_t groups[3] = {c->groups, 1, 1};
+    lsuv_cmd_record_dispatch(cmd, c->pipeline, c->set, 0, &push, sizeof push, groups);
 }
 
 static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
     const uint32_t wg = 64;
-    bool cpu = dev->info->type == LSUV_DEVICE_CPU;
+    bool cpu = lsuv_device_get_info(dev)->type == LSUV_DEVICE_CPU;
     c->device = dev;
     c->groups = cpu ? 4096 : 65535;
     c->iterations = cpu ? 64 : 256;
@@ -50,27 +44,14 @@ static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
         .shader = "fma_peak", .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
     lsuv_status s = lsuv_pipeline_create(dev, &desc, &c->pipeline);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)c->groups * wg * 4, &c->sink);
-    if (s != LSUV_OK) return s;
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1};
-    VkDescriptorPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                       .maxSets = 1,
-                                       .poolSizeCount = 1,
-                                       .pPoolSizes = &size};
-    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool, NULL, &c->pool);
-    VkDescriptorSetAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                         .descriptorPool = c->pool,
-                                         .descriptorSetCount = 1,
-                                         .pSetLayouts = &c->pipeline.set_layout};
-    if (r == VK_SUCCESS) r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &c->set);
-    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "descriptor set for the FMA peak");
-    lsuv_descriptor_write_buffer(dev, c->set, 0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, c->sink, 0,
-                                 VK_WHOLE_SIZE);
-    return LSUV_OK;
+    if (s == LSUV_OK) s = lsuv_binding_set_create(c->pipeline, 1, &c->set);
+    if (s == LSUV_OK) lsuv_binding_set_write_buffer(c->set, 0, 0, c->sink, 0, LSUV_WHOLE_SIZE);
+    return s;
 }
 
 static void peak_destroy(peak_ctx *c) {
-    if (c->pool) c->device->vk.vkDestroyDescriptorPool(c->device->device, c->pool, NULL);
-    lsuv_pipeline_destroy(&c->pipeline);
+    lsuv_binding_set_destroy(c->set);
+    lsuv_pipeline_destroy(c->pipeline);
     lsuv_buffer_destroy(c->sink);
 }
 

@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "lsuv/clock.h"
 #include "ops/forward_internal.h"
-#include "vk/internal.h"
+#include "vk/dispatch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,11 +48,10 @@ typedef struct engine {
     lsuv_device *device;
     const lsuv_net *net;
     lsuv_options options;
-    lsuv_pipeline step;
-    VkDescriptorPool pool;
-    VkDescriptorSet *sets; /* per layer */
-    lsuv_buffer *control;  /* per layer, a control block */
-    lsuv_buffer *trace;    /* per layer, trace_capacity rows */
+    lsuv_pipeline *step;
+    lsuv_binding_set *sets; /* per layer */
+    lsuv_buffer *control;   /* per layer, a control block */
+    lsuv_buffer *trace;     /* per layer, trace_capacity rows */
     lsuv_timer *timer;
     uint32_t trace_capacity;
     /* Per-layer strides in the control and trace buffers, aligned for
@@ -60,21 +59,9 @@ typedef struct engine {
     uint64_t control_stride, trace_stride;
 } engine;
 
-static uint64_t align_up(uint64_t x, uint64_t a) {
-    return (x + a - 1) / a * a;
-}
-
-static void write_buffer(lsuv_device *dev, VkDescriptorSet set, uint32_t binding,
-                         const lsuv_buffer *b, uint64_t offset, uint64_t range) {
-    lsuv_descriptor_write_buffer(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset,
-                                 range);
-}
-
 static void engine_destroy(engine *e) {
-    lsuv_device *dev = e->device;
-    if (e->pool) dev->vk.vkDestroyDescriptorPool(dev->device, e->pool, NULL);
-    free(e->sets);
-    lsuv_pipeline_destroy(&e->step);
+    lsuv_binding_set_destroy(e->sets);
+    lsuv_pipeline_destroy(e->step);
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
     lsuv_timer_destroy(e->timer);
@@ -92,10 +79,10 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_capacity = 2 * e->options.max_iters + 2;
     lsuv_device *dev = e->device;
     uint32_t n = e->net->n_layers;
-    uint64_t align = dev->info->min_storage_buffer_offset_alignment;
+    uint64_t align = lsuv_device_get_info(dev)->min_storage_buffer_offset_alignment;
     if (align == 0) align = 4;
-    e->control_stride = align_up(sizeof(control), align);
-    e->trace_stride = align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
+    e->control_stride = lsuv_align_up(sizeof(control), align);
+    e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
     lsuv_status s = forward_prepare_passes(f);
@@ -103,38 +90,24 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
     if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
-    if (s == LSUV_OK && !(e->sets = calloc(n, sizeof *e->sets)))
-        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    if (s != LSUV_OK) return s;
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 5 * n};
-    VkDescriptorPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                       .maxSets = n,
-                                       .poolSizeCount = 1,
-                                       .pPoolSizes = &size};
-    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool, NULL, &e->pool);
-    for (uint32_t i = 0; r == VK_SUCCESS && i < n; ++i) {
+    /* A set per layer, indexed by layer; those of layers LSUV skips stay unwritten. */
+    if (s == LSUV_OK) s = lsuv_binding_set_create(e->step, n, &e->sets);
+    for (uint32_t i = 0; s == LSUV_OK && i < n; ++i) {
         const lsuv_layer *l = &e->net->layers[i];
         if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
-        VkDescriptorSetAllocateInfo alloc = {.sType =
-                                                 VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                             .descriptorPool = e->pool,
-                                             .descriptorSetCount = 1,
-                                             .pSetLayouts = &e->step.set_layout};
-        r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &e->sets[i]);
-        if (r != VK_SUCCESS) break;
-        write_buffer(dev, e->sets[i], 0, forward_results(f), 0, VK_WHOLE_SIZE);
-        write_buffer(dev, e->sets[i], 1, e->control, i * e->control_stride, sizeof(control));
-        write_buffer(dev, e->sets[i], 2, forward_state(f, i), 0, VK_WHOLE_SIZE);
-        write_buffer(dev, e->sets[i], 3, e->trace,
-                     (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
-                     (uint64_t)e->trace_capacity * sizeof(trace_gpu));
-        write_buffer(dev, e->sets[i], 4, forward_args(f, i), 0, VK_WHOLE_SIZE);
+        lsuv_binding_set_write_buffer(e->sets, i, 0, forward_results(f), 0, LSUV_WHOLE_SIZE);
+        lsuv_binding_set_write_buffer(e->sets, i, 1, e->control, i * e->control_stride,
+                                      sizeof(control));
+        lsuv_binding_set_write_buffer(e->sets, i, 2, forward_state(f, i), 0, LSUV_WHOLE_SIZE);
+        lsuv_binding_set_write_buffer(e->sets, i, 3, e->trace,
+                                      (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
+                                      (uint64_t)e->trace_capacity * sizeof(trace_gpu));
+        lsuv_binding_set_write_buffer(e->sets, i, 4, forward_args(f, i), 0, LSUV_WHOLE_SIZE);
     }
-    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "descriptor sets of the LSUV step");
+    return s;
 }
 
 static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
-    const struct VolkDeviceTable *vk = &e->device->vk;
     float tol_mean = (float)e->options.tol_mean, tol_std = (float)e->options.tol_std;
     uint32_t push[STEP_PUSH_WORDS] = {e->options.order,
                                       e->options.mean_param,
@@ -147,12 +120,8 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
     memcpy(&push[2], &tol_mean, 4);
     memcpy(&push[3], &tol_std, 4);
     lsuv_cmd_barrier(cmd);
-    vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, e->step.pipeline);
-    vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, e->step.layout, 0, 1,
-                                &e->sets[layer], 0, NULL);
-    vk->vkCmdPushConstants(cmd->buffer, e->step.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push,
-                           push);
-    vk->vkCmdDispatch(cmd->buffer, 1, 1, 1);
+    static const uint32_t one[3] = {1, 1, 1};
+    lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, push, sizeof push, one);
 }
 
 /* Passes to record in the next submission for a layer: enough for what the

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
-#include "vk/internal.h"
+#include "vk/dispatch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -34,15 +34,12 @@ enum { CONV_STORAGE, CONV_UBO, CONV_TEXEL, CONV_KSPLIT, CONV_KINDS };
 
 typedef struct dispatch {
     const lsuv_pipeline *pipeline;
-    VkDescriptorSet set;
-    VkBufferView views[2]; /* bindings 0 and 1 (input, weights) as texels, for the kernel that
-                              reads them so */
     uint32_t push[CONV_PUSH_WORDS];
     uint32_t push_words;
-    uint32_t groups_x, groups_y;
+    uint32_t groups[3];
     uint32_t first_sample; /* of its chunk */
     uint32_t stats_slot;   /* conv: push index of stats_base; 0: none to switch off */
-    uint32_t partials;     /* conv and epilogue: Partials it writes (groups_x * groups_y) */
+    uint32_t partials;     /* conv and epilogue: Partials it writes (groups[0] * groups[1]) */
 } dispatch;
 
 /* LSUV's passes over a layer (forward_prepare_passes): its convolution once,
@@ -51,7 +48,7 @@ typedef struct dispatch {
 typedef struct pass_plan {
     const lsuv_pipeline *sums;  /* the layer's convolution, storing its sums */
     const lsuv_pipeline *store; /* the epilogue, storing its outputs */
-    VkDescriptorPool sets;
+    lsuv_binding_set *sets;     /* one per dispatch */
     uint32_t n_dispatches;
     dispatch *dispatches; /* the epilogue's statistics, a chunk of samples each */
     lsuv_buffer *args;    /* indirect arguments (create_args) */
@@ -71,7 +68,7 @@ typedef struct layer_plan {
     lsuv_buffer *partials;               /* their fused statistics */
     uint32_t n_partials;
     lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
-    VkDescriptorPool sets;  /* one set per dispatch */
+    lsuv_binding_set *sets; /* one per dispatch */
     uint32_t n_dispatches;
     dispatch *dispatches;
     struct conv_variant *variant; /* layers with weights: their convolution's */
@@ -84,7 +81,7 @@ typedef struct conv_variant {
     uint32_t act, tile_log2, px_log2, ci_t;
     uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride; stride 0: none */
     bool sums;             /* stores the sums, for LSUV's passes */
-    lsuv_pipeline pipeline;
+    lsuv_pipeline *pipeline;
     struct conv_variant *next;
 } conv_variant;
 
@@ -101,7 +98,7 @@ struct lsuv_forward {
     lsuv_conv_kernel conv_kernel;  /* what the options ask for; AUTO resolved */
     uint64_t texel_align;
     uint32_t es; /* their bytes each: 4 or 2 */
-    lsuv_pipeline pool;
+    lsuv_pipeline *pool;
     bool subgroup;
     uint32_t conv_wg, conv_px_log2, conv_tile_log2, pool_wg;
     lsuv_stats *stats;
@@ -110,13 +107,9 @@ struct lsuv_forward {
     /* LSUV's passes, made by forward_prepare_passes: the sums of the layer
      * they run on, and the epilogue per activation. */
     lsuv_buffer *sums;
-    lsuv_pipeline epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
+    lsuv_pipeline *epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
     uint32_t epilogue_items;
 };
-
-static uint64_t div_up(uint64_t a, uint64_t b) {
-    return (a + b - 1) / b;
-}
 
 static const lsuv_buffer *layer_input(const lsuv_forward *f, uint32_t i) {
     return i == 0 ? f->input : f->layers[i - 1].out;
@@ -140,26 +133,13 @@ static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
     return t;
 }
 
-static const VkDescriptorType conv_types[CONV_KINDS][CONV_BINDINGS] = {
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-     VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+/* Bindings 0 and 1 (input, weights) by kind; the rest are storage buffers. */
+static const lsuv_binding_kind conv_kinds[CONV_KINDS][CONV_BINDINGS] = {
+    [CONV_UBO] = {LSUV_BINDING_STORAGE, LSUV_BINDING_UNIFORM},
+    [CONV_TEXEL] = {LSUV_BINDING_TEXEL, LSUV_BINDING_TEXEL},
 };
 
-/* What the lsuv_pipeline_* calls take to make a variant. */
+/* What lsuv_pipeline_create_deferred takes to make a variant. */
 typedef struct conv_desc {
     char name[48];
     uint32_t spec[9];
@@ -176,7 +156,7 @@ static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_de
     d->desc = (lsuv_pipeline_desc){
         .shader = d->name,
         .bindings = CONV_BINDINGS,
-        .types = conv_types[v->kind],
+        .kinds = conv_kinds[v->kind],
         .push_size = CONV_PUSH_WORDS * 4,
         .spec = d->spec,
         .spec_count = sizeof spec / sizeof *spec,
@@ -184,16 +164,8 @@ static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_de
     };
 }
 
-/* Builds a variant's pipeline, if it is not built yet. */
-static lsuv_status conv_compile(const lsuv_forward *f, conv_variant *v) {
-    if (v->pipeline.pipeline) return LSUV_OK;
-    conv_desc d;
-    conv_desc_make(f, v, &d);
-    return lsuv_pipeline_compile(&v->pipeline, &d.desc);
-}
-
 /* The variant `want`, made on first request with its layouts only: the
- * pipeline is built when a recording first needs it (conv_compile). */
+ * pipeline is built when a recording first needs it (lsuv_pipeline_compile). */
 static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_variant **out) {
     for (conv_variant *v = f->conv; v; v = v->next)
         if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
@@ -207,7 +179,7 @@ static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_varian
     *v = want;
     conv_desc d;
     conv_desc_make(f, v, &d);
-    lsuv_status s = lsuv_pipeline_layout_create(f->device, &d.desc, &v->pipeline);
+    lsuv_status s = lsuv_pipeline_create_deferred(f->device, &d.desc, &v->pipeline);
     if (s != LSUV_OK) {
         free(v);
         return s;
@@ -218,98 +190,51 @@ static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_varian
     return LSUV_OK;
 }
 
-static void bind(lsuv_device *dev, VkDescriptorSet set, uint32_t binding, const lsuv_buffer *b,
-                 uint64_t offset, uint64_t range) {
-    lsuv_descriptor_write_buffer(dev, set, binding, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, b, offset,
-                                 range);
+static void bind(lsuv_binding_set *set, uint32_t d, uint32_t binding, const lsuv_buffer *b) {
+    lsuv_binding_set_write_buffer(set, d, binding, b, 0, LSUV_WHOLE_SIZE);
 }
 
-/* Binds values of es bytes [first, first + count) of b, from an aligned
- * offset; returns the index of value first within the binding. A uniform
- * buffer's binding is rounded up to whole vec4s (the weights buffer has room
- * for it). */
-static uint32_t bind_values(lsuv_forward *f, VkDescriptorSet set, uint32_t binding, bool ubo,
-                            const lsuv_buffer *b, uint64_t first, uint64_t count, uint32_t es) {
+/* Binds values of es bytes [first, first + count) of b to binding of set d,
+ * from an aligned offset; returns the index of value first within the
+ * binding. A uniform buffer's binding is rounded up to whole vec4s (the
+ * weights buffer has room for it). */
+static uint32_t bind_values(lsuv_forward *f, lsuv_binding_set *set, uint32_t d, uint32_t binding,
+                            bool ubo, const lsuv_buffer *b, uint64_t first, uint64_t count,
+                            uint32_t es) {
     uint64_t align = ubo ? f->ubo_align : f->align;
     uint64_t byte = first * es, aligned = byte / align * align;
     uint64_t range = byte - aligned + count * es;
-    if (ubo) range = (range + 15) / 16 * 16;
-    lsuv_descriptor_write_buffer(f->device, set, binding,
-                                 ubo ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
-                                     : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                 b, aligned, range);
+    if (ubo) range = lsuv_align_up(range, 16);
+    lsuv_binding_set_write_buffer(set, d, binding, b, aligned, range);
     return (uint32_t)((byte - aligned) / es);
 }
 
 /* Binds stored values: floats, or halves in fp16. */
-static uint32_t bind_floats(lsuv_forward *f, VkDescriptorSet set, uint32_t binding,
+static uint32_t bind_floats(lsuv_forward *f, lsuv_binding_set *set, uint32_t d, uint32_t binding,
                             const lsuv_buffer *b, uint64_t first, uint64_t count) {
-    return bind_values(f, set, binding, false, b, first, count, f->es);
+    return bind_values(f, set, d, binding, false, b, first, count, f->es);
 }
 
-/* Binding 0 or 1 as a texel view of floats [first, first + count) of b, in
- * texels of `lanes` floats (1: R32_SFLOAT, 4: R32G32B32A32_SFLOAT; first a
- * multiple of lanes); returns the index of float first's texel in the view. */
-static uint32_t bind_texels(lsuv_forward *f, dispatch *dp, uint32_t binding, uint32_t lanes,
-                            const lsuv_buffer *b, uint64_t first, uint64_t count,
+/* Binding 0 or 1 of set d as a texel view of floats [first, first + count)
+ * of b, in texels of `lanes` floats (first a multiple of lanes); returns the
+ * index of float first's texel in the view. */
+static uint32_t bind_texels(lsuv_forward *f, lsuv_binding_set *set, uint32_t d, uint32_t binding,
+                            uint32_t lanes, const lsuv_buffer *b, uint64_t first, uint64_t count,
                             lsuv_status *status) {
     uint64_t align = f->texel_align > 4u * lanes ? f->texel_align : 4u * lanes;
     uint64_t byte = first * 4, aligned = byte / align * align;
-    VkBufferViewCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
-        .buffer = b->buffer,
-        .format = lanes == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
-        .offset = aligned,
-        .range = (byte - aligned + count * 4 + 4u * lanes - 1) / (4u * lanes) * (4u * lanes),
-    };
-    const struct VolkDeviceTable *vk = &f->device->vk;
-    VkResult r = vk->vkCreateBufferView(f->device->device, &info, NULL, &dp->views[binding]);
-    if (r != VK_SUCCESS) {
-        *status = lsuv_vk_fail(r, "vkCreateBufferView");
-        return 0;
-    }
-    VkWriteDescriptorSet w = {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = dp->set,
-        .dstBinding = binding,
-        .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-        .pTexelBufferView = &dp->views[binding],
-    };
-    vk->vkUpdateDescriptorSets(f->device->device, 1, &w, 0, NULL);
+    uint64_t range = lsuv_align_up(byte - aligned + count * 4, 4u * lanes);
+    *status = lsuv_binding_set_write_texels(set, d, binding, b, aligned, range, lanes);
     return (uint32_t)((byte - aligned) / (4u * lanes));
 }
 
-/* count dispatches of pipeline p, each with its descriptor set from a pool
- * of their own. */
-static lsuv_status alloc_dispatches(lsuv_forward *f, uint32_t count, const lsuv_pipeline *p,
-                                    VkDescriptorPool *pool, dispatch **out) {
+/* count dispatches of pipeline p, each with its set of the binding set. */
+static lsuv_status alloc_dispatches(uint32_t count, const lsuv_pipeline *p, lsuv_binding_set **sets,
+                                    dispatch **out) {
     dispatch *ds = *out = calloc(count, sizeof *ds);
     if (!ds) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    VkDescriptorPoolSize sizes[3] = {
-        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, count * p->bindings},
-        {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, count},
-        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, count},
-    };
-    VkDescriptorPoolCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-        .maxSets = count,
-        .poolSizeCount = 3,
-        .pPoolSizes = sizes,
-    };
-    const struct VolkDeviceTable *vk = &f->device->vk;
-    VkResult r = vk->vkCreateDescriptorPool(f->device->device, &info, NULL, pool);
-    for (uint32_t d = 0; r == VK_SUCCESS && d < count; ++d) {
-        VkDescriptorSetAllocateInfo alloc = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-            .descriptorPool = *pool,
-            .descriptorSetCount = 1,
-            .pSetLayouts = &p->set_layout,
-        };
-        ds[d].pipeline = p;
-        r = vk->vkAllocateDescriptorSets(f->device->device, &alloc, &ds[d].set);
-    }
-    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "allocating descriptor sets");
+    for (uint32_t d = 0; d < count; ++d) ds[d].pipeline = p;
+    return lsuv_binding_set_create(p, count, sets);
 }
 
 /* Samples per chunk: as many as keep each of the layer's bindings within the
@@ -360,7 +285,7 @@ static uint64_t layer_taps(const lsuv_layer *l) {
  * a multiple of ci_t (the kernel's CI_T) with zeros. */
 static uint64_t packed_fan_in(const lsuv_layer *l, uint32_t ci_t) {
     uint64_t taps = layer_taps(l);
-    return taps * div_up(lsuv_layer_fan_in(l) / taps, ci_t) * ci_t;
+    return taps * lsuv_div_up(lsuv_layer_fan_in(l) / taps, ci_t) * ci_t;
 }
 
 /* Where weight r (darknet's [ci][ky][kx] order) of output channel o lies in
@@ -374,7 +299,8 @@ static uint64_t packed_index(const lsuv_layer *l, uint32_t tile, uint32_t ci_t, 
 /* The floats a layer's weights take on the device. */
 static uint64_t device_weight_count(const lsuv_layer *l, const layer_plan *lp) {
     uint32_t oc = lsuv_layer_bias_count(l), tile = lp->packed_tile;
-    return tile ? div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) : lsuv_layer_fan_in(l) * oc;
+    return tile ? lsuv_div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t)
+                : lsuv_layer_fan_in(l) * oc;
 }
 
 /* Uploads a layer's weights: as they are, or packed (see packed_index) when
@@ -425,10 +351,10 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     while (lp->ci_t < CONV_CI_T && lp->ci_t < cg) lp->ci_t *= 2;
     /* On a CPU, input and weights go through texel buffers when a chunk of
      * the input and all the weights fit them. */
-    const lsuv_device_info *info = f->device->info;
+    const lsuv_device_info *info = lsuv_device_get_info(f->device);
     uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->texel_align / 4;
     uint64_t w_texels =
-        div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) / 4 + f->texel_align / 16;
+        lsuv_div_up(oc, tile) * tile * packed_fan_in(l, lp->ci_t) / 4 + f->texel_align / 16;
     bool texel = !ksplit && f->conv_kernel == LSUV_CONV_TEXEL && !f->fp16 && tile_log2 >= 2 &&
                  in_chunk <= info->max_texel_buffer_elements &&
                  w_texels <= info->max_texel_buffer_elements;
@@ -443,7 +369,7 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     for (; ubo_allowed && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
         uint32_t t = 1u << ubo_tile_log2;
         ubo_chunk = (uint32_t)(ubo_room / packed_fan_in(l, lp->ci_t) / t * t);
-        ubo = !f->fp16 && ubo_chunk > 0 && div_up(oc, ubo_chunk) <= 16 &&
+        ubo = !f->fp16 && ubo_chunk > 0 && lsuv_div_up(oc, ubo_chunk) <= 16 &&
               (ubo_tile_log2 >= 4 || t >= tile);
         if (ubo) tile_log2 = ubo_tile_log2;
         if (ubo_tile_log2 == 2) break;
@@ -468,14 +394,14 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     /* Fewer samples a chunk where a whole one would need more workgroups
      * than the device allows (a few wide images at a large batch). */
     uint64_t per_sample =
-        rows ? (uint64_t)l->out.h * div_up(l->out.w, px) * px : (uint64_t)l->out.h * l->out.w;
-    uint64_t most = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg * px / per_sample;
+        rows ? (uint64_t)l->out.h * lsuv_div_up(l->out.w, px) * px : (uint64_t)l->out.h * l->out.w;
+    uint64_t most = (uint64_t)info->max_workgroup_count_x * f->conv_wg * px / per_sample;
     if (!ksplit && most == 0)
         return lsuv_fail(
             LSUV_ERROR_UNSUPPORTED,
             "layer %u: one sample's %llu outputs per channel need more workgroups than "
             "the device's %u",
-            i, (unsigned long long)per_sample, f->device->info->max_workgroup_count_x);
+            i, (unsigned long long)per_sample, info->max_workgroup_count_x);
     if (!ksplit && samples > most) samples = (uint32_t)most;
     lp->samples = samples;
     tile = 1u << tile_log2;
@@ -494,10 +420,10 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
     s = conv_pipeline(f, want, &lp->variant);
     if (s == LSUV_OK) s = upload_weights(f, lp, l, p);
     if (s != LSUV_OK) return s;
-    uint32_t n_sample_chunks = (uint32_t)div_up(f->batch, samples);
-    uint32_t n_oc_chunks = (uint32_t)div_up(oc, oc_chunk);
+    uint32_t n_sample_chunks = (uint32_t)lsuv_div_up(f->batch, samples);
+    uint32_t n_oc_chunks = (uint32_t)lsuv_div_up(oc, oc_chunk);
     lp->n_dispatches = n_sample_chunks * n_oc_chunks;
-    s = alloc_dispatches(f, lp->n_dispatches, &lp->variant->pipeline, &lp->sets, &lp->dispatches);
+    s = alloc_dispatches(lp->n_dispatches, lp->variant->pipeline, &lp->sets, &lp->dispatches);
     if (s != LSUV_OK) return s;
 
     /* A connected layer is a 1x1 convolution of a 1x1 image. */
@@ -510,35 +436,37 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
         for (uint32_t occ = 0; occ < n_oc_chunks; ++occ, ++d) {
             dispatch *dp = &lp->dispatches[d];
             uint32_t oc0 = occ * oc_chunk, oc1 = oc0 + oc_chunk < oc ? oc0 + oc_chunk : oc;
+            uint64_t in_first = (uint64_t)n0 * shape_count(in),
+                     in_count = (uint64_t)n * shape_count(in);
             uint32_t in_off =
-                texel ? bind_texels(f, dp, 0, 1, layer_input(f, i), (uint64_t)n0 * shape_count(in),
-                                    (uint64_t)n * shape_count(in), &s)
-                      : bind_floats(f, dp->set, 0, layer_input(f, i),
-                                    (uint64_t)n0 * shape_count(in), (uint64_t)n * shape_count(in));
+                texel ? bind_texels(f, lp->sets, d, 0, 1, layer_input(f, i), in_first, in_count, &s)
+                      : bind_floats(f, lp->sets, d, 0, layer_input(f, i), in_first, in_count);
             if (s != LSUV_OK) return s;
             /* Packed weights come in whole tiles. */
             uint64_t w_per_oc = packed ? packed_fan_in(l, lp->ci_t) : per_oc;
-            uint64_t w_count = (packed ? div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
-            uint32_t w_off =
-                texel
-                    ? 4 * bind_texels(f, dp, 1, 4, lp->weights, oc0 * w_per_oc, w_count, &s)
-                    : bind_values(f, dp->set, 1, ubo, lp->weights, oc0 * w_per_oc, w_count, f->es);
+            uint64_t w_count =
+                (packed ? lsuv_div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
+            uint32_t w_off = texel ? 4 * bind_texels(f, lp->sets, d, 1, 4, lp->weights,
+                                                     oc0 * w_per_oc, w_count, &s)
+                                   : bind_values(f, lp->sets, d, 1, ubo, lp->weights,
+                                                 oc0 * w_per_oc, w_count, f->es);
             if (s != LSUV_OK) return s;
-            bind(f->device, dp->set, 2, lp->bias, 0, VK_WHOLE_SIZE);
-            uint32_t out_off =
-                bind_floats(f, dp->set, 3, lp->out, (uint64_t)n0 * shape_count(l->out),
-                            (uint64_t)n * shape_count(l->out));
-            bind(f->device, dp->set, 4, lp->state, 0, VK_WHOLE_SIZE);
+            bind(lp->sets, d, 2, lp->bias);
+            uint64_t out_first = (uint64_t)n0 * shape_count(l->out);
+            uint64_t out_count = (uint64_t)n * shape_count(l->out);
+            uint32_t out_off = bind_floats(f, lp->sets, d, 3, lp->out, out_first, out_count);
+            bind(lp->sets, d, 4, lp->state);
             /* Until LSUV's passes bind their sums there (forward_prepare_passes),
              * binding 6 holds the output chunk: no other binding reads it. */
-            bind_floats(f, dp->set, 6, lp->out, (uint64_t)n0 * shape_count(l->out),
-                        (uint64_t)n * shape_count(l->out));
+            bind_floats(f, lp->sets, d, 6, lp->out, out_first, out_count);
             dp->first_sample = n0;
             uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
-            uint64_t items = rows ? (uint64_t)n * l->out.h * div_up(l->out.w, px) * px : pixels;
-            dp->groups_x = (uint32_t)div_up(items, ksplit ? px : (uint64_t)f->conv_wg * px);
-            dp->groups_y = (oc1 - oc0 + tile - 1) / tile;
-            dp->partials = dp->groups_x * dp->groups_y;
+            uint64_t items =
+                rows ? (uint64_t)n * l->out.h * lsuv_div_up(l->out.w, px) * px : pixels;
+            dp->groups[0] = (uint32_t)lsuv_div_up(items, ksplit ? px : (uint64_t)f->conv_wg * px);
+            dp->groups[1] = (oc1 - oc0 + tile - 1) / tile;
+            dp->groups[2] = 1;
+            dp->partials = dp->groups[0] * dp->groups[1];
             float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
             uint32_t push[CONV_PUSH_WORDS] = {
                 n,      in.c,    in.h,  in.w,          oc,          l->out.h, l->out.w,
@@ -557,27 +485,19 @@ static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_la
                            &lp->partials);
     uint32_t base = 0;
     for (uint32_t j = 0; s == LSUV_OK && j < lp->n_dispatches; ++j) {
-        bind(f->device, lp->dispatches[j].set, 5, lp->partials, 0, VK_WHOLE_SIZE);
+        bind(lp->sets, j, 5, lp->partials);
         lp->dispatches[j].push[lp->dispatches[j].stats_slot] = base;
         base += lp->dispatches[j].partials;
     }
     return s;
 }
 
-static void dispatches_destroy(lsuv_forward *f, dispatch *ds, uint32_t n, VkDescriptorPool pool) {
-    lsuv_device *dev = f->device;
-    if (pool) dev->vk.vkDestroyDescriptorPool(dev->device, pool, NULL);
-    for (uint32_t d = 0; ds && d < n; ++d)
-        for (int v = 0; v < 2; ++v)
-            if (ds[d].views[v]) dev->vk.vkDestroyBufferView(dev->device, ds[d].views[v], NULL);
-    free(ds);
-}
-
-static void pass_plan_destroy(lsuv_forward *f, pass_plan *pp) {
+static void pass_plan_destroy(pass_plan *pp) {
     lsuv_buffer_destroy(pp->args);
     lsuv_buffer_destroy(pp->partials);
     lsuv_stats_plan_destroy(pp->stats);
-    dispatches_destroy(f, pp->dispatches, pp->n_dispatches, pp->sets);
+    lsuv_binding_set_destroy(pp->sets);
+    free(pp->dispatches);
     memset(pp, 0, sizeof *pp);
 }
 
@@ -588,10 +508,8 @@ static lsuv_status create_args(lsuv_forward *f, pass_plan *pp) {
     uint32_t n = pp->n_dispatches + lsuv_stats_plan_dispatches(pp->stats);
     uint32_t *grid = calloc(6 * (size_t)n, sizeof *grid);
     if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t j = 0; j < pp->n_dispatches; ++j) {
-        uint32_t g[3] = {pp->dispatches[j].groups_x, pp->dispatches[j].groups_y, 1};
-        memcpy(grid + 3 * j, g, sizeof g);
-    }
+    for (uint32_t j = 0; j < pp->n_dispatches; ++j)
+        memcpy(grid + 3 * j, pp->dispatches[j].groups, sizeof pp->dispatches[j].groups);
     lsuv_stats_plan_groups(pp->stats, grid + 3 * pp->n_dispatches);
     memcpy(grid + 3 * n, grid, 12ull * n);
     lsuv_status s = lsuv_buffer_create(f->device, 24ull * n, &pp->args);
@@ -603,27 +521,27 @@ static lsuv_status create_args(lsuv_forward *f, pass_plan *pp) {
 
 static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool texel, bool store,
                                      const lsuv_pipeline **out) {
-    lsuv_pipeline *p = &f->epilogue[act][texel][store];
-    *out = p;
-    if (p->pipeline) return LSUV_OK;
+    lsuv_pipeline **p = &f->epilogue[act][texel][store];
+    *out = *p;
+    if (*p) return LSUV_OK;
     char name[40];
     snprintf(name, sizeof name, "epilogue_%s%s%s", f->subgroup ? "subgroup" : "shared",
              texel ? "_texel" : "", f->fp16 ? "_fp16" : "");
     uint32_t spec[] = {f->conv_wg, f->epilogue_items, act, store};
-    VkDescriptorType types[EPILOGUE_BINDINGS] = {
-        texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    lsuv_binding_kind kinds[EPILOGUE_BINDINGS] = {texel ? LSUV_BINDING_TEXEL
+                                                        : LSUV_BINDING_STORAGE};
     lsuv_pipeline_desc desc = {
         .shader = name,
         .bindings = EPILOGUE_BINDINGS,
-        .types = types,
+        .kinds = kinds,
         .push_size = EPILOGUE_PUSH_WORDS * 4,
         .spec = spec,
         .spec_count = sizeof spec / sizeof *spec,
         .full_subgroups = f->subgroup,
     };
-    return lsuv_pipeline_create(f->device, &desc, p);
+    lsuv_status s = lsuv_pipeline_create(f->device, &desc, p);
+    *out = *p;
+    return s;
 }
 
 /* LSUV's passes over layer i (see pass_plan): its convolution's dispatches
@@ -637,9 +555,9 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     want.sums = true;
     conv_variant *v;
     lsuv_status s = conv_pipeline(f, want, &v);
-    if (s == LSUV_OK) s = conv_compile(f, v);
+    if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
     if (s != LSUV_OK) return s;
-    pp->sums = &v->pipeline;
+    pp->sums = v->pipeline;
     uint64_t per = shape_count(l->out);
     uint32_t samples = lp->samples; /* the convolution's chunks */
     if ((uint64_t)samples * per * 4 > f->range - f->align)
@@ -650,42 +568,41 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
         dispatch *dp = &lp->dispatches[d];
         uint32_t n0 = dp->first_sample, n = f->batch - n0 < samples ? f->batch - n0 : samples;
-        dp->push[CONV_SUMS_OFF_WORD] =
-            bind_values(f, dp->set, 6, false, f->sums, (uint64_t)n0 * per, (uint64_t)n * per, 4);
+        dp->push[CONV_SUMS_OFF_WORD] = bind_values(f, lp->sets, d, 6, false, f->sums,
+                                                   (uint64_t)n0 * per, (uint64_t)n * per, 4);
     }
 
     /* The epilogue's chunks: within the device's workgroup count too. */
+    const lsuv_device_info *info = lsuv_device_get_info(f->device);
     uint32_t plane = l->out.h * l->out.w, oc = lsuv_layer_bias_count(l), n_partials = 0;
-    uint64_t blocks = (uint64_t)f->device->info->max_workgroup_count_x * f->conv_wg / plane;
+    uint64_t blocks = (uint64_t)info->max_workgroup_count_x * f->conv_wg / plane;
     if (blocks == 0)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
                          "layer %u: one sample's %u outputs per channel need more workgroups than "
                          "the device's %u",
-                         i, plane, f->device->info->max_workgroup_count_x);
+                         i, plane, info->max_workgroup_count_x);
     if (samples > blocks * f->epilogue_items) samples = (uint32_t)(blocks * f->epilogue_items);
     /* Sums as texels where the forward reads texels and a chunk fits a view. */
     bool texel = f->conv_kernel == LSUV_CONV_TEXEL &&
-                 samples * per + f->texel_align / 4 <= f->device->info->max_texel_buffer_elements;
+                 samples * per + f->texel_align / 4 <= info->max_texel_buffer_elements;
     const lsuv_pipeline *pipe;
     s = epilogue_pipeline(f, l->activation, texel, false, &pipe);
     if (s == LSUV_OK) s = epilogue_pipeline(f, l->activation, texel, true, &pp->store);
     if (s != LSUV_OK) return s;
-    pp->n_dispatches = (uint32_t)div_up(f->batch, samples);
-    s = alloc_dispatches(f, pp->n_dispatches, pipe, &pp->sets, &pp->dispatches);
+    pp->n_dispatches = (uint32_t)lsuv_div_up(f->batch, samples);
+    s = alloc_dispatches(pp->n_dispatches, pipe, &pp->sets, &pp->dispatches);
     if (s != LSUV_OK) return s;
     float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
     for (uint32_t d = 0; d < pp->n_dispatches; ++d) {
         dispatch *dp = &pp->dispatches[d];
         uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;
-        uint32_t sums_off =
-            texel ? bind_texels(f, dp, 0, 1, f->sums, (uint64_t)n0 * per, (uint64_t)n * per, &s)
-                  : bind_values(f, dp->set, 0, false, f->sums, (uint64_t)n0 * per,
-                                (uint64_t)n * per, 4);
+        uint64_t first = (uint64_t)n0 * per, count = (uint64_t)n * per;
+        uint32_t sums_off = texel ? bind_texels(f, pp->sets, d, 0, 1, f->sums, first, count, &s)
+                                  : bind_values(f, pp->sets, d, 0, false, f->sums, first, count, 4);
         if (s != LSUV_OK) return s;
-        bind(f->device, dp->set, 1, lp->bias, 0, VK_WHOLE_SIZE);
-        uint32_t out_off =
-            bind_floats(f, dp->set, 2, lp->out, (uint64_t)n0 * per, (uint64_t)n * per);
-        bind(f->device, dp->set, 3, lp->state, 0, VK_WHOLE_SIZE);
+        bind(pp->sets, d, 1, lp->bias);
+        uint32_t out_off = bind_floats(f, pp->sets, d, 2, lp->out, first, count);
+        bind(pp->sets, d, 3, lp->state);
         uint32_t push[EPILOGUE_PUSH_WORDS] = {n, plane, oc, sums_off, out_off, 0, 0, n_partials};
         memcpy(&push[5], &slope, 4);
         memcpy(&push[6], &maxv, 4);
@@ -693,15 +610,17 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
         dp->push_words = EPILOGUE_PUSH_WORDS;
         dp->first_sample = n0;
         /* An invocation per output position and block of epilogue_items samples. */
-        dp->groups_x = (uint32_t)div_up(div_up(n, f->epilogue_items) * plane, f->conv_wg);
-        dp->groups_y = oc;
-        dp->partials = dp->groups_x * dp->groups_y;
+        dp->groups[0] =
+            (uint32_t)lsuv_div_up(lsuv_div_up(n, f->epilogue_items) * plane, f->conv_wg);
+        dp->groups[1] = oc;
+        dp->groups[2] = 1;
+        dp->partials = dp->groups[0] * dp->groups[1];
         n_partials += dp->partials;
     }
     s = lsuv_buffer_create(f->device, (uint64_t)n_partials * LSUV_STATS_RESULT_BYTES,
                            &pp->partials);
     for (uint32_t d = 0; s == LSUV_OK && d < pp->n_dispatches; ++d)
-        bind(f->device, pp->dispatches[d].set, 4, pp->partials, 0, VK_WHOLE_SIZE);
+        bind(pp->sets, d, 4, pp->partials);
     if (s == LSUV_OK)
         s = lsuv_stats_plan_create_merge(f->stats, pp->partials, 0, n_partials, f->results, i,
                                          &pp->stats);
@@ -723,7 +642,7 @@ lsuv_status forward_prepare_passes(lsuv_forward *f) {
         if (lsuv_layer_has_weights(l) && l->lsuv) s = plan_passes(f, i);
     }
     if (s != LSUV_OK) {
-        for (uint32_t i = 0; i < f->net->n_layers; ++i) pass_plan_destroy(f, &f->layers[i].passes);
+        for (uint32_t i = 0; i < f->net->n_layers; ++i) pass_plan_destroy(&f->layers[i].passes);
         lsuv_buffer_destroy(f->sums);
         f->sums = NULL;
     }
@@ -736,9 +655,8 @@ static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
     uint32_t samples;
     lsuv_status s = samples_per_chunk(f, l, &samples);
     if (s != LSUV_OK) return s;
-    lp->n_dispatches = (uint32_t)div_up(f->batch, samples);
-    if ((s = alloc_dispatches(f, lp->n_dispatches, &f->pool, &lp->sets, &lp->dispatches)) !=
-        LSUV_OK)
+    lp->n_dispatches = (uint32_t)lsuv_div_up(f->batch, samples);
+    if ((s = alloc_dispatches(lp->n_dispatches, f->pool, &lp->sets, &lp->dispatches)) != LSUV_OK)
         return s;
     uint32_t mode = l->type == LSUV_LAYER_MAXPOOL   ? 0
                     : l->type == LSUV_LAYER_AVGPOOL ? 1
@@ -748,18 +666,20 @@ static lsuv_status plan_pool_layer(lsuv_forward *f, uint32_t i) {
         dispatch *dp = &lp->dispatches[d];
         uint32_t n0 = d * samples, n = f->batch - n0 < samples ? f->batch - n0 : samples;
         uint32_t in_off =
-            bind_floats(f, dp->set, 0, layer_input(f, i), (uint64_t)n0 * shape_count(l->in),
+            bind_floats(f, lp->sets, d, 0, layer_input(f, i), (uint64_t)n0 * shape_count(l->in),
                         (uint64_t)n * shape_count(l->in));
-        uint32_t out_off = bind_floats(f, dp->set, 1, lp->out, (uint64_t)n0 * shape_count(l->out),
-                                       (uint64_t)n * shape_count(l->out));
+        uint32_t out_off =
+            bind_floats(f, lp->sets, d, 1, lp->out, (uint64_t)n0 * shape_count(l->out),
+                        (uint64_t)n * shape_count(l->out));
         uint32_t push[POOL_PUSH_WORDS] = {mode,      n,          l->in.c,  l->in.h,
                                           l->in.w,   l->out.h,   l->out.w, l->size,
                                           l->stride, l->padding, in_off,   out_off};
         memcpy(dp->push, push, sizeof push);
         dp->push_words = POOL_PUSH_WORDS;
-        uint64_t groups = div_up((uint64_t)n * shape_count(l->out), f->pool_wg);
-        dp->groups_x = groups < 65535 ? (uint32_t)groups : 65535;
-        dp->groups_y = (uint32_t)div_up(groups, dp->groups_x);
+        uint64_t groups = lsuv_div_up((uint64_t)n * shape_count(l->out), f->pool_wg);
+        dp->groups[0] = groups < 65535 ? (uint32_t)groups : 65535;
+        dp->groups[1] = (uint32_t)lsuv_div_up(groups, dp->groups[0]);
+        dp->groups[2] = 1;
     }
     return LSUV_OK;
 }
@@ -769,7 +689,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     *out = NULL;
     lsuv_forward *f = calloc(1, sizeof *f);
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
     f->device = dev;
     f->net = net;
     f->batch = options && options->batch ? options->batch : net->batch;
@@ -814,7 +734,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     f->pool_wg = 64;
     f->epilogue_items = cpu ? 64 : 8;
     f->subgroup =
-        dev->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
+        info->full_subgroups && info->subgroup_shuffle && f->conv_wg % info->max_subgroup_size == 0;
     lsuv_status s = LSUV_OK;
     if (!(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -889,19 +809,20 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->state);
         lsuv_buffer_destroy(lp->partials);
         lsuv_stats_plan_destroy(lp->stats);
-        pass_plan_destroy(f, &lp->passes);
-        dispatches_destroy(f, lp->dispatches, lp->n_dispatches, lp->sets);
+        pass_plan_destroy(&lp->passes);
+        lsuv_binding_set_destroy(lp->sets);
+        free(lp->dispatches);
     }
     free(f->layers);
     for (conv_variant *v = f->conv, *next; v; v = next) {
         next = v->next;
-        lsuv_pipeline_destroy(&v->pipeline);
+        lsuv_pipeline_destroy(v->pipeline);
         free(v);
     }
     for (int a = 0; a < ACTIVATIONS; ++a)
-        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(&f->epilogue[a][t / 2][t % 2]);
+        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 2][t % 2]);
     lsuv_buffer_destroy(f->sums);
-    lsuv_pipeline_destroy(&f->pool);
+    lsuv_pipeline_destroy(f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
@@ -919,39 +840,35 @@ lsuv_status lsuv_forward_set_input(lsuv_forward *f, const lsuv_batch *b) {
 /* Records dispatches, each with its own pipeline or all with `pipeline`; with
  * stats off, convolutions compute none; with args, the group counts are read
  * from the active copy there. */
-static void record_dispatches(lsuv_forward *f, lsuv_cmd *cmd, const dispatch *ds, uint32_t n,
-                              const lsuv_pipeline *pipeline, bool stats, const lsuv_buffer *args,
-                              uint64_t args_offset) {
-    const struct VolkDeviceTable *vk = &f->device->vk;
+static void record_dispatches(lsuv_cmd *cmd, const dispatch *ds, const lsuv_binding_set *sets,
+                              uint32_t n, const lsuv_pipeline *pipeline, bool stats,
+                              const lsuv_buffer *args, uint64_t args_offset) {
     for (uint32_t d = 0; d < n; ++d) {
         const dispatch *dp = &ds[d];
         const lsuv_pipeline *p = pipeline ? pipeline : dp->pipeline;
         uint32_t push[CONV_PUSH_WORDS];
         memcpy(push, dp->push, sizeof push);
         if (dp->stats_slot && !stats) push[dp->stats_slot] = 0xffffffffu;
-        vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
-        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1,
-                                    &dp->set, 0, NULL);
-        vk->vkCmdPushConstants(cmd->buffer, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                               dp->push_words * 4, push);
         if (args)
-            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, args_offset + 12ull * d);
+            lsuv_cmd_record_dispatch_indirect(cmd, p, sets, d, push, dp->push_words * 4, args,
+                                              args_offset + 12ull * d);
         else
-            vk->vkCmdDispatch(cmd->buffer, dp->groups_x, dp->groups_y, 1);
+            lsuv_cmd_record_dispatch(cmd, p, sets, d, push, dp->push_words * 4, dp->groups);
     }
 }
 
 lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, uint32_t last,
                                 bool stats) {
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
-        lsuv_status s = f->layers[i].variant ? conv_compile(f, f->layers[i].variant) : LSUV_OK;
+        const conv_variant *v = f->layers[i].variant;
+        lsuv_status s = v ? lsuv_pipeline_compile(v->pipeline) : LSUV_OK;
         if (s != LSUV_OK) return s;
     }
     for (uint32_t i = first; i <= last && i < f->net->n_layers; ++i) {
         const layer_plan *lp = &f->layers[i];
         lsuv_cmd_barrier(cmd);
-        record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, NULL, stats && i == last, NULL,
-                          0);
+        record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, NULL, stats && i == last,
+                          NULL, 0);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
@@ -1014,7 +931,7 @@ void forward_record_first_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const layer_plan *lp = &f->layers[layer];
     const pass_plan *pp = &lp->passes;
     lsuv_cmd_barrier(cmd);
-    record_dispatches(f, cmd, lp->dispatches, lp->n_dispatches, pp->sums, true, NULL, 0);
+    record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, pp->sums, true, NULL, 0);
     uint64_t bytes = 12ull * pp->n_args;
     lsuv_cmd_copy(cmd, pp->args, 0, pp->args, bytes, bytes);
     lsuv_stats_plan_record(lp->stats, cmd);
@@ -1024,14 +941,15 @@ void forward_record_pass(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const pass_plan *pp = &f->layers[layer].passes;
     lsuv_cmd_barrier(cmd);
     uint64_t active = 12ull * pp->n_args;
-    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, NULL, true, pp->args, active);
+    record_dispatches(cmd, pp->dispatches, pp->sets, pp->n_dispatches, NULL, true, pp->args,
+                      active);
     lsuv_stats_plan_record_indirect(pp->stats, cmd, pp->args, active + 12ull * pp->n_dispatches);
 }
 
 void forward_record_store(lsuv_forward *f, lsuv_cmd *cmd, uint32_t layer) {
     const pass_plan *pp = &f->layers[layer].passes;
     lsuv_cmd_barrier(cmd);
-    record_dispatches(f, cmd, pp->dispatches, pp->n_dispatches, pp->store, true, NULL, 0);
+    record_dispatches(cmd, pp->dispatches, pp->sets, pp->n_dispatches, pp->store, true, NULL, 0);
 }
 
 lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {

@@ -1,7 +1,7 @@
 #include "lsuv/stats.h"
 
 #include "core/error.h"
-#include "vk/internal.h"
+#include "vk/dispatch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,9 +20,9 @@ enum { PUSH_WORDS = 4 }; /* first, count, out_base, shift_slot */
 struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
-    lsuv_pipeline reduce, reduce_texel, combine;
+    lsuv_pipeline *reduce, *reduce_texel, *combine;
     /* LSUV_STATS_TWOPASS: the second pass's reduce; the first pass is naive. */
-    lsuv_pipeline reduce2, reduce2_texel;
+    lsuv_pipeline *reduce2, *reduce2_texel;
     bool texel;              /* reduce_texel exists: full chunks read texels */
     uint64_t align;          /* offset alignment of every input binding */
     uint32_t workgroup;      /* invocations per workgroup */
@@ -33,7 +33,6 @@ struct lsuv_stats {
 
 typedef struct stage {
     const lsuv_pipeline *pipeline;
-    VkDescriptorSet set;
     uint32_t push[PUSH_WORDS];
     uint32_t groups;
     bool barrier_before;
@@ -41,12 +40,10 @@ typedef struct stage {
 
 struct lsuv_stats_plan {
     lsuv_stats *stats;
-    VkDescriptorPool pool;
+    lsuv_binding_set *sets; /* one per stage */
     lsuv_buffer *scratch;
     uint32_t stage_count;
     stage *stages;
-    uint32_t view_count; /* one per chunk when texels are read; some may be null */
-    VkBufferView *views;
 };
 
 static uint32_t floor_pow2(uint32_t x) {
@@ -57,16 +54,16 @@ static uint32_t floor_pow2(uint32_t x) {
 
 /* The bindings of stats_reduce.comp; a variant has the first 2, 3 (_texel) or
  * 4 (twopass, whose storage variant leaves binding 2 unused). */
-static const VkDescriptorType reduce_types[] = {
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* input floats */
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* partials out */
-    VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, /* input vec4s */
-    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,       /* the first pass's result */
+static const lsuv_binding_kind reduce_kinds[] = {
+    LSUV_BINDING_STORAGE, /* input floats */
+    LSUV_BINDING_STORAGE, /* partials out */
+    LSUV_BINDING_TEXEL,   /* input vec4s */
+    LSUV_BINDING_STORAGE, /* the first pass's result */
 };
 
 /* stats_reduce_<algo>_<merge>, and its _texel variant where texels are read. */
 static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *merge, bool subgroup,
-                                 lsuv_pipeline *plain, lsuv_pipeline *texel) {
+                                 lsuv_pipeline **plain, lsuv_pipeline **texel) {
     bool twopass = strcmp(algo, "twopass") == 0;
     uint32_t spec[] = {s->workgroup, s->reduce_items};
     char name[80];
@@ -74,7 +71,7 @@ static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *me
     lsuv_pipeline_desc desc = {
         .shader = name,
         .bindings = twopass ? 4 : 2,
-        .types = reduce_types,
+        .kinds = reduce_kinds,
         .push_size = PUSH_WORDS * 4,
         .spec = spec,
         .spec_count = 2,
@@ -96,7 +93,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     s->device = dev;
     if (options) s->options = *options;
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
 
     /* The shape of the work follows the kind of device. A GPU wants wide
      * workgroups and short runs per invocation, so that thousands of
@@ -119,7 +116,7 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     while (wg > 1 && wg * 16 > info->max_shared_memory) wg /= 2;
     s->workgroup = floor_pow2(wg);
 
-    bool subgroup = !s->options.force_shared && dev->full_subgroups && info->subgroup_shuffle &&
+    bool subgroup = !s->options.force_shared && info->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
     /* The first pass of the two-pass method is the naive one. */
     const char *algo = s->options.method == LSUV_STATS_WELFORD ? "welford" : "naive";
@@ -190,66 +187,21 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
 
 void lsuv_stats_destroy(lsuv_stats *s) {
     if (!s) return;
-    lsuv_pipeline_destroy(&s->reduce);
-    lsuv_pipeline_destroy(&s->reduce_texel);
-    lsuv_pipeline_destroy(&s->reduce2);
-    lsuv_pipeline_destroy(&s->reduce2_texel);
-    lsuv_pipeline_destroy(&s->combine);
+    lsuv_pipeline_destroy(s->reduce);
+    lsuv_pipeline_destroy(s->reduce_texel);
+    lsuv_pipeline_destroy(s->reduce2);
+    lsuv_pipeline_destroy(s->reduce2_texel);
+    lsuv_pipeline_destroy(s->combine);
     free(s);
 }
 
-static uint64_t div_up(uint64_t a, uint64_t b) {
-    return (a + b - 1) / b;
-}
-
-static uint64_t align_up(uint64_t a, uint64_t b) {
-    return div_up(a, b) * b;
-}
-
-/* Points binding 0 at [in_offset, in_offset + in_range) of in, and binding 1
- * at all of out. */
-static void write_set(lsuv_device *dev, VkDescriptorSet set, const lsuv_buffer *in,
-                      uint64_t in_offset, uint64_t in_range, const lsuv_buffer *out,
-                      uint64_t out_offset, uint64_t out_range) {
-    VkDescriptorBufferInfo buffers[2] = {
-        {.buffer = in->buffer, .offset = in_offset, .range = in_range},
-        {.buffer = out->buffer, .offset = out_offset, .range = out_range},
-    };
-    VkWriteDescriptorSet writes[2];
-    for (int i = 0; i < 2; ++i)
-        writes[i] = (VkWriteDescriptorSet){
-            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-            .dstSet = set,
-            .dstBinding = (uint32_t)i,
-            .descriptorCount = 1,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &buffers[i],
-        };
-    dev->vk.vkUpdateDescriptorSets(dev->device, 2, writes, 0, NULL);
-}
-
-/* Binding 2: the whole vec4s of [offset, offset + range) as texels. */
-static lsuv_status write_texel_view(lsuv_device *dev, VkDescriptorSet set, const lsuv_buffer *in,
-                                    uint64_t offset, uint64_t range, VkBufferView *view) {
-    VkBufferViewCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
-        .buffer = in->buffer,
-        .format = VK_FORMAT_R32G32B32A32_SFLOAT,
-        .offset = offset,
-        .range = range / 16 * 16,
-    };
-    VkResult r = dev->vk.vkCreateBufferView(dev->device, &info, NULL, view);
-    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateBufferView");
-    VkWriteDescriptorSet write = {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = set,
-        .dstBinding = 2,
-        .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-        .pTexelBufferView = view,
-    };
-    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &write, 0, NULL);
-    return LSUV_OK;
+/* Points binding 0 of set i at [in_offset, in_offset + in_range) of in, and
+ * binding 1 at [out_offset, out_offset + out_range) of out. */
+static void write_set(lsuv_binding_set *sets, uint32_t i, const lsuv_buffer *in, uint64_t in_offset,
+                      uint64_t in_range, const lsuv_buffer *out, uint64_t out_offset,
+                      uint64_t out_range) {
+    lsuv_binding_set_write_buffer(sets, i, 0, in, in_offset, in_range);
+    lsuv_binding_set_write_buffer(sets, i, 1, out, out_offset, out_range);
 }
 
 /* The plan of both kinds: over count floats of input from first, or, with
@@ -263,18 +215,19 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
                               uint32_t result_slot, lsuv_stats_plan **out) {
     *out = NULL;
     lsuv_device *dev = s->device;
-    const lsuv_device_info *info = dev->info;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
     if (count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
     if (count > UINT32_MAX)
         return lsuv_fail(LSUV_ERROR_INVALID,
                          "statistics of %llu floats: at most 2^32-1 in one range",
                          (unsigned long long)count);
     const uint64_t item = merge_only ? sizeof(partial) : 4;
-    if (first > input->size / item || count > input->size / item - first)
+    const uint64_t items = lsuv_buffer_size(input) / item;
+    if (first > items || count > items - first)
         return lsuv_fail(LSUV_ERROR_INVALID, "items %llu..%llu are outside a buffer of %llu",
                          (unsigned long long)first, (unsigned long long)(first + count),
-                         (unsigned long long)(input->size / item));
-    if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > result->size)
+                         (unsigned long long)items);
+    if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > lsuv_buffer_size(result))
         return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
                          result_slot);
 
@@ -282,14 +235,14 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
     const uint64_t align = s->align;
     const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
     const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
-    uint64_t chunks = merge_only ? 0 : div_up(count, s->chunk_elements);
+    uint64_t chunks = merge_only ? 0 : lsuv_div_up(count, s->chunk_elements);
     uint64_t partials = merge_only ? count : 0;
     for (uint64_t c = 0; c < chunks; ++c) {
         uint64_t n = c + 1 < chunks ? s->chunk_elements : count - c * s->chunk_elements;
-        partials += div_up(n, reduce_span);
+        partials += lsuv_div_up(n, reduce_span);
     }
     uint32_t levels = 0;
-    for (uint64_t p = partials; p > 1; p = div_up(p, combine_span)) ++levels;
+    for (uint64_t p = partials; p > 1; p = lsuv_div_up(p, combine_span)) ++levels;
     /* One combine moves a lone partial to the result slot: a merge-only plan
      * has no other pass, and a two-pass plan's second reduce must not write
      * the slot it reads the mean from. */
@@ -311,57 +264,28 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
 
     /* Scratch: region A holds the first pass's partials and every even
      * combine level; region B the odd levels. */
-    uint64_t a_bytes = align_up(partials * sizeof(partial), align);
-    uint64_t b_bytes = align_up(div_up(partials, combine_span) * sizeof(partial), align);
+    uint64_t a_bytes = lsuv_align_up(partials * sizeof(partial), align);
+    uint64_t b_bytes = lsuv_align_up(lsuv_div_up(partials, combine_span) * sizeof(partial), align);
     if (st == LSUV_OK && (merge_only ? levels > 1 : levels > 0))
         st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
 
     /* Which pipeline each stage runs: a chunk holding at least one full
      * workgroup reads texels where the device is set up for them. */
-    uint32_t storage_descriptors = 0, texel_descriptors = 0;
+    const lsuv_pipeline **layouts =
+        st == LSUV_OK ? calloc(plan->stage_count, sizeof *layouts) : NULL;
+    if (st == LSUV_OK && !layouts) st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
         uint32_t j = i % pass_stages; /* the stage within its pass */
         bool second = i >= pass_stages;
         uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
         bool texel = s->texel && n >= reduce_span;
-        const lsuv_pipeline *p = second ? (texel ? &s->reduce2_texel : &s->reduce2)
-                                        : (texel ? &s->reduce_texel : &s->reduce);
-        if (j >= chunks) p = &s->combine;
-        plan->stages[i].pipeline = p;
-        /* Every stats pipeline's bindings are the first of reduce_types. */
-        for (uint32_t b = 0; b < p->bindings; ++b)
-            if (reduce_types[b] == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER)
-                ++texel_descriptors;
-            else
-                ++storage_descriptors;
+        const lsuv_pipeline *p = second ? (texel ? s->reduce2_texel : s->reduce2)
+                                        : (texel ? s->reduce_texel : s->reduce);
+        if (j >= chunks) p = s->combine;
+        plan->stages[i].pipeline = layouts[i] = p;
     }
-    plan->view_count = s->texel ? passes * (uint32_t)chunks : 0;
-    if (st == LSUV_OK && plan->view_count &&
-        !(plan->views = calloc(plan->view_count, sizeof *plan->views)))
-        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    if (st == LSUV_OK) {
-        VkDescriptorPoolSize sizes[2] = {
-            {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, storage_descriptors},
-            {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, texel_descriptors},
-        };
-        VkDescriptorPoolCreateInfo pool_info = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-            .maxSets = plan->stage_count,
-            .poolSizeCount = texel_descriptors ? 2 : 1,
-            .pPoolSizes = sizes,
-        };
-        VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pool_info, NULL, &plan->pool);
-        for (uint32_t i = 0; r == VK_SUCCESS && i < plan->stage_count; ++i) {
-            VkDescriptorSetAllocateInfo alloc = {
-                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                .descriptorPool = plan->pool,
-                .descriptorSetCount = 1,
-                .pSetLayouts = &plan->stages[i].pipeline->set_layout,
-            };
-            r = dev->vk.vkAllocateDescriptorSets(dev->device, &alloc, &plan->stages[i].set);
-        }
-        if (r != VK_SUCCESS) st = lsuv_vk_fail(r, "allocating descriptor sets");
-    }
+    if (st == LSUV_OK) st = lsuv_binding_set_create_each(layouts, plan->stage_count, &plan->sets);
+    free(layouts);
 
     /* Where a stage writes: the next scratch region, or the result slot. */
     uint64_t out_partial = 0;
@@ -373,23 +297,23 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
         uint32_t level = reduce ? 0 : j - (uint32_t)chunks + 1; /* 0: the reduce */
         const lsuv_buffer *out_buf = last ? result : plan->scratch;
         uint64_t out_offset = last ? 0 : (level % 2 == 0 ? 0 : a_bytes);
-        uint64_t out_range = last ? VK_WHOLE_SIZE : (level % 2 == 0 ? a_bytes : b_bytes);
+        uint64_t out_range = last ? LSUV_WHOLE_SIZE : (level % 2 == 0 ? a_bytes : b_bytes);
         uint32_t out_base = last ? result_slot : 0;
         sg->push[3] = result_slot; /* read by the second pass's reduce alone */
         if (reduce) {
             uint64_t start = first + j * s->chunk_elements;
             uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
             uint64_t byte = start * 4, aligned = byte / align * align;
-            write_set(dev, sg->set, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
+            write_set(plan->sets, i, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
                       out_range);
-            if (sg->pipeline == &s->reduce_texel || sg->pipeline == &s->reduce2_texel)
-                st = write_texel_view(dev, sg->set, input, aligned, byte - aligned + n * 4,
-                                      &plan->views[i / pass_stages * chunks + j]);
-            if (sg->pipeline == &s->reduce2 || sg->pipeline == &s->reduce2_texel)
-                lsuv_descriptor_write_buffer(dev, sg->set, 3, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                             result, 0, VK_WHOLE_SIZE);
+            /* The texels: the whole vec4s of the chunk's binding. */
+            if (sg->pipeline == s->reduce_texel || sg->pipeline == s->reduce2_texel)
+                st = lsuv_binding_set_write_texels(plan->sets, i, 2, input, aligned,
+                                                   (byte - aligned + n * 4) / 16 * 16, 4);
+            if (sg->pipeline == s->reduce2 || sg->pipeline == s->reduce2_texel)
+                lsuv_binding_set_write_buffer(plan->sets, i, 3, result, 0, LSUV_WHOLE_SIZE);
             if (j == 0) out_partial = 0;
-            sg->groups = (uint32_t)div_up(n, reduce_span);
+            sg->groups = (uint32_t)lsuv_div_up(n, reduce_span);
             sg->push[0] = (uint32_t)((byte - aligned) / 4);
             sg->push[1] = (uint32_t)n;
             sg->push[2] = out_base + (uint32_t)out_partial;
@@ -401,11 +325,11 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
              * a merge-only plan's first level reads the caller's partials. */
             bool external = merge_only && level == 1;
             uint64_t in_offset = external || level % 2 == 1 ? 0 : a_bytes;
-            uint64_t in_range = external ? VK_WHOLE_SIZE : level % 2 == 1 ? a_bytes : b_bytes;
+            uint64_t in_range = external ? LSUV_WHOLE_SIZE : level % 2 == 1 ? a_bytes : b_bytes;
             uint64_t n = external ? count : out_partial;
-            write_set(dev, sg->set, external ? input : plan->scratch, in_offset, in_range, out_buf,
+            write_set(plan->sets, i, external ? input : plan->scratch, in_offset, in_range, out_buf,
                       out_offset, out_range);
-            sg->groups = (uint32_t)div_up(n, combine_span);
+            sg->groups = (uint32_t)lsuv_div_up(n, combine_span);
             sg->push[0] = external ? (uint32_t)first : 0;
             sg->push[1] = (uint32_t)n;
             sg->push[2] = out_base;
@@ -440,11 +364,7 @@ lsuv_status lsuv_stats_plan_create_merge(lsuv_stats *s, const lsuv_buffer *parti
 
 void lsuv_stats_plan_destroy(lsuv_stats_plan *plan) {
     if (!plan) return;
-    lsuv_device *dev = plan->stats->device;
-    if (plan->pool) dev->vk.vkDestroyDescriptorPool(dev->device, plan->pool, NULL);
-    for (uint32_t i = 0; i < plan->view_count; ++i)
-        if (plan->views[i]) dev->vk.vkDestroyBufferView(dev->device, plan->views[i], NULL);
-    free(plan->views);
+    lsuv_binding_set_destroy(plan->sets);
     lsuv_buffer_destroy(plan->scratch);
     free(plan->stages);
     free(plan);
@@ -456,27 +376,20 @@ uint32_t lsuv_stats_plan_dispatches(const lsuv_stats_plan *plan) {
 
 static void plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd, const lsuv_buffer *args,
                         uint64_t offset) {
-    const struct VolkDeviceTable *vk = &plan->stats->device->vk;
     /* Earlier work may have written the input, or still be reading the
      * scratch from the last recording of this plan. */
     lsuv_cmd_barrier(cmd);
-    const lsuv_pipeline *bound = NULL;
     for (uint32_t i = 0; i < plan->stage_count; ++i) {
         const stage *sg = &plan->stages[i];
         if (sg->barrier_before) lsuv_cmd_barrier(cmd);
-        if (sg->pipeline != bound) {
-            vk->vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                  sg->pipeline->pipeline);
-            bound = sg->pipeline;
+        if (args) {
+            lsuv_cmd_record_dispatch_indirect(cmd, sg->pipeline, plan->sets, i, sg->push,
+                                              sizeof sg->push, args, offset + 12ull * i);
+        } else {
+            const uint32_t groups[3] = {sg->groups, 1, 1};
+            lsuv_cmd_record_dispatch(cmd, sg->pipeline, plan->sets, i, sg->push, sizeof sg->push,
+                                     groups);
         }
-        vk->vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                    sg->pipeline->layout, 0, 1, &sg->set, 0, NULL);
-        vk->vkCmdPushConstants(cmd->buffer, sg->pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                               sizeof sg->push, sg->push);
-        if (args)
-            vk->vkCmdDispatchIndirect(cmd->buffer, args->buffer, offset + 12ull * i);
-        else
-            vk->vkCmdDispatch(cmd->buffer, sg->groups, 1, 1);
     }
 }
 

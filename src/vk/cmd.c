@@ -9,6 +9,7 @@ static lsuv_status cmd_start(lsuv_cmd *cmd) {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
+    cmd->bound = VK_NULL_HANDLE;
     VkResult r = cmd->device->vk.vkBeginCommandBuffer(cmd->buffer, &begin);
     return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "vkBeginCommandBuffer");
 }

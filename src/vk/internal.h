@@ -1,11 +1,11 @@
-/* Internal: the Vulkan objects behind the public handles, for the ops that
- * record their own dispatches. */
+/* Internal to src/vk/: the Vulkan objects behind the handles. */
 #ifndef LSUV_VK_INTERNAL_H
 #define LSUV_VK_INTERNAL_H
 
 #include <volk.h>
 
 #include "lsuv/device.h"
+#include "vk/dispatch.h"
 
 #define LSUV_VALIDATION_TEXT 2048
 
@@ -50,6 +50,7 @@ struct lsuv_cmd {
     lsuv_device *device;
     VkCommandBuffer buffer;
     VkFence fence;
+    VkPipeline bound; /* the pipeline bound in this recording, if any */
 };
 
 /* "vkCreateDevice failed: VK_ERROR_..." as a status; out-of-memory results map
@@ -66,40 +67,20 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *device, uint64_t size, VkBuffer
 lsuv_status lsuv_pipeline_cache_open(lsuv_device *device);
 void lsuv_pipeline_cache_close(lsuv_device *device);
 
-/* A compute pipeline over one descriptor set of storage buffers. */
-typedef struct lsuv_pipeline {
+/* A compute pipeline over one descriptor set. */
+struct lsuv_pipeline {
     lsuv_device *device;
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout layout;
-    VkPipeline pipeline;
+    VkPipeline pipeline; /* VK_NULL_HANDLE until compiled */
     uint32_t bindings;
+    VkDescriptorType types[LSUV_MAX_BINDINGS];
     uint32_t push_size;
-} lsuv_pipeline;
-
-typedef struct lsuv_pipeline_desc {
-    const char *shader;            /* name in the embedded SPIR-V table */
-    uint32_t bindings;             /* bindings 0..bindings-1 in set 0 */
-    const VkDescriptorType *types; /* per binding; NULL: all storage buffers */
-    uint32_t push_size;            /* bytes of push constants */
-    const uint32_t *spec;          /* specialization constants 0..spec_count-1 */
+    /* What lsuv_pipeline_compile builds it from. */
+    char shader[64];
+    uint32_t spec[LSUV_MAX_SPEC];
     uint32_t spec_count;
-    bool full_subgroups; /* require full subgroups */
-} lsuv_pipeline_desc;
-
-/* Points binding of set at [offset, offset + range) of b. */
-void lsuv_descriptor_write_buffer(lsuv_device *device, VkDescriptorSet set, uint32_t binding,
-                                  VkDescriptorType type, const lsuv_buffer *b, uint64_t offset,
-                                  uint64_t range);
-
-lsuv_status lsuv_pipeline_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
-                                 lsuv_pipeline *out);
-/* The two halves of lsuv_pipeline_create, for a pipeline built only when
- * first needed: its layouts (enough to allocate descriptor sets), then the
- * pipeline itself (nothing when it is built already). lavapipe spends most
- * of a run building pipelines. */
-lsuv_status lsuv_pipeline_layout_create(lsuv_device *device, const lsuv_pipeline_desc *desc,
-                                        lsuv_pipeline *out);
-lsuv_status lsuv_pipeline_compile(lsuv_pipeline *pipeline, const lsuv_pipeline_desc *desc);
-void lsuv_pipeline_destroy(lsuv_pipeline *pipeline);
+    bool full_subgroups;
+};
 
 #endif
