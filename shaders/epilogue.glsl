@@ -31,12 +31,34 @@ float epilogue_shift(Scales sc, float bias) {
     return fma(bias, sc.bscale, sc.bshift);
 }
 
+#ifdef LSUV_FP16
+// v rounded to the nearest half (ties to even), as a float: what the output
+// buffer holds, which the statistics must describe. Spelled out rather than
+// float(float16_t(v)): on an H200 (driver 580.159) the statistics of that
+// pair of conversions, and of unpackHalf2x16(packHalf2x16(v)), came out
+// 1e-5 relative off the stored tensor's, as if the pair had been folded
+// away. Scaling by powers of two is exact, so only roundEven rounds.
+float as_stored(float v) {
+    if (!is_finite_bits(v)) return v;
+    if (abs(v) >= 65520.0) /* rounds past half's largest: infinity, as stored */
+        return uintBitsToFloat((floatBitsToUint(v) & 0x80000000u) | 0x7f800000u);
+    int e;
+    frexp(v, e);               /* |v| in [2^(e-1), 2^e) */
+    int spacing = max(e - 1, -14) - 10; /* a half's step there; subnormals below 2^-14 */
+    return ldexp(roundEven(ldexp(v, -spacing)), spacing);
+}
+#else
+float as_stored(float v) {
+    return v;
+}
+#endif
+
 // The output of a sum, as stored. The clamp keeps NaN (min's choice for NaN
 // is the driver's), and an unset maxv is +Inf, so Inf stays Inf too.
 float epilogue_value(Scales sc, float sum, float shift) {
     float pre = fma(sum, sc.wscale, shift);
     float v = activate_keep_nan(ACT, sc.slope, pre) - sc.sub;
-    return float(STORED(is_nan_bits(v) ? v : min(v, sc.maxv)));
+    return as_stored(is_nan_bits(v) ? v : min(v, sc.maxv));
 }
 
 // Adds an output to the statistics; NaN and Inf are counted apart.
