@@ -1,5 +1,4 @@
 #include "cli/devices_print.h"
-#include "cli/cli.h"
 #include "cli/outputs.h"
 
 #include <cjson/cJSON.h>
@@ -47,11 +46,5 @@ int devices_print_json(const lsuv_instance *inst, const char *path) {
         if (!o) break;
         cJSON_AddItemToArray(array, o);
     }
-    return cli_write_json(array, path);
-}
-
-int cli_write_json(cJSON *root, const char *path) {
-    outputs set = {0};
-    outputs_add_json(&set, "--json", path, root);
-    return outputs_commit(&set);
+    return outputs_write_json(array, "--json", path);
 }

@@ -2,7 +2,6 @@
  * device, from identical initial weights; then the reports. Nothing is
  * written unless every run finished clean. */
 #include "cli/cli.h"
-#include "cli/devices_print.h"
 #include "cli/outputs.h"
 #include "cli/report.h"
 #include "lsuv/lsuv.h"

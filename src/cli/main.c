@@ -1,6 +1,7 @@
 /* lsuv-vk: the command line. Only src/cli prints and exits. */
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "cli/fail.h"
 #include "cli/outputs.h"
 #include "lsuv/lsuv.h"
 #include "lsuv/parse.h"
@@ -68,27 +69,6 @@ static const char usage[] =
     "exit codes: 0 success; 1 a Vulkan, memory or write failure; 2 bad arguments\n"
     "or input, no Vulkan loader, or no matching device; 3 LSUV stopped at a dead,\n"
     "NaN or diverging layer (nothing is written then).\n";
-
-int cli_fail(lsuv_status s) {
-    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
-    switch (s) {
-    case LSUV_OK:
-        return EXIT_OK;
-    case LSUV_ERROR_NO_LOADER:
-    case LSUV_ERROR_NO_DEVICE:
-    case LSUV_ERROR_MISSING_LAYER:
-    case LSUV_ERROR_INVALID:
-    case LSUV_ERROR_PARSE:
-        return EXIT_USAGE;
-    default:
-        return EXIT_RUNTIME;
-    }
-}
-
-int cli_fail_input(lsuv_status s) {
-    int code = cli_fail(s);
-    return s == LSUV_ERROR_OUT_OF_MEMORY ? code : EXIT_USAGE;
-}
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
     if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;

@@ -202,6 +202,12 @@ void outputs_add_json(outputs *set, const char *option, const char *path, cJSON 
     outputs_add(set, option, path, text, n);
 }
 
+int outputs_write_json(cJSON *root, const char *option, const char *path) {
+    outputs set = {0};
+    outputs_add_json(&set, option, path, root);
+    return outputs_commit(&set);
+}
+
 /* Standard output and devices first: they cannot be taken back, while the
  * renames that follow seldom fail. */
 static int commit_all(outputs *set, lsuv_file_staged **staged) {

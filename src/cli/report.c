@@ -1,6 +1,5 @@
 #include "cli/report.h"
 
-#include "cli/devices_print.h"
 #include "cli/outputs.h"
 #include "core/text.h"
 #include "lsuv/plot.h"
