@@ -142,8 +142,15 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
 static int report_and_write(const options *o, const lsuv_net *net, const lsuv_batch *batch,
                             const report_device *devices, uint32_t selected,
                             const lsuv_weights *kept, bool write) {
+    report_options ro = {.json = o->json,
+                         .csv = o->csv,
+                         .trace = o->trace,
+                         .plot = o->plot,
+                         .input = o->input,
+                         .seed = o->seed,
+                         .verify = o->verify};
     report r = {
-        .net = net, .batch = batch, .options = o, .devices = devices, .n_devices = selected};
+        .net = net, .batch = batch, .options = &ro, .devices = devices, .n_devices = selected};
     FILE *text = outputs_text_stream(o);
     report_table(&r, text);
     if (!write) return EXIT_OK;

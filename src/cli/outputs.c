@@ -1,5 +1,6 @@
 #include "cli/outputs.h"
 
+#include "cli/cli.h"
 #include "lsuv/file.h"
 #include "lsuv/lsuv.h"
 

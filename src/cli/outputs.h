@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "cli/fail.h"
+#include "lsuv/net.h"
+#include "lsuv/weights.h"
 
 typedef struct cJSON cJSON;
+typedef struct options options; /* cli/cli.h */
 
 enum { OUTPUTS_MAX = 8 };
 

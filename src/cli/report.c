@@ -132,7 +132,7 @@ static void add_text(outputs *set, const char *option, const char *path, char *t
 }
 
 void report_outputs(const report *r, outputs *set) {
-    const options *o = r->options;
+    const report_options *o = r->options;
     if (o->json) outputs_add_json(set, "--json", o->json, report_json(r));
     if (o->csv) add_text(set, "--csv", o->csv, csv_text(r));
     if (o->trace) add_text(set, "--trace", o->trace, trace_text(r));
