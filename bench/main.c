@@ -4,6 +4,7 @@
 #include "output.h"
 #include "suite.h"
 
+#include "app/exit_codes.h"
 #include "lsuv/file.h"
 #include "lsuv/lsuv.h"
 #include "lsuv/parse.h"
@@ -102,7 +103,7 @@ static int bad_option(const struct option *longs, const char *word) {
     } else {
         fprintf(stderr, "lsuv-bench: option '%s' is unknown; try --help\n", word);
     }
-    return 2;
+    return EXIT_USAGE;
 }
 
 /* The library takes an empty selector for "the default device", and
@@ -159,7 +160,7 @@ static int select_devices(lsuv_instance *inst, const char *selector, uint32_t **
             free(found);
             free(*out);
             *out = NULL;
-            return 2;
+            return EXIT_USAGE;
         }
         uint32_t *grown = realloc(*out, (*count + part) * sizeof **out);
         if (!grown) break;
@@ -170,9 +171,9 @@ static int select_devices(lsuv_instance *inst, const char *selector, uint32_t **
     free(found);
     if (!*count) {
         fprintf(stderr, "lsuv-bench: --device %s selects nothing\n", selector);
-        return 2;
+        return EXIT_USAGE;
     }
-    return 0;
+    return EXIT_OK;
 }
 
 static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
@@ -274,22 +275,22 @@ int main(int argc, char **argv) {
         case OPT_NET:
             if (n_specs == 64) {
                 fprintf(stderr, "lsuv-bench: at most 64 --net\n");
-                return 2;
+                return EXIT_USAGE;
             }
             net_specs[n_specs++] = optarg;
             break;
         case OPT_ORDERS:
             if (parse_names("--orders", optarg, order_names, LSUV_ORDER_COUNT, &so.orders))
-                return 2;
+                return EXIT_USAGE;
             break;
         case OPT_STATS:
             if (parse_names("--stats", optarg, suite_method_names, METHOD_COUNT, &so.methods))
-                return 2;
+                return EXIT_USAGE;
             break;
         case OPT_PRECISION:
             if (parse_names("--precision", optarg, suite_precision_names, PRECISION_COUNT,
                             &so.precisions))
-                return 2;
+                return EXIT_USAGE;
             break;
         case OPT_NO_PEER:
             so.peer = false;
@@ -298,7 +299,7 @@ int main(int argc, char **argv) {
             images = optarg;
             break;
         case OPT_DEVICE:
-            if (!device_list_ok(optarg)) return 2;
+            if (!device_list_ok(optarg)) return EXIT_USAGE;
             device = optarg;
             break;
         case OPT_LIST:
@@ -313,24 +314,24 @@ int main(int argc, char **argv) {
                         "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform "
                         "texel\n",
                         optarg);
-                return 2;
+                return EXIT_USAGE;
             }
             break;
         case OPT_BN:
             if (strcmp(optarg, "strip") != 0) {
                 fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", optarg);
-                return 2;
+                return EXIT_USAGE;
             }
             so.strip_bn = true;
             break;
         case OPT_SIZE:
-            if (parse_u64("--size-mib", optarg, 1, &size_mib)) return 2;
+            if (parse_u64("--size-mib", optarg, 1, &size_mib)) return EXIT_USAGE;
             break;
         case OPT_REPEATS:
-            if (parse_u64("--repeats", optarg, 5, &repeats)) return 2;
+            if (parse_u64("--repeats", optarg, 5, &repeats)) return EXIT_USAGE;
             if (repeats > 1000) {
                 fprintf(stderr, "lsuv-bench: --repeats: at most 1000\n");
-                return 2;
+                return EXIT_USAGE;
             }
             break;
         case OPT_JSON:
@@ -343,28 +344,28 @@ int main(int argc, char **argv) {
             compare = optarg;
             break;
         case OPT_THRESHOLD:
-            if (parse_u64("--threshold", optarg, 0, &threshold)) return 2;
+            if (parse_u64("--threshold", optarg, 0, &threshold)) return EXIT_USAGE;
             break;
         case 'h':
             fputs(usage, stdout);
-            return 0;
+            return EXIT_OK;
         case 'V':
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
-            return 0;
+            return EXIT_OK;
         default:
             return bad_option(longs, argv[optind - 1]);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "lsuv-bench: unexpected argument '%s'; try --help\n", argv[optind]);
-        return 2;
+        return EXIT_USAGE;
     }
     if (!kernels && !lsuv) kernels = lsuv = true;
     if (!n_specs)
         for (; suite_net_name(n_specs); ++n_specs) net_specs[n_specs] = suite_net_name(n_specs);
     suite_net nets[64];
     for (uint32_t i = 0; i < n_specs; ++i)
-        if (!suite_net_parse(net_specs[i], images, &nets[i])) return 2;
+        if (!suite_net_parse(net_specs[i], images, &nets[i])) return EXIT_USAGE;
     so.nets = nets;
     so.n_nets = n_specs;
     so.repeats = (uint32_t)repeats;
@@ -376,7 +377,7 @@ int main(int argc, char **argv) {
     lsuv_status s = lsuv_instance_create(&io, &inst);
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-        return s == LSUV_ERROR_VULKAN || s == LSUV_ERROR_OUT_OF_MEMORY ? 1 : 2;
+        return app_exit_code(s, APP_FAILED_CALL);
     }
     uint32_t *indices = NULL, count = 0;
     int code = select_devices(inst, device, &indices, &count);
@@ -390,7 +391,7 @@ int main(int argc, char **argv) {
         }
         free(indices);
         lsuv_instance_destroy(inst);
-        return 0;
+        return EXIT_OK;
     }
     /* With JSON on stdout the table moves to stderr, so stdout stays parseable. */
     bool json_stdout = json_path && strcmp(json_path, "-") == 0;
@@ -425,7 +426,7 @@ int main(int argc, char **argv) {
     if (validate && lsuv_instance_validation_count(inst) > 0) {
         fprintf(stderr, "lsuv-bench: %u validation messages; the first: %s\n",
                 lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
-        code = 1;
+        code = EXIT_RUNTIME;
     }
     if (!code && json_path) {
         char *text = cJSON_Print(root);
@@ -437,7 +438,7 @@ int main(int argc, char **argv) {
         if (w != LSUV_OK) {
             fprintf(stderr, "lsuv-bench: %s\n",
                     text ? lsuv_error_message() : "out of memory writing JSON");
-            code = 1;
+            code = EXIT_RUNTIME;
         }
         free(text);
     }

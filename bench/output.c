@@ -1,5 +1,6 @@
 #include "output.h"
 
+#include "app/exit_codes.h"
 #include "lsuv/file.h"
 
 #include <math.h>
@@ -144,7 +145,7 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
     size_t size = 0;
     if (lsuv_file_read_all(base_path, 1 << 28, &text, &size) != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: --compare: %s\n", lsuv_error_message());
-        return 2;
+        return EXIT_USAGE;
     }
     cJSON *base = cJSON_ParseWithLength(text, size);
     free(text);
@@ -152,7 +153,7 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
         fprintf(stderr, "lsuv-bench: --compare: %s is not the results.json of lsuv-bench\n",
                 base_path);
         cJSON_Delete(base);
-        return 2;
+        return EXIT_USAGE;
     }
     fprintf(out,
             "\ncompared with %s (lsuv-bench %s, %s); worse by more than %.0f%% is a "
@@ -200,5 +201,5 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
     }
     cJSON_Delete(base);
     fprintf(out, "%d figures compared, %d regressions\n", compared, regressions);
-    return regressions ? 3 : 0;
+    return regressions ? EXIT_REGRESSION : EXIT_OK;
 }

@@ -4,6 +4,7 @@
  * devices are compared pair by pair before the next ordering. */
 #include "suite.h"
 
+#include "app/exit_codes.h"
 #include "lsuv/clock.h"
 #include "lsuv/lsuv.h"
 #include "lsuv/plot.h"
@@ -366,16 +367,16 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
     }
     const lsuv_run *run = &ds->last[order];
     const char *dev_name = ds->info->name;
-    int code = 0;
+    int code = EXIT_OK;
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s, %s, %s: %s\n", dev_name, c->sn->name,
                 lsuv_order_name(order), lsuv_error_message());
-        code = s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+        code = app_exit_code(s, APP_FAILED_DEVICE);
     } else if (run->hazard != LSUV_HAZARD_NONE) {
         const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
         fprintf(stderr, "lsuv-bench: %s, %s, %s: layer %u stopped the run (mean %g, std %g)\n",
                 dev_name, c->sn->name, lsuv_order_name(order), l->index, l->mean, l->std);
-        code = 1;
+        code = EXIT_RUNTIME;
     }
     summary g = {0}, wl = {0};
     if (!code) {
@@ -388,7 +389,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
                     "lsuv-bench: %s reported a zero or impossible time (gpu %g ms, wall %g "
                     "ms)\n",
                     dev_name, g.min, wl.min);
-            code = 1;
+            code = EXIT_RUNTIME;
         }
     }
     if (!code) {
@@ -398,7 +399,7 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         if (s != LSUV_OK) {
             fprintf(stderr, "lsuv-bench: %s, %s: %s\n", dev_name, c->sn->name,
                     lsuv_error_message());
-            code = 1;
+            code = EXIT_RUNTIME;
         }
     }
     if (!code) {
@@ -557,9 +558,9 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
         free(ds);
         lsuv_weights_destroy(w);
         lsuv_net_destroy(net);
-        return s == LSUV_ERROR_IO || s == LSUV_ERROR_PARSE || s == LSUV_ERROR_INVALID ? 2 : 1;
+        return app_exit_code(s, APP_FAILED_INPUT);
     }
-    int code = 0;
+    int code = EXIT_OK;
     cJSON *across = cJSON_GetObjectItem(root, "across_devices");
     for (int p = 0; !code && p < PRECISION_COUNT; ++p) {
         if (!(o->precisions & (1u << p))) continue;
@@ -575,7 +576,7 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
                 device_state_free(&ds[d]);
             } else if (s != LSUV_OK) {
                 fprintf(stderr, "lsuv-bench: %s: %s\n", sn->name, lsuv_error_message());
-                code = 1;
+                code = EXIT_RUNTIME;
             } else {
                 active++;
             }
@@ -627,7 +628,7 @@ int bench_suite(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
     cJSON_AddArrayToObject(root, "lsuv");
     cJSON_AddArrayToObject(root, "peers");
     cJSON_AddArrayToObject(root, "across_devices");
-    int code = 0;
+    int code = EXIT_OK;
     for (uint32_t n = 0; !code && n < o->n_nets; ++n)
         code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files);
     return code;

@@ -4,15 +4,8 @@
 #ifndef LSUV_CLI_FAIL_H
 #define LSUV_CLI_FAIL_H
 
+#include "app/exit_codes.h"
 #include "lsuv/status.h"
-
-/* Exit codes. */
-enum {
-    EXIT_OK = 0,
-    EXIT_RUNTIME = 1, /* a Vulkan call, memory or writing a file failed */
-    EXIT_USAGE = 2,   /* bad arguments or input; no loader or device */
-    EXIT_HAZARD = 3,  /* LSUV stopped at a dead, non-finite or diverging layer */
-};
 
 /* Prints "lsuv-vk: <the library's message>" and returns the exit code for
  * the status: bad input and missing devices give EXIT_USAGE. */
