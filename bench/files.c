@@ -1,7 +1,7 @@
 #include "files.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 #include "kernels.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/clock.h"
+#include "core/clock.h"
 #include "lsuv/rng.h"
 #include "lsuv/stats.h"
 #include "summary.h"

@@ -5,10 +5,10 @@
 #include "suite.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/file.h"
+#include "app/json.h"
+#include "app/parse.h"
+#include "core/file.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/parse.h"
-#include "lsuv/report.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -62,9 +62,7 @@ static const char usage[] =
     "missing file or no device; 3 a regression past the threshold of --compare.\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
-    fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-    return -1;
+    return app_parse_u64("lsuv-bench", flag, text, min, out) ? 0 : -1;
 }
 
 /* What a long option's value is, for the message when it is missing. */

@@ -1,7 +1,7 @@
 #include "output.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -5,11 +5,11 @@
 #include "suite.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/clock.h"
+#include "app/json.h"
+#include "app/plot.h"
+#include "core/clock.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/plot.h"
 #include "lsuv/ref.h"
-#include "lsuv/report.h"
 #include "output.h"
 #include "summary.h"
 

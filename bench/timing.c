@@ -1,7 +1,7 @@
 #include "timing.h"
 
 #include "app/exit_codes.h"
-#include "lsuv/clock.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 

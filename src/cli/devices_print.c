@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lsuv/report.h"
+#include "app/json.h"
 
 static const char *yes_no(bool b) {
     return b ? "yes" : "no";

@@ -1,10 +1,10 @@
 /* lsuv-vk: the command line. Only src/cli prints and exits. */
+#include "app/parse.h"
 #include "cli/cli.h"
 #include "cli/devices_print.h"
 #include "cli/fail.h"
 #include "cli/outputs.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/parse.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -71,9 +71,7 @@ static const char usage[] =
     "NaN or diverging layer (nothing is written then).\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
-    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
-    return -1;
+    return app_parse_u64("lsuv-vk", flag, text, min, out) ? 0 : -1;
 }
 
 /* What a long option's value is, for the message when it is missing. */

@@ -1,7 +1,7 @@
 #include "cli/outputs.h"
 
 #include "cli/cli.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "lsuv/lsuv.h"
 
 #include <cjson/cJSON.h>

@@ -1,9 +1,9 @@
 #include "cli/report.h"
 
+#include "app/json.h"
+#include "app/plot.h"
 #include "cli/outputs.h"
 #include "core/text.h"
-#include "lsuv/plot.h"
-#include "lsuv/report.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-#include "lsuv/report.h"
+#include "app/json.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -1,16 +1,12 @@
 /* Plots as SVG text: the convergence of LSUV orderings and bar charts of
  * timings. Each returns a string the caller frees, or NULL when out of
  * memory; nothing is written here. */
-#ifndef LSUV_PLOT_H
-#define LSUV_PLOT_H
+#ifndef LSUV_APP_PLOT_H
+#define LSUV_APP_PLOT_H
 
 #include <stdint.h>
 
 #include "lsuv/lsuv.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* One panel per run: |mean| (solid) and |std - 1| (dashed) of each layer
  * against the pass, on a log scale from 1e-8 to 10, a colour per layer. */
@@ -35,7 +31,4 @@ typedef struct lsuv_plot_bars_desc {
 
 char *lsuv_plot_bars(const lsuv_plot_bars_desc *desc);
 
-#ifdef __cplusplus
-}
-#endif
 #endif

@@ -1,16 +1,12 @@
 /* Machine-readable forms of what the library measures, shared by lsuv-vk
  * and lsuv-bench so that their JSON agrees. */
-#ifndef LSUV_REPORT_H
-#define LSUV_REPORT_H
+#ifndef LSUV_APP_JSON_H
+#define LSUV_APP_JSON_H
 
 #include <stddef.h>
 
 #include "lsuv/device.h"
 #include "lsuv/lsuv.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 typedef struct cJSON cJSON;
 
@@ -26,7 +22,4 @@ void lsuv_device_slug(const lsuv_device_info *info, char *out, size_t size);
  * run's layers. */
 cJSON *lsuv_run_layers_json(const lsuv_net *net, const lsuv_run *run);
 
-#ifdef __cplusplus
-}
-#endif
 #endif

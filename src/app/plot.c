@@ -1,4 +1,4 @@
-#include "lsuv/plot.h"
+#include "app/plot.h"
 
 #include "core/text.h"
 
