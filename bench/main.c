@@ -400,7 +400,8 @@ static void list_devices(lsuv_instance *inst, const uint32_t *indices, uint32_t 
 
 /* The kernels and the LSUV suite, as asked, into root and files. */
 static int run_parts(const bench_args *a, lsuv_instance *inst, const uint32_t *indices,
-                     uint32_t count, FILE *table, cJSON *root, bench_files *files) {
+                     uint32_t count, FILE *table, cJSON *root, bench_files *files,
+                     results_csv *csv) {
     int code = EXIT_OK;
     if (a->kernels) {
         kernel_options ko = {.bytes = a->size_mib << 20,
@@ -419,7 +420,7 @@ static int run_parts(const bench_args *a, lsuv_instance *inst, const uint32_t *i
     if (!code && a->lsuv) {
         /* No prefix: the header and the case lines are CSV as they stand. */
         fputs("case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n", stderr);
-        code = bench_suite(inst, indices, count, &a->so, table, root, files);
+        code = bench_suite(inst, indices, count, &a->so, table, root, files, csv);
     }
     return code;
 }
@@ -440,11 +441,12 @@ static int write_json(const cJSON *root, const char *path) {
 }
 
 /* --json, --out and --compare, once every case finished. */
-static int write_results(const bench_args *a, const cJSON *root, bench_files *files, FILE *table) {
+static int write_results(const bench_args *a, const cJSON *root, bench_files *files,
+                         results_csv *csv, FILE *table) {
     int code = a->json_path ? write_json(root, a->json_path) : EXIT_OK;
     if (!code && a->out_dir) {
         bench_files_add(files, "results.json", cJSON_Print(root));
-        bench_files_add(files, "results.csv", results_csv(root));
+        bench_files_add(files, "results.csv", results_csv_take(csv));
         if (a->kernels) bench_files_add(files, "kernels.csv", kernels_csv(root));
         code = bench_files_write(files, a->out_dir);
         if (!code) fprintf(table, "\nwrote %u files to %s\n", files->n, a->out_dir);
@@ -468,14 +470,17 @@ static int bench_devices(int argc, char **argv, const bench_args *a, lsuv_instan
                              lsuv_device_info_json(lsuv_instance_device_info(inst, indices[i])));
     cJSON_AddArrayToObject(root, "kernels");
     bench_files files = {0};
-    int code = run_parts(a, inst, indices, count, table, root, &files);
+    results_csv csv;
+    results_csv_init(&csv, a->so.methods);
+    int code = run_parts(a, inst, indices, count, table, root, &files, &csv);
     /* Checked before anything is written: a run with messages produced nothing. */
     if (a->validate && lsuv_instance_validation_count(inst) > 0) {
         fprintf(stderr, "lsuv-bench: %u validation messages; the first: %s\n",
                 lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
         code = EXIT_RUNTIME;
     }
-    if (!code) code = write_results(a, root, &files, table);
+    if (!code) code = write_results(a, root, &files, &csv, table);
+    results_csv_free(&csv);
     bench_files_free(&files);
     cJSON_Delete(root);
     return code;

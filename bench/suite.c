@@ -31,14 +31,6 @@ typedef struct device_state {
     lsuv_weights *final; /* after the current ordering */
 } device_state;
 
-/* Per layer: errors in units of FLT_EPSILON, of the mean relative to the
- * reference's std (after LSUV the mean is near 0) and of the std relative to
- * itself. */
-typedef struct layer_error {
-    double engine_mean, engine_std; /* engine's against the fp64 forward */
-    double method_mean[METHOD_COUNT], method_std[METHOD_COUNT]; /* against fp64 of the output */
-} layer_error;
-
 static double err_eps(double value, double ref, double scale) {
     return fabs(value - ref) / (FLT_EPSILON * scale);
 }
@@ -253,6 +245,7 @@ typedef struct net_ctx {
     const suite_options *o;
     FILE *table;
     cJSON *root;
+    results_csv *csv;
 } net_ctx;
 
 /* The warm-up, then the timed repeats of one ordering; the last run stays in
@@ -441,6 +434,17 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
     if (!code) {
         order_worst worst;
         int number = add_order_entry(c, ds, order, &t, errors, &worst);
+        results_case rc = {.device = dev_name,
+                           .net = c->sn->name,
+                           .precision = suite_precision_names[c->precision],
+                           .batch = c->batch->n,
+                           .layers = c->net,
+                           .run = run,
+                           .gpu_ms = t.gpu,
+                           .wall_ms = t.wall,
+                           .first_wall_ms = t.first_ms,
+                           .errors = errors};
+        results_csv_add(c->csv, &rc);
         if (first_order) add_compile_entry(c, ds, &t);
         print_order(c, ds, order, &t, &worst, number);
     }
@@ -579,7 +583,7 @@ static int bench_precision(const net_ctx *c, lsuv_instance *inst, const uint32_t
 
 static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
                      const suite_options *o, const suite_net *sn, FILE *table, cJSON *root,
-                     bench_files *files) {
+                     bench_files *files, results_csv *csv) {
     lsuv_net *net = NULL;
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
@@ -599,7 +603,7 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
     }
     for (int p = 0; !code && p < PRECISION_COUNT; ++p) {
         if (!(o->precisions & (1u << p))) continue;
-        net_ctx c = {sn, net, w, &batch, (lsuv_precision)p, o, table, root};
+        net_ctx c = {sn, net, w, &batch, (lsuv_precision)p, o, table, root, csv};
         code = bench_precision(&c, inst, devices, n_dev, ds, files);
     }
     free(ds);
@@ -610,13 +614,14 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
 }
 
 int bench_suite(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
-                const suite_options *o, FILE *table, cJSON *root, bench_files *files) {
+                const suite_options *o, FILE *table, cJSON *root, bench_files *files,
+                results_csv *csv) {
     cJSON_AddArrayToObject(root, "compiles");
     cJSON_AddArrayToObject(root, "lsuv");
     cJSON_AddArrayToObject(root, "peers");
     cJSON_AddArrayToObject(root, "across_devices");
     int code = EXIT_OK;
     for (uint32_t n = 0; !code && n < o->n_nets; ++n)
-        code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files);
+        code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files, csv);
     return code;
 }
