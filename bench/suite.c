@@ -11,13 +11,13 @@
 #include "lsuv/lsuv.h"
 #include "lsuv/ref.h"
 #include "output.h"
+#include "peer.h"
 #include "summary.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* What one device holds for the network being benchmarked. */
 typedef struct device_state {
@@ -125,49 +125,11 @@ static cJSON *summary_json(const summary *s) {
 
 /* Runs bench/peers/fastai_lsuv.py with Debian's python3, where
  * python3-torch installs; returns its JSON or NULL (and says why). */
-static cJSON *run_peer(const char *weights, const char *images, uint32_t repeats, FILE *table) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c 'import torch' 2>/dev/null && /usr/bin/python3 '%s' --weights "
-             "'%s' --images '%s' --repeats %u",
-             LSUV_PEER_SCRIPT, weights, images, repeats);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *text = malloc(cap);
-    size_t got;
-    while (text && (got = fread(text + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *grown = realloc(text, cap *= 2);
-            if (!grown) break;
-            text = grown;
-        }
-    }
-    int status = pclose(p);
-    cJSON *json = NULL;
-    if (text) {
-        text[n] = '\0';
-        json = status == 0 ? cJSON_Parse(text) : NULL;
-    }
-    free(text);
-    if (!json)
-        fprintf(table, "PyTorch peer: not run (python3 with torch missing? make bench installs "
-                       "python3-torch)\n");
-    return json;
-}
-
 /* The same experiment in PyTorch, from the same initial weights and batch,
  * with each device's wall time as a ratio to it. */
 static void bench_peer(const lsuv_net *net, const lsuv_weights *w, const suite_options *o,
                        const device_state *ds, uint32_t n_dev, FILE *table, cJSON *peers) {
-    char path[] = "/tmp/lsuv-bench-XXXXXX.safetensors";
-    int fd = mkstemps(path, 12);
-    if (fd >= 0) close(fd);
-    cJSON *peer = fd >= 0 && lsuv_weights_save(net, w, path) == LSUV_OK
-                      ? run_peer(path, o->images, o->repeats, table)
-                      : NULL;
-    if (fd >= 0) unlink(path);
+    cJSON *peer = peer_run(net, w, o->images, o->repeats, table);
     if (!peer) return;
     const cJSON *torch = cJSON_GetObjectItem(peer, "torch"),
                 *threads = cJSON_GetObjectItem(peer, "threads");
