@@ -393,7 +393,7 @@ static void list_devices(lsuv_instance *inst, const uint32_t *indices, uint32_t 
     for (uint32_t i = 0; i < count; ++i) {
         const lsuv_device_info *d = lsuv_instance_device_info(inst, indices[i]);
         char slug[256];
-        lsuv_device_slug(d, slug, sizeof slug);
+        app_device_slug(d, slug, sizeof slug);
         printf("%u\t%s\t%s\t%s\n", d->index, slug, lsuv_device_type_name(d->type), d->name);
     }
 }
@@ -467,7 +467,7 @@ static int bench_devices(int argc, char **argv, const bench_args *a, lsuv_instan
     cJSON *devices = cJSON_AddArrayToObject(root, "devices");
     for (uint32_t i = 0; i < count; ++i)
         cJSON_AddItemToArray(devices,
-                             lsuv_device_info_json(lsuv_instance_device_info(inst, indices[i])));
+                             app_device_info_json(lsuv_instance_device_info(inst, indices[i])));
     cJSON_AddArrayToObject(root, "kernels");
     bench_files files = {0};
     results_csv csv;

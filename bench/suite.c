@@ -242,7 +242,7 @@ typedef struct order_worst {
 /* The run's layers with |mean|, |std - 1| and the precision study's errors. */
 static cJSON *order_layers_json(const net_ctx *c, const lsuv_run *run, const layer_error *errors,
                                 order_worst *worst) {
-    cJSON *layers = lsuv_run_layers_json(c->net, run);
+    cJSON *layers = app_run_layers_json(c->net, run);
     *worst = (order_worst){0};
     for (uint32_t k = 0; k < run->n_layers; ++k) {
         cJSON *lj = cJSON_GetArrayItem(layers, (int)k);
@@ -421,7 +421,7 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
     const char *p = c->precision == LSUV_PRECISION_FP32 ? "" : "-fp16";
     char name[600], title[1024];
     const char *groups[LSUV_ORDER_COUNT], *series[64];
-    lsuv_plot_bar *bars = calloc((size_t)LSUV_ORDER_COUNT * n_dev, sizeof *bars);
+    app_plot_bar *bars = calloc((size_t)LSUV_ORDER_COUNT * n_dev, sizeof *bars);
     uint32_t n_groups = 0, n_series = 0;
     for (uint32_t d = 0; d < n_dev && d < 64; ++d)
         if (ds[d].forward) series[n_series++] = ds[d].info->name;
@@ -431,15 +431,15 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         for (uint32_t d = 0; d < n_dev && s < n_series; ++d) {
             if (!ds[d].forward) continue;
             const summary *w = &ds[d].wall[o];
-            bars[n_groups * n_series + s++] = (lsuv_plot_bar){w->median, w->min, w->max};
+            bars[n_groups * n_series + s++] = (app_plot_bar){w->median, w->min, w->max};
         }
         groups[n_groups++] = lsuv_order_name((lsuv_order)o);
     }
     snprintf(title, sizeof title, "LSUV wall time per ordering: %s, batch %u, %s, %u runs each",
              c->sn->name, c->batch->n, suite_precision_names[c->precision], c->o->repeats);
-    lsuv_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
+    app_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
     snprintf(name, sizeof name, "time-%s%s.svg", c->sn->name, p);
-    bench_files_add(files, name, bars ? lsuv_plot_bars(&desc) : NULL);
+    bench_files_add(files, name, bars ? app_plot_bars(&desc) : NULL);
     free(bars);
     for (uint32_t d = 0; d < n_dev; ++d) {
         if (!ds[d].forward) continue;
@@ -448,12 +448,12 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         for (int o = 0; o < LSUV_ORDER_COUNT; ++o)
             if (c->o->orders & (1u << o)) runs[n++] = ds[d].last[o];
         char slug[256];
-        lsuv_device_slug(ds[d].info, slug, sizeof slug);
+        app_device_slug(ds[d].info, slug, sizeof slug);
         snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u, %s", c->sn->name,
                  ds[d].info->name, c->batch->n, suite_precision_names[c->precision]);
         /* The position in the selection keeps a device selected twice apart. */
         snprintf(name, sizeof name, "convergence-%s%s-%u-%s.svg", c->sn->name, p, d, slug);
-        bench_files_add(files, name, lsuv_plot_convergence(title, runs, n));
+        bench_files_add(files, name, app_plot_convergence(title, runs, n));
     }
 }
 

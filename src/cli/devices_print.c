@@ -42,7 +42,7 @@ int devices_print_json(const lsuv_instance *inst, const char *path) {
     if (!array) return -1;
     for (uint32_t i = 0; i < lsuv_instance_device_count(inst); ++i) {
         const lsuv_device_info *d = lsuv_instance_device_info(inst, i);
-        cJSON *o = lsuv_device_info_json(d);
+        cJSON *o = app_device_info_json(d);
         if (!o) break;
         cJSON_AddItemToArray(array, o);
     }

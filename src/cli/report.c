@@ -81,7 +81,7 @@ static cJSON *report_json(const report *r) {
             cJSON_AddNumberToObject(o, "wall_ms", run->wall_ms);
             if (r->options->verify)
                 cJSON_AddNumberToObject(o, "verify_max_diff", r->devices[d].verify[k]);
-            cJSON_AddItemToObject(o, "layers", lsuv_run_layers_json(r->net, run));
+            cJSON_AddItemToObject(o, "layers", app_run_layers_json(r->net, run));
             cJSON_AddItemToArray(runs, o);
         }
     return root;
@@ -124,7 +124,7 @@ char *report_svg(const report *r) {
     char title[512];
     snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u", r->net->path,
              rd->info.name, r->batch->n);
-    return lsuv_plot_convergence(title, rd->runs, rd->n_runs);
+    return app_plot_convergence(title, rd->runs, rd->n_runs);
 }
 
 static void add_text(outputs *set, const char *option, const char *path, char *text) {
