@@ -2,7 +2,7 @@
  * convolutions as fractions of it, measured in the same rounds. */
 #include "kernels.h"
 
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "lsuv/forward.h"
 #include "lsuv/rng.h"
 #include "summary.h"

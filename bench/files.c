@@ -1,6 +1,7 @@
 #include "files.h"
 
-#include "lsuv/file.h"
+#include "app/exit_codes.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,21 +63,21 @@ static bool make_dirs(const char *dir) {
 int bench_files_write(const bench_files *f, const char *dir) {
     if (f->failed) {
         fprintf(stderr, "lsuv-bench: out of memory building the files of --out\n");
-        return 1;
+        return EXIT_RUNTIME;
     }
     if (!make_dirs(dir)) {
         fprintf(stderr, "lsuv-bench: cannot create the directory %s: %s\n", dir, strerror(errno));
-        return 1;
+        return EXIT_RUNTIME;
     }
     for (uint32_t i = 0; i < f->n; ++i) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, f->items[i].name);
         if (lsuv_file_write_text(path, f->items[i].text) != LSUV_OK) {
             fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-            return 1;
+            return EXIT_RUNTIME;
         }
     }
-    return 0;
+    return EXIT_OK;
 }
 
 void bench_files_free(bench_files *f) {

@@ -1,6 +1,7 @@
 #include "kernels.h"
 
-#include "lsuv/clock.h"
+#include "app/exit_codes.h"
+#include "core/clock.h"
 #include "lsuv/rng.h"
 #include "lsuv/stats.h"
 #include "summary.h"
@@ -89,7 +90,7 @@ static int bench_memory(lsuv_device *dev, const kernel_options *opt, FILE *table
         stats_t = (timing){summary_of(cases[1].gpu_s, R), summary_of(cases[1].wall_s, R)};
     }
 
-    int code = 0;
+    int code = EXIT_OK;
     if (s != LSUV_OK) {
         code = bench_fail(dev, s);
     } else if (!(copy_t.gpu_s.min > 0.0) || !(stats_t.gpu_s.min > 0.0)) {
@@ -129,7 +130,7 @@ int bench_kernels(lsuv_instance *inst, uint32_t index, const kernel_options *opt
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s: %s\n", lsuv_instance_device_info(inst, index)->name,
                 lsuv_error_message());
-        return s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+        return app_exit_code(s, APP_FAILED_DEVICE);
     }
     if (lsuv_device_cache_warning(dev))
         fprintf(stderr, "lsuv-bench: warning: %s\n", lsuv_device_cache_warning(dev));

@@ -4,10 +4,11 @@
 #include "output.h"
 #include "suite.h"
 
-#include "lsuv/file.h"
+#include "app/exit_codes.h"
+#include "app/json.h"
+#include "app/parse.h"
+#include "core/file.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/parse.h"
-#include "lsuv/report.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -61,9 +62,7 @@ static const char usage[] =
     "missing file or no device; 3 a regression past the threshold of --compare.\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
-    fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-    return -1;
+    return app_parse_u64("lsuv-bench", flag, text, min, out) ? 0 : -1;
 }
 
 /* What a long option's value is, for the message when it is missing. */
@@ -102,7 +101,7 @@ static int bad_option(const struct option *longs, const char *word) {
     } else {
         fprintf(stderr, "lsuv-bench: option '%s' is unknown; try --help\n", word);
     }
-    return 2;
+    return EXIT_USAGE;
 }
 
 /* The library takes an empty selector for "the default device", and
@@ -159,7 +158,7 @@ static int select_devices(lsuv_instance *inst, const char *selector, uint32_t **
             free(found);
             free(*out);
             *out = NULL;
-            return 2;
+            return EXIT_USAGE;
         }
         uint32_t *grown = realloc(*out, (*count + part) * sizeof **out);
         if (!grown) break;
@@ -170,9 +169,9 @@ static int select_devices(lsuv_instance *inst, const char *selector, uint32_t **
     free(found);
     if (!*count) {
         fprintf(stderr, "lsuv-bench: --device %s selects nothing\n", selector);
-        return 2;
+        return EXIT_USAGE;
     }
-    return 0;
+    return EXIT_OK;
 }
 
 static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
@@ -204,253 +203,319 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
     return m;
 }
 
-int main(int argc, char **argv) {
-    enum {
-        OPT_KERNELS = 256,
-        OPT_LSUV,
-        OPT_NET,
-        OPT_ORDERS,
-        OPT_STATS,
-        OPT_PRECISION,
-        OPT_NO_PEER,
-        OPT_IMAGES,
-        OPT_DEVICE,
-        OPT_LIST,
-        OPT_SIZE,
-        OPT_REPEATS,
-        OPT_JSON,
-        OPT_OUT,
-        OPT_COMPARE,
-        OPT_THRESHOLD,
-        OPT_VALIDATE,
-        OPT_CONV_KERNEL,
-        OPT_BN,
-    };
-    static const struct option longs[] = {
-        {"kernels", no_argument, 0, OPT_KERNELS},
-        {"lsuv", no_argument, 0, OPT_LSUV},
-        {"net", required_argument, 0, OPT_NET},
-        {"orders", required_argument, 0, OPT_ORDERS},
-        {"stats", required_argument, 0, OPT_STATS},
-        {"precision", required_argument, 0, OPT_PRECISION},
-        {"no-peer", no_argument, 0, OPT_NO_PEER},
-        {"images", required_argument, 0, OPT_IMAGES},
-        {"device", required_argument, 0, OPT_DEVICE},
-        {"list-devices", no_argument, 0, OPT_LIST},
-        {"size-mib", required_argument, 0, OPT_SIZE},
-        {"repeats", required_argument, 0, OPT_REPEATS},
-        {"json", required_argument, 0, OPT_JSON},
-        {"out", required_argument, 0, OPT_OUT},
-        {"compare", required_argument, 0, OPT_COMPARE},
-        {"threshold", required_argument, 0, OPT_THRESHOLD},
-        {"validate", no_argument, 0, OPT_VALIDATE},
-        {"conv-kernel", required_argument, 0, OPT_CONV_KERNEL},
-        {"bn", required_argument, 0, OPT_BN},
-        {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0},
-    };
+/* What the command line asks for. */
+typedef struct bench_args {
+    bool kernels, lsuv, list, validate;
+    const char *device, *json_path, *out_dir, *compare, *images;
+    const char *net_specs[64];
+    uint32_t n_specs;
+    uint64_t size_mib, repeats, threshold;
+    suite_options so;
+} bench_args;
+
+/* Each long option; getopt_long returns OPT_BASE plus it, above any character. */
+enum { OPT_BASE = 256 };
+enum {
+    OPT_KERNELS,
+    OPT_LSUV,
+    OPT_NET,
+    OPT_ORDERS,
+    OPT_STATS,
+    OPT_PRECISION,
+    OPT_NO_PEER,
+    OPT_IMAGES,
+    OPT_DEVICE,
+    OPT_LIST,
+    OPT_SIZE,
+    OPT_REPEATS,
+    OPT_JSON,
+    OPT_OUT,
+    OPT_COMPARE,
+    OPT_THRESHOLD,
+    OPT_VALIDATE,
+    OPT_CONV_KERNEL,
+    OPT_BN,
+};
+
+static const struct option longs[] = {
+    {"kernels", no_argument, 0, OPT_BASE + OPT_KERNELS},
+    {"lsuv", no_argument, 0, OPT_BASE + OPT_LSUV},
+    {"net", required_argument, 0, OPT_BASE + OPT_NET},
+    {"orders", required_argument, 0, OPT_BASE + OPT_ORDERS},
+    {"stats", required_argument, 0, OPT_BASE + OPT_STATS},
+    {"precision", required_argument, 0, OPT_BASE + OPT_PRECISION},
+    {"no-peer", no_argument, 0, OPT_BASE + OPT_NO_PEER},
+    {"images", required_argument, 0, OPT_BASE + OPT_IMAGES},
+    {"device", required_argument, 0, OPT_BASE + OPT_DEVICE},
+    {"list-devices", no_argument, 0, OPT_BASE + OPT_LIST},
+    {"size-mib", required_argument, 0, OPT_BASE + OPT_SIZE},
+    {"repeats", required_argument, 0, OPT_BASE + OPT_REPEATS},
+    {"json", required_argument, 0, OPT_BASE + OPT_JSON},
+    {"out", required_argument, 0, OPT_BASE + OPT_OUT},
+    {"compare", required_argument, 0, OPT_BASE + OPT_COMPARE},
+    {"threshold", required_argument, 0, OPT_BASE + OPT_THRESHOLD},
+    {"validate", no_argument, 0, OPT_BASE + OPT_VALIDATE},
+    {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
+    {"bn", required_argument, 0, OPT_BASE + OPT_BN},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0},
+};
+
+/* The networks and what the suite does with them. Returns EXIT_OK, or
+ * EXIT_USAGE having said why. */
+static int suite_option(bench_args *a, int opt, const char *arg) {
     const char *order_names[LSUV_ORDER_COUNT];
     for (int i = 0; i < LSUV_ORDER_COUNT; ++i) order_names[i] = lsuv_order_name((lsuv_order)i);
-    bool kernels = false, lsuv = false, list = false, validate = false;
-    lsuv_conv_kernel conv_kernel = LSUV_CONV_AUTO;
-    const char *device = "all", *json_path = NULL, *out_dir = NULL, *compare = NULL;
-    const char *images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-    const char *net_specs[64];
-    uint32_t n_specs = 0;
-    uint64_t size_mib = 64, repeats = 7, threshold = 10;
-    suite_options so = {
-        .orders = (1u << LSUV_ORDER_COUNT) - 1, .methods = 7, .precisions = 1, .peer = true};
+    suite_options *so = &a->so;
+    switch (opt) {
+    case OPT_NET:
+        if (a->n_specs == 64) {
+            fprintf(stderr, "lsuv-bench: at most 64 --net\n");
+            return EXIT_USAGE;
+        }
+        a->net_specs[a->n_specs++] = arg;
+        return EXIT_OK;
+    case OPT_ORDERS:
+        return parse_names("--orders", arg, order_names, LSUV_ORDER_COUNT, &so->orders) ? EXIT_USAGE
+                                                                                        : EXIT_OK;
+    case OPT_STATS:
+        return parse_names("--stats", arg, suite_method_names, METHOD_COUNT, &so->methods)
+                   ? EXIT_USAGE
+                   : EXIT_OK;
+    case OPT_PRECISION:
+        return parse_names("--precision", arg, suite_precision_names, PRECISION_COUNT,
+                           &so->precisions)
+                   ? EXIT_USAGE
+                   : EXIT_OK;
+    case OPT_NO_PEER:
+        so->peer = false;
+        return EXIT_OK;
+    case OPT_IMAGES:
+        a->images = arg;
+        return EXIT_OK;
+    case OPT_CONV_KERNEL:
+        if (lsuv_conv_kernel_from_name(arg, &so->conv_kernel)) return EXIT_OK;
+        fprintf(stderr,
+                "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform texel\n", arg);
+        return EXIT_USAGE;
+    default: /* OPT_BN */
+        if (strcmp(arg, "strip") != 0) {
+            fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        so->strip_bn = true;
+        return EXIT_OK;
+    }
+}
+
+/* Which parts run, on which devices, how often, and where results go. */
+static int run_option(bench_args *a, int opt, const char *arg) {
+    switch (opt) {
+    case OPT_KERNELS:
+        a->kernels = true;
+        break;
+    case OPT_LSUV:
+        a->lsuv = true;
+        break;
+    case OPT_DEVICE:
+        if (!device_list_ok(arg)) return EXIT_USAGE;
+        a->device = arg;
+        break;
+    case OPT_LIST:
+        a->list = true;
+        break;
+    case OPT_VALIDATE:
+        a->validate = true;
+        break;
+    case OPT_SIZE:
+        return parse_u64("--size-mib", arg, 1, &a->size_mib) ? EXIT_USAGE : EXIT_OK;
+    case OPT_REPEATS:
+        if (parse_u64("--repeats", arg, 5, &a->repeats)) return EXIT_USAGE;
+        if (a->repeats > 1000) {
+            fprintf(stderr, "lsuv-bench: --repeats: at most 1000\n");
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_JSON:
+        a->json_path = arg;
+        break;
+    case OPT_OUT:
+        a->out_dir = arg;
+        break;
+    case OPT_COMPARE:
+        a->compare = arg;
+        break;
+    default: /* OPT_THRESHOLD */
+        return parse_u64("--threshold", arg, 0, &a->threshold) ? EXIT_USAGE : EXIT_OK;
+    }
+    return EXIT_OK;
+}
+
+/* Returns EXIT_OK, EXIT_USAGE having said why, or -1 after --help or
+ * --version. */
+static int parse_args(int argc, char **argv, bench_args *a) {
+    *a = (bench_args){
+        .device = "all",
+        .images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+        .size_mib = 64,
+        .repeats = 7,
+        .threshold = 10,
+        .so = {.orders = (1u << LSUV_ORDER_COUNT) - 1, .methods = 7, .precisions = 1, .peer = true},
+    };
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_KERNELS:
-            kernels = true;
-            break;
-        case OPT_LSUV:
-            lsuv = true;
-            break;
-        case OPT_NET:
-            if (n_specs == 64) {
-                fprintf(stderr, "lsuv-bench: at most 64 --net\n");
-                return 2;
-            }
-            net_specs[n_specs++] = optarg;
-            break;
-        case OPT_ORDERS:
-            if (parse_names("--orders", optarg, order_names, LSUV_ORDER_COUNT, &so.orders))
-                return 2;
-            break;
-        case OPT_STATS:
-            if (parse_names("--stats", optarg, suite_method_names, METHOD_COUNT, &so.methods))
-                return 2;
-            break;
-        case OPT_PRECISION:
-            if (parse_names("--precision", optarg, suite_precision_names, PRECISION_COUNT,
-                            &so.precisions))
-                return 2;
-            break;
-        case OPT_NO_PEER:
-            so.peer = false;
-            break;
-        case OPT_IMAGES:
-            images = optarg;
-            break;
-        case OPT_DEVICE:
-            if (!device_list_ok(optarg)) return 2;
-            device = optarg;
-            break;
-        case OPT_LIST:
-            list = true;
-            break;
-        case OPT_VALIDATE:
-            validate = true;
-            break;
-        case OPT_CONV_KERNEL:
-            if (!lsuv_conv_kernel_from_name(optarg, &conv_kernel)) {
-                fprintf(stderr,
-                        "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform "
-                        "texel\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case OPT_BN:
-            if (strcmp(optarg, "strip") != 0) {
-                fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", optarg);
-                return 2;
-            }
-            so.strip_bn = true;
-            break;
-        case OPT_SIZE:
-            if (parse_u64("--size-mib", optarg, 1, &size_mib)) return 2;
-            break;
-        case OPT_REPEATS:
-            if (parse_u64("--repeats", optarg, 5, &repeats)) return 2;
-            if (repeats > 1000) {
-                fprintf(stderr, "lsuv-bench: --repeats: at most 1000\n");
-                return 2;
-            }
-            break;
-        case OPT_JSON:
-            json_path = optarg;
-            break;
-        case OPT_OUT:
-            out_dir = optarg;
-            break;
-        case OPT_COMPARE:
-            compare = optarg;
-            break;
-        case OPT_THRESHOLD:
-            if (parse_u64("--threshold", optarg, 0, &threshold)) return 2;
-            break;
-        case 'h':
+        int opt = c - OPT_BASE, code;
+        if (c == 'h') {
             fputs(usage, stdout);
-            return 0;
-        case 'V':
+            return -1;
+        } else if (c == 'V') {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
-            return 0;
-        default:
+            return -1;
+        } else if (c < OPT_BASE || opt > OPT_BN) {
             return bad_option(longs, argv[optind - 1]);
         }
+        bool suite =
+            (opt >= OPT_NET && opt <= OPT_IMAGES) || opt == OPT_CONV_KERNEL || opt == OPT_BN;
+        code = suite ? suite_option(a, opt, optarg) : run_option(a, opt, optarg);
+        if (code != EXIT_OK) return code;
     }
     if (optind < argc) {
         fprintf(stderr, "lsuv-bench: unexpected argument '%s'; try --help\n", argv[optind]);
-        return 2;
+        return EXIT_USAGE;
     }
-    if (!kernels && !lsuv) kernels = lsuv = true;
-    if (!n_specs)
-        for (; suite_net_name(n_specs); ++n_specs) net_specs[n_specs] = suite_net_name(n_specs);
-    suite_net nets[64];
-    for (uint32_t i = 0; i < n_specs; ++i)
-        if (!suite_net_parse(net_specs[i], images, &nets[i])) return 2;
-    so.nets = nets;
-    so.n_nets = n_specs;
-    so.repeats = (uint32_t)repeats;
-    so.images = images;
-    so.conv_kernel = conv_kernel;
+    return EXIT_OK;
+}
 
-    lsuv_instance *inst = NULL;
-    lsuv_instance_options io = {.validation = validate};
-    lsuv_status s = lsuv_instance_create(&io, &inst);
-    if (s != LSUV_OK) {
-        fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-        return s == LSUV_ERROR_VULKAN || s == LSUV_ERROR_OUT_OF_MEMORY ? 1 : 2;
+/* --list-devices, for scripts: index, slug, type and name, tab-separated. */
+static void list_devices(lsuv_instance *inst, const uint32_t *indices, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) {
+        const lsuv_device_info *d = lsuv_instance_device_info(inst, indices[i]);
+        char slug[256];
+        app_device_slug(d, slug, sizeof slug);
+        printf("%u\t%s\t%s\t%s\n", d->index, slug, lsuv_device_type_name(d->type), d->name);
     }
-    uint32_t *indices = NULL, count = 0;
-    int code = select_devices(inst, device, &indices, &count);
-    if (!code && list) {
-        /* For scripts: index, slug, type and name, tab-separated. */
-        for (uint32_t i = 0; i < count; ++i) {
-            const lsuv_device_info *d = lsuv_instance_device_info(inst, indices[i]);
-            char slug[256];
-            lsuv_device_slug(d, slug, sizeof slug);
-            printf("%u\t%s\t%s\t%s\n", d->index, slug, lsuv_device_type_name(d->type), d->name);
-        }
-        free(indices);
-        lsuv_instance_destroy(inst);
-        return 0;
-    }
-    /* With JSON on stdout the table moves to stderr, so stdout stays parseable. */
-    bool json_stdout = json_path && strcmp(json_path, "-") == 0;
-    FILE *table = json_stdout ? stderr : stdout;
+}
 
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "meta", meta_json(argc, argv, (uint32_t)repeats));
-    cJSON *devices = cJSON_AddArrayToObject(root, "devices");
-    for (uint32_t i = 0; i < count; ++i)
-        cJSON_AddItemToArray(devices,
-                             lsuv_device_info_json(lsuv_instance_device_info(inst, indices[i])));
-    cJSON *entries = cJSON_AddArrayToObject(root, "kernels");
-    bench_files files = {0};
-    if (!code && kernels) {
-        kernel_options ko = {
-            .bytes = size_mib << 20, .repeats = (uint32_t)repeats, .conv_kernel = conv_kernel};
+/* The kernels and the LSUV suite, as asked, into root and files. */
+static int run_parts(const bench_args *a, lsuv_instance *inst, const uint32_t *indices,
+                     uint32_t count, FILE *table, cJSON *root, bench_files *files,
+                     results_csv *csv) {
+    int code = EXIT_OK;
+    if (a->kernels) {
+        kernel_options ko = {.bytes = a->size_mib << 20,
+                             .repeats = (uint32_t)a->repeats,
+                             .conv_kernel = a->so.conv_kernel};
         fprintf(table,
                 "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
                 "slowest, fastest; ms median\n",
-                (unsigned long long)size_mib, ko.repeats);
+                (unsigned long long)a->size_mib, ko.repeats);
         fprintf(table, "%-34s %-6s %9s %9s %9s %9s\n", "device", "kernel", "GB/s", "min", "max",
                 "ms");
+        cJSON *entries = cJSON_GetObjectItem(root, "kernels");
         for (uint32_t i = 0; !code && i < count; ++i)
             code = bench_kernels(inst, indices[i], &ko, table, entries);
     }
-    if (!code && lsuv) {
+    if (!code && a->lsuv) {
         /* No prefix: the header and the case lines are CSV as they stand. */
         fputs("case,device,net,precision,order,batch,wall_ms,gpu_ms,passes\n", stderr);
-        code = bench_suite(inst, indices, count, &so, table, root, &files);
+        code = bench_suite(inst, indices, count, &a->so, table, root, files, csv);
     }
+    return code;
+}
+
+/* --json: the results alone, to a file or standard output. */
+static int write_json(const cJSON *root, const char *path) {
+    char *text = cJSON_Print(root);
+    lsuv_status w = LSUV_ERROR_OUT_OF_MEMORY;
+    if (text && strcmp(path, "-") == 0)
+        w = printf("%s\n", text) < 0 ? LSUV_ERROR_IO : LSUV_OK;
+    else if (text)
+        w = lsuv_file_write_text(path, text);
+    if (w != LSUV_OK)
+        fprintf(stderr, "lsuv-bench: %s\n",
+                text ? lsuv_error_message() : "out of memory writing JSON");
+    free(text);
+    return w == LSUV_OK ? EXIT_OK : EXIT_RUNTIME;
+}
+
+/* --json, --out and --compare, once every case finished. */
+static int write_results(const bench_args *a, const cJSON *root, bench_files *files,
+                         results_csv *csv, FILE *table) {
+    int code = a->json_path ? write_json(root, a->json_path) : EXIT_OK;
+    if (!code && a->out_dir) {
+        bench_files_add(files, "results.json", cJSON_Print(root));
+        bench_files_add(files, "results.csv", results_csv_take(csv));
+        if (a->kernels) bench_files_add(files, "kernels.csv", kernels_csv(root));
+        code = bench_files_write(files, a->out_dir);
+        if (!code) fprintf(table, "\nwrote %u files to %s\n", files->n, a->out_dir);
+    }
+    if (!code && a->compare) code = compare_results(root, a->compare, a->threshold / 100.0, table);
+    return code;
+}
+
+/* The selected devices' figures, with what the results need to say where
+ * they came from. */
+static int bench_devices(int argc, char **argv, const bench_args *a, lsuv_instance *inst,
+                         const uint32_t *indices, uint32_t count) {
+    /* With JSON on stdout the table moves to stderr, so stdout stays parseable. */
+    bool json_stdout = a->json_path && strcmp(a->json_path, "-") == 0;
+    FILE *table = json_stdout ? stderr : stdout;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "meta", meta_json(argc, argv, (uint32_t)a->repeats));
+    cJSON *devices = cJSON_AddArrayToObject(root, "devices");
+    for (uint32_t i = 0; i < count; ++i)
+        cJSON_AddItemToArray(devices,
+                             app_device_info_json(lsuv_instance_device_info(inst, indices[i])));
+    cJSON_AddArrayToObject(root, "kernels");
+    bench_files files = {0};
+    results_csv csv;
+    results_csv_init(&csv, a->so.methods);
+    int code = run_parts(a, inst, indices, count, table, root, &files, &csv);
     /* Checked before anything is written: a run with messages produced nothing. */
-    if (validate && lsuv_instance_validation_count(inst) > 0) {
+    if (a->validate && lsuv_instance_validation_count(inst) > 0) {
         fprintf(stderr, "lsuv-bench: %u validation messages; the first: %s\n",
                 lsuv_instance_validation_count(inst), lsuv_instance_validation_first(inst));
-        code = 1;
+        code = EXIT_RUNTIME;
     }
-    if (!code && json_path) {
-        char *text = cJSON_Print(root);
-        lsuv_status w = LSUV_ERROR_OUT_OF_MEMORY;
-        if (text && json_stdout)
-            w = printf("%s\n", text) < 0 ? LSUV_ERROR_IO : LSUV_OK;
-        else if (text)
-            w = lsuv_file_write_text(json_path, text);
-        if (w != LSUV_OK) {
-            fprintf(stderr, "lsuv-bench: %s\n",
-                    text ? lsuv_error_message() : "out of memory writing JSON");
-            code = 1;
-        }
-        free(text);
-    }
-    if (!code && out_dir) {
-        bench_files_add(&files, "results.json", cJSON_Print(root));
-        bench_files_add(&files, "results.csv", results_csv(root));
-        if (kernels) bench_files_add(&files, "kernels.csv", kernels_csv(root));
-        code = bench_files_write(&files, out_dir);
-        if (!code) fprintf(table, "\nwrote %u files to %s\n", files.n, out_dir);
-    }
-    if (!code && compare) code = compare_results(root, compare, threshold / 100.0, table);
+    if (!code) code = write_results(a, root, &files, &csv, table);
+    results_csv_free(&csv);
     bench_files_free(&files);
     cJSON_Delete(root);
+    return code;
+}
+
+int main(int argc, char **argv) {
+    bench_args a;
+    int code = parse_args(argc, argv, &a);
+    if (code < 0) return EXIT_OK; /* --help or --version */
+    if (code != EXIT_OK) return code;
+    if (!a.kernels && !a.lsuv) a.kernels = a.lsuv = true;
+    if (!a.n_specs)
+        for (; suite_net_name(a.n_specs); ++a.n_specs)
+            a.net_specs[a.n_specs] = suite_net_name(a.n_specs);
+    suite_net nets[64];
+    for (uint32_t i = 0; i < a.n_specs; ++i)
+        if (!suite_net_parse(a.net_specs[i], a.images, &nets[i])) return EXIT_USAGE;
+    a.so.nets = nets;
+    a.so.n_nets = a.n_specs;
+    a.so.repeats = (uint32_t)a.repeats;
+    a.so.images = a.images;
+
+    lsuv_instance *inst = NULL;
+    lsuv_instance_options io = {.validation = a.validate};
+    lsuv_status s = lsuv_instance_create(&io, &inst);
+    if (s != LSUV_OK) {
+        fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
+        return app_exit_code(s, APP_FAILED_CALL);
+    }
+    uint32_t *indices = NULL, count = 0;
+    code = select_devices(inst, a.device, &indices, &count);
+    if (!code && a.list)
+        list_devices(inst, indices, count);
+    else if (!code)
+        code = bench_devices(argc, argv, &a, inst, indices, count);
     free(indices);
     lsuv_instance_destroy(inst);
     return code;

@@ -1,6 +1,7 @@
 #include "output.h"
 
-#include "lsuv/file.h"
+#include "app/exit_codes.h"
+#include "core/file.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -45,56 +46,69 @@ static char *close_text(FILE *f, char **text) {
     return *text;
 }
 
-char *results_csv(const cJSON *root) {
+void results_csv_init(results_csv *csv, unsigned methods) {
+    *csv = (results_csv){.methods = methods};
+    csv->rows = open_memstream(&csv->text, &csv->size);
+}
+
+void results_csv_add(results_csv *csv, const results_case *c) {
+    if (!csv->started) csv->method_columns = c->run->n_layers > 0;
+    csv->started = true;
+    FILE *f = csv->rows;
+    const lsuv_run *run = c->run;
+    for (uint32_t k = 0; f && k < run->n_layers; ++k) {
+        const lsuv_layer_run *lr = &run->layers[k];
+        const layer_error *er = &c->errors[k];
+        csv_field(f, c->device);
+        fputc(',', f);
+        csv_field(f, c->net);
+        fprintf(f, ",%u,", c->batch);
+        csv_field(f, c->precision);
+        fputc(',', f);
+        csv_field(f, lsuv_order_name(run->order));
+        fprintf(f, ",%d,%u,%u,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,", run->converged,
+                run->passes, run->submissions, (unsigned long long)run->readback_bytes,
+                c->gpu_ms.median, c->gpu_ms.min, c->gpu_ms.max, c->wall_ms.median, c->wall_ms.min,
+                c->wall_ms.max, c->first_wall_ms);
+        fprintf(f, "%u,", lr->index);
+        csv_field(f, lsuv_layer_type_name(c->layers->layers[lr->index].type));
+        fprintf(f, ",%u,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g", lr->passes, lr->mean, lr->std,
+                fabs(lr->mean), fabs(lr->std - 1), er->engine_mean, er->engine_std);
+        for (int m = 0; csv->method_columns && m < METHOD_COUNT; ++m)
+            if (csv->methods & (1u << m))
+                fprintf(f, ",%.4g,%.4g", er->method_mean[m], er->method_std[m]);
+        fputc('\n', f);
+    }
+}
+
+char *results_csv_take(results_csv *csv) {
+    char *rows = csv->rows ? close_text(csv->rows, &csv->text) : NULL;
+    csv->rows = NULL;
+    csv->text = NULL;
     char *text = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    /* The statistics methods of the study, from the first layer that has them. */
-    const char *methods[3];
-    int n_methods = 0;
-    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "lsuv"), 0);
-    const cJSON *err = cJSON_GetObjectItem(
-        cJSON_GetArrayItem(cJSON_GetObjectItem(first, "layers"), 0), "error_eps");
-    const cJSON *m;
-    cJSON_ArrayForEach(m, err) if (strcmp(m->string, "engine") != 0 && n_methods < 3)
-        methods[n_methods++] = m->string;
-    fputs("device,net,batch,precision,order,converged,passes,submissions,readback_bytes,"
-          "gpu_ms_median,gpu_ms_min,gpu_ms_max,wall_ms_median,wall_ms_min,wall_ms_max,"
-          "first_wall_ms,layer,type,layer_passes,mean,std,abs_mean,abs_std_minus_1,"
-          "engine_mean_err_eps,engine_std_err_eps",
-          f);
-    for (int k = 0; k < n_methods; ++k)
-        fprintf(f, ",%s_mean_err_eps,%s_std_err_eps", methods[k], methods[k]);
-    fputc('\n', f);
-    const cJSON *e, *l;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
-        cJSON_ArrayForEach(l, cJSON_GetObjectItem(e, "layers")) {
-            csv_field(f, str(e, "device"));
-            fputc(',', f);
-            csv_field(f, str(e, "net"));
-            fprintf(f, ",%.0f,", num(e, "batch"));
-            csv_field(f, str(e, "precision"));
-            fputc(',', f);
-            csv_field(f, str(e, "order"));
-            fprintf(f, ",%d,%.0f,%.0f,%.0f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-                    cJSON_IsTrue(cJSON_GetObjectItem(e, "converged")), num(e, "passes"),
-                    num(e, "submissions"), num(e, "readback_bytes"), num2(e, "gpu_ms", "median"),
-                    num2(e, "gpu_ms", "min"), num2(e, "gpu_ms", "max"),
-                    num2(e, "wall_ms", "median"), num2(e, "wall_ms", "min"),
-                    num2(e, "wall_ms", "max"), num(e, "first_wall_ms"));
-            const cJSON *ee = cJSON_GetObjectItem(l, "error_eps");
-            fprintf(f, "%.0f,", num(l, "index"));
-            csv_field(f, str(l, "type"));
-            fprintf(f, ",%.0f,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g", num(l, "passes"), num(l, "mean"),
-                    num(l, "std"), num(l, "abs_mean"), num(l, "abs_std_minus_1"),
-                    num2(ee, "engine", "mean"), num2(ee, "engine", "std"));
-            for (int k = 0; k < n_methods; ++k)
-                fprintf(f, ",%.4g,%.4g", num2(ee, methods[k], "mean"), num2(ee, methods[k], "std"));
-            fputc('\n', f);
-        }
+    FILE *f = rows ? open_memstream(&text, &len) : NULL;
+    if (f) {
+        fputs("device,net,batch,precision,order,converged,passes,submissions,readback_bytes,"
+              "gpu_ms_median,gpu_ms_min,gpu_ms_max,wall_ms_median,wall_ms_min,wall_ms_max,"
+              "first_wall_ms,layer,type,layer_passes,mean,std,abs_mean,abs_std_minus_1,"
+              "engine_mean_err_eps,engine_std_err_eps",
+              f);
+        for (int m = 0; csv->method_columns && m < METHOD_COUNT; ++m)
+            if (csv->methods & (1u << m))
+                fprintf(f, ",%s_mean_err_eps,%s_std_err_eps", suite_method_names[m],
+                        suite_method_names[m]);
+        fprintf(f, "\n%s", rows);
     }
-    return close_text(f, &text);
+    free(rows);
+    results_csv_free(csv);
+    return f ? close_text(f, &text) : NULL;
+}
+
+void results_csv_free(results_csv *csv) {
+    if (csv->rows) fclose(csv->rows);
+    free(csv->text);
+    *csv = (results_csv){.methods = csv->methods};
 }
 
 char *kernels_csv(const cJSON *root) {
@@ -144,7 +158,7 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
     size_t size = 0;
     if (lsuv_file_read_all(base_path, 1 << 28, &text, &size) != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: --compare: %s\n", lsuv_error_message());
-        return 2;
+        return EXIT_USAGE;
     }
     cJSON *base = cJSON_ParseWithLength(text, size);
     free(text);
@@ -152,7 +166,7 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
         fprintf(stderr, "lsuv-bench: --compare: %s is not the results.json of lsuv-bench\n",
                 base_path);
         cJSON_Delete(base);
-        return 2;
+        return EXIT_USAGE;
     }
     fprintf(out,
             "\ncompared with %s (lsuv-bench %s, %s); worse by more than %.0f%% is a "
@@ -200,5 +214,5 @@ int compare_results(const cJSON *root, const char *base_path, double threshold, 
     }
     cJSON_Delete(base);
     fprintf(out, "%d figures compared, %d regressions\n", compared, regressions);
-    return regressions ? 3 : 0;
+    return regressions ? EXIT_REGRESSION : EXIT_OK;
 }

@@ -4,106 +4,20 @@
  * devices are compared pair by pair before the next ordering. */
 #include "suite.h"
 
-#include "lsuv/clock.h"
+#include "app/exit_codes.h"
+#include "app/json.h"
+#include "app/plot.h"
+#include "core/clock.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/plot.h"
 #include "lsuv/ref.h"
-#include "lsuv/report.h"
 #include "output.h"
+#include "peer.h"
 #include "summary.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-const char *const suite_method_names[METHOD_COUNT] = {"welford", "naive", "twopass"};
-const char *const suite_precision_names[PRECISION_COUNT] = {"fp32", "fp16"};
-
-/* The networks known by name, in the order of the default list. */
-static const struct {
-    const char *name, *dir, *file;
-    uint32_t batch;
-    bool fashion;
-} known[] = {
-    {"fastai", LSUV_SOURCE_DIR "/nets", "fastai-07a.cfg", 512, true},
-    {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
-    {"jnet-conv", LSUV_SOURCE_DIR "/nets", "jnet-conv.cfg", 64, false},
-    {"alexnet", LSUV_SOURCE_DIR "/nets", "alexnet.cfg", 2, false},
-};
-
-const char *suite_net_name(uint32_t i) {
-    return i < sizeof known / sizeof *known ? known[i].name : NULL;
-}
-
-/* Every --net is checked before the first is run, so that a missing file
- * fails at once rather than after the networks before it. */
-static bool net_file_readable(const char *spec, const char *path) {
-    if (access(path, R_OK) == 0) return true;
-    fprintf(stderr, "lsuv-bench: --net %s: %s: %s\n", spec, path, strerror(errno));
-    return false;
-}
-
-static bool parse_spec(const char *spec, const char *images, suite_net *out) {
-    memset(out, 0, sizeof *out);
-    char base[1024];
-    if (snprintf(base, sizeof base, "%s", spec) >= (int)sizeof base) {
-        fprintf(stderr, "lsuv-bench: --net: a path of at most 1023 bytes\n");
-        return false;
-    }
-    char *at = strrchr(base, '@');
-    if (at) {
-        char *end;
-        unsigned long b = strtoul(at + 1, &end, 10);
-        if (at[1] == '\0' || *end || b == 0 || b > 1u << 20) {
-            fprintf(stderr,
-                    "lsuv-bench: --net %s: expected NAME[@BATCH] with a batch of 1 or "
-                    "more\n",
-                    spec);
-            return false;
-        }
-        out->batch = (uint32_t)b;
-        *at = '\0';
-    }
-    for (size_t i = 0; i < sizeof known / sizeof *known; ++i) {
-        if (strcmp(base, known[i].name) != 0) continue;
-        snprintf(out->name, sizeof out->name, "%s", known[i].name);
-        snprintf(out->path, sizeof out->path, "%s/%s", known[i].dir, known[i].file);
-        if (!out->batch) out->batch = known[i].batch;
-        snprintf(out->input, sizeof out->input, "%s%s", known[i].fashion ? "idx:" : "synthetic",
-                 known[i].fashion ? images : "");
-        out->normalize = known[i].fashion;
-        return net_file_readable(spec, out->path);
-    }
-    if (!strchr(base, '/') && !strstr(base, ".cfg")) {
-        fprintf(stderr,
-                "lsuv-bench: --net %s: expected fastai, vgg, jnet-conv, alexnet or a .cfg path\n",
-                spec);
-        return false;
-    }
-    const char *slash = strrchr(base, '/');
-    snprintf(out->name, sizeof out->name, "%.63s", slash ? slash + 1 : base);
-    char *dot = strstr(out->name, ".cfg");
-    if (dot) *dot = '\0';
-    snprintf(out->path, sizeof out->path, "%s", base);
-    snprintf(out->input, sizeof out->input, "synthetic");
-    return net_file_readable(spec, out->path);
-}
-
-bool suite_net_parse(const char *spec, const char *images, suite_net *out) {
-    if (!parse_spec(spec, images, out)) return false;
-    bench_shown_path(out->path, out->shown_path, sizeof out->shown_path);
-    /* An input spec is KIND:PATH, or a kind alone. */
-    const char *colon = strchr(out->input, ':');
-    char rest[1024];
-    if (colon) bench_shown_path(colon + 1, rest, sizeof rest);
-    snprintf(out->shown_input, sizeof out->shown_input, "%.*s%s",
-             colon ? (int)(colon + 1 - out->input) : (int)strlen(out->input), out->input,
-             colon ? rest : "");
-    return true;
-}
 
 /* What one device holds for the network being benchmarked. */
 typedef struct device_state {
@@ -116,14 +30,6 @@ typedef struct device_state {
     summary wall[LSUV_ORDER_COUNT];
     lsuv_weights *final; /* after the current ordering */
 } device_state;
-
-/* Per layer: errors in units of FLT_EPSILON, of the mean relative to the
- * reference's std (after LSUV the mean is near 0) and of the std relative to
- * itself. */
-typedef struct layer_error {
-    double engine_mean, engine_std; /* engine's against the fp64 forward */
-    double method_mean[METHOD_COUNT], method_std[METHOD_COUNT]; /* against fp64 of the output */
-} layer_error;
 
 static double err_eps(double value, double ref, double scale) {
     return fabs(value - ref) / (FLT_EPSILON * scale);
@@ -219,49 +125,11 @@ static cJSON *summary_json(const summary *s) {
 
 /* Runs bench/peers/fastai_lsuv.py with Debian's python3, where
  * python3-torch installs; returns its JSON or NULL (and says why). */
-static cJSON *run_peer(const char *weights, const char *images, uint32_t repeats, FILE *table) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c 'import torch' 2>/dev/null && /usr/bin/python3 '%s' --weights "
-             "'%s' --images '%s' --repeats %u",
-             LSUV_PEER_SCRIPT, weights, images, repeats);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *text = malloc(cap);
-    size_t got;
-    while (text && (got = fread(text + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *grown = realloc(text, cap *= 2);
-            if (!grown) break;
-            text = grown;
-        }
-    }
-    int status = pclose(p);
-    cJSON *json = NULL;
-    if (text) {
-        text[n] = '\0';
-        json = status == 0 ? cJSON_Parse(text) : NULL;
-    }
-    free(text);
-    if (!json)
-        fprintf(table, "PyTorch peer: not run (python3 with torch missing? make bench installs "
-                       "python3-torch)\n");
-    return json;
-}
-
 /* The same experiment in PyTorch, from the same initial weights and batch,
  * with each device's wall time as a ratio to it. */
 static void bench_peer(const lsuv_net *net, const lsuv_weights *w, const suite_options *o,
                        const device_state *ds, uint32_t n_dev, FILE *table, cJSON *peers) {
-    char path[] = "/tmp/lsuv-bench-XXXXXX.safetensors";
-    int fd = mkstemps(path, 12);
-    if (fd >= 0) close(fd);
-    cJSON *peer = fd >= 0 && lsuv_weights_save(net, w, path) == LSUV_OK
-                      ? run_peer(path, o->images, o->repeats, table)
-                      : NULL;
-    if (fd >= 0) unlink(path);
+    cJSON *peer = peer_run(net, w, o->images, o->repeats, table);
     if (!peer) return;
     const cJSON *torch = cJSON_GetObjectItem(peer, "torch"),
                 *threads = cJSON_GetObjectItem(peer, "threads");
@@ -339,17 +207,16 @@ typedef struct net_ctx {
     const suite_options *o;
     FILE *table;
     cJSON *root;
+    results_csv *csv;
 } net_ctx;
 
-/* One ordering on one device: the warm-up, the timed repeats, the final
- * weights and the precision study; its JSON entry and table row. */
-static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, bool first_order) {
-    uint32_t R = c->o->repeats;
-    double *gpu = calloc(R, sizeof *gpu), *wall = calloc(R, sizeof *wall), first_ms = 0;
-    layer_error *errors = NULL;
+/* The warm-up, then the timed repeats of one ordering; the last run stays in
+ * ds->last[order]. */
+static lsuv_status time_order(const net_ctx *c, device_state *ds, lsuv_order order, double *gpu,
+                              double *wall, double *first_ms) {
     lsuv_options lo = {.order = order};
-    lsuv_status s = gpu && wall ? LSUV_OK : LSUV_ERROR_OUT_OF_MEMORY;
-    for (uint32_t r = 0; s == LSUV_OK && r <= R; ++r) {
+    lsuv_status s = LSUV_OK;
+    for (uint32_t r = 0; s == LSUV_OK && r <= c->o->repeats; ++r) {
         lsuv_run run;
         s = lsuv_forward_reset(ds->forward, c->initial);
         if (s == LSUV_OK) s = lsuv_initialize(ds->forward, &lo, &run);
@@ -358,37 +225,162 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         ds->last[order] = run;
         if (run.hazard != LSUV_HAZARD_NONE) break;
         if (r == 0)
-            first_ms = run.wall_ms;
+            *first_ms = run.wall_ms;
         else {
             gpu[r - 1] = run.gpu_ms;
             wall[r - 1] = run.wall_ms;
         }
     }
+    return s;
+}
+
+/* The largest of each figure over a run's layers, for the table. */
+typedef struct order_worst {
+    double mean, std, engine, method[METHOD_COUNT];
+} order_worst;
+
+/* The run's layers with |mean|, |std - 1| and the precision study's errors. */
+static cJSON *order_layers_json(const net_ctx *c, const lsuv_run *run, const layer_error *errors,
+                                order_worst *worst) {
+    cJSON *layers = app_run_layers_json(c->net, run);
+    *worst = (order_worst){0};
+    for (uint32_t k = 0; k < run->n_layers; ++k) {
+        cJSON *lj = cJSON_GetArrayItem(layers, (int)k);
+        const lsuv_layer_run *lr = &run->layers[k];
+        const layer_error *er = &errors[k];
+        cJSON_AddNumberToObject(lj, "abs_mean", fabs(lr->mean));
+        cJSON_AddNumberToObject(lj, "abs_std_minus_1", fabs(lr->std - 1));
+        cJSON *pe = cJSON_AddObjectToObject(lj, "error_eps");
+        cJSON *en = cJSON_AddObjectToObject(pe, "engine");
+        cJSON_AddNumberToObject(en, "mean", er->engine_mean);
+        cJSON_AddNumberToObject(en, "std", er->engine_std);
+        worst->mean = fmax(worst->mean, fabs(lr->mean));
+        worst->std = fmax(worst->std, fabs(lr->std - 1));
+        worst->engine = fmax(worst->engine, fmax(er->engine_mean, er->engine_std));
+        for (int m = 0; m < METHOD_COUNT; ++m) {
+            if (!(c->o->methods & (1u << m))) continue;
+            cJSON *mj = cJSON_AddObjectToObject(pe, suite_method_names[m]);
+            cJSON_AddNumberToObject(mj, "mean", er->method_mean[m]);
+            cJSON_AddNumberToObject(mj, "std", er->method_std[m]);
+            worst->method[m] = fmax(worst->method[m], fmax(er->method_mean[m], er->method_std[m]));
+        }
+    }
+    return layers;
+}
+
+/* The figures of one timed ordering. */
+typedef struct order_times {
+    summary gpu, wall;
+    double first_ms; /* the warm-up, with the pipeline compile */
+} order_times;
+
+/* Its entry of "lsuv"; returns the entry's number, counted from 1. */
+static int add_order_entry(const net_ctx *c, const device_state *ds, lsuv_order order,
+                           const order_times *t, const layer_error *errors, order_worst *worst) {
+    const lsuv_run *run = &ds->last[order];
+    cJSON *lsuv = cJSON_GetObjectItem(c->root, "lsuv");
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToArray(lsuv, e);
+    cJSON_AddStringToObject(e, "device", ds->info->name);
+    cJSON_AddStringToObject(e, "net", c->sn->name);
+    cJSON_AddStringToObject(e, "cfg", c->sn->shown_path);
+    cJSON_AddNumberToObject(e, "batch", c->batch->n);
+    cJSON_AddStringToObject(e, "input", c->sn->shown_input);
+    cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
+    cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
+    cJSON_AddBoolToObject(e, "converged", run->converged);
+    cJSON_AddNumberToObject(e, "passes", run->passes);
+    cJSON_AddNumberToObject(e, "submissions", run->submissions);
+    cJSON_AddNumberToObject(e, "readback_bytes", (double)run->readback_bytes);
+    cJSON_AddNumberToObject(e, "repeats", c->o->repeats);
+    cJSON_AddItemToObject(e, "gpu_ms", summary_json(&t->gpu));
+    cJSON_AddItemToObject(e, "wall_ms", summary_json(&t->wall));
+    cJSON_AddNumberToObject(e, "first_wall_ms", t->first_ms);
+    cJSON_AddItemToObject(e, "layers", order_layers_json(c, run, errors, worst));
+    return cJSON_GetArraySize(lsuv);
+}
+
+/* The first ordering of a device shows what the pipeline compile cost. */
+static void add_compile_entry(const net_ctx *c, const device_state *ds, const order_times *t) {
+    cJSON *compiles = cJSON_GetObjectItem(c->root, "compiles");
+    cJSON *ce = cJSON_CreateObject();
+    cJSON_AddItemToArray(compiles, ce);
+    cJSON_AddStringToObject(ce, "device", ds->info->name);
+    cJSON_AddStringToObject(ce, "net", c->sn->name);
+    cJSON_AddStringToObject(ce, "precision", suite_precision_names[c->precision]);
+    cJSON_AddNumberToObject(ce, "setup_ms", ds->setup_ms);
+    cJSON_AddNumberToObject(ce, "first_run_ms", t->first_ms);
+    cJSON_AddNumberToObject(ce, "warm_run_ms", t->wall.median);
+    cJSON_AddNumberToObject(ce, "compile_ms", fmax(0, t->first_ms - t->wall.median));
+    cJSON_AddNumberToObject(ce, "cache_loaded_bytes", (double)lsuv_device_cache_loaded(ds->dev));
+}
+
+/* The table's row, and the case's progress line (CSV) on stderr. */
+static void print_order(const net_ctx *c, const device_state *ds, lsuv_order order,
+                        const order_times *t, const order_worst *worst, int case_number) {
+    const lsuv_run *run = &ds->last[order];
+    const summary *g = &t->gpu, *wl = &t->wall;
+    fprintf(c->table,
+            "%-32.32s %-11s %6u %4u %6llu %8.2f (%6.2f-%7.2f) %8.2f (%6.2f-%7.2f) "
+            "%8.1e %8.1e %7.1f",
+            ds->info->name, lsuv_order_name(order), run->passes, run->submissions,
+            (unsigned long long)run->readback_bytes, g->median, g->min, g->max, wl->median, wl->min,
+            wl->max, worst->mean, worst->std, worst->engine);
+    for (int m = 0; m < METHOD_COUNT; ++m)
+        if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst->method[m]);
+    fprintf(c->table, "\n");
+    fflush(c->table);
+    fprintf(stderr, "%d,", case_number);
+    csv_field(stderr, ds->info->name);
+    fputc(',', stderr);
+    csv_field(stderr, c->sn->name);
+    fprintf(stderr, ",%s,%s,%u,%.3f,%.3f,%u\n", suite_precision_names[c->precision],
+            lsuv_order_name(order), c->batch->n, wl->median, g->median, run->passes);
+}
+
+/* Why a timed ordering gives no figures, said; EXIT_OK when it does. */
+static int order_failure(const net_ctx *c, const device_state *ds, lsuv_order order,
+                         lsuv_status s) {
     const lsuv_run *run = &ds->last[order];
     const char *dev_name = ds->info->name;
-    int code = 0;
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s, %s, %s: %s\n", dev_name, c->sn->name,
                 lsuv_order_name(order), lsuv_error_message());
-        code = s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
-    } else if (run->hazard != LSUV_HAZARD_NONE) {
+        return app_exit_code(s, APP_FAILED_DEVICE);
+    }
+    if (run->hazard != LSUV_HAZARD_NONE) {
         const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
         fprintf(stderr, "lsuv-bench: %s, %s, %s: layer %u stopped the run (mean %g, std %g)\n",
                 dev_name, c->sn->name, lsuv_order_name(order), l->index, l->mean, l->std);
-        code = 1;
+        return EXIT_RUNTIME;
     }
-    summary g = {0}, wl = {0};
+    return EXIT_OK;
+}
+
+/* One ordering on one device: the warm-up, the timed repeats, the final
+ * weights and the precision study; its JSON entry and table row. */
+static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, bool first_order) {
+    uint32_t R = c->o->repeats;
+    double *gpu = calloc(R, sizeof *gpu), *wall = calloc(R, sizeof *wall);
+    layer_error *errors = NULL;
+    order_times t = {0};
+    lsuv_status s =
+        gpu && wall ? time_order(c, ds, order, gpu, wall, &t.first_ms) : LSUV_ERROR_OUT_OF_MEMORY;
+    const lsuv_run *run = &ds->last[order];
+    const char *dev_name = ds->info->name;
+    int code = order_failure(c, ds, order, s);
     if (!code) {
-        g = summary_of(gpu, R);
-        wl = summary_of(wall, R);
-        ds->wall[order] = wl;
+        t.gpu = summary_of(gpu, R);
+        t.wall = summary_of(wall, R);
+        ds->wall[order] = t.wall;
         /* A zero or impossible time is an error, never a rate of infinity. */
-        if (!(g.min > 0) || !(wl.min > 0) || !isfinite(g.max) || !isfinite(wl.max)) {
+        if (!(t.gpu.min > 0) || !(t.wall.min > 0) || !isfinite(t.gpu.max) ||
+            !isfinite(t.wall.max)) {
             fprintf(stderr,
                     "lsuv-bench: %s reported a zero or impossible time (gpu %g ms, wall %g "
                     "ms)\n",
-                    dev_name, g.min, wl.min);
-            code = 1;
+                    dev_name, t.gpu.min, t.wall.min);
+            code = EXIT_RUNTIME;
         }
     }
     if (!code) {
@@ -398,83 +390,25 @@ static int bench_order(const net_ctx *c, device_state *ds, lsuv_order order, boo
         if (s != LSUV_OK) {
             fprintf(stderr, "lsuv-bench: %s, %s: %s\n", dev_name, c->sn->name,
                     lsuv_error_message());
-            code = 1;
+            code = EXIT_RUNTIME;
         }
     }
     if (!code) {
-        cJSON *lsuv = cJSON_GetObjectItem(c->root, "lsuv");
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddItemToArray(lsuv, e);
-        cJSON_AddStringToObject(e, "device", dev_name);
-        cJSON_AddStringToObject(e, "net", c->sn->name);
-        cJSON_AddStringToObject(e, "cfg", c->sn->shown_path);
-        cJSON_AddNumberToObject(e, "batch", c->batch->n);
-        cJSON_AddStringToObject(e, "input", c->sn->shown_input);
-        cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
-        cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
-        cJSON_AddBoolToObject(e, "converged", run->converged);
-        cJSON_AddNumberToObject(e, "passes", run->passes);
-        cJSON_AddNumberToObject(e, "submissions", run->submissions);
-        cJSON_AddNumberToObject(e, "readback_bytes", (double)run->readback_bytes);
-        cJSON_AddNumberToObject(e, "repeats", R);
-        cJSON_AddItemToObject(e, "gpu_ms", summary_json(&g));
-        cJSON_AddItemToObject(e, "wall_ms", summary_json(&wl));
-        cJSON_AddNumberToObject(e, "first_wall_ms", first_ms);
-        cJSON *layers = lsuv_run_layers_json(c->net, run);
-        cJSON_AddItemToObject(e, "layers", layers);
-        double worst_mean = 0, worst_std = 0, worst_engine = 0, worst_method[METHOD_COUNT] = {0};
-        for (uint32_t k = 0; k < run->n_layers; ++k) {
-            cJSON *lj = cJSON_GetArrayItem(layers, (int)k);
-            const lsuv_layer_run *lr = &run->layers[k];
-            const layer_error *er = &errors[k];
-            cJSON_AddNumberToObject(lj, "abs_mean", fabs(lr->mean));
-            cJSON_AddNumberToObject(lj, "abs_std_minus_1", fabs(lr->std - 1));
-            cJSON *pe = cJSON_AddObjectToObject(lj, "error_eps");
-            cJSON *en = cJSON_AddObjectToObject(pe, "engine");
-            cJSON_AddNumberToObject(en, "mean", er->engine_mean);
-            cJSON_AddNumberToObject(en, "std", er->engine_std);
-            worst_mean = fmax(worst_mean, fabs(lr->mean));
-            worst_std = fmax(worst_std, fabs(lr->std - 1));
-            worst_engine = fmax(worst_engine, fmax(er->engine_mean, er->engine_std));
-            for (int m = 0; m < METHOD_COUNT; ++m) {
-                if (!(c->o->methods & (1u << m))) continue;
-                cJSON *mj = cJSON_AddObjectToObject(pe, suite_method_names[m]);
-                cJSON_AddNumberToObject(mj, "mean", er->method_mean[m]);
-                cJSON_AddNumberToObject(mj, "std", er->method_std[m]);
-                worst_method[m] =
-                    fmax(worst_method[m], fmax(er->method_mean[m], er->method_std[m]));
-            }
-        }
-        if (first_order) {
-            cJSON *compiles = cJSON_GetObjectItem(c->root, "compiles");
-            cJSON *ce = cJSON_CreateObject();
-            cJSON_AddItemToArray(compiles, ce);
-            cJSON_AddStringToObject(ce, "device", dev_name);
-            cJSON_AddStringToObject(ce, "net", c->sn->name);
-            cJSON_AddStringToObject(ce, "precision", suite_precision_names[c->precision]);
-            cJSON_AddNumberToObject(ce, "setup_ms", ds->setup_ms);
-            cJSON_AddNumberToObject(ce, "first_run_ms", first_ms);
-            cJSON_AddNumberToObject(ce, "warm_run_ms", wl.median);
-            cJSON_AddNumberToObject(ce, "compile_ms", fmax(0, first_ms - wl.median));
-            cJSON_AddNumberToObject(ce, "cache_loaded_bytes",
-                                    (double)lsuv_device_cache_loaded(ds->dev));
-        }
-        fprintf(c->table,
-                "%-32.32s %-11s %6u %4u %6llu %8.2f (%6.2f-%7.2f) %8.2f (%6.2f-%7.2f) "
-                "%8.1e %8.1e %7.1f",
-                dev_name, lsuv_order_name(order), run->passes, run->submissions,
-                (unsigned long long)run->readback_bytes, g.median, g.min, g.max, wl.median, wl.min,
-                wl.max, worst_mean, worst_std, worst_engine);
-        for (int m = 0; m < METHOD_COUNT; ++m)
-            if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst_method[m]);
-        fprintf(c->table, "\n");
-        fflush(c->table);
-        fprintf(stderr, "%d,", cJSON_GetArraySize(lsuv)); /* this case's number */
-        csv_field(stderr, dev_name);
-        fputc(',', stderr);
-        csv_field(stderr, c->sn->name);
-        fprintf(stderr, ",%s,%s,%u,%.3f,%.3f,%u\n", suite_precision_names[c->precision],
-                lsuv_order_name(order), c->batch->n, wl.median, g.median, run->passes);
+        order_worst worst;
+        int number = add_order_entry(c, ds, order, &t, errors, &worst);
+        results_case rc = {.device = dev_name,
+                           .net = c->sn->name,
+                           .precision = suite_precision_names[c->precision],
+                           .batch = c->batch->n,
+                           .layers = c->net,
+                           .run = run,
+                           .gpu_ms = t.gpu,
+                           .wall_ms = t.wall,
+                           .first_wall_ms = t.first_ms,
+                           .errors = errors};
+        results_csv_add(c->csv, &rc);
+        if (first_order) add_compile_entry(c, ds, &t);
+        print_order(c, ds, order, &t, &worst, number);
     }
     free(errors);
     free(gpu);
@@ -487,7 +421,7 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
     const char *p = c->precision == LSUV_PRECISION_FP32 ? "" : "-fp16";
     char name[600], title[1024];
     const char *groups[LSUV_ORDER_COUNT], *series[64];
-    lsuv_plot_bar *bars = calloc((size_t)LSUV_ORDER_COUNT * n_dev, sizeof *bars);
+    app_plot_bar *bars = calloc((size_t)LSUV_ORDER_COUNT * n_dev, sizeof *bars);
     uint32_t n_groups = 0, n_series = 0;
     for (uint32_t d = 0; d < n_dev && d < 64; ++d)
         if (ds[d].forward) series[n_series++] = ds[d].info->name;
@@ -497,15 +431,15 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         for (uint32_t d = 0; d < n_dev && s < n_series; ++d) {
             if (!ds[d].forward) continue;
             const summary *w = &ds[d].wall[o];
-            bars[n_groups * n_series + s++] = (lsuv_plot_bar){w->median, w->min, w->max};
+            bars[n_groups * n_series + s++] = (app_plot_bar){w->median, w->min, w->max};
         }
         groups[n_groups++] = lsuv_order_name((lsuv_order)o);
     }
     snprintf(title, sizeof title, "LSUV wall time per ordering: %s, batch %u, %s, %u runs each",
              c->sn->name, c->batch->n, suite_precision_names[c->precision], c->o->repeats);
-    lsuv_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
+    app_plot_bars_desc desc = {title, "ms", groups, n_groups, series, n_series, bars};
     snprintf(name, sizeof name, "time-%s%s.svg", c->sn->name, p);
-    bench_files_add(files, name, bars ? lsuv_plot_bars(&desc) : NULL);
+    bench_files_add(files, name, bars ? app_plot_bars(&desc) : NULL);
     free(bars);
     for (uint32_t d = 0; d < n_dev; ++d) {
         if (!ds[d].forward) continue;
@@ -514,12 +448,12 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
         for (int o = 0; o < LSUV_ORDER_COUNT; ++o)
             if (c->o->orders & (1u << o)) runs[n++] = ds[d].last[o];
         char slug[256];
-        lsuv_device_slug(ds[d].info, slug, sizeof slug);
+        app_device_slug(ds[d].info, slug, sizeof slug);
         snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u, %s", c->sn->name,
                  ds[d].info->name, c->batch->n, suite_precision_names[c->precision]);
         /* The position in the selection keeps a device selected twice apart. */
         snprintf(name, sizeof name, "convergence-%s%s-%u-%s.svg", c->sn->name, p, d, slug);
-        bench_files_add(files, name, lsuv_plot_convergence(title, runs, n));
+        bench_files_add(files, name, app_plot_convergence(title, runs, n));
     }
 }
 
@@ -537,9 +471,81 @@ static void print_header(const net_ctx *c) {
     fprintf(c->table, "\n");
 }
 
+/* Sets every device up for the network in c's precision; one that lacks what
+ * the precision needs is skipped, said so in the table. */
+static int setup_devices(const net_ctx *c, lsuv_instance *inst, const uint32_t *devices,
+                         uint32_t n_dev, device_state *ds, uint32_t *active) {
+    *active = 0;
+    for (uint32_t d = 0; d < n_dev; ++d) {
+        lsuv_status s = device_setup(inst, devices[d], c->net, c->initial, c->batch, c->precision,
+                                     c->o->conv_kernel, &ds[d]);
+        if (s == LSUV_ERROR_UNSUPPORTED) {
+            fprintf(c->table, "%-32.32s skipped: %s\n", ds[d].info ? ds[d].info->name : "?",
+                    lsuv_error_message());
+            device_state_free(&ds[d]);
+        } else if (s != LSUV_OK) {
+            fprintf(stderr, "lsuv-bench: %s: %s\n", c->sn->name, lsuv_error_message());
+            return EXIT_RUNTIME;
+        } else {
+            (*active)++;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Every pair of devices that ran the ordering: their largest differences. */
+static void compare_across(const net_ctx *c, const device_state *ds, uint32_t n_dev,
+                           lsuv_order ord) {
+    cJSON *across = cJSON_GetObjectItem(c->root, "across_devices");
+    for (uint32_t a = 0; a < n_dev; ++a)
+        for (uint32_t b = a + 1; ds[a].forward && b < n_dev; ++b) {
+            if (!ds[b].forward) continue;
+            double dm, dsd, dw;
+            compare_devices(c->net, &ds[a], &ds[b], ord, &dm, &dsd, &dw);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddItemToArray(across, e);
+            cJSON_AddStringToObject(e, "net", c->sn->name);
+            cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
+            cJSON_AddStringToObject(e, "order", lsuv_order_name(ord));
+            cJSON_AddStringToObject(e, "a", ds[a].info->name);
+            cJSON_AddStringToObject(e, "b", ds[b].info->name);
+            cJSON_AddNumberToObject(e, "max_mean_diff", dm);
+            cJSON_AddNumberToObject(e, "max_std_diff", dsd);
+            cJSON_AddNumberToObject(e, "max_weight_rel_diff", dw);
+            fprintf(c->table,
+                    "  across devices, %s: %s vs %s: mean %.2e, std %.2e, weights "
+                    "%.2e relative\n",
+                    lsuv_order_name(ord), ds[a].info->name, ds[b].info->name, dm, dsd, dw);
+        }
+}
+
+/* The network in one precision on every device: each ordering, the
+ * comparisons across devices, the plots and (fastai in fp32) the peer. */
+static int bench_precision(const net_ctx *c, lsuv_instance *inst, const uint32_t *devices,
+                           uint32_t n_dev, device_state *ds, bench_files *files) {
+    print_header(c);
+    uint32_t active = 0;
+    int code = setup_devices(c, inst, devices, n_dev, ds, &active);
+    bool first = true;
+    for (int ord = 0; !code && ord < LSUV_ORDER_COUNT; ++ord) {
+        if (!(c->o->orders & (1u << ord))) continue;
+        for (uint32_t d = 0; !code && d < n_dev; ++d)
+            if (ds[d].forward) code = bench_order(c, &ds[d], (lsuv_order)ord, first);
+        first = false;
+        if (!code) compare_across(c, ds, n_dev, (lsuv_order)ord);
+    }
+    if (!code && active) add_plots(c, ds, n_dev, files);
+    if (!code && active && c->o->peer && c->precision == LSUV_PRECISION_FP32 &&
+        strcmp(c->sn->name, "fastai") == 0)
+        bench_peer(c->net, c->initial, c->o, ds, n_dev, c->table,
+                   cJSON_GetObjectItem(c->root, "peers"));
+    for (uint32_t d = 0; d < n_dev; ++d) device_state_free(&ds[d]);
+    return code;
+}
+
 static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
                      const suite_options *o, const suite_net *sn, FILE *table, cJSON *root,
-                     bench_files *files) {
+                     bench_files *files, results_csv *csv) {
     lsuv_net *net = NULL;
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
@@ -552,67 +558,15 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
     if (s == LSUV_OK) s = lsuv_weights_init(net, LSUV_INIT_KAIMING, 0, &w);
     lsuv_input_options io = {.spec = sn->input, .batch = sn->batch, .normalize = sn->normalize};
     if (s == LSUV_OK) s = lsuv_input_load(&io, net, &batch);
+    int code = EXIT_OK;
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s: %s\n", sn->name, lsuv_error_message());
-        free(ds);
-        lsuv_weights_destroy(w);
-        lsuv_net_destroy(net);
-        return s == LSUV_ERROR_IO || s == LSUV_ERROR_PARSE || s == LSUV_ERROR_INVALID ? 2 : 1;
+        code = app_exit_code(s, APP_FAILED_INPUT);
     }
-    int code = 0;
-    cJSON *across = cJSON_GetObjectItem(root, "across_devices");
     for (int p = 0; !code && p < PRECISION_COUNT; ++p) {
         if (!(o->precisions & (1u << p))) continue;
-        net_ctx c = {sn, net, w, &batch, (lsuv_precision)p, o, table, root};
-        print_header(&c);
-        uint32_t active = 0;
-        for (uint32_t d = 0; !code && d < n_dev; ++d) {
-            s = device_setup(inst, devices[d], net, w, &batch, (lsuv_precision)p, o->conv_kernel,
-                             &ds[d]);
-            if (s == LSUV_ERROR_UNSUPPORTED) {
-                fprintf(table, "%-32.32s skipped: %s\n", ds[d].info ? ds[d].info->name : "?",
-                        lsuv_error_message());
-                device_state_free(&ds[d]);
-            } else if (s != LSUV_OK) {
-                fprintf(stderr, "lsuv-bench: %s: %s\n", sn->name, lsuv_error_message());
-                code = 1;
-            } else {
-                active++;
-            }
-        }
-        bool first = true;
-        for (int ord = 0; !code && ord < LSUV_ORDER_COUNT; ++ord) {
-            if (!(o->orders & (1u << ord))) continue;
-            for (uint32_t d = 0; !code && d < n_dev; ++d)
-                if (ds[d].forward) code = bench_order(&c, &ds[d], (lsuv_order)ord, first);
-            first = false;
-            for (uint32_t a = 0; !code && a < n_dev; ++a)
-                for (uint32_t b = a + 1; ds[a].forward && b < n_dev; ++b) {
-                    if (!ds[b].forward) continue;
-                    double dm, dsd, dw;
-                    compare_devices(net, &ds[a], &ds[b], (lsuv_order)ord, &dm, &dsd, &dw);
-                    cJSON *e = cJSON_CreateObject();
-                    cJSON_AddItemToArray(across, e);
-                    cJSON_AddStringToObject(e, "net", sn->name);
-                    cJSON_AddStringToObject(e, "precision", suite_precision_names[p]);
-                    cJSON_AddStringToObject(e, "order", lsuv_order_name((lsuv_order)ord));
-                    cJSON_AddStringToObject(e, "a", ds[a].info->name);
-                    cJSON_AddStringToObject(e, "b", ds[b].info->name);
-                    cJSON_AddNumberToObject(e, "max_mean_diff", dm);
-                    cJSON_AddNumberToObject(e, "max_std_diff", dsd);
-                    cJSON_AddNumberToObject(e, "max_weight_rel_diff", dw);
-                    fprintf(table,
-                            "  across devices, %s: %s vs %s: mean %.2e, std %.2e, weights "
-                            "%.2e relative\n",
-                            lsuv_order_name((lsuv_order)ord), ds[a].info->name, ds[b].info->name,
-                            dm, dsd, dw);
-                }
-        }
-        if (!code && active) add_plots(&c, ds, n_dev, files);
-        if (!code && active && o->peer && p == LSUV_PRECISION_FP32 &&
-            strcmp(sn->name, "fastai") == 0)
-            bench_peer(net, w, o, ds, n_dev, table, cJSON_GetObjectItem(root, "peers"));
-        for (uint32_t d = 0; d < n_dev; ++d) device_state_free(&ds[d]);
+        net_ctx c = {sn, net, w, &batch, (lsuv_precision)p, o, table, root, csv};
+        code = bench_precision(&c, inst, devices, n_dev, ds, files);
     }
     free(ds);
     lsuv_batch_free(&batch);
@@ -622,13 +576,14 @@ static int bench_net(lsuv_instance *inst, const uint32_t *devices, uint32_t n_de
 }
 
 int bench_suite(lsuv_instance *inst, const uint32_t *devices, uint32_t n_dev,
-                const suite_options *o, FILE *table, cJSON *root, bench_files *files) {
+                const suite_options *o, FILE *table, cJSON *root, bench_files *files,
+                results_csv *csv) {
     cJSON_AddArrayToObject(root, "compiles");
     cJSON_AddArrayToObject(root, "lsuv");
     cJSON_AddArrayToObject(root, "peers");
     cJSON_AddArrayToObject(root, "across_devices");
-    int code = 0;
+    int code = EXIT_OK;
     for (uint32_t n = 0; !code && n < o->n_nets; ++n)
-        code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files);
+        code = bench_net(inst, devices, n_dev, o, &o->nets[n], table, root, files, csv);
     return code;
 }

@@ -35,6 +35,16 @@ enum { METHOD_COUNT = 3, PRECISION_COUNT = 2 };
 extern const char *const suite_method_names[METHOD_COUNT];
 extern const char *const suite_precision_names[PRECISION_COUNT];
 
+/* Per layer: errors in units of FLT_EPSILON, of the mean relative to the
+ * reference's std (after LSUV the mean is near 0) and of the std relative to
+ * itself. */
+typedef struct layer_error {
+    double engine_mean, engine_std; /* engine's against the fp64 forward */
+    double method_mean[METHOD_COUNT], method_std[METHOD_COUNT]; /* against fp64 of the output */
+} layer_error;
+
+typedef struct results_csv results_csv; /* output.h */
+
 typedef struct suite_options {
     const suite_net *nets;
     uint32_t n_nets;
@@ -49,9 +59,11 @@ typedef struct suite_options {
 } suite_options;
 
 /* Runs the suite on the devices; prints rows to table and progress lines
- * to stderr; adds "compiles", "lsuv", "peers" and "across_devices" to root
- * and the SVG plots to files. Returns 0 or an exit code after saying why. */
+ * to stderr; adds "compiles", "lsuv", "peers" and "across_devices" to root,
+ * the SVG plots to files and each case's layers to csv. Returns 0 or an
+ * exit code after saying why. */
 int bench_suite(lsuv_instance *instance, const uint32_t *devices, uint32_t n_devices,
-                const suite_options *options, FILE *table, cJSON *root, bench_files *files);
+                const suite_options *options, FILE *table, cJSON *root, bench_files *files,
+                results_csv *csv);
 
 #endif

@@ -1,6 +1,7 @@
 #include "timing.h"
 
-#include "lsuv/clock.h"
+#include "app/exit_codes.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 
@@ -32,11 +33,11 @@ lsuv_status time_cases(lsuv_device *dev, uint32_t repeats, bench_case *cases, ui
 
 int bench_fail(lsuv_device *dev, lsuv_status s) {
     fprintf(stderr, "lsuv-bench: %s: %s\n", lsuv_device_get_info(dev)->name, lsuv_error_message());
-    return s == LSUV_ERROR_UNSUPPORTED ? 2 : 1;
+    return app_exit_code(s, APP_FAILED_DEVICE);
 }
 
 int bench_zero_time(lsuv_device *dev) {
     fprintf(stderr, "lsuv-bench: %s reported a zero GPU time; its timestamps cannot be used\n",
             lsuv_device_get_info(dev)->name);
-    return 1;
+    return EXIT_RUNTIME;
 }

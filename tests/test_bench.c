@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "support/spawn.h"
 
 TestSuite(bench, .timeout = 900);

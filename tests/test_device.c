@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "lsuv/device.h"
-#include "lsuv/file.h"
 #include "lsuv/stats.h"
 #include "support/gpu.h"
 

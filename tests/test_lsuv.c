@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "lsuv/lsuv.h"
 #include "support/gpu.h"
 #include "support/spawn.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "lsuv/net.h"
 #include "lsuv/weights.h"
 

@@ -1,22 +1,15 @@
-/* The command line's shared pieces: options, exit codes, failure reports. */
+/* The command line's options and its entry points. */
 #ifndef LSUV_CLI_H
 #define LSUV_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/fail.h"
 #include "lsuv/device.h"
 #include "lsuv/forward.h"
 #include "lsuv/input.h"
 #include "lsuv/weights.h"
-
-/* Exit codes. */
-enum {
-    EXIT_OK = 0,
-    EXIT_RUNTIME = 1, /* a Vulkan call, memory or writing a file failed */
-    EXIT_USAGE = 2,   /* bad arguments or input; no loader or device */
-    EXIT_HAZARD = 3,  /* LSUV stopped at a dead, non-finite or diverging layer */
-};
 
 typedef struct options {
     bool list_devices, validate, summary, normalize, bn_strip;
@@ -36,13 +29,6 @@ typedef struct options {
     bool fp16; /* --precision fp16 */
     lsuv_conv_kernel conv_kernel;
 } options;
-
-/* Prints "lsuv-vk: <the library's message>" and returns the exit code for
- * the status: bad input and missing devices give EXIT_USAGE. */
-int cli_fail(lsuv_status status);
-/* The same for a failure while reading what the user named: any error but
- * running out of memory is bad input. */
-int cli_fail_input(lsuv_status status);
 
 /* relu(normal(0, 1)) on each selected device, against the fp64 reference. */
 int stats_demo(lsuv_instance *instance, const options *o, const uint32_t *indices, uint32_t count);

@@ -1,12 +1,11 @@
 #include "cli/devices_print.h"
-#include "cli/cli.h"
 #include "cli/outputs.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lsuv/report.h"
+#include "app/json.h"
 
 static const char *yes_no(bool b) {
     return b ? "yes" : "no";
@@ -43,15 +42,9 @@ int devices_print_json(const lsuv_instance *inst, const char *path) {
     if (!array) return -1;
     for (uint32_t i = 0; i < lsuv_instance_device_count(inst); ++i) {
         const lsuv_device_info *d = lsuv_instance_device_info(inst, i);
-        cJSON *o = lsuv_device_info_json(d);
+        cJSON *o = app_device_info_json(d);
         if (!o) break;
         cJSON_AddItemToArray(array, o);
     }
-    return cli_write_json(array, path);
-}
-
-int cli_write_json(cJSON *root, const char *path) {
-    outputs set = {0};
-    outputs_add_json(&set, "--json", path, root);
-    return outputs_commit(&set);
+    return outputs_write_json(array, "--json", path);
 }

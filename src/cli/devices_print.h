@@ -11,9 +11,4 @@ void devices_print_text(const lsuv_instance *instance, FILE *out);
  * output). Returns an exit code, having said why on failure. */
 int devices_print_json(const lsuv_instance *instance, const char *path);
 
-typedef struct cJSON cJSON;
-/* Writes root, formatted, to path ("-": standard output) and frees it.
- * Returns an exit code, having said why on failure. */
-int cli_write_json(cJSON *root, const char *path);
-
 #endif

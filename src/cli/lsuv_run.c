@@ -2,7 +2,6 @@
  * device, from identical initial weights; then the reports. Nothing is
  * written unless every run finished clean. */
 #include "cli/cli.h"
-#include "cli/devices_print.h"
 #include "cli/outputs.h"
 #include "cli/report.h"
 #include "lsuv/lsuv.h"
@@ -57,6 +56,47 @@ static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, co
     return s;
 }
 
+/* Says where and why LSUV stopped; returns EXIT_HAZARD. */
+static int report_hazard(const lsuv_net *net, const lsuv_run *run) {
+    const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
+    static const char *why[] = {
+        "", "is dead (std 0: every output finite and equal)",
+        "produced NaN or Inf (non-finite values in its output)",
+        "diverged (its weight scale left the finite numbers)",
+        "overflowed fp32 (every output finite, but their variance beyond fp32)"};
+    fprintf(stderr, "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
+            lsuv_order_name(run->order), l->index, lsuv_layer_type_name(net->layers[l->index].type),
+            why[run->hazard], l->mean, l->std);
+    return EXIT_HAZARD;
+}
+
+/* The weights a run ended with, read back: checked against the fp64
+ * reference (--verify, into *verify) and copied into kept (when not NULL). */
+static int read_final(const options *o, const lsuv_net *net, const lsuv_weights *w,
+                      const lsuv_batch *batch, lsuv_forward *f, const lsuv_run *run, double *verify,
+                      lsuv_weights *kept) {
+    lsuv_weights *final = NULL;
+    lsuv_status s = lsuv_weights_create(net, &final);
+    if (s == LSUV_OK) {
+        for (uint32_t i = 0; i < net->n_layers; ++i)
+            final->layers[i].has_sub = w->layers[i].has_sub;
+        s = lsuv_forward_weights_read(f, final);
+    }
+    if (s == LSUV_OK && o->verify) s = verify_run(net, final, batch, run, verify);
+    if (s == LSUV_OK && kept) {
+        for (uint32_t i = 0; i < net->n_layers; ++i) {
+            lsuv_layer_params *to = &kept->layers[i], *from = &final->layers[i];
+            if (!to->weight) continue;
+            memcpy(to->weight, from->weight, to->weight_count * 4);
+            memcpy(to->bias, from->bias, to->bias_count * 4);
+            to->sub = from->sub;
+            to->has_sub = from->has_sub;
+        }
+    }
+    lsuv_weights_destroy(final);
+    return s == LSUV_OK ? EXIT_OK : cli_fail(s);
+}
+
 static int run_device(const options *o, lsuv_instance *inst, uint32_t index, const lsuv_net *net,
                       const lsuv_weights *w, const lsuv_batch *batch, report_device *rd,
                       lsuv_weights *kept) {
@@ -95,44 +135,13 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
         }
         rd->n_runs++;
         if (run->hazard != LSUV_HAZARD_NONE) {
-            const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
-            static const char *why[] = {
-                "", "is dead (std 0: every output finite and equal)",
-                "produced NaN or Inf (non-finite values in its output)",
-                "diverged (its weight scale left the finite numbers)",
-                "overflowed fp32 (every output finite, but their variance beyond fp32)"};
-            fprintf(stderr,
-                    "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
-                    lsuv_order_name(run->order), l->index,
-                    lsuv_layer_type_name(net->layers[l->index].type), why[run->hazard], l->mean,
-                    l->std);
-            code = EXIT_HAZARD;
+            code = report_hazard(net, run);
             break;
         }
         bool keep = kept && (int)order == o->keep;
-        if ((o->verify || keep) && code == EXIT_OK) {
-            lsuv_weights *final = NULL;
-            s = lsuv_weights_create(net, &final);
-            if (s == LSUV_OK) {
-                for (uint32_t i = 0; i < net->n_layers; ++i)
-                    final->layers[i].has_sub = w->layers[i].has_sub;
-                s = lsuv_forward_weights_read(f, final);
-            }
-            if (s == LSUV_OK && o->verify)
-                s = verify_run(net, final, batch, run, &rd->verify[rd->n_runs - 1]);
-            if (s == LSUV_OK && keep) {
-                for (uint32_t i = 0; i < net->n_layers; ++i) {
-                    lsuv_layer_params *to = &kept->layers[i], *from = &final->layers[i];
-                    if (!to->weight) continue;
-                    memcpy(to->weight, from->weight, to->weight_count * 4);
-                    memcpy(to->bias, from->bias, to->bias_count * 4);
-                    to->sub = from->sub;
-                    to->has_sub = from->has_sub;
-                }
-            }
-            lsuv_weights_destroy(final);
-            if (s != LSUV_OK) code = cli_fail(s);
-        }
+        if (o->verify || keep)
+            code = read_final(o, net, w, batch, f, run, &rd->verify[rd->n_runs - 1],
+                              keep ? kept : NULL);
     }
     lsuv_forward_destroy(f);
     lsuv_device_destroy(dev);
@@ -143,8 +152,15 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
 static int report_and_write(const options *o, const lsuv_net *net, const lsuv_batch *batch,
                             const report_device *devices, uint32_t selected,
                             const lsuv_weights *kept, bool write) {
+    report_options ro = {.json = o->json,
+                         .csv = o->csv,
+                         .trace = o->trace,
+                         .plot = o->plot,
+                         .input = o->input,
+                         .seed = o->seed,
+                         .verify = o->verify};
     report r = {
-        .net = net, .batch = batch, .options = o, .devices = devices, .n_devices = selected};
+        .net = net, .batch = batch, .options = &ro, .devices = devices, .n_devices = selected};
     FILE *text = outputs_text_stream(o);
     report_table(&r, text);
     if (!write) return EXIT_OK;

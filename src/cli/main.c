@@ -1,9 +1,10 @@
 /* lsuv-vk: the command line. Only src/cli prints and exits. */
+#include "app/parse.h"
 #include "cli/cli.h"
 #include "cli/devices_print.h"
+#include "cli/fail.h"
 #include "cli/outputs.h"
 #include "lsuv/lsuv.h"
-#include "lsuv/parse.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -69,31 +70,8 @@ static const char usage[] =
     "or input, no Vulkan loader, or no matching device; 3 LSUV stopped at a dead,\n"
     "NaN or diverging layer (nothing is written then).\n";
 
-int cli_fail(lsuv_status s) {
-    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
-    switch (s) {
-    case LSUV_OK:
-        return EXIT_OK;
-    case LSUV_ERROR_NO_LOADER:
-    case LSUV_ERROR_NO_DEVICE:
-    case LSUV_ERROR_MISSING_LAYER:
-    case LSUV_ERROR_INVALID:
-    case LSUV_ERROR_PARSE:
-        return EXIT_USAGE;
-    default:
-        return EXIT_RUNTIME;
-    }
-}
-
-int cli_fail_input(lsuv_status s) {
-    int code = cli_fail(s);
-    return s == LSUV_ERROR_OUT_OF_MEMORY ? code : EXIT_USAGE;
-}
-
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
-    if (lsuv_parse_u64(flag, text, min, out) == LSUV_OK) return 0;
-    fprintf(stderr, "lsuv-vk: %s\n", lsuv_error_message());
-    return -1;
+    return app_parse_u64("lsuv-vk", flag, text, min, out) ? 0 : -1;
 }
 
 /* What a long option's value is, for the message when it is missing. */
@@ -141,268 +119,317 @@ static int bad_option(const struct option *longs, const char *word) {
     return EXIT_USAGE;
 }
 
-/* Returns EXIT_OK, EXIT_USAGE, or -1 after --help or --version. */
-static int parse_args(int argc, char **argv, options *o) {
-    enum {
-        OPT_LIST = 256,
-        OPT_JSON,
-        OPT_DEVICE,
-        OPT_COUNT,
-        OPT_SEED,
-        OPT_VALIDATE,
-        OPT_LAYERS,
-        OPT_SUMMARY,
-        OPT_BN,
-        OPT_INIT,
-        OPT_WEIGHTS_IN,
-        OPT_SAVE,
-        OPT_INPUT,
-        OPT_BATCH,
-        OPT_NORMALIZE,
-        OPT_ORDER,
-        OPT_MEAN_PARAM,
-        OPT_TOL,
-        OPT_TOL_MEAN,
-        OPT_TOL_STD,
-        OPT_MAX_ITERS,
-        OPT_CSV,
-        OPT_TRACE,
-        OPT_PLOT,
-        OPT_KEEP,
-        OPT_VERIFY,
-        OPT_PRECISION,
-        OPT_CONV_KERNEL,
-    };
-    static const struct option longs[] = {
-        {"list-devices", no_argument, 0, OPT_LIST},
-        {"json", optional_argument, 0, OPT_JSON},
-        {"device", required_argument, 0, OPT_DEVICE},
-        {"count", required_argument, 0, OPT_COUNT},
-        {"seed", required_argument, 0, OPT_SEED},
-        {"validate", no_argument, 0, OPT_VALIDATE},
-        {"layers", required_argument, 0, OPT_LAYERS},
-        {"summary", no_argument, 0, OPT_SUMMARY},
-        {"bn", required_argument, 0, OPT_BN},
-        {"init", required_argument, 0, OPT_INIT},
-        {"weights-in", required_argument, 0, OPT_WEIGHTS_IN},
-        {"save-weights", required_argument, 0, OPT_SAVE},
-        {"input", required_argument, 0, OPT_INPUT},
-        {"batch", required_argument, 0, OPT_BATCH},
-        {"normalize", no_argument, 0, OPT_NORMALIZE},
-        {"order", required_argument, 0, OPT_ORDER},
-        {"mean-param", required_argument, 0, OPT_MEAN_PARAM},
-        {"tol", required_argument, 0, OPT_TOL},
-        {"tol-mean", required_argument, 0, OPT_TOL_MEAN},
-        {"tol-std", required_argument, 0, OPT_TOL_STD},
-        {"max-iters", required_argument, 0, OPT_MAX_ITERS},
-        {"csv", required_argument, 0, OPT_CSV},
-        {"trace", required_argument, 0, OPT_TRACE},
-        {"plot", required_argument, 0, OPT_PLOT},
-        {"keep", required_argument, 0, OPT_KEEP},
-        {"verify", no_argument, 0, OPT_VERIFY},
-        {"precision", required_argument, 0, OPT_PRECISION},
-        {"conv-kernel", required_argument, 0, OPT_CONV_KERNEL},
-        {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0},
-    };
-    *o = (options){.count = 1u << 22,
-                   .init = LSUV_INIT_KAIMING,
-                   .orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST,
-                   .tol_mean = 1e-3,
-                   .tol_std = 1e-3,
-                   .max_iters = 50,
-                   .keep = LSUV_ORDER_STD_FIRST};
-    lsuv_order order;
-    bool keep_given = false;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_LIST:
-            o->list_devices = true;
-            break;
-        case OPT_JSON:
-            /* --json alone writes to standard output; a following word that is
-             * not an option (or is '-') names the file. */
-            o->json = optarg ? optarg : "-";
-            if (!optarg && optind < argc &&
-                (argv[optind][0] != '-' || strcmp(argv[optind], "-") == 0))
-                o->json = argv[optind++];
-            break;
-        case OPT_DEVICE:
-            /* The library reads an empty selector as "the default device";
-             * typed out, it is more likely an unset shell variable. */
-            if (!*optarg) {
-                fprintf(stderr, "lsuv-vk: --device needs a selector (%s), not an empty word\n",
-                        value_hint("device"));
-                return EXIT_USAGE;
-            }
-            o->device = optarg;
-            break;
-        case OPT_COUNT:
-            if (parse_u64("--count", optarg, 1, &o->count)) return EXIT_USAGE;
-            break;
-        case OPT_SEED:
-            if (parse_u64("--seed", optarg, 0, &o->seed)) return EXIT_USAGE;
-            break;
-        case OPT_VALIDATE:
-            o->validate = true;
-            break;
-        case OPT_LAYERS:
-            o->layers = optarg;
-            break;
-        case OPT_SUMMARY:
-            o->summary = true;
-            break;
-        case OPT_BN:
-            if (strcmp(optarg, "strip") != 0) {
-                fprintf(stderr, "lsuv-vk: --bn expects 'strip', got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            o->bn_strip = true;
-            break;
-        case OPT_INIT:
-            if (!lsuv_init_from_name(optarg, &o->init)) {
-                fprintf(stderr,
-                        "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal or "
-                        "darknet, got '%s'\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_WEIGHTS_IN:
-            o->weights_in = optarg;
-            break;
-        case OPT_SAVE:
-            o->save_weights = optarg;
-            break;
-        case OPT_INPUT:
-            o->input = optarg;
-            break;
-        case OPT_BATCH:
-            if (parse_u64("--batch", optarg, 1, &o->batch)) return EXIT_USAGE;
-            if (o->batch > (1u << 24)) {
-                fprintf(stderr, "lsuv-vk: --batch %s is more than 16777216 samples\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_NORMALIZE:
-            o->normalize = true;
-            break;
-        case OPT_ORDER:
-            if (strcmp(optarg, "both") == 0) {
-                o->orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST;
-            } else if (strcmp(optarg, "all") == 0) {
-                o->orders = (1u << LSUV_ORDER_COUNT) - 1;
-            } else if (strcmp(optarg, "none") == 0) {
-                o->orders = 0;
-            } else if (lsuv_order_from_name(optarg, &order)) {
-                o->orders = 1u << order;
-            } else {
-                fprintf(stderr,
-                        "lsuv-vk: --order expects mean-first, std-first, alternating, joint, "
-                        "std-only, both, all or none, got '%s'\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_KEEP:
-            if (!lsuv_order_from_name(optarg, &order)) {
-                fprintf(stderr, "lsuv-vk: --keep expects an ordering such as std-first, got '%s'\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            o->keep = (int)order;
-            keep_given = true;
-            break;
-        case OPT_MEAN_PARAM:
-            if (strcmp(optarg, "sub") && strcmp(optarg, "bias")) {
-                fprintf(stderr, "lsuv-vk: --mean-param expects sub or bias, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            o->mean_param = strcmp(optarg, "bias") == 0 ? LSUV_MEAN_BIAS : LSUV_MEAN_SUB;
-            break;
-        case OPT_TOL:
-        case OPT_TOL_MEAN:
-        case OPT_TOL_STD: {
-            char *end = NULL;
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end || !(v > 0) || v >= 1) {
-                fprintf(stderr, "lsuv-vk: %s expects a number between 0 and 1, got '%s'\n",
-                        c == OPT_TOL        ? "--tol"
-                        : c == OPT_TOL_MEAN ? "--tol-mean"
-                                            : "--tol-std",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            if (c != OPT_TOL_STD) o->tol_mean = v;
-            if (c != OPT_TOL_MEAN) o->tol_std = v;
-            break;
+/* Each long option; getopt_long returns OPT_BASE plus it, above any character. */
+enum { OPT_BASE = 256 };
+enum {
+    OPT_LIST,
+    OPT_JSON,
+    OPT_DEVICE,
+    OPT_COUNT,
+    OPT_SEED,
+    OPT_VALIDATE,
+    OPT_LAYERS,
+    OPT_SUMMARY,
+    OPT_BN,
+    OPT_INIT,
+    OPT_WEIGHTS_IN,
+    OPT_SAVE,
+    OPT_INPUT,
+    OPT_BATCH,
+    OPT_NORMALIZE,
+    OPT_ORDER,
+    OPT_MEAN_PARAM,
+    OPT_TOL,
+    OPT_TOL_MEAN,
+    OPT_TOL_STD,
+    OPT_MAX_ITERS,
+    OPT_CSV,
+    OPT_TRACE,
+    OPT_PLOT,
+    OPT_KEEP,
+    OPT_VERIFY,
+    OPT_PRECISION,
+    OPT_CONV_KERNEL,
+    OPT_END,
+};
+
+static const struct option longs[] = {
+    {"list-devices", no_argument, 0, OPT_BASE + OPT_LIST},
+    {"json", optional_argument, 0, OPT_BASE + OPT_JSON},
+    {"device", required_argument, 0, OPT_BASE + OPT_DEVICE},
+    {"count", required_argument, 0, OPT_BASE + OPT_COUNT},
+    {"seed", required_argument, 0, OPT_BASE + OPT_SEED},
+    {"validate", no_argument, 0, OPT_BASE + OPT_VALIDATE},
+    {"layers", required_argument, 0, OPT_BASE + OPT_LAYERS},
+    {"summary", no_argument, 0, OPT_BASE + OPT_SUMMARY},
+    {"bn", required_argument, 0, OPT_BASE + OPT_BN},
+    {"init", required_argument, 0, OPT_BASE + OPT_INIT},
+    {"weights-in", required_argument, 0, OPT_BASE + OPT_WEIGHTS_IN},
+    {"save-weights", required_argument, 0, OPT_BASE + OPT_SAVE},
+    {"input", required_argument, 0, OPT_BASE + OPT_INPUT},
+    {"batch", required_argument, 0, OPT_BASE + OPT_BATCH},
+    {"normalize", no_argument, 0, OPT_BASE + OPT_NORMALIZE},
+    {"order", required_argument, 0, OPT_BASE + OPT_ORDER},
+    {"mean-param", required_argument, 0, OPT_BASE + OPT_MEAN_PARAM},
+    {"tol", required_argument, 0, OPT_BASE + OPT_TOL},
+    {"tol-mean", required_argument, 0, OPT_BASE + OPT_TOL_MEAN},
+    {"tol-std", required_argument, 0, OPT_BASE + OPT_TOL_STD},
+    {"max-iters", required_argument, 0, OPT_BASE + OPT_MAX_ITERS},
+    {"csv", required_argument, 0, OPT_BASE + OPT_CSV},
+    {"trace", required_argument, 0, OPT_BASE + OPT_TRACE},
+    {"plot", required_argument, 0, OPT_BASE + OPT_PLOT},
+    {"keep", required_argument, 0, OPT_BASE + OPT_KEEP},
+    {"verify", no_argument, 0, OPT_BASE + OPT_VERIFY},
+    {"precision", required_argument, 0, OPT_BASE + OPT_PRECISION},
+    {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0},
+};
+
+/* What the handlers share: the options being filled in, and what the checks
+ * after the last option need to know. */
+typedef struct parse_state {
+    options *o;
+    bool keep_given;
+    int argc;
+    char **argv;
+} parse_state;
+
+/* Each handler takes one option of its group and returns EXIT_OK, or
+ * EXIT_USAGE having said why. */
+typedef int (*option_handler)(parse_state *st, int opt, const char *arg);
+
+/* --list-devices, --device, --count, --validate. */
+static int device_option(parse_state *st, int opt, const char *arg) {
+    options *o = st->o;
+    switch (opt) {
+    case OPT_LIST:
+        o->list_devices = true;
+        break;
+    case OPT_DEVICE:
+        /* The library reads an empty selector as "the default device";
+         * typed out, it is more likely an unset shell variable. */
+        if (!*arg) {
+            fprintf(stderr, "lsuv-vk: --device needs a selector (%s), not an empty word\n",
+                    value_hint("device"));
+            return EXIT_USAGE;
         }
-        case OPT_MAX_ITERS:
-            if (parse_u64("--max-iters", optarg, 1, &o->max_iters)) return EXIT_USAGE;
-            if (o->max_iters > 10000) {
-                fprintf(stderr, "lsuv-vk: --max-iters %s is more than 10000\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_CSV:
-            o->csv = optarg;
-            break;
-        case OPT_TRACE:
-            o->trace = optarg;
-            break;
-        case OPT_PLOT:
-            o->plot = optarg;
-            break;
-        case OPT_VERIFY:
-            o->verify = true;
-            break;
-        case OPT_PRECISION:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16")) {
-                fprintf(stderr, "lsuv-vk: --precision expects fp32 or fp16, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            o->fp16 = strcmp(optarg, "fp16") == 0;
-            break;
-        case OPT_CONV_KERNEL:
-            if (!lsuv_conv_kernel_from_name(optarg, &o->conv_kernel)) {
-                fprintf(stderr,
-                        "lsuv-vk: --conv-kernel expects auto, storage, uniform or texel, got "
-                        "'%s'\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return -1;
-        case 'V':
-            printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit());
-            return -1;
-        default:
-            return bad_option(longs, argv[optind - 1]);
-        }
+        o->device = arg;
+        break;
+    case OPT_COUNT:
+        if (parse_u64("--count", arg, 1, &o->count)) return EXIT_USAGE;
+        break;
+    default: /* OPT_VALIDATE */
+        o->validate = true;
+        break;
     }
-    if (optind < argc) {
-        fprintf(stderr, "lsuv-vk: unexpected argument '%s'; try 'lsuv-vk --help'\n", argv[optind]);
+    return EXIT_OK;
+}
+
+/* The network, its weights and its input batch. */
+static int network_option(parse_state *st, int opt, const char *arg) {
+    options *o = st->o;
+    switch (opt) {
+    case OPT_SEED:
+        return parse_u64("--seed", arg, 0, &o->seed) ? EXIT_USAGE : EXIT_OK;
+    case OPT_LAYERS:
+        o->layers = arg;
+        break;
+    case OPT_SUMMARY:
+        o->summary = true;
+        break;
+    case OPT_BN:
+        if (strcmp(arg, "strip") != 0) {
+            fprintf(stderr, "lsuv-vk: --bn expects 'strip', got '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        o->bn_strip = true;
+        break;
+    case OPT_INIT:
+        if (!lsuv_init_from_name(arg, &o->init)) {
+            fprintf(stderr,
+                    "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal or "
+                    "darknet, got '%s'\n",
+                    arg);
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_WEIGHTS_IN:
+        o->weights_in = arg;
+        break;
+    case OPT_INPUT:
+        o->input = arg;
+        break;
+    case OPT_BATCH:
+        if (parse_u64("--batch", arg, 1, &o->batch)) return EXIT_USAGE;
+        if (o->batch > (1u << 24)) {
+            fprintf(stderr, "lsuv-vk: --batch %s is more than 16777216 samples\n", arg);
+            return EXIT_USAGE;
+        }
+        break;
+    default: /* OPT_NORMALIZE */
+        o->normalize = true;
+        break;
+    }
+    return EXIT_OK;
+}
+
+/* --order and --keep: which orderings run, and whose weights are saved. */
+static int order_option(parse_state *st, int opt, const char *arg) {
+    options *o = st->o;
+    lsuv_order order;
+    if (opt == OPT_KEEP) {
+        if (!lsuv_order_from_name(arg, &order)) {
+            fprintf(stderr, "lsuv-vk: --keep expects an ordering such as std-first, got '%s'\n",
+                    arg);
+            return EXIT_USAGE;
+        }
+        o->keep = (int)order;
+        st->keep_given = true;
+    } else if (strcmp(arg, "both") == 0) {
+        o->orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST;
+    } else if (strcmp(arg, "all") == 0) {
+        o->orders = (1u << LSUV_ORDER_COUNT) - 1;
+    } else if (strcmp(arg, "none") == 0) {
+        o->orders = 0;
+    } else if (lsuv_order_from_name(arg, &order)) {
+        o->orders = 1u << order;
+    } else {
+        fprintf(stderr,
+                "lsuv-vk: --order expects mean-first, std-first, alternating, joint, "
+                "std-only, both, all or none, got '%s'\n",
+                arg);
         return EXIT_USAGE;
     }
-    const char *needs_layers = o->summary        ? "--summary"
-                               : o->bn_strip     ? "--bn"
-                               : o->weights_in   ? "--weights-in"
-                               : o->save_weights ? "--save-weights"
-                               : o->input        ? "--input"
-                               : o->batch        ? "--batch"
-                               : o->normalize    ? "--normalize"
-                                                 : NULL;
-    if (!needs_layers && o->fp16) needs_layers = "--precision";
-    if (!needs_layers && o->conv_kernel != LSUV_CONV_AUTO) needs_layers = "--conv-kernel";
-    if (!needs_layers && (o->csv || o->trace || o->plot || o->verify))
-        needs_layers = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
-    if (needs_layers && !o->layers) {
-        fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs_layers);
+    return EXIT_OK;
+}
+
+/* How LSUV runs: its mean parameter, tolerances, cap, precision and kernels. */
+static int lsuv_option(parse_state *st, int opt, const char *arg) {
+    options *o = st->o;
+    switch (opt) {
+    case OPT_MEAN_PARAM:
+        if (strcmp(arg, "sub") && strcmp(arg, "bias")) {
+            fprintf(stderr, "lsuv-vk: --mean-param expects sub or bias, got '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        o->mean_param = strcmp(arg, "bias") == 0 ? LSUV_MEAN_BIAS : LSUV_MEAN_SUB;
+        break;
+    case OPT_TOL:
+    case OPT_TOL_MEAN:
+    case OPT_TOL_STD: {
+        char *end = NULL;
+        double v = strtod(arg, &end);
+        if (end == arg || *end || !(v > 0) || v >= 1) {
+            fprintf(stderr, "lsuv-vk: %s expects a number between 0 and 1, got '%s'\n",
+                    opt == OPT_TOL        ? "--tol"
+                    : opt == OPT_TOL_MEAN ? "--tol-mean"
+                                          : "--tol-std",
+                    arg);
+            return EXIT_USAGE;
+        }
+        if (opt != OPT_TOL_STD) o->tol_mean = v;
+        if (opt != OPT_TOL_MEAN) o->tol_std = v;
+        break;
+    }
+    case OPT_MAX_ITERS:
+        if (parse_u64("--max-iters", arg, 1, &o->max_iters)) return EXIT_USAGE;
+        if (o->max_iters > 10000) {
+            fprintf(stderr, "lsuv-vk: --max-iters %s is more than 10000\n", arg);
+            return EXIT_USAGE;
+        }
+        break;
+    case OPT_PRECISION:
+        if (strcmp(arg, "fp32") && strcmp(arg, "fp16")) {
+            fprintf(stderr, "lsuv-vk: --precision expects fp32 or fp16, got '%s'\n", arg);
+            return EXIT_USAGE;
+        }
+        o->fp16 = strcmp(arg, "fp16") == 0;
+        break;
+    default: /* OPT_CONV_KERNEL */
+        if (!lsuv_conv_kernel_from_name(arg, &o->conv_kernel)) {
+            fprintf(stderr,
+                    "lsuv-vk: --conv-kernel expects auto, storage, uniform or texel, got "
+                    "'%s'\n",
+                    arg);
+            return EXIT_USAGE;
+        }
+        break;
+    }
+    return EXIT_OK;
+}
+
+/* What is written: --json, --csv, --trace, --plot, --save-weights, --verify. */
+static int output_option(parse_state *st, int opt, const char *arg) {
+    options *o = st->o;
+    switch (opt) {
+    case OPT_JSON:
+        /* --json alone writes to standard output; a following word that is
+         * not an option (or is '-') names the file. */
+        o->json = arg ? arg : "-";
+        if (!arg && optind < st->argc &&
+            (st->argv[optind][0] != '-' || strcmp(st->argv[optind], "-") == 0))
+            o->json = st->argv[optind++];
+        break;
+    case OPT_SAVE:
+        o->save_weights = arg;
+        break;
+    case OPT_CSV:
+        o->csv = arg;
+        break;
+    case OPT_TRACE:
+        o->trace = arg;
+        break;
+    case OPT_PLOT:
+        o->plot = arg;
+        break;
+    default: /* OPT_VERIFY */
+        o->verify = true;
+        break;
+    }
+    return EXIT_OK;
+}
+
+/* A line per group of options: packed by the formatter, the groups would blur. */
+/* clang-format off */
+static const option_handler handlers[OPT_END] = {
+    [OPT_LIST] = device_option, [OPT_DEVICE] = device_option, [OPT_COUNT] = device_option,
+    [OPT_VALIDATE] = device_option,
+    [OPT_SEED] = network_option, [OPT_LAYERS] = network_option, [OPT_SUMMARY] = network_option,
+    [OPT_BN] = network_option, [OPT_INIT] = network_option, [OPT_WEIGHTS_IN] = network_option,
+    [OPT_INPUT] = network_option, [OPT_BATCH] = network_option, [OPT_NORMALIZE] = network_option,
+    [OPT_ORDER] = order_option, [OPT_KEEP] = order_option,
+    [OPT_MEAN_PARAM] = lsuv_option, [OPT_TOL] = lsuv_option, [OPT_TOL_MEAN] = lsuv_option,
+    [OPT_TOL_STD] = lsuv_option, [OPT_MAX_ITERS] = lsuv_option, [OPT_PRECISION] = lsuv_option,
+    [OPT_CONV_KERNEL] = lsuv_option,
+    [OPT_JSON] = output_option, [OPT_SAVE] = output_option, [OPT_CSV] = output_option,
+    [OPT_TRACE] = output_option, [OPT_PLOT] = output_option, [OPT_VERIFY] = output_option,
+};
+/* clang-format on */
+
+/* The first option given that only means something with --layers, or NULL. */
+static const char *needs_layers(const options *o) {
+    const char *needs = o->summary        ? "--summary"
+                        : o->bn_strip     ? "--bn"
+                        : o->weights_in   ? "--weights-in"
+                        : o->save_weights ? "--save-weights"
+                        : o->input        ? "--input"
+                        : o->batch        ? "--batch"
+                        : o->normalize    ? "--normalize"
+                                          : NULL;
+    if (!needs && o->fp16) needs = "--precision";
+    if (!needs && o->conv_kernel != LSUV_CONV_AUTO) needs = "--conv-kernel";
+    if (!needs && (o->csv || o->trace || o->plot || o->verify))
+        needs = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
+    return needs;
+}
+
+/* Options that are fine alone but not together. */
+static int check_combinations(const options *o, bool keep_given) {
+    const char *needs = needs_layers(o);
+    if (needs && !o->layers) {
+        fprintf(stderr, "lsuv-vk: %s goes with --layers NET.cfg\n", needs);
         return EXIT_USAGE;
     }
     if (keep_given && !o->save_weights) {
@@ -420,6 +447,39 @@ static int parse_args(int argc, char **argv, options *o) {
         return EXIT_USAGE;
     }
     return EXIT_OK;
+}
+
+/* Returns EXIT_OK, EXIT_USAGE, or -1 after --help or --version. */
+static int parse_args(int argc, char **argv, options *o) {
+    *o = (options){.count = 1u << 22,
+                   .init = LSUV_INIT_KAIMING,
+                   .orders = 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST,
+                   .tol_mean = 1e-3,
+                   .tol_std = 1e-3,
+                   .max_iters = 50,
+                   .keep = LSUV_ORDER_STD_FIRST};
+    parse_state st = {.o = o, .argc = argc, .argv = argv};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
+        if (c >= OPT_BASE && c < OPT_BASE + OPT_END) {
+            int code = handlers[c - OPT_BASE](&st, c - OPT_BASE, optarg);
+            if (code != EXIT_OK) return code;
+        } else if (c == 'h') {
+            fputs(usage, stdout);
+            return -1;
+        } else if (c == 'V') {
+            printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit());
+            return -1;
+        } else {
+            return bad_option(longs, argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lsuv-vk: unexpected argument '%s'; try 'lsuv-vk --help'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return check_combinations(o, st.keep_given);
 }
 
 static int list_devices(const options *o) {

@@ -1,6 +1,5 @@
 /* --layers: a network, its weights and the batch it is initialized on. */
 #include "cli/cli.h"
-#include "cli/devices_print.h"
 #include "cli/outputs.h"
 #include "lsuv/input.h"
 #include "lsuv/net.h"
@@ -77,7 +76,7 @@ static int summary_json(const lsuv_net *net, const char *path) {
     }
     cJSON_AddNumberToObject(root, "params", (double)net->params);
     cJSON_AddNumberToObject(root, "macs", (double)net->macs);
-    return cli_write_json(root, path);
+    return outputs_write_json(root, "--json", path);
 }
 
 static int save_initial(const options *o, const lsuv_net *net, const lsuv_weights *w, FILE *text) {

@@ -1,6 +1,7 @@
 #include "cli/outputs.h"
 
-#include "lsuv/file.h"
+#include "cli/cli.h"
+#include "core/file.h"
 #include "lsuv/lsuv.h"
 
 #include <cjson/cJSON.h>
@@ -200,6 +201,12 @@ void outputs_add_json(outputs *set, const char *option, const char *path, cJSON 
     size_t n = text ? strlen(text) : 0;
     if (text) text[n++] = '\n'; /* replaces the NUL: written by length */
     outputs_add(set, option, path, text, n);
+}
+
+int outputs_write_json(cJSON *root, const char *option, const char *path) {
+    outputs set = {0};
+    outputs_add_json(&set, option, path, root);
+    return outputs_commit(&set);
 }
 
 /* Standard output and devices first: they cannot be taken back, while the

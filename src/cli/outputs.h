@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "cli/fail.h"
+#include "lsuv/net.h"
+#include "lsuv/weights.h"
 
 typedef struct cJSON cJSON;
+typedef struct options options; /* cli/cli.h */
 
 enum { OUTPUTS_MAX = 8 };
 
@@ -49,6 +52,9 @@ void outputs_add_json(outputs *set, const char *option, const char *path, cJSON 
 /* Writes every output or none, and empties the set. Returns an exit code,
  * having said why on failure. */
 int outputs_commit(outputs *set);
+/* Writes root, formatted, to path ("-": standard output) and frees it: a set
+ * of one. Returns an exit code, having said why on failure. */
+int outputs_write_json(cJSON *root, const char *option, const char *path);
 void outputs_free(outputs *set);
 
 #endif

@@ -1,10 +1,9 @@
 #include "cli/report.h"
 
-#include "cli/devices_print.h"
+#include "app/json.h"
+#include "app/plot.h"
 #include "cli/outputs.h"
 #include "core/text.h"
-#include "lsuv/plot.h"
-#include "lsuv/report.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -82,7 +81,7 @@ static cJSON *report_json(const report *r) {
             cJSON_AddNumberToObject(o, "wall_ms", run->wall_ms);
             if (r->options->verify)
                 cJSON_AddNumberToObject(o, "verify_max_diff", r->devices[d].verify[k]);
-            cJSON_AddItemToObject(o, "layers", lsuv_run_layers_json(r->net, run));
+            cJSON_AddItemToObject(o, "layers", app_run_layers_json(r->net, run));
             cJSON_AddItemToArray(runs, o);
         }
     return root;
@@ -125,7 +124,7 @@ char *report_svg(const report *r) {
     char title[512];
     snprintf(title, sizeof title, "LSUV convergence: %s on %s, batch %u", r->net->path,
              rd->info.name, r->batch->n);
-    return lsuv_plot_convergence(title, rd->runs, rd->n_runs);
+    return app_plot_convergence(title, rd->runs, rd->n_runs);
 }
 
 static void add_text(outputs *set, const char *option, const char *path, char *text) {
@@ -133,7 +132,7 @@ static void add_text(outputs *set, const char *option, const char *path, char *t
 }
 
 void report_outputs(const report *r, outputs *set) {
-    const options *o = r->options;
+    const report_options *o = r->options;
     if (o->json) outputs_add_json(set, "--json", o->json, report_json(r));
     if (o->csv) add_text(set, "--csv", o->csv, csv_text(r));
     if (o->trace) add_text(set, "--trace", o->trace, trace_text(r));

@@ -2,11 +2,20 @@
 #ifndef LSUV_CLI_REPORT_H
 #define LSUV_CLI_REPORT_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "cli/cli.h"
 #include "cli/outputs.h"
 #include "lsuv/lsuv.h"
+
+/* What the reports need of the command line, and no more. */
+typedef struct report_options {
+    const char *json, *csv, *trace, *plot; /* NULL, or a path ("-": standard output) */
+    const char *input;                     /* the --input spec; NULL: synthetic */
+    uint64_t seed;
+    bool verify; /* each device's verify[] holds the fp64 check */
+} report_options;
 
 typedef struct report_device {
     lsuv_device_info info;
@@ -18,7 +27,7 @@ typedef struct report_device {
 typedef struct report {
     const lsuv_net *net;
     const lsuv_batch *batch;
-    const options *options;
+    const report_options *options;
     const report_device *devices;
     uint32_t n_devices;
 } report;

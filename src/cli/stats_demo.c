@@ -1,5 +1,5 @@
 #include "cli/cli.h"
-#include "lsuv/clock.h"
+#include "core/clock.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 #include "lsuv/stats.h"

@@ -1,4 +1,4 @@
-#include "lsuv/clock.h"
+#include "core/clock.h"
 
 #include <time.h>
 

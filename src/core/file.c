@@ -1,4 +1,4 @@
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include "core/error.h"
 

@@ -3,7 +3,7 @@
  * it; through a symlink that is its target's folder, so the link survives.
  * Character devices, FIFOs and open descriptors (/dev/stdout) cannot be
  * replaced: they are written directly. */
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include "core/error.h"
 

@@ -3,7 +3,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "lsuv/rng.h"
 
 #include <math.h>

@@ -5,7 +5,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -387,6 +387,27 @@ typedef struct blob {
     uint64_t bytes;
 } blob;
 
+/* The file: the header's length, the header padded with spaces so that the
+ * data starts 8-aligned, then the tensors' bytes (data_size in all). */
+static lsuv_status pack_safetensors(const char *json, const blob *blobs, size_t n_blobs,
+                                    uint64_t data_size, uint8_t **out, size_t *out_size) {
+    uint64_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8;
+    size_t size = 8 + padded + data_size;
+    uint8_t *buf = malloc(size);
+    if (!buf) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    memcpy(buf, &padded, 8);
+    memcpy(buf + 8, json, hlen);
+    memset(buf + 8 + hlen, ' ', padded - hlen);
+    size_t pos = 8 + padded;
+    for (size_t b = 0; b < n_blobs; ++b) {
+        memcpy(buf + pos, blobs[b].data, blobs[b].bytes);
+        pos += blobs[b].bytes;
+    }
+    *out = buf;
+    *out_size = size;
+    return LSUV_OK;
+}
+
 static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w, uint8_t **out,
                                       size_t *out_size) {
     cJSON *header = cJSON_CreateObject();
@@ -441,29 +462,8 @@ static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w
     }
     char *json = ok ? cJSON_PrintUnformatted(header) : NULL;
     cJSON_Delete(header);
-    uint8_t *buf = NULL;
-    lsuv_status st = LSUV_OK;
-    if (!json) {
-        st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    } else {
-        /* The header is padded with spaces so the data starts 8-aligned. */
-        uint64_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8;
-        size_t size = 8 + padded + offset;
-        if (!(buf = malloc(size))) {
-            st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-        } else {
-            memcpy(buf, &padded, 8);
-            memcpy(buf + 8, json, hlen);
-            memset(buf + 8 + hlen, ' ', padded - hlen);
-            size_t pos = 8 + padded;
-            for (size_t b = 0; b < n_blobs; ++b) {
-                memcpy(buf + pos, blobs[b].data, blobs[b].bytes);
-                pos += blobs[b].bytes;
-            }
-            *out = buf;
-            *out_size = size;
-        }
-    }
+    lsuv_status st = json ? pack_safetensors(json, blobs, n_blobs, offset, out, out_size)
+                          : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     free(json);
     free(blobs);
     return st;

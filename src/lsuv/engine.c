@@ -1,8 +1,8 @@
 /* The LSUV engine: the host records passes, the device decides. */
 #include "lsuv/lsuv.h"
 
+#include "core/clock.h"
 #include "core/error.h"
-#include "lsuv/clock.h"
 #include "ops/forward_internal.h"
 #include "vk/dispatch.h"
 

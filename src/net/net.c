@@ -3,7 +3,7 @@
 #include "lsuv/net.h"
 
 #include "core/error.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 #include "net/cfg.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include "vk/internal.h"
 
 #include "core/error.h"
-#include "lsuv/file.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Writing files so that a failed run never leaves a half-written one. */
-#ifndef LSUV_FILE_H
-#define LSUV_FILE_H
+#ifndef LSUV_CORE_FILE_H
+#define LSUV_CORE_FILE_H
 
 #include <stdbool.h>
 #include <stddef.h>

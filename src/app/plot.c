@@ -1,4 +1,4 @@
-#include "lsuv/plot.h"
+#include "app/plot.h"
 
 #include "core/text.h"
 
@@ -40,7 +40,7 @@ static void put_header(lsuv_text *t, int width, int height, const char *title, i
     lsuv_text_put(t, "</text>\n");
 }
 
-char *lsuv_plot_convergence(const char *title, const lsuv_run *runs, uint32_t n_runs) {
+char *app_plot_convergence(const char *title, const lsuv_run *runs, uint32_t n_runs) {
     const int pw = 420, ph = 300, left = 60, top = 40, gap = 30;
     int width = left + (int)n_runs * (pw + gap) + 160, height = top + ph + 80;
     lsuv_text t = {0};
@@ -122,7 +122,7 @@ static double grid_step(double top) {
     return p * (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10);
 }
 
-char *lsuv_plot_bars(const lsuv_plot_bars_desc *d) {
+char *app_plot_bars(const app_plot_bars_desc *d) {
     const int left = 70, top = 40, ph = 260, bar = 18, group_gap = 24;
     /* Room for labels, the legend and the title, at about 7 pixels a
      * character. */
@@ -166,7 +166,7 @@ char *lsuv_plot_bars(const lsuv_plot_bars_desc *d) {
     for (uint32_t g = 0; g < d->n_groups; ++g) {
         int gx = left + group_gap + (int)g * slot + (slot - group_gap - (int)d->n_series * bar) / 2;
         for (uint32_t s = 0; s < d->n_series; ++s) {
-            const lsuv_plot_bar *b = &d->bars[g * d->n_series + s];
+            const app_plot_bar *b = &d->bars[g * d->n_series + s];
             if (isnan(b->median)) continue;
             int x = gx + (int)s * bar;
             double y = top + ph * (1 - b->median / ymax);

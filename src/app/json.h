@@ -1,32 +1,25 @@
 /* Machine-readable forms of what the library measures, shared by lsuv-vk
  * and lsuv-bench so that their JSON agrees. */
-#ifndef LSUV_REPORT_H
-#define LSUV_REPORT_H
+#ifndef LSUV_APP_JSON_H
+#define LSUV_APP_JSON_H
 
 #include <stddef.h>
 
 #include "lsuv/device.h"
 #include "lsuv/lsuv.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 typedef struct cJSON cJSON;
 
 /* {"index", "name", "slug", "type", "vendor_id", "device_id", "driver",
  * "driver_info", "driver_version", "api_version", "subgroup_size", ...}. */
-cJSON *lsuv_device_info_json(const lsuv_device_info *info);
+cJSON *app_device_info_json(const lsuv_device_info *info);
 
 /* The device's name as a file name: lower-case letters and digits, every
  * other run of characters one '-' ("llvmpipe-llvm-15-0-6-256-bits"). */
-void lsuv_device_slug(const lsuv_device_info *info, char *out, size_t size);
+void app_device_slug(const lsuv_device_info *info, char *out, size_t size);
 
 /* [{"index", "type", "passes", "mean", "std", "converged", "gpu_ms"}] of a
  * run's layers. */
-cJSON *lsuv_run_layers_json(const lsuv_net *net, const lsuv_run *run);
+cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run);
 
-#ifdef __cplusplus
-}
-#endif
 #endif

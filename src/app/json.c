@@ -1,9 +1,9 @@
-#include "lsuv/report.h"
+#include "app/json.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
 
-void lsuv_device_slug(const lsuv_device_info *info, char *out, size_t size) {
+void app_device_slug(const lsuv_device_info *info, char *out, size_t size) {
     size_t n = 0;
     bool dash = false;
     for (const char *c = info->name; *c && n + 1 < size; ++c) {
@@ -18,12 +18,12 @@ void lsuv_device_slug(const lsuv_device_info *info, char *out, size_t size) {
     if (size) out[n] = '\0';
 }
 
-cJSON *lsuv_device_info_json(const lsuv_device_info *d) {
+cJSON *app_device_info_json(const lsuv_device_info *d) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     char api[32], slug[256];
     lsuv_version_string(d->api_version, api, sizeof api);
-    lsuv_device_slug(d, slug, sizeof slug);
+    app_device_slug(d, slug, sizeof slug);
     cJSON_AddNumberToObject(o, "index", d->index);
     cJSON_AddStringToObject(o, "name", d->name);
     cJSON_AddStringToObject(o, "slug", slug);
@@ -46,7 +46,7 @@ cJSON *lsuv_device_info_json(const lsuv_device_info *d) {
     return o;
 }
 
-cJSON *lsuv_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
+cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
     cJSON *layers = cJSON_CreateArray();
     for (uint32_t l = 0; layers && l < run->n_layers; ++l) {
         const lsuv_layer_run *lr = &run->layers[l];
