@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include "core/file.h"
+#include "app/exit_codes.h"
 #include "lsuv/forward.h"
 #include "lsuv/rng.h"
 #include "summary.h"
@@ -195,7 +196,7 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
                                     (peak_flops(&peak) / cases[0].gpu_s[r]);
         summary peak_t = summary_of(cases[0].gpu_s, R);
         if (!(peak_t.min > 0)) code = bench_zero_time(dev);
-        if (!peak_verify(&peak)) code = 1;
+        if (!peak_verify(&peak)) code = EXIT_RUNTIME;
         double peak_gflops = peak_flops(&peak) / peak_t.median * 1e-9;
         fprintf(table, "%-34.34s %-28s %9.1f %9.1f %9.1f %9.3f\n", name, "fma peak", peak_gflops,
                 peak_flops(&peak) / peak_t.max * 1e-9, peak_flops(&peak) / peak_t.min * 1e-9,
