@@ -66,43 +66,22 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 }
 
 /* What a long option's value is, for the message when it is missing. */
-static const char *value_hint(const char *name) {
-    static const char *const hints[][2] = {
-        {"net", "fastai, vgg, jnet-conv, alexnet or a .cfg path, with @BATCH or not"},
-        {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, or all"},
-        {"stats", "a comma list of welford, naive, twopass, or all"},
-        {"precision", "fp32, fp16 or both"},
-        {"device", "an index, part of a device's name, all, or a comma list"},
-        {"size-mib", "an integer of at least 1"},
-        {"repeats", "an integer from 5 to 1000"},
-        {"threshold", "a percentage"},
-        {"conv-kernel", "one of auto, storage, uniform, texel"},
-        {"bn", "strip"},
-        {"json", "a path or -"},
-        {"out", "a folder"},
-    };
-    for (size_t i = 0; i < sizeof hints / sizeof *hints; ++i)
-        if (strcmp(name, hints[i][0]) == 0) return hints[i][1];
-    return "a path";
-}
+static const app_option_hint hints[] = {
+    {"net", "fastai, vgg, jnet-conv, alexnet or a .cfg path, with @BATCH or not"},
+    {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, or all"},
+    {"stats", "a comma list of welford, naive, twopass, or all"},
+    {"precision", "fp32, fp16 or both"},
+    {"device", "an index, part of a device's name, all, or a comma list"},
+    {"size-mib", "an integer of at least 1"},
+    {"repeats", "an integer from 5 to 1000"},
+    {"threshold", "a percentage"},
+    {"conv-kernel", "one of auto, storage, uniform, texel"},
+    {"bn", "strip"},
+    {"json", "a path or -"},
+    {"out", "a folder"},
+};
 
-/* After getopt_long's '?'. A long option's problem leaves optopt at the
- * option's value (above 255 for ours), which is no character to print. */
-static int bad_option(const struct option *longs, const char *word) {
-    const struct option *l = longs;
-    while (l->name && l->val != optopt) ++l;
-    if (optopt && l->name && strncmp(word, "--", 2) == 0) {
-        if (strchr(word, '='))
-            fprintf(stderr, "lsuv-bench: --%s takes no value\n", l->name);
-        else
-            fprintf(stderr, "lsuv-bench: --%s needs a value (%s)\n", l->name, value_hint(l->name));
-    } else if (optopt) {
-        fprintf(stderr, "lsuv-bench: option -%c is unknown; try --help\n", optopt);
-    } else {
-        fprintf(stderr, "lsuv-bench: option '%s' is unknown; try --help\n", word);
-    }
-    return EXIT_USAGE;
-}
+static const app_options command_line; /* defined below the option table */
 
 /* The library takes an empty selector for "the default device", and
  * strtok_r skips empty parts of a list: both more likely a mistake. */
@@ -110,7 +89,7 @@ static bool device_list_ok(const char *list) {
     size_t n = strlen(list);
     if (n && list[0] != ',' && list[n - 1] != ',' && !strstr(list, ",,")) return true;
     fprintf(stderr, "lsuv-bench: --device '%s': an empty selector; expected %s\n", list,
-            value_hint("device"));
+            app_option_hint_of(&command_line, "device"));
     return false;
 }
 
@@ -262,6 +241,8 @@ static const struct option longs[] = {
     {0, 0, 0, 0},
 };
 
+static const app_options command_line = {"lsuv-bench", longs, hints, sizeof hints / sizeof *hints};
+
 /* The networks and what the suite does with them. Returns EXIT_OK, or
  * EXIT_USAGE having said why. */
 static int suite_option(bench_args *a, int opt, const char *arg) {
@@ -374,7 +355,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
         } else if (c < OPT_BASE || opt > OPT_BN) {
-            return bad_option(longs, argv[optind - 1]);
+            return app_option_problem(&command_line, argv[optind - 1]);
         }
         bool suite =
             (opt >= OPT_NET && opt <= OPT_IMAGES) || opt == OPT_CONV_KERNEL || opt == OPT_BN;

@@ -75,49 +75,25 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 }
 
 /* What a long option's value is, for the message when it is missing. */
-static const char *value_hint(const char *name) {
-    static const char *const hints[][2] = {
-        {"device", "an index, part of a device's name, or all"},
-        {"count", "an integer of at least 1"},
-        {"seed", "an integer"},
-        {"layers", "a darknet .cfg"},
-        {"bn", "strip"},
-        {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
-        {"input", "synthetic, idx:PATH or npy:PATH"},
-        {"batch", "an integer of at least 1"},
-        {"order", "one of mean-first, std-first, alternating, joint, std-only, both, all, none"},
-        {"mean-param", "one of sub, bias"},
-        {"tol", "a number between 0 and 1"},
-        {"tol-mean", "a number between 0 and 1"},
-        {"tol-std", "a number between 0 and 1"},
-        {"max-iters", "an integer from 1 to 10000"},
-        {"keep", "one of mean-first, std-first, alternating, joint, std-only"},
-        {"precision", "one of fp32, fp16"},
-        {"conv-kernel", "one of auto, storage, uniform, texel"},
-    };
-    for (size_t i = 0; i < sizeof hints / sizeof *hints; ++i)
-        if (strcmp(name, hints[i][0]) == 0) return hints[i][1];
-    return "a path";
-}
-
-/* After getopt_long's '?'. A long option's problem leaves optopt at the
- * option's value (above 255 for ours), which is no character to print. */
-static int bad_option(const struct option *longs, const char *word) {
-    const struct option *l = longs;
-    while (l->name && l->val != optopt) ++l;
-    if (optopt && l->name && strncmp(word, "--", 2) == 0) {
-        if (strchr(word, '='))
-            fprintf(stderr, "lsuv-vk: --%s takes no value\n", l->name);
-        else
-            fprintf(stderr, "lsuv-vk: --%s needs a value (%s)\n", l->name, value_hint(l->name));
-    } else if (optopt) {
-        fprintf(stderr, "lsuv-vk: option -%c is unknown\n", optopt);
-    } else {
-        fprintf(stderr, "lsuv-vk: option '%s' is unknown\n", word);
-    }
-    fputs("try 'lsuv-vk --help'\n", stderr);
-    return EXIT_USAGE;
-}
+static const app_option_hint hints[] = {
+    {"device", "an index, part of a device's name, or all"},
+    {"count", "an integer of at least 1"},
+    {"seed", "an integer"},
+    {"layers", "a darknet .cfg"},
+    {"bn", "strip"},
+    {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
+    {"input", "synthetic, idx:PATH or npy:PATH"},
+    {"batch", "an integer of at least 1"},
+    {"order", "one of mean-first, std-first, alternating, joint, std-only, both, all, none"},
+    {"mean-param", "one of sub, bias"},
+    {"tol", "a number between 0 and 1"},
+    {"tol-mean", "a number between 0 and 1"},
+    {"tol-std", "a number between 0 and 1"},
+    {"max-iters", "an integer from 1 to 10000"},
+    {"keep", "one of mean-first, std-first, alternating, joint, std-only"},
+    {"precision", "one of fp32, fp16"},
+    {"conv-kernel", "one of auto, storage, uniform, texel"},
+};
 
 /* Each long option; getopt_long returns OPT_BASE plus it, above any character. */
 enum { OPT_BASE = 256 };
@@ -187,6 +163,8 @@ static const struct option longs[] = {
     {0, 0, 0, 0},
 };
 
+static const app_options command_line = {"lsuv-vk", longs, hints, sizeof hints / sizeof *hints};
+
 /* What the handlers share: the options being filled in, and what the checks
  * after the last option need to know. */
 typedef struct parse_state {
@@ -212,7 +190,7 @@ static int device_option(parse_state *st, int opt, const char *arg) {
          * typed out, it is more likely an unset shell variable. */
         if (!*arg) {
             fprintf(stderr, "lsuv-vk: --device needs a selector (%s), not an empty word\n",
-                    value_hint("device"));
+                    app_option_hint_of(&command_line, "device"));
             return EXIT_USAGE;
         }
         o->device = arg;
@@ -472,7 +450,7 @@ static int parse_args(int argc, char **argv, options *o) {
             printf("lsuv-vk %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
         } else {
-            return bad_option(longs, argv[optind - 1]);
+            return app_option_problem(&command_line, argv[optind - 1]);
         }
     }
     if (optind < argc) {
