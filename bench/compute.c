@@ -136,8 +136,92 @@ static const char standard_cfg[] = "[net]\nbatch=64\nheight=32\nwidth=32\nchanne
                                    "[convolutional]\nfilters=32\nsize=3\nstride=1\npad=1\n"
                                    "activation=relu\n";
 
+enum { MAX_CASES = 16 };
+
+/* The timed convolutions: the standard layer, then fastai-07a's
+ * convolutions while they fit, each alone and with its fused statistics.
+ * Returns how many. */
+static uint32_t conv_cases_list(const net_setup *standard, const net_setup *fastai,
+                                conv_case *convs) {
+    uint32_t n_convs = 0;
+    const lsuv_layer *l = &standard->net->layers[0];
+    double flops = 2.0 * (double)l->macs * standard->net->batch;
+    convs[n_convs++] = (conv_case){"conv2d", "standard", standard->forward, 0, false, flops};
+    convs[n_convs++] = (conv_case){"conv2d_stats", "standard", standard->forward, 0, true, flops};
+    for (uint32_t i = 0; i < fastai->net->n_layers && n_convs + 2 <= MAX_CASES; ++i) {
+        l = &fastai->net->layers[i];
+        if (l->type != LSUV_LAYER_CONVOLUTIONAL) continue;
+        static char labels[8][32];
+        snprintf(labels[i % 8], sizeof labels[0], "fastai-07a layer %u", i);
+        flops = 2.0 * (double)l->macs * fastai->net->batch;
+        convs[n_convs++] = (conv_case){"conv2d", labels[i % 8], fastai->forward, i, false, flops};
+        convs[n_convs++] =
+            (conv_case){"conv2d_stats", labels[i % 8], fastai->forward, i, true, flops};
+    }
+    return n_convs;
+}
+
+/* One convolution's row of the table and its entry, t its times and ratio
+ * its rate over the peak's, round by round. */
+static void conv_report_row(const conv_case *c, summary t, summary ratio, const char *name,
+                            double peak_gflops, FILE *table, cJSON *entries) {
+    char label[64];
+    snprintf(label, sizeof label, "%s%s", c->label, c->stats ? " + stats" : "");
+    double g = c->flops / t.median * 1e-9;
+    fprintf(table, "%-34s %-28s %9.1f %9.1f %9.1f %9.3f   %.3f of peak (%.3f-%.3f)\n", "", label, g,
+            c->flops / t.max * 1e-9, c->flops / t.min * 1e-9, t.median * 1e3, ratio.median,
+            ratio.min, ratio.max);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", c->name);
+    cJSON_AddStringToObject(e, "case", c->label);
+    cJSON_AddStringToObject(e, "kernel", lsuv_forward_conv_kernel(c->forward, c->layer));
+    cJSON_AddStringToObject(e, "device", name);
+    cJSON_AddNumberToObject(e, "gflops", g);
+    cJSON_AddNumberToObject(e, "gflops_min", c->flops / t.max * 1e-9);
+    cJSON_AddNumberToObject(e, "gflops_max", c->flops / t.min * 1e-9);
+    cJSON_AddNumberToObject(e, "gpu_ms", t.median * 1e3);
+    cJSON_AddNumberToObject(e, "peak_gflops", peak_gflops);
+    cJSON_AddNumberToObject(e, "ratio_to_peak", ratio.median);
+    cJSON_AddItemToArray(entries, e);
+}
+
+/* The peak's row, then each convolution's; cases[0] is the peak's times and
+ * cases[c + 1] convolution c's, R rounds each. Returns the exit code. */
+static int compute_report(lsuv_device *dev, const peak_ctx *peak, const conv_case *convs,
+                          uint32_t n_convs, const bench_case *cases, uint32_t R, double *ratios,
+                          FILE *table, cJSON *entries) {
+    int code = 0;
+    const char *name = lsuv_device_get_info(dev)->name;
+    /* Per round: the case's rate over the peak's rate in that round. */
+    for (uint32_t c = 0; c < n_convs; ++c)
+        for (uint32_t r = 0; r < R; ++r)
+            ratios[c * R + r] =
+                (convs[c].flops / cases[c + 1].gpu_s[r]) / (peak_flops(peak) / cases[0].gpu_s[r]);
+    summary peak_t = summary_of(cases[0].gpu_s, R);
+    if (!(peak_t.min > 0)) code = bench_zero_time(dev);
+    if (!peak_verify(peak)) code = EXIT_RUNTIME;
+    double peak_gflops = peak_flops(peak) / peak_t.median * 1e-9;
+    fprintf(table, "%-34.34s %-28s %9.1f %9.1f %9.1f %9.3f\n", name, "fma peak", peak_gflops,
+            peak_flops(peak) / peak_t.max * 1e-9, peak_flops(peak) / peak_t.min * 1e-9,
+            peak_t.median * 1e3);
+    cJSON *pe = cJSON_CreateObject();
+    cJSON_AddStringToObject(pe, "name", "fma_peak");
+    cJSON_AddStringToObject(pe, "device", name);
+    cJSON_AddNumberToObject(pe, "gflops", peak_gflops);
+    cJSON_AddItemToArray(entries, pe);
+    for (uint32_t c = 0; c < n_convs && !code; ++c) {
+        summary t = summary_of(cases[c + 1].gpu_s, R);
+        summary ratio = summary_of(ratios + c * R, R);
+        if (!(t.min > 0)) {
+            code = bench_zero_time(dev);
+            break;
+        }
+        conv_report_row(&convs[c], t, ratio, name, peak_gflops, table, entries);
+    }
+    return code;
+}
+
 int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSON *entries) {
-    enum { MAX_CASES = 16 };
     peak_ctx peak = {0};
     net_setup standard = {0}, fastai = {0};
     conv_case convs[MAX_CASES];
@@ -153,24 +237,7 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
     if (s == LSUV_OK)
         s = net_setup_create(dev, LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", fastai_text,
                              opt->conv_kernel, &fastai);
-    if (s == LSUV_OK) {
-        const lsuv_layer *l = &standard.net->layers[0];
-        double flops = 2.0 * (double)l->macs * standard.net->batch;
-        convs[n_convs++] = (conv_case){"conv2d", "standard", standard.forward, 0, false, flops};
-        convs[n_convs++] =
-            (conv_case){"conv2d_stats", "standard", standard.forward, 0, true, flops};
-        for (uint32_t i = 0; i < fastai.net->n_layers && n_convs + 2 <= MAX_CASES; ++i) {
-            l = &fastai.net->layers[i];
-            if (l->type != LSUV_LAYER_CONVOLUTIONAL) continue;
-            static char labels[8][32];
-            snprintf(labels[i % 8], sizeof labels[0], "fastai-07a layer %u", i);
-            flops = 2.0 * (double)l->macs * fastai.net->batch;
-            convs[n_convs++] =
-                (conv_case){"conv2d", labels[i % 8], fastai.forward, i, false, flops};
-            convs[n_convs++] =
-                (conv_case){"conv2d_stats", labels[i % 8], fastai.forward, i, true, flops};
-        }
-    }
+    if (s == LSUV_OK) n_convs = conv_cases_list(&standard, &fastai, convs);
     uint32_t R = opt->repeats, n_cases = n_convs + 1;
     double *samples = calloc((size_t)(2 * n_cases + n_convs) * R, sizeof *samples);
     bench_case cases[MAX_CASES + 1];
@@ -182,58 +249,9 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
                                         samples + (2 * c + 3) * R};
         s = time_cases(dev, R, cases, n_cases);
     }
-
-    int code = 0;
-    if (s != LSUV_OK) {
-        code = bench_fail(dev, s);
-    } else {
-        const char *name = lsuv_device_get_info(dev)->name;
-        double *ratios = samples + 2 * n_cases * R;
-        /* Per round: the case's rate over the peak's rate in that round. */
-        for (uint32_t c = 0; c < n_convs; ++c)
-            for (uint32_t r = 0; r < R; ++r)
-                ratios[c * R + r] = (convs[c].flops / cases[c + 1].gpu_s[r]) /
-                                    (peak_flops(&peak) / cases[0].gpu_s[r]);
-        summary peak_t = summary_of(cases[0].gpu_s, R);
-        if (!(peak_t.min > 0)) code = bench_zero_time(dev);
-        if (!peak_verify(&peak)) code = EXIT_RUNTIME;
-        double peak_gflops = peak_flops(&peak) / peak_t.median * 1e-9;
-        fprintf(table, "%-34.34s %-28s %9.1f %9.1f %9.1f %9.3f\n", name, "fma peak", peak_gflops,
-                peak_flops(&peak) / peak_t.max * 1e-9, peak_flops(&peak) / peak_t.min * 1e-9,
-                peak_t.median * 1e3);
-        cJSON *pe = cJSON_CreateObject();
-        cJSON_AddStringToObject(pe, "name", "fma_peak");
-        cJSON_AddStringToObject(pe, "device", name);
-        cJSON_AddNumberToObject(pe, "gflops", peak_gflops);
-        cJSON_AddItemToArray(entries, pe);
-        for (uint32_t c = 0; c < n_convs && !code; ++c) {
-            summary t = summary_of(cases[c + 1].gpu_s, R);
-            summary ratio = summary_of(ratios + c * R, R);
-            if (!(t.min > 0)) {
-                code = bench_zero_time(dev);
-                break;
-            }
-            char label[64];
-            snprintf(label, sizeof label, "%s%s", convs[c].label, convs[c].stats ? " + stats" : "");
-            double g = convs[c].flops / t.median * 1e-9;
-            fprintf(table, "%-34s %-28s %9.1f %9.1f %9.1f %9.3f   %.3f of peak (%.3f-%.3f)\n", "",
-                    label, g, convs[c].flops / t.max * 1e-9, convs[c].flops / t.min * 1e-9,
-                    t.median * 1e3, ratio.median, ratio.min, ratio.max);
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "name", convs[c].name);
-            cJSON_AddStringToObject(e, "case", convs[c].label);
-            cJSON_AddStringToObject(e, "kernel",
-                                    lsuv_forward_conv_kernel(convs[c].forward, convs[c].layer));
-            cJSON_AddStringToObject(e, "device", name);
-            cJSON_AddNumberToObject(e, "gflops", g);
-            cJSON_AddNumberToObject(e, "gflops_min", convs[c].flops / t.max * 1e-9);
-            cJSON_AddNumberToObject(e, "gflops_max", convs[c].flops / t.min * 1e-9);
-            cJSON_AddNumberToObject(e, "gpu_ms", t.median * 1e3);
-            cJSON_AddNumberToObject(e, "peak_gflops", peak_gflops);
-            cJSON_AddNumberToObject(e, "ratio_to_peak", ratio.median);
-            cJSON_AddItemToArray(entries, e);
-        }
-    }
+    int code = s != LSUV_OK ? bench_fail(dev, s)
+                            : compute_report(dev, &peak, convs, n_convs, cases, R,
+                                             samples + 2 * n_cases * R, table, entries);
     free(samples);
     free(fastai_text);
     net_setup_destroy(&fastai);

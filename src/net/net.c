@@ -1,10 +1,12 @@
-/* Gives meaning to the sections of a .cfg: layers, their options, shapes
- * and counts, with darknet's defaults. */
+/* Gives meaning to the sections of a .cfg: which sections a network may
+ * have and in what order, its [net] section, and its totals; each layer's
+ * own section is read in layer.c. */
 #include "lsuv/net.h"
 
 #include "core/error.h"
 #include "core/file.h"
 #include "net/cfg.h"
+#include "net/section.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,38 +18,6 @@ const char *lsuv_layer_type_name(lsuv_layer_type type) {
     static const char *const names[] = {"convolutional", "connected", "maxpool", "avgpool",
                                         "dropout",       "softmax",   "cost",    "crop"};
     return (unsigned)type < sizeof names / sizeof *names ? names[type] : "unknown";
-}
-
-static const char *const activation_names[] = {
-    "linear", "relu",  "leaky", "relie", "ramp",    "elu",   "selu", "logistic", "tanh",
-    "relu6",  "swish", "mish",  "gelu",  "hardtan", "lhtan", "plse", "loggy",    "stair",
-};
-
-const char *lsuv_activation_name(lsuv_activation a) {
-    return (unsigned)a < sizeof activation_names / sizeof *activation_names ? activation_names[a]
-                                                                            : "unknown";
-}
-
-double lsuv_activation_gain(lsuv_activation a, double slope) {
-    switch (a) {
-    case LSUV_ACT_RELU:
-    case LSUV_ACT_LEAKY:
-    case LSUV_ACT_RELIE:
-    case LSUV_ACT_RELU6:
-    case LSUV_ACT_ELU:
-    case LSUV_ACT_SWISH:
-    case LSUV_ACT_MISH:
-    case LSUV_ACT_GELU:
-        return sqrt(2.0 / (1.0 + slope * slope));
-    case LSUV_ACT_RAMP:
-        return sqrt(2.0 / (1.1 * 1.1 + slope * slope));
-    case LSUV_ACT_TANH:
-        return 5.0 / 3.0;
-    case LSUV_ACT_SELU:
-        return 0.75;
-    default:
-        return 1.0;
-    }
 }
 
 bool lsuv_layer_has_weights(const lsuv_layer *l) {
@@ -160,21 +130,15 @@ static bool in_list(const char *const *list, const char *s) {
     return false;
 }
 
-typedef struct parse_ctx {
-    const char *name;
-    cfg_warnings warnings;
-} parse_ctx;
-
-static cfg_option *find(cfg_section *s, const char *key) {
+cfg_option *section_find(cfg_section *s, const char *key) {
     for (uint32_t i = 0; i < s->n_options; ++i)
         if (strcmp(s->options[i].key, key) == 0) return &s->options[i];
     return NULL;
 }
 
-/* An integer option in [min, max], or def when absent. */
-static lsuv_status get_int(parse_ctx *ctx, cfg_section *s, const char *key, long def, long min,
-                           long max, long *out) {
-    cfg_option *o = find(s, key);
+lsuv_status section_get_int(parse_ctx *ctx, cfg_section *s, const char *key, long def, long min,
+                            long max, long *out) {
+    cfg_option *o = section_find(s, key);
     if (!o) {
         *out = def;
         return LSUV_OK;
@@ -190,10 +154,9 @@ static lsuv_status get_int(parse_ctx *ctx, cfg_section *s, const char *key, long
     return LSUV_OK;
 }
 
-/* A finite real option in [min, max], or def when absent. */
-static lsuv_status get_float(parse_ctx *ctx, cfg_section *s, const char *key, double def,
-                             double min, double max, double *out) {
-    cfg_option *o = find(s, key);
+lsuv_status section_get_float(parse_ctx *ctx, cfg_section *s, const char *key, double def,
+                              double min, double max, double *out) {
+    cfg_option *o = section_find(s, key);
     if (!o) {
         *out = def;
         return LSUV_OK;
@@ -209,220 +172,8 @@ static lsuv_status get_float(parse_ctx *ctx, cfg_section *s, const char *key, do
     return LSUV_OK;
 }
 
-static lsuv_status get_activation(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
-    cfg_option *o = find(s, "activation");
-    const char *name = o ? o->value : "logistic"; /* darknet's default */
-    for (unsigned i = 0; i < sizeof activation_names / sizeof *activation_names; ++i)
-        if (strcmp(name, activation_names[i]) == 0) {
-            l->activation = (lsuv_activation)i;
-            l->slope = l->activation == LSUV_ACT_LEAKY   ? 0.1f
-                       : l->activation == LSUV_ACT_RELIE ? 0.01f
-                       : l->activation == LSUV_ACT_RAMP  ? 0.1f
-                                                         : 0.0f;
-            return LSUV_OK;
-        }
-    char known[256] = "";
-    for (unsigned i = 0; i < sizeof activation_names / sizeof *activation_names; ++i) {
-        strcat(known, i ? ", " : "");
-        strcat(known, activation_names[i]);
-    }
-    return lsuv_fail(LSUV_ERROR_PARSE,
-                     "%s:%u: 'activation=%s': unknown activation; expected one of %s", ctx->name,
-                     o->line, o->value, known);
-}
-
-/* The options shared by convolutional and connected layers. */
-static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
-                                       const lsuv_net_options *options) {
-    lsuv_status st = get_activation(ctx, s, l);
-    long bn = 0, lsuv = 1;
-    double leak = 0, sub = 0, maxv = 0;
-    if (st == LSUV_OK) st = get_int(ctx, s, "batch_normalize", 0, 0, 1, &bn);
-    if (st == LSUV_OK) st = get_int(ctx, s, "lsuv", 1, 0, 1, &lsuv);
-    if (st == LSUV_OK) st = get_float(ctx, s, "leak", 0, 0, 1e6, &leak);
-    if (st == LSUV_OK) st = get_float(ctx, s, "sub", 0, -1e30, 1e30, &sub);
-    if (st == LSUV_OK) st = get_float(ctx, s, "maxv", 0, -1e30, 1e30, &maxv);
-    if (st != LSUV_OK) return st;
-    if (find(s, "leak")) {
-        if (l->activation == LSUV_ACT_RELU) l->activation = LSUV_ACT_LEAKY;
-        if (l->activation != LSUV_ACT_LEAKY)
-            return lsuv_fail(LSUV_ERROR_PARSE,
-                             "%s:%u: 'leak=%s': leak applies to relu and leaky, not %s", ctx->name,
-                             find(s, "leak")->line, find(s, "leak")->value,
-                             lsuv_activation_name(l->activation));
-        l->slope = (float)leak;
-    }
-    l->sub = (float)sub;
-    l->has_sub = find(s, "sub") != NULL;
-    l->maxv = find(s, "maxv") ? (float)maxv : INFINITY;
-    l->lsuv = lsuv != 0;
-    if (bn) {
-        if (!options->strip_bn)
-            return lsuv_fail(LSUV_ERROR_PARSE,
-                             "%s:%u: [%s] has batch_normalize=1; LSUV is for networks without "
-                             "batch norm: pass --bn strip to take the layer without it",
-                             ctx->name, find(s, "batch_normalize")->line, s->name);
-        l->bn_stripped = true;
-        return cfg_warn(&ctx->warnings, ctx->name, find(s, "batch_normalize")->line,
-                        "[%s] layer %u: batch norm stripped (--bn strip)", s->name, l->index);
-    }
-    return LSUV_OK;
-}
-
-/* darknet's convolutional keys beyond the shape: flipped changes how its
- * .weights are stored; binary and xnor change its forward pass and dot its
- * training, none of which lsuv-vk does, so they are named in a warning. */
-static lsuv_status read_conv_darknet_keys(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
-    long flipped;
-    lsuv_status st = get_int(ctx, s, "flipped", 0, 0, 1, &flipped);
-    if (st != LSUV_OK) return st;
-    l->flipped = flipped != 0;
-    /* darknet transposes in.c * size^2 x filters weights: more than a
-     * grouped layer has. */
-    if (l->flipped && l->groups > 1)
-        return lsuv_fail(LSUV_ERROR_PARSE,
-                         "%s:%u: 'flipped=1' with groups=%u: darknet transposes more weights "
-                         "than a grouped layer holds; expected groups=1",
-                         ctx->name, find(s, "flipped")->line, l->groups);
-    static const char *const ignored[][2] = {
-        {"binary", "binarizes the weights in its forward pass"},
-        {"xnor", "binarizes the weights and inputs in its forward pass"},
-        {"dot", "adds a penalty in training"},
-    };
-    for (unsigned i = 0; i < sizeof ignored / sizeof *ignored && st == LSUV_OK; ++i) {
-        const cfg_option *o = find(s, ignored[i][0]);
-        if (o && strcmp(o->value, "0") != 0)
-            st = cfg_warn(&ctx->warnings, ctx->name, o->line,
-                          "'%s=%s': darknet %s; lsuv-vk does not, ignored", o->key, o->value,
-                          ignored[i][1]);
-    }
-    return st;
-}
-
 /* Elements per sample must stay indexable by 32-bit shader arithmetic. */
 static const uint64_t max_elements = 1ull << 31;
-/* The most floats one tensor may hold (a layer's weights, or its outputs for
- * the whole batch): 2^32, 16 GiB in fp32, more than the largest single
- * allocation of the devices lsuv-vk runs on. Checked before any product is
- * formed, it also keeps every count (MACs: weights x output pixels < 2^63)
- * within 64 bits. */
-static const uint64_t max_tensor_floats = 1ull << 32;
-
-/* Refuses weights beyond max_tensor_floats before their count is formed, so
- * it cannot wrap (2^20 channels x 2^20 filters x 4096^2 is 2^64). */
-static lsuv_status weights_fit(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l) {
-    uint64_t fan_in = lsuv_layer_fan_in(l), out = lsuv_layer_bias_count(l);
-    if (fan_in <= max_tensor_floats / out) return LSUV_OK;
-    return lsuv_fail(LSUV_ERROR_PARSE,
-                     "%s:%u: [%s] layer %u is too large: %llu inputs per output x %llu outputs "
-                     "is over 2^32 weights",
-                     ctx->name, s->line, s->name, l->index, (unsigned long long)fan_in,
-                     (unsigned long long)out);
-}
-
-static lsuv_status empty_output(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l,
-                                const char *why) {
-    return lsuv_fail(LSUV_ERROR_PARSE,
-                     "%s:%u: [%s] layer %u would have an empty output from input %ux%ux%u (%s)",
-                     ctx->name, s->line, s->name, l->index, l->in.c, l->in.h, l->in.w, why);
-}
-
-static lsuv_status read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
-                              const lsuv_net_options *options) {
-    long v[6];
-    lsuv_status st = LSUV_OK;
-    const lsuv_shape in = l->in;
-    char why[160];
-    switch (l->type) {
-    case LSUV_LAYER_CONVOLUTIONAL: {
-        long dilation = 1;
-        if ((st = get_int(ctx, s, "filters", 1, 1, 1 << 20, &v[0])) ||
-            (st = get_int(ctx, s, "size", 1, 1, 4096, &v[1])) ||
-            (st = get_int(ctx, s, "stride", 1, 1, 4096, &v[2])) ||
-            (st = get_int(ctx, s, "pad", 0, 0, 1 << 20, &v[3])) ||
-            (st = get_int(ctx, s, "padding", 0, 0, 4096, &v[4])) ||
-            (st = get_int(ctx, s, "groups", 1, 1, 1 << 20, &v[5])) ||
-            (st = get_int(ctx, s, "dilation", 1, 1, 1, &dilation)) ||
-            (st = read_neuron_options(ctx, s, l, options)))
-            return st;
-        l->filters = (uint32_t)v[0];
-        l->size = (uint32_t)v[1];
-        l->stride = (uint32_t)v[2];
-        l->padding = v[3] ? l->size / 2 : (uint32_t)v[4];
-        l->groups = (uint32_t)v[5];
-        if ((st = read_conv_darknet_keys(ctx, s, l))) return st;
-        if (in.c % l->groups || l->filters % l->groups)
-            return lsuv_fail(LSUV_ERROR_PARSE,
-                             "%s:%u: [%s] layer %u: groups=%u must divide its %u input channels "
-                             "and its %u filters",
-                             ctx->name, s->line, s->name, l->index, l->groups, in.c, l->filters);
-        uint64_t h = (uint64_t)in.h + 2 * l->padding, w = (uint64_t)in.w + 2 * l->padding;
-        snprintf(why, sizeof why, "size %u, stride %u, padding %u", l->size, l->stride, l->padding);
-        if (h < l->size || w < l->size) return empty_output(ctx, s, l, why);
-        l->out = (lsuv_shape){l->filters, (uint32_t)((h - l->size) / l->stride + 1),
-                              (uint32_t)((w - l->size) / l->stride + 1)};
-        if ((st = weights_fit(ctx, s, l))) return st;
-        l->params = lsuv_layer_weight_count(l) + l->filters;
-        l->macs = lsuv_layer_weight_count(l) * l->out.h * l->out.w;
-        return LSUV_OK;
-    }
-    case LSUV_LAYER_CONNECTED:
-        if ((st = get_int(ctx, s, "output", 1, 1, 1 << 24, &v[0])) ||
-            (st = read_neuron_options(ctx, s, l, options)))
-            return st;
-        l->outputs = (uint32_t)v[0];
-        l->out = (lsuv_shape){l->outputs, 1, 1};
-        if ((st = weights_fit(ctx, s, l))) return st;
-        l->params = lsuv_layer_weight_count(l) + l->outputs;
-        l->macs = lsuv_layer_weight_count(l);
-        return LSUV_OK;
-    case LSUV_LAYER_MAXPOOL: {
-        if ((st = get_int(ctx, s, "stride", 1, 1, 4096, &v[0]))) return st;
-        if ((st = get_int(ctx, s, "size", v[0], 1, 4096, &v[1]))) return st;
-        if ((st = get_int(ctx, s, "padding", v[1] - 1, 0, 4096, &v[2]))) return st;
-        l->stride = (uint32_t)v[0];
-        l->size = (uint32_t)v[1];
-        l->padding = (uint32_t)v[2];
-        uint64_t h = (uint64_t)in.h + l->padding, w = (uint64_t)in.w + l->padding;
-        snprintf(why, sizeof why, "size %u, stride %u, padding %u", l->size, l->stride, l->padding);
-        if (h < l->size || w < l->size) return empty_output(ctx, s, l, why);
-        l->out = (lsuv_shape){in.c, (uint32_t)((h - l->size) / l->stride + 1),
-                              (uint32_t)((w - l->size) / l->stride + 1)};
-        return LSUV_OK;
-    }
-    case LSUV_LAYER_AVGPOOL:
-        l->out = (lsuv_shape){in.c, 1, 1};
-        return LSUV_OK;
-    case LSUV_LAYER_DROPOUT: {
-        double p;
-        if ((st = get_float(ctx, s, "probability", 0.5, 0.0, 1.0, &p))) return st;
-        l->probability = (float)p;
-        l->out = in;
-        return LSUV_OK;
-    }
-    case LSUV_LAYER_SOFTMAX:
-    case LSUV_LAYER_COST:
-        l->out = in;
-        return LSUV_OK;
-    case LSUV_LAYER_CROP:
-        /* flip, angle, saturation, exposure and shift act only in training. */
-        if ((st = get_int(ctx, s, "crop_height", 1, 1, 1 << 20, &v[0])) ||
-            (st = get_int(ctx, s, "crop_width", 1, 1, 1 << 20, &v[1])) ||
-            (st = get_int(ctx, s, "noadjust", 0, 0, 1, &v[2])))
-            return st;
-        l->crop_height = (uint32_t)v[0];
-        l->crop_width = (uint32_t)v[1];
-        l->crop_noadjust = v[2] != 0;
-        if (l->crop_height > in.h || l->crop_width > in.w)
-            return lsuv_fail(
-                LSUV_ERROR_PARSE, "%s:%u: [%s] layer %u: a %ux%u crop does not fit its %ux%u input",
-                ctx->name, s->line, s->name, l->index, l->crop_height, l->crop_width, in.h, in.w);
-        l->out = (lsuv_shape){in.c, l->crop_height, l->crop_width};
-        return LSUV_OK;
-    }
-    return LSUV_OK;
-}
-
 static lsuv_status check_keys(parse_ctx *ctx, cfg_section *s, const char *const *keys) {
     lsuv_status st = LSUV_OK;
     for (uint32_t i = 0; i < s->n_options && st == LSUV_OK; ++i)
@@ -448,12 +199,12 @@ static lsuv_status tensor_fits(parse_ctx *ctx, const cfg_section *s, const char 
 static lsuv_status read_net(parse_ctx *ctx, cfg_section *s, lsuv_net *net) {
     long batch, subdivisions, h, w, c, inputs;
     lsuv_status st;
-    if ((st = get_int(ctx, s, "batch", 1, 1, 1 << 24, &batch)) ||
-        (st = get_int(ctx, s, "subdivisions", 1, 1, 1 << 24, &subdivisions)) ||
-        (st = get_int(ctx, s, "height", 0, 0, 1 << 20, &h)) ||
-        (st = get_int(ctx, s, "width", 0, 0, 1 << 20, &w)) ||
-        (st = get_int(ctx, s, "channels", 0, 0, 1 << 20, &c)) ||
-        (st = get_int(ctx, s, "inputs", h * w * c, 0, 1L << 31, &inputs)))
+    if ((st = section_get_int(ctx, s, "batch", 1, 1, 1 << 24, &batch)) ||
+        (st = section_get_int(ctx, s, "subdivisions", 1, 1, 1 << 24, &subdivisions)) ||
+        (st = section_get_int(ctx, s, "height", 0, 0, 1 << 20, &h)) ||
+        (st = section_get_int(ctx, s, "width", 0, 0, 1 << 20, &w)) ||
+        (st = section_get_int(ctx, s, "channels", 0, 0, 1 << 20, &c)) ||
+        (st = section_get_int(ctx, s, "inputs", h * w * c, 0, 1L << 31, &inputs)))
         return st;
     /* darknet runs batch/subdivisions samples at a time (net->batch); a
      * quotient of 0 would make it run none. */
@@ -461,7 +212,7 @@ static lsuv_status read_net(parse_ctx *ctx, cfg_section *s, lsuv_net *net) {
         return lsuv_fail(LSUV_ERROR_PARSE,
                          "%s:%u: 'subdivisions=%ld': larger than batch=%ld; darknet runs "
                          "batch/subdivisions samples at a time, which would be none",
-                         ctx->name, find(s, "subdivisions")->line, subdivisions, batch);
+                         ctx->name, section_find(s, "subdivisions")->line, subdivisions, batch);
     net->batch = (uint32_t)(batch / subdivisions);
     if (h && w && c) {
         net->input = (lsuv_shape){(uint32_t)c, (uint32_t)h, (uint32_t)w};
@@ -556,7 +307,7 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
         l->line = s->line;
         l->in = shape;
         l->maxv = INFINITY;
-        st = read_layer(&ctx, s, l, options);
+        st = section_read_layer(&ctx, s, l, options);
         if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);
         if (st == LSUV_OK) st = add_layer(&ctx, s, net, l);
         if (st == LSUV_OK) shape = l->out;

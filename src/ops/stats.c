@@ -86,22 +86,14 @@ static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *me
     return st;
 }
 
-lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *options,
-                              lsuv_stats **out) {
-    *out = NULL;
-    lsuv_stats *s = calloc(1, sizeof *s);
-    if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    s->device = dev;
-    if (options) s->options = *options;
-    const lsuv_device_info *info = lsuv_device_get_info(dev);
-
-    /* The shape of the work follows the kind of device. A GPU wants wide
-     * workgroups and short runs per invocation, so that thousands of
-     * workgroups fill it. A CPU (lavapipe) runs a workgroup as a loop over
-     * SIMD batches of one subgroup each, every batch to its end before the
-     * next: there a workgroup of one subgroup that walks a long contiguous
-     * run keeps the loads streaming and pays no barrier hand-offs (measured
-     * on a 2-core machine: 8 GB/s against 1.5 GB/s for 256 x 64). */
+/* The shape of the work follows the kind of device. A GPU wants wide
+ * workgroups and short runs per invocation, so that thousands of
+ * workgroups fill it. A CPU (lavapipe) runs a workgroup as a loop over
+ * SIMD batches of one subgroup each, every batch to its end before the
+ * next: there a workgroup of one subgroup that walks a long contiguous
+ * run keeps the loads streaming and pays no barrier hand-offs (measured
+ * on a 2-core machine: 8 GB/s against 1.5 GB/s for 256 x 64). */
+static void stats_choose_shape(lsuv_stats *s, const lsuv_device_info *info) {
     uint32_t wg = 256;
     if (info->type == LSUV_DEVICE_CPU && info->subgroup_size > 0) {
         wg = info->max_subgroup_size;
@@ -115,7 +107,23 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     if (info->max_workgroup_size_x < wg) wg = info->max_workgroup_size_x;
     while (wg > 1 && wg * 16 > info->max_shared_memory) wg /= 2;
     s->workgroup = floor_pow2(wg);
+}
 
+/* Texels where asked, or by default on a CPU; an explicit ask the device
+ * cannot meet is an error, a default quietly falls back to storage. */
+static lsuv_status stats_choose_input(lsuv_stats *s, const lsuv_device_info *info) {
+    s->texel = s->options.input == LSUV_STATS_INPUT_TEXEL ||
+               (s->options.input == LSUV_STATS_INPUT_AUTO && info->type == LSUV_DEVICE_CPU);
+    if (s->texel && !info->texel_vec4) {
+        if (s->options.input == LSUV_STATS_INPUT_TEXEL)
+            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                             "%s has no uniform texel buffers of R32G32B32A32_SFLOAT", info->name);
+        s->texel = false;
+    }
+    return LSUV_OK;
+}
+
+static lsuv_status stats_create_pipelines(lsuv_stats *s, const lsuv_device_info *info) {
     bool subgroup = !s->options.force_shared && info->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
     /* The first pass of the two-pass method is the naive one. */
@@ -124,39 +132,25 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     char combine_name[64];
     snprintf(combine_name, sizeof combine_name, "stats_combine_%s_%s", algo, merge);
 
-    s->texel = s->options.input == LSUV_STATS_INPUT_TEXEL ||
-               (s->options.input == LSUV_STATS_INPUT_AUTO && info->type == LSUV_DEVICE_CPU);
-    if (s->texel && !info->texel_vec4) {
-        if (s->options.input == LSUV_STATS_INPUT_TEXEL) {
-            lsuv_stats_destroy(s);
-            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
-                             "%s has no uniform texel buffers of R32G32B32A32_SFLOAT", info->name);
-        }
-        s->texel = false;
-    }
-
     lsuv_status st = reduce_create(s, algo, merge, subgroup, &s->reduce, &s->reduce_texel);
     if (st == LSUV_OK && s->options.method == LSUV_STATS_TWOPASS)
         st = reduce_create(s, "twopass", merge, subgroup, &s->reduce2, &s->reduce2_texel);
-    if (st == LSUV_OK) {
-        uint32_t spec_combine[] = {s->workgroup, s->combine_items};
-        lsuv_pipeline_desc desc = {
-            .shader = combine_name,
-            .bindings = 2,
-            .push_size = PUSH_WORDS * 4,
-            .spec = spec_combine,
-            .spec_count = 2,
-            .full_subgroups = subgroup,
-        };
-        st = lsuv_pipeline_create(dev, &desc, &s->combine);
-    }
-    if (st != LSUV_OK) {
-        lsuv_stats_destroy(s);
-        return st;
-    }
+    if (st != LSUV_OK) return st;
+    uint32_t spec_combine[] = {s->workgroup, s->combine_items};
+    lsuv_pipeline_desc desc = {
+        .shader = combine_name,
+        .bindings = 2,
+        .push_size = PUSH_WORDS * 4,
+        .spec = spec_combine,
+        .spec_count = 2,
+        .full_subgroups = subgroup,
+    };
+    return lsuv_pipeline_create(s->device, &desc, &s->combine);
+}
 
-    /* A chunk is what one descriptor can bind, less the slack for aligning
-     * its offset, in whole workgroups, within the dispatch limit. */
+/* A chunk is what one descriptor can bind, less the slack for aligning
+ * its offset, in whole workgroups, within the dispatch limit. */
+static lsuv_status stats_choose_chunk(lsuv_stats *s, const lsuv_device_info *info) {
     s->align =
         info->min_storage_buffer_offset_alignment ? info->min_storage_buffer_offset_alignment : 4;
     uint64_t range = info->max_storage_buffer_range;
@@ -174,13 +168,30 @@ lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *option
     uint64_t dispatch_limit = (uint64_t)info->max_workgroup_count_x * span;
     if (chunk > dispatch_limit) chunk = dispatch_limit;
     if (chunk > UINT32_MAX / span * span) chunk = UINT32_MAX / span * span;
-    if (chunk == 0) {
-        lsuv_stats_destroy(s);
+    if (chunk == 0)
         return lsuv_fail(LSUV_ERROR_INVALID,
                          "a chunk of %llu bytes cannot hold one workgroup's %llu floats",
                          (unsigned long long)range, (unsigned long long)span);
-    }
     s->chunk_elements = chunk;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_stats_create(lsuv_device *dev, const lsuv_stats_options *options,
+                              lsuv_stats **out) {
+    *out = NULL;
+    lsuv_stats *s = calloc(1, sizeof *s);
+    if (!s) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    s->device = dev;
+    if (options) s->options = *options;
+    const lsuv_device_info *info = lsuv_device_get_info(dev);
+    stats_choose_shape(s, info);
+    lsuv_status st = stats_choose_input(s, info);
+    if (st == LSUV_OK) st = stats_create_pipelines(s, info);
+    if (st == LSUV_OK) st = stats_choose_chunk(s, info);
+    if (st != LSUV_OK) {
+        lsuv_stats_destroy(s);
+        return st;
+    }
     *out = s;
     return LSUV_OK;
 }
@@ -204,6 +215,173 @@ static void write_set(lsuv_binding_set *sets, uint32_t i, const lsuv_buffer *in,
     lsuv_binding_set_write_buffer(sets, i, 1, out, out_offset, out_range);
 }
 
+/* A plan's request and what follows from it, shared by plan_build's steps. */
+typedef struct plan_shape {
+    const lsuv_buffer *input;
+    uint64_t first, count;
+    bool merge_only, twopass;
+    lsuv_buffer *result;
+    uint32_t result_slot;
+    uint64_t reduce_span, combine_span; /* what one workgroup reads */
+    uint64_t chunks, partials;          /* reduce dispatches, partials they write */
+    uint32_t levels, pass_stages;       /* combine levels; stages of one pass */
+    uint64_t a_bytes, b_bytes;          /* the two scratch regions */
+} plan_shape;
+
+static lsuv_status plan_check_request(const plan_shape *sh) {
+    if (sh->count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
+    if (sh->count > UINT32_MAX)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "statistics of %llu floats: at most 2^32-1 in one range",
+                         (unsigned long long)sh->count);
+    const uint64_t item = sh->merge_only ? sizeof(partial) : 4;
+    const uint64_t items = lsuv_buffer_size(sh->input) / item;
+    if (sh->first > items || sh->count > items - sh->first)
+        return lsuv_fail(LSUV_ERROR_INVALID, "items %llu..%llu are outside a buffer of %llu",
+                         (unsigned long long)sh->first, (unsigned long long)(sh->first + sh->count),
+                         (unsigned long long)items);
+    if ((uint64_t)(sh->result_slot + 1) * LSUV_STATS_RESULT_BYTES > lsuv_buffer_size(sh->result))
+        return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
+                         sh->result_slot);
+    return LSUV_OK;
+}
+
+/* Inputs of the reduce stage j: whole chunks, the last one what is left. */
+static uint64_t plan_chunk_count(const lsuv_stats *s, const plan_shape *sh, uint64_t j) {
+    return j + 1 < sh->chunks ? s->chunk_elements : sh->count - j * s->chunk_elements;
+}
+
+/* How many reduce dispatches, partials and combine levels; the sizes of the
+ * scratch regions: A holds the first pass's partials and every even combine
+ * level, B the odd levels. */
+static lsuv_status plan_count_stages(const lsuv_stats *s, plan_shape *sh) {
+    const lsuv_device_info *info = lsuv_device_get_info(s->device);
+    sh->twopass = s->options.method == LSUV_STATS_TWOPASS;
+    sh->reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
+    sh->combine_span = (uint64_t)s->workgroup * s->combine_items;
+    sh->chunks = sh->merge_only ? 0 : lsuv_div_up(sh->count, s->chunk_elements);
+    sh->partials = sh->merge_only ? sh->count : 0;
+    for (uint64_t c = 0; c < sh->chunks; ++c)
+        sh->partials += lsuv_div_up(plan_chunk_count(s, sh, c), sh->reduce_span);
+    sh->levels = 0;
+    for (uint64_t p = sh->partials; p > 1; p = lsuv_div_up(p, sh->combine_span)) ++sh->levels;
+    /* One combine moves a lone partial to the result slot: a merge-only plan
+     * has no other pass, and a two-pass plan's second reduce must not write
+     * the slot it reads the mean from. */
+    if ((sh->merge_only || sh->twopass) && sh->levels == 0) sh->levels = 1;
+    if (sh->partials * sizeof(partial) > info->max_storage_buffer_range)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "%llu floats need more partials than one binding holds",
+                         (unsigned long long)sh->count);
+    sh->pass_stages = (uint32_t)sh->chunks + sh->levels;
+    sh->a_bytes = lsuv_align_up(sh->partials * sizeof(partial), s->align);
+    sh->b_bytes =
+        lsuv_align_up(lsuv_div_up(sh->partials, sh->combine_span) * sizeof(partial), s->align);
+    return LSUV_OK;
+}
+
+/* Which pipeline each stage runs, and a binding set for each: a chunk holding
+ * at least one full workgroup reads texels where the device is set up for
+ * them. */
+static lsuv_status plan_choose_pipelines(const lsuv_stats *s, const plan_shape *sh,
+                                         lsuv_stats_plan *plan) {
+    const lsuv_pipeline **layouts = calloc(plan->stage_count, sizeof *layouts);
+    if (!layouts) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < plan->stage_count; ++i) {
+        uint32_t j = i % sh->pass_stages; /* the stage within its pass */
+        bool second = i >= sh->pass_stages;
+        bool texel = s->texel && plan_chunk_count(s, sh, j) >= sh->reduce_span;
+        const lsuv_pipeline *p = second ? (texel ? s->reduce2_texel : s->reduce2)
+                                        : (texel ? s->reduce_texel : s->reduce);
+        if (j >= sh->chunks) p = s->combine;
+        plan->stages[i].pipeline = layouts[i] = p;
+    }
+    lsuv_status st = lsuv_binding_set_create_each(layouts, plan->stage_count, &plan->sets);
+    free(layouts);
+    return st;
+}
+
+/* Where a stage writes: a scratch region, or the result slot. */
+typedef struct stage_out {
+    const lsuv_buffer *buffer;
+    uint64_t offset, range;
+    uint32_t base;
+} stage_out;
+
+/* Reduce stage i (chunk j of its pass) writes its partials after the
+ * out_partial ones of the chunks before it. */
+static lsuv_status plan_write_reduce(const lsuv_stats *s, const plan_shape *sh,
+                                     lsuv_stats_plan *plan, uint32_t i, uint32_t j,
+                                     const stage_out *out, uint64_t *out_partial) {
+    stage *sg = &plan->stages[i];
+    lsuv_status st = LSUV_OK;
+    uint64_t start = sh->first + j * s->chunk_elements;
+    uint64_t n = plan_chunk_count(s, sh, j);
+    uint64_t byte = start * 4, aligned = byte / s->align * s->align;
+    write_set(plan->sets, i, sh->input, aligned, byte - aligned + n * 4, out->buffer, out->offset,
+              out->range);
+    /* The texels: the whole vec4s of the chunk's binding. */
+    if (sg->pipeline == s->reduce_texel || sg->pipeline == s->reduce2_texel)
+        st = lsuv_binding_set_write_texels(plan->sets, i, 2, sh->input, aligned,
+                                           (byte - aligned + n * 4) / 16 * 16, 4);
+    if (sg->pipeline == s->reduce2 || sg->pipeline == s->reduce2_texel)
+        lsuv_binding_set_write_buffer(plan->sets, i, 3, sh->result, 0, LSUV_WHOLE_SIZE);
+    if (j == 0) *out_partial = 0;
+    sg->groups = (uint32_t)lsuv_div_up(n, sh->reduce_span);
+    sg->push[0] = (uint32_t)((byte - aligned) / 4);
+    sg->push[1] = (uint32_t)n;
+    sg->push[2] = out->base + (uint32_t)*out_partial;
+    *out_partial += sg->groups;
+    /* The second pass reads the first's result and rewrites its scratch. */
+    sg->barrier_before = i > 0 && j == 0;
+    return st;
+}
+
+/* Combine stage i at level (from 1) folds the out_partial partials the stage
+ * before it wrote. Level k reads what level k-1 wrote: A for odd k, B for
+ * even; a merge-only plan's first level reads the caller's partials. */
+static void plan_write_combine(const plan_shape *sh, lsuv_stats_plan *plan, uint32_t i,
+                               uint32_t level, const stage_out *out, uint64_t *out_partial) {
+    stage *sg = &plan->stages[i];
+    bool external = sh->merge_only && level == 1;
+    uint64_t in_offset = external || level % 2 == 1 ? 0 : sh->a_bytes;
+    uint64_t in_range = external ? LSUV_WHOLE_SIZE : level % 2 == 1 ? sh->a_bytes : sh->b_bytes;
+    uint64_t n = external ? sh->count : *out_partial;
+    write_set(plan->sets, i, external ? sh->input : plan->scratch, in_offset, in_range, out->buffer,
+              out->offset, out->range);
+    sg->groups = (uint32_t)lsuv_div_up(n, sh->combine_span);
+    sg->push[0] = external ? (uint32_t)sh->first : 0;
+    sg->push[1] = (uint32_t)n;
+    sg->push[2] = out->base;
+    *out_partial = sg->groups;
+    sg->barrier_before = true;
+}
+
+/* Each stage's bindings, push constants and workgroup count. */
+static lsuv_status plan_write_stages(const lsuv_stats *s, const plan_shape *sh,
+                                     lsuv_stats_plan *plan) {
+    lsuv_status st = LSUV_OK;
+    uint64_t out_partial = 0;
+    for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
+        uint32_t j = i % sh->pass_stages;
+        bool last = j + 1 == sh->pass_stages;
+        bool reduce = j < sh->chunks;
+        uint32_t level = reduce ? 0 : j - (uint32_t)sh->chunks + 1; /* 0: the reduce */
+        stage_out out = {
+            .buffer = last ? sh->result : plan->scratch,
+            .offset = last ? 0 : (level % 2 == 0 ? 0 : sh->a_bytes),
+            .range = last ? LSUV_WHOLE_SIZE : (level % 2 == 0 ? sh->a_bytes : sh->b_bytes),
+            .base = last ? sh->result_slot : 0,
+        };
+        plan->stages[i].push[3] = sh->result_slot; /* read by the second pass's reduce alone */
+        if (reduce)
+            st = plan_write_reduce(s, sh, plan, i, j, &out, &out_partial);
+        else
+            plan_write_combine(sh, plan, i, level, &out, &out_partial);
+    }
+    return st;
+}
+
 /* The plan of both kinds: over count floats of input from first, or, with
  * merge_only, over count Partials of input from first that another kernel
  * wrote (then only the combine passes run). A pass is the reduce of every
@@ -214,129 +392,26 @@ static lsuv_status plan_build(lsuv_stats *s, const lsuv_buffer *input, uint64_t 
                               uint64_t count, bool merge_only, lsuv_buffer *result,
                               uint32_t result_slot, lsuv_stats_plan **out) {
     *out = NULL;
-    lsuv_device *dev = s->device;
-    const lsuv_device_info *info = lsuv_device_get_info(dev);
-    if (count == 0) return lsuv_fail(LSUV_ERROR_INVALID, "statistics of an empty range");
-    if (count > UINT32_MAX)
-        return lsuv_fail(LSUV_ERROR_INVALID,
-                         "statistics of %llu floats: at most 2^32-1 in one range",
-                         (unsigned long long)count);
-    const uint64_t item = merge_only ? sizeof(partial) : 4;
-    const uint64_t items = lsuv_buffer_size(input) / item;
-    if (first > items || count > items - first)
-        return lsuv_fail(LSUV_ERROR_INVALID, "items %llu..%llu are outside a buffer of %llu",
-                         (unsigned long long)first, (unsigned long long)(first + count),
-                         (unsigned long long)items);
-    if ((uint64_t)(result_slot + 1) * LSUV_STATS_RESULT_BYTES > lsuv_buffer_size(result))
-        return lsuv_fail(LSUV_ERROR_INVALID, "result slot %u is outside the result buffer",
-                         result_slot);
-
-    const bool twopass = s->options.method == LSUV_STATS_TWOPASS;
-    const uint64_t align = s->align;
-    const uint64_t reduce_span = (uint64_t)s->workgroup * s->reduce_items * 4;
-    const uint64_t combine_span = (uint64_t)s->workgroup * s->combine_items;
-    uint64_t chunks = merge_only ? 0 : lsuv_div_up(count, s->chunk_elements);
-    uint64_t partials = merge_only ? count : 0;
-    for (uint64_t c = 0; c < chunks; ++c) {
-        uint64_t n = c + 1 < chunks ? s->chunk_elements : count - c * s->chunk_elements;
-        partials += lsuv_div_up(n, reduce_span);
-    }
-    uint32_t levels = 0;
-    for (uint64_t p = partials; p > 1; p = lsuv_div_up(p, combine_span)) ++levels;
-    /* One combine moves a lone partial to the result slot: a merge-only plan
-     * has no other pass, and a two-pass plan's second reduce must not write
-     * the slot it reads the mean from. */
-    if ((merge_only || twopass) && levels == 0) levels = 1;
-    if (partials * sizeof(partial) > info->max_storage_buffer_range)
-        return lsuv_fail(LSUV_ERROR_INVALID,
-                         "%llu floats need more partials than one binding holds",
-                         (unsigned long long)count);
+    plan_shape sh = {.input = input,
+                     .first = first,
+                     .count = count,
+                     .merge_only = merge_only,
+                     .result = result,
+                     .result_slot = result_slot};
+    lsuv_status st = plan_check_request(&sh);
+    if (st == LSUV_OK) st = plan_count_stages(s, &sh);
+    if (st != LSUV_OK) return st;
 
     lsuv_stats_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     plan->stats = s;
-    const uint32_t passes = twopass ? 2 : 1;
-    const uint32_t pass_stages = (uint32_t)chunks + levels;
-    plan->stage_count = passes * pass_stages;
+    plan->stage_count = (sh.twopass ? 2 : 1) * sh.pass_stages;
     plan->stages = calloc(plan->stage_count, sizeof *plan->stages);
-    lsuv_status st =
-        plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-
-    /* Scratch: region A holds the first pass's partials and every even
-     * combine level; region B the odd levels. */
-    uint64_t a_bytes = lsuv_align_up(partials * sizeof(partial), align);
-    uint64_t b_bytes = lsuv_align_up(lsuv_div_up(partials, combine_span) * sizeof(partial), align);
-    if (st == LSUV_OK && (merge_only ? levels > 1 : levels > 0))
-        st = lsuv_buffer_create(dev, a_bytes + b_bytes, &plan->scratch);
-
-    /* Which pipeline each stage runs: a chunk holding at least one full
-     * workgroup reads texels where the device is set up for them. */
-    const lsuv_pipeline **layouts =
-        st == LSUV_OK ? calloc(plan->stage_count, sizeof *layouts) : NULL;
-    if (st == LSUV_OK && !layouts) st = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
-        uint32_t j = i % pass_stages; /* the stage within its pass */
-        bool second = i >= pass_stages;
-        uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
-        bool texel = s->texel && n >= reduce_span;
-        const lsuv_pipeline *p = second ? (texel ? s->reduce2_texel : s->reduce2)
-                                        : (texel ? s->reduce_texel : s->reduce);
-        if (j >= chunks) p = s->combine;
-        plan->stages[i].pipeline = layouts[i] = p;
-    }
-    if (st == LSUV_OK) st = lsuv_binding_set_create_each(layouts, plan->stage_count, &plan->sets);
-    free(layouts);
-
-    /* Where a stage writes: the next scratch region, or the result slot. */
-    uint64_t out_partial = 0;
-    for (uint32_t i = 0; st == LSUV_OK && i < plan->stage_count; ++i) {
-        stage *sg = &plan->stages[i];
-        uint32_t j = i % pass_stages;
-        bool last = j + 1 == pass_stages;
-        bool reduce = j < chunks;
-        uint32_t level = reduce ? 0 : j - (uint32_t)chunks + 1; /* 0: the reduce */
-        const lsuv_buffer *out_buf = last ? result : plan->scratch;
-        uint64_t out_offset = last ? 0 : (level % 2 == 0 ? 0 : a_bytes);
-        uint64_t out_range = last ? LSUV_WHOLE_SIZE : (level % 2 == 0 ? a_bytes : b_bytes);
-        uint32_t out_base = last ? result_slot : 0;
-        sg->push[3] = result_slot; /* read by the second pass's reduce alone */
-        if (reduce) {
-            uint64_t start = first + j * s->chunk_elements;
-            uint64_t n = j + 1 < chunks ? s->chunk_elements : count - j * s->chunk_elements;
-            uint64_t byte = start * 4, aligned = byte / align * align;
-            write_set(plan->sets, i, input, aligned, byte - aligned + n * 4, out_buf, out_offset,
-                      out_range);
-            /* The texels: the whole vec4s of the chunk's binding. */
-            if (sg->pipeline == s->reduce_texel || sg->pipeline == s->reduce2_texel)
-                st = lsuv_binding_set_write_texels(plan->sets, i, 2, input, aligned,
-                                                   (byte - aligned + n * 4) / 16 * 16, 4);
-            if (sg->pipeline == s->reduce2 || sg->pipeline == s->reduce2_texel)
-                lsuv_binding_set_write_buffer(plan->sets, i, 3, result, 0, LSUV_WHOLE_SIZE);
-            if (j == 0) out_partial = 0;
-            sg->groups = (uint32_t)lsuv_div_up(n, reduce_span);
-            sg->push[0] = (uint32_t)((byte - aligned) / 4);
-            sg->push[1] = (uint32_t)n;
-            sg->push[2] = out_base + (uint32_t)out_partial;
-            out_partial += sg->groups;
-            /* The second pass reads the first's result and rewrites its scratch. */
-            sg->barrier_before = i > 0 && j == 0;
-        } else {
-            /* Level k reads what level k-1 wrote: A for odd k, B for even;
-             * a merge-only plan's first level reads the caller's partials. */
-            bool external = merge_only && level == 1;
-            uint64_t in_offset = external || level % 2 == 1 ? 0 : a_bytes;
-            uint64_t in_range = external ? LSUV_WHOLE_SIZE : level % 2 == 1 ? a_bytes : b_bytes;
-            uint64_t n = external ? count : out_partial;
-            write_set(plan->sets, i, external ? input : plan->scratch, in_offset, in_range, out_buf,
-                      out_offset, out_range);
-            sg->groups = (uint32_t)lsuv_div_up(n, combine_span);
-            sg->push[0] = external ? (uint32_t)first : 0;
-            sg->push[1] = (uint32_t)n;
-            sg->push[2] = out_base;
-            out_partial = sg->groups;
-            sg->barrier_before = true;
-        }
-    }
+    st = plan->stages ? LSUV_OK : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    if (st == LSUV_OK && (merge_only ? sh.levels > 1 : sh.levels > 0))
+        st = lsuv_buffer_create(s->device, sh.a_bytes + sh.b_bytes, &plan->scratch);
+    if (st == LSUV_OK) st = plan_choose_pipelines(s, &sh, plan);
+    if (st == LSUV_OK) st = plan_write_stages(s, &sh, plan);
     if (st != LSUV_OK) {
         lsuv_stats_plan_destroy(plan);
         return st;

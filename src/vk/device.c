@@ -4,8 +4,8 @@
 
 #include <stdlib.h>
 
-lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device **out) {
-    *out = NULL;
+/* Whether the device at index can run lsuv-vk's kernels at all. */
+static lsuv_status device_check_usable(const lsuv_instance *inst, uint32_t index) {
     if (index >= inst->device_count)
         return lsuv_fail(LSUV_ERROR_INVALID, "device index %u is out of range (%u devices)", index,
                          inst->device_count);
@@ -16,16 +16,12 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
                          VK_API_VERSION_MINOR(info->api_version));
     if (inst->queue_family[index] == UINT32_MAX)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED, "%s has no compute queue", info->name);
+    return LSUV_OK;
+}
 
-    lsuv_device *dev = calloc(1, sizeof *dev);
-    if (!dev) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    dev->instance = inst;
-    dev->physical = inst->physical[index];
-    dev->info = info;
-    dev->queue_family = inst->queue_family[index];
-    vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
-    vkGetPhysicalDeviceProperties(dev->physical, &dev->properties);
-
+/* The VkDevice with its one compute queue and the features the kernels use. */
+static lsuv_status device_open_vk(lsuv_device *dev) {
+    const lsuv_device_info *info = dev->info;
     /* Full subgroups let the shuffle-based reductions assume every lane is
      * live; without them the kernels fall back to shared memory. */
     dev->full_subgroups = info->full_subgroups;
@@ -61,23 +57,41 @@ lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device 
     };
     VkResult r = vkCreateDevice(dev->physical, &create, NULL, &dev->device);
     if (r != VK_SUCCESS) {
-        free(dev);
+        dev->device = VK_NULL_HANDLE; /* nothing for destroy to wait on */
         return lsuv_vk_fail(r, "vkCreateDevice");
     }
     volkLoadDeviceTable(&dev->vk, dev->device);
     dev->vk.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
+    return LSUV_OK;
+}
 
+static lsuv_status device_create_pool(lsuv_device *dev) {
     VkCommandPoolCreateInfo pool = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = dev->queue_family,
     };
-    r = dev->vk.vkCreateCommandPool(dev->device, &pool, NULL, &dev->pool);
-    if (r != VK_SUCCESS) {
-        lsuv_device_destroy(dev);
-        return lsuv_vk_fail(r, "vkCreateCommandPool");
-    }
-    lsuv_status s = lsuv_pipeline_cache_open(dev);
+    VkResult r = dev->vk.vkCreateCommandPool(dev->device, &pool, NULL, &dev->pool);
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "vkCreateCommandPool");
+}
+
+lsuv_status lsuv_device_create(lsuv_instance *inst, uint32_t index, lsuv_device **out) {
+    *out = NULL;
+    lsuv_status s = device_check_usable(inst, index);
+    if (s != LSUV_OK) return s;
+
+    lsuv_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    dev->instance = inst;
+    dev->physical = inst->physical[index];
+    dev->info = &inst->info[index];
+    dev->queue_family = inst->queue_family[index];
+    vkGetPhysicalDeviceMemoryProperties(dev->physical, &dev->memory);
+    vkGetPhysicalDeviceProperties(dev->physical, &dev->properties);
+
+    s = device_open_vk(dev);
+    if (s == LSUV_OK) s = device_create_pool(dev);
+    if (s == LSUV_OK) s = lsuv_pipeline_cache_open(dev);
     if (s != LSUV_OK) {
         lsuv_device_destroy(dev);
         return s;

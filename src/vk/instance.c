@@ -111,16 +111,27 @@ static lsuv_device_type type_from_vk(VkPhysicalDeviceType t) {
     }
 }
 
-/* Fills info from the device's properties, features and queues; returns the
- * compute queue family, or UINT32_MAX when there is none. */
-static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device_info *info) {
-    memset(info, 0, sizeof *info);
-    info->index = index;
-
+/* What a device tells beyond the Vulkan 1.0 properties, read through one
+ * pNext chain of properties and one of features. The chains point into this
+ * struct, so it is filled in place and never copied. */
+typedef struct {
+    uint32_t api;
+    bool has_driver_props, has_size_control, has_float16;
     VkPhysicalDeviceProperties base;
-    vkGetPhysicalDeviceProperties(pd, &base);
-    uint32_t api = base.apiVersion;
+    VkPhysicalDeviceSubgroupProperties subgroup;
+    VkPhysicalDeviceIDProperties id;
+    VkPhysicalDeviceDriverProperties driver;
+    VkPhysicalDeviceSubgroupSizeControlProperties size_control;
+    VkPhysicalDeviceProperties2 props;
+    VkPhysicalDevice16BitStorageFeatures storage16;
+    VkPhysicalDeviceShaderFloat16Int8Features float16;
+    VkPhysicalDeviceSubgroupSizeControlFeatures size_features;
+    VkPhysicalDeviceFeatures2 features;
+} device_query;
 
+/* Which optional structs the device can fill: core in its version, or an
+ * extension it lists. */
+static void device_query_extensions(VkPhysicalDevice pd, device_query *q) {
     uint32_t next = 0;
     vkEnumerateDeviceExtensionProperties(pd, NULL, &next, NULL);
     VkExtensionProperties *ext = calloc(next ? next : 1, sizeof *ext);
@@ -128,83 +139,90 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
         vkEnumerateDeviceExtensionProperties(pd, NULL, &next, ext);
     else
         next = 0;
-    bool has_driver_props = api >= VK_API_VERSION_1_2 ||
-                            has_extension(ext, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
-    bool has_size_control = api >= VK_API_VERSION_1_3 ||
-                            has_extension(ext, next, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
-    bool has_float16 = api >= VK_API_VERSION_1_2 ||
-                       has_extension(ext, next, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    q->has_driver_props = q->api >= VK_API_VERSION_1_2 ||
+                          has_extension(ext, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+    q->has_size_control = q->api >= VK_API_VERSION_1_3 ||
+                          has_extension(ext, next, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    q->has_float16 = q->api >= VK_API_VERSION_1_2 ||
+                     has_extension(ext, next, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     free(ext);
+}
+
+static void device_query_run(VkPhysicalDevice pd, device_query *q) {
+    memset(q, 0, sizeof *q);
+    vkGetPhysicalDeviceProperties(pd, &q->base);
+    q->api = q->base.apiVersion;
+    device_query_extensions(pd, q);
+
+    q->subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+    q->id.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES;
+    q->driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
+    q->size_control.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES;
+    q->props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    q->storage16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
+    q->float16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES;
+    q->size_features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES;
+    q->features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
 
     /* Vulkan 1.1 is the floor (subgroups, properties2); older devices are
      * listed with what 1.0 tells. */
-    VkPhysicalDeviceSubgroupProperties subgroup = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceIDProperties id = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
-    VkPhysicalDeviceDriverProperties driver = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-    VkPhysicalDeviceSubgroupSizeControlProperties size_control = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
-    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-
-    VkPhysicalDevice16BitStorageFeatures storage16 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-    VkPhysicalDeviceShaderFloat16Int8Features float16 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
-    VkPhysicalDeviceSubgroupSizeControlFeatures size_features = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
-    VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-
-    if (api >= VK_API_VERSION_1_1) {
-        subgroup.pNext = &id;
-        props.pNext = &subgroup;
-        void **tail = &id.pNext;
-        if (has_driver_props) {
-            *tail = &driver;
-            tail = &driver.pNext;
-        }
-        if (has_size_control) *tail = &size_control;
-        vkGetPhysicalDeviceProperties2(pd, &props);
-
-        features.pNext = &storage16;
-        tail = &storage16.pNext;
-        if (has_float16) {
-            *tail = &float16;
-            tail = &float16.pNext;
-        }
-        if (has_size_control) *tail = &size_features;
-        vkGetPhysicalDeviceFeatures2(pd, &features);
-    } else {
-        vkGetPhysicalDeviceFeatures(pd, &features.features);
+    if (q->api < VK_API_VERSION_1_1) {
+        vkGetPhysicalDeviceFeatures(pd, &q->features.features);
+        return;
     }
+    q->subgroup.pNext = &q->id;
+    q->props.pNext = &q->subgroup;
+    void **tail = &q->id.pNext;
+    if (q->has_driver_props) {
+        *tail = &q->driver;
+        tail = &q->driver.pNext;
+    }
+    if (q->has_size_control) *tail = &q->size_control;
+    vkGetPhysicalDeviceProperties2(pd, &q->props);
 
-    snprintf(info->name, sizeof info->name, "%s", base.deviceName);
-    info->type = type_from_vk(base.deviceType);
-    info->vendor_id = base.vendorID;
-    info->device_id = base.deviceID;
-    info->api_version = api;
-    info->driver_version = base.driverVersion;
-    if (has_driver_props) {
-        snprintf(info->driver_name, sizeof info->driver_name, "%s", driver.driverName);
-        snprintf(info->driver_info, sizeof info->driver_info, "%s", driver.driverInfo);
+    q->features.pNext = &q->storage16;
+    tail = &q->storage16.pNext;
+    if (q->has_float16) {
+        *tail = &q->float16;
+        tail = &q->float16.pNext;
+    }
+    if (q->has_size_control) *tail = &q->size_features;
+    vkGetPhysicalDeviceFeatures2(pd, &q->features);
+}
+
+static void info_fill_identity(const device_query *q, lsuv_device_info *info) {
+    snprintf(info->name, sizeof info->name, "%s", q->base.deviceName);
+    info->type = type_from_vk(q->base.deviceType);
+    info->vendor_id = q->base.vendorID;
+    info->device_id = q->base.deviceID;
+    info->api_version = q->api;
+    info->driver_version = q->base.driverVersion;
+    if (q->has_driver_props) {
+        snprintf(info->driver_name, sizeof info->driver_name, "%s", q->driver.driverName);
+        snprintf(info->driver_info, sizeof info->driver_info, "%s", q->driver.driverInfo);
     } else {
         snprintf(info->driver_name, sizeof info->driver_name, "unknown");
     }
-    memcpy(info->device_uuid, id.deviceUUID, sizeof info->device_uuid);
+    memcpy(info->device_uuid, q->id.deviceUUID, sizeof info->device_uuid);
+}
 
-    info->subgroup_size = subgroup.subgroupSize;
+static void info_fill_features(const device_query *q, lsuv_device_info *info) {
+    const VkPhysicalDeviceSubgroupProperties *sg = &q->subgroup;
+    info->subgroup_size = sg->subgroupSize;
     info->min_subgroup_size =
-        has_size_control ? size_control.minSubgroupSize : subgroup.subgroupSize;
+        q->has_size_control ? q->size_control.minSubgroupSize : sg->subgroupSize;
     info->max_subgroup_size =
-        has_size_control ? size_control.maxSubgroupSize : subgroup.subgroupSize;
-    info->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                             (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    info->full_subgroups = has_size_control && size_features.computeFullSubgroups;
-    info->float64 = features.features.shaderFloat64;
-    info->float16 = has_float16 && float16.shaderFloat16;
-    info->storage16 = api >= VK_API_VERSION_1_1 && storage16.storageBuffer16BitAccess;
+        q->has_size_control ? q->size_control.maxSubgroupSize : sg->subgroupSize;
+    info->subgroup_shuffle = (sg->supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                             (sg->supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    info->full_subgroups = q->has_size_control && q->size_features.computeFullSubgroups;
+    info->float64 = q->features.features.shaderFloat64;
+    info->float16 = q->has_float16 && q->float16.shaderFloat16;
+    info->storage16 = q->api >= VK_API_VERSION_1_1 && q->storage16.storageBuffer16BitAccess;
+}
 
-    const VkPhysicalDeviceLimits *lim = &base.limits;
+static void info_fill_limits(VkPhysicalDevice pd, const device_query *q, lsuv_device_info *info) {
+    const VkPhysicalDeviceLimits *lim = &q->base.limits;
     info->timestamp_period_ns = lim->timestampPeriod;
     info->max_storage_buffer_range = lim->maxStorageBufferRange;
     info->min_storage_buffer_offset_alignment = (uint32_t)lim->minStorageBufferOffsetAlignment;
@@ -226,9 +244,11 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     for (uint32_t h = 0; h < mem.memoryHeapCount; ++h)
         if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
             info->device_local_bytes += mem.memoryHeaps[h].size;
+}
 
-    /* Prefer a compute family with timestamps, and among those one without
-     * graphics (a dedicated compute queue). */
+/* Prefer a compute family with timestamps, and among those one without
+ * graphics (a dedicated compute queue). */
+static uint32_t queue_pick_compute(VkPhysicalDevice pd, lsuv_device_info *info) {
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, NULL);
     VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
@@ -251,17 +271,29 @@ static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device
     return best;
 }
 
-lsuv_status lsuv_instance_create(const lsuv_instance_options *options, lsuv_instance **out) {
-    *out = NULL;
-    bool validation = options && options->validation;
+/* Fills info from the device's properties, features and queues; returns the
+ * compute queue family, or UINT32_MAX when there is none. */
+static uint32_t describe_device(VkPhysicalDevice pd, uint32_t index, lsuv_device_info *info) {
+    memset(info, 0, sizeof *info);
+    info->index = index;
+    device_query q;
+    device_query_run(pd, &q);
+    info_fill_identity(&q, info);
+    info_fill_features(&q, info);
+    info_fill_limits(pd, &q, info);
+    return queue_pick_compute(pd, info);
+}
+
+/* A loader that offers Vulkan 1.1, and the validation layer when asked. */
+static lsuv_status loader_check(bool validation, uint32_t *loader_version) {
     if (volkInitialize() != VK_SUCCESS)
         return lsuv_fail(LSUV_ERROR_NO_LOADER,
                          "no Vulkan loader (libvulkan.so.1) could be opened; install it and a "
                          "driver: apt-get install libvulkan1 mesa-vulkan-drivers");
 
-    uint32_t loader_version = VK_API_VERSION_1_0;
-    if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&loader_version);
-    if (loader_version < VK_API_VERSION_1_1)
+    *loader_version = VK_API_VERSION_1_0;
+    if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(loader_version);
+    if (*loader_version < VK_API_VERSION_1_1)
         return lsuv_fail(LSUV_ERROR_NO_LOADER,
                          "the Vulkan loader only offers Vulkan 1.0; lsuv-vk needs 1.1 or newer");
 
@@ -269,11 +301,13 @@ lsuv_status lsuv_instance_create(const lsuv_instance_options *options, lsuv_inst
         return lsuv_fail(LSUV_ERROR_MISSING_LAYER,
                          "%s is not installed; apt-get install vulkan-validationlayers",
                          validation_layer);
+    return LSUV_OK;
+}
 
-    lsuv_instance *inst = calloc(1, sizeof *inst);
-    if (!inst) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    inst->api_version = loader_version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : loader_version;
-
+/* The VkInstance, with the validation layer and its messenger when asked.
+ * The messenger is also chained into the create info, so that messages from
+ * vkCreateInstance itself are counted. */
+static lsuv_status instance_open_vk(lsuv_instance *inst, bool validation) {
     VkApplicationInfo app = {
         .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
         .pApplicationName = "lsuv-vk",
@@ -312,61 +346,60 @@ lsuv_status lsuv_instance_create(const lsuv_instance_options *options, lsuv_inst
         .ppEnabledExtensionNames = extensions,
     };
     VkResult r = vkCreateInstance(&info, NULL, &inst->instance);
-    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
-        free(inst);
+    if (r != VK_SUCCESS) inst->instance = VK_NULL_HANDLE; /* nothing for destroy to free */
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
         return lsuv_fail(LSUV_ERROR_NO_DEVICE,
                          "no Vulkan driver found; install one: apt-get install "
                          "mesa-vulkan-drivers (lavapipe, on the CPU) or your GPU vendor's driver");
-    }
-    if (r != VK_SUCCESS) {
-        free(inst);
-        return lsuv_vk_fail(r, "vkCreateInstance");
-    }
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateInstance");
     volkLoadInstanceOnly(inst->instance);
 
-    lsuv_status status = LSUV_OK;
-    if (validation) {
-        r = vkCreateDebugUtilsMessengerEXT(inst->instance, &messenger_info, NULL, &inst->messenger);
-        if (r != VK_SUCCESS) {
-            status = lsuv_vk_fail(r, "vkCreateDebugUtilsMessengerEXT");
-            goto fail;
-        }
-    }
+    if (!validation) return LSUV_OK;
+    r = vkCreateDebugUtilsMessengerEXT(inst->instance, &messenger_info, NULL, &inst->messenger);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkCreateDebugUtilsMessengerEXT");
+    return LSUV_OK;
+}
 
-    r = vkEnumeratePhysicalDevices(inst->instance, &inst->device_count, NULL);
-    if (r != VK_SUCCESS) {
-        status = lsuv_vk_fail(r, "vkEnumeratePhysicalDevices");
-        goto fail;
-    }
-    if (inst->device_count == 0) {
-        status =
-            lsuv_fail(LSUV_ERROR_NO_DEVICE,
-                      "no Vulkan device found; install a driver: apt-get install "
-                      "mesa-vulkan-drivers (lavapipe, on the CPU) or your GPU vendor's driver");
-        goto fail;
-    }
+/* The physical devices, each described, with its compute queue family. */
+static lsuv_status instance_list_devices(lsuv_instance *inst) {
+    VkResult r = vkEnumeratePhysicalDevices(inst->instance, &inst->device_count, NULL);
+    if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkEnumeratePhysicalDevices");
+    if (inst->device_count == 0)
+        return lsuv_fail(LSUV_ERROR_NO_DEVICE,
+                         "no Vulkan device found; install a driver: apt-get install "
+                         "mesa-vulkan-drivers (lavapipe, on the CPU) or your GPU vendor's driver");
     uint32_t n = inst->device_count;
     inst->physical = calloc(n, sizeof *inst->physical);
     inst->info = calloc(n, sizeof *inst->info);
     inst->queue_family = calloc(n, sizeof *inst->queue_family);
-    if (!inst->physical || !inst->info || !inst->queue_family) {
-        status = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-        goto fail;
-    }
+    if (!inst->physical || !inst->info || !inst->queue_family)
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     r = vkEnumeratePhysicalDevices(inst->instance, &n, inst->physical);
-    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
-        status = lsuv_vk_fail(r, "vkEnumeratePhysicalDevices");
-        goto fail;
-    }
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) return lsuv_vk_fail(r, "vkEnumeratePhysicalDevices");
     inst->device_count = n;
     for (uint32_t i = 0; i < n; ++i)
         inst->queue_family[i] = describe_device(inst->physical[i], i, &inst->info[i]);
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_instance_create(const lsuv_instance_options *options, lsuv_instance **out) {
+    *out = NULL;
+    bool validation = options && options->validation;
+    uint32_t loader_version = VK_API_VERSION_1_0;
+    lsuv_status status = loader_check(validation, &loader_version);
+    if (status != LSUV_OK) return status;
+
+    lsuv_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    inst->api_version = loader_version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : loader_version;
+    status = instance_open_vk(inst, validation);
+    if (status == LSUV_OK) status = instance_list_devices(inst);
+    if (status != LSUV_OK) {
+        lsuv_instance_destroy(inst);
+        return status;
+    }
     *out = inst;
     return LSUV_OK;
-
-fail:
-    lsuv_instance_destroy(inst);
-    return status;
 }
 
 void lsuv_instance_destroy(lsuv_instance *inst) {
