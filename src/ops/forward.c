@@ -1,6 +1,7 @@
 /* A network's forward pass on a device: the ops' plans of its layers (see
  * ops/plan.h), walked in order. */
 #include "lsuv/forward.h"
+#include "ops/conv.h"
 #include "ops/forward_internal.h"
 #include "ops/plan.h"
 #include "ops/pool.h"
@@ -13,274 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* CONV_CI_T: the most input channels conv2d.comp takes per inner pass (its
- * CI_T). */
 enum {
-    CONV_PUSH_WORDS = 21,
-    CONV_SUMS_OFF_WORD = 20, /* conv2d.comp's sums_off */
     EPILOGUE_PUSH_WORDS = 8,
-    CONV_BINDINGS = 7,
     EPILOGUE_BINDINGS = 5,
-    CONV_CI_T = 4,
 };
-
-/* How a convolution reads its weights and input: as storage; packed
- * weights from a uniform buffer; input and packed weights as texels (on a
- * CPU); or as storage with the sum over the inputs split across lanes
- * (connected layers at small batches). */
-enum { CONV_STORAGE, CONV_UBO, CONV_TEXEL, CONV_KSPLIT, CONV_KINDS };
-
-/* A convolution pipeline: its kind and specialization. */
-typedef struct conv_variant {
-    int kind;
-    uint32_t act, tile_log2, px_log2, ci_t;
-    uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride;
-                              stride 0: none */
-    bool sums;             /* stores the sums, for LSUV's passes */
-    lsuv_pipeline *pipeline;
-    struct conv_variant *next;
-} conv_variant;
-
-/* The largest power-of-two channel tile, up to the device's, that divides the
- * channels of a group (any tile does when there is one group), whose weights
- * fit one binding, and that is not twice the channels there are. */
-static uint32_t channel_tile_log2(const lsuv_forward *f, const lsuv_layer *l) {
-    uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
-    uint32_t og = lsuv_layer_bias_count(l) / groups;
-    uint64_t room = (f->cfg.range - f->cfg.align) / f->cfg.es;
-    uint32_t t = f->cfg.conv_tile_log2;
-    while (t > 0 && ((groups > 1 && og % (1u << t)) || (lsuv_layer_fan_in(l) << t) > room ||
-                     (1u << (t - 1)) >= lsuv_layer_bias_count(l)))
-        --t;
-    return t;
-}
-
-/* Bindings 0 and 1 (input, weights) by kind; the rest are storage buffers. */
-static const lsuv_binding_kind conv_kinds[CONV_KINDS][CONV_BINDINGS] = {
-    [CONV_UBO] = {LSUV_BINDING_STORAGE, LSUV_BINDING_UNIFORM},
-    [CONV_TEXEL] = {LSUV_BINDING_TEXEL, LSUV_BINDING_TEXEL},
-};
-
-/* What lsuv_pipeline_create_deferred takes to make a variant. */
-typedef struct conv_desc {
-    char name[48];
-    uint32_t spec[9];
-    lsuv_pipeline_desc desc;
-} conv_desc;
-
-static void conv_desc_make(const lsuv_forward *f, const conv_variant *v, conv_desc *d) {
-    static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
-    snprintf(d->name, sizeof d->name, "conv2d_%s%s%s", f->cfg.subgroup ? "subgroup" : "shared",
-             suffix[v->kind], f->cfg.fp16 ? "_fp16" : "");
-    uint32_t spec[] = {f->cfg.conv_wg, 0,        1u << v->tile_log2, 1u << v->px_log2, v->act,
-                       v->ci_t,        v->row_k, v->row_s,           v->sums};
-    memcpy(d->spec, spec, sizeof spec);
-    d->desc = (lsuv_pipeline_desc){
-        .shader = d->name,
-        .bindings = CONV_BINDINGS,
-        .kinds = conv_kinds[v->kind],
-        .push_size = CONV_PUSH_WORDS * 4,
-        .spec = d->spec,
-        .spec_count = sizeof spec / sizeof *spec,
-        .full_subgroups = f->cfg.subgroup,
-    };
-}
-
-/* The variant `want`, made on first request with its layouts only: the
- * pipeline is built when a recording first needs it (lsuv_pipeline_compile). */
-static lsuv_status conv_pipeline(lsuv_forward *f, conv_variant want, conv_variant **out) {
-    for (conv_variant *v = f->conv; v; v = v->next)
-        if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
-            v->px_log2 == want.px_log2 && v->ci_t == want.ci_t && v->row_k == want.row_k &&
-            v->row_s == want.row_s && v->sums == want.sums) {
-            *out = v;
-            return LSUV_OK;
-        }
-    conv_variant *v = calloc(1, sizeof *v);
-    if (!v) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    *v = want;
-    conv_desc d;
-    conv_desc_make(f, v, &d);
-    lsuv_status s = lsuv_pipeline_create_deferred(f->device, &d.desc, &v->pipeline);
-    if (s != LSUV_OK) {
-        free(v);
-        return s;
-    }
-    v->next = f->conv;
-    f->conv = v;
-    *out = v;
-    return LSUV_OK;
-}
-
-static lsuv_status plan_weights_layer(lsuv_forward *f, uint32_t i, const lsuv_layer_params *p) {
-    const lsuv_layer *l = &f->net->layers[i];
-    layer_plan *lp = &f->layers[i];
-    bool conv = l->type == LSUV_LAYER_CONVOLUTIONAL;
-    uint32_t tile_log2 = channel_tile_log2(f, l), tile = 1u << tile_log2;
-    uint32_t oc = lsuv_layer_bias_count(l);
-    uint64_t per_oc = lsuv_layer_fan_in(l); /* weights of one output channel */
-    uint64_t room = (f->cfg.range - f->cfg.align) / f->cfg.es;
-    if (per_oc * tile > room)
-        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
-                         "layer %u: %u output channels' weights exceed the device's binding", i,
-                         tile);
-    uint32_t samples;
-    lsuv_status s = ops_samples_per_chunk(&f->cfg, l, &samples);
-    if (s != LSUV_OK) return s;
-    /* A connected layer with fewer samples than a workgroup has lanes splits
-     * its sums over the inputs across them, reading weights as storage. */
-    bool ksplit = !conv && samples < f->cfg.conv_wg;
-    /* Input channels a pass: CONV_CI_T, or the fewest powers of two that
-     * cover a group's channels. */
-    uint64_t cg = lsuv_layer_fan_in(l) / weights_taps(l);
-    lp->ci_t = 1;
-    while (lp->ci_t < CONV_CI_T && lp->ci_t < cg) lp->ci_t *= 2;
-    /* On a CPU, input and weights go through texel buffers when a chunk of
-     * the input and all the weights fit them. */
-    const lsuv_device_info *info = lsuv_device_get_info(f->device);
-    uint64_t in_chunk = (uint64_t)samples * shape_count(l->in) + f->cfg.texel_align / 4;
-    uint64_t w_texels = lsuv_div_up(oc, tile) * tile * weights_packed_fan_in(l, lp->ci_t) / 4 +
-                        f->cfg.texel_align / 16;
-    bool texel = !ksplit && f->cfg.conv_kernel == LSUV_CONV_TEXEL && !f->cfg.fp16 &&
-                 tile_log2 >= 2 && in_chunk <= info->max_texel_buffer_elements &&
-                 w_texels <= info->max_texel_buffer_elements;
-    /* Elsewhere weights go through a uniform buffer when a few dispatches'
-     * worth of channel tiles fit it, with a smaller tile if that makes them
-     * fit; the big layers read them as storage. */
-    uint64_t ubo_room = f->cfg.ubo_range > f->cfg.ubo_align + 16
-                            ? (f->cfg.ubo_range - f->cfg.ubo_align - 16) / 4
-                            : 0;
-    uint32_t ubo_tile_log2 = tile_log2, ubo_chunk = 0;
-    bool ubo = false;
-    bool ubo_allowed = !ksplit && f->cfg.conv_kernel == LSUV_CONV_UNIFORM;
-    for (; ubo_allowed && ubo_tile_log2 >= 2 && !ubo; --ubo_tile_log2) {
-        uint32_t t = 1u << ubo_tile_log2;
-        ubo_chunk = (uint32_t)(ubo_room / weights_packed_fan_in(l, lp->ci_t) / t * t);
-        ubo = !f->cfg.fp16 && ubo_chunk > 0 && lsuv_div_up(oc, ubo_chunk) <= 16 &&
-              (ubo_tile_log2 >= 4 || t >= tile);
-        if (ubo) tile_log2 = ubo_tile_log2;
-        if (ubo_tile_log2 == 2) break;
-    }
-    bool packed = texel || ubo;
-    /* Fewer pixels per invocation where a dispatch has few pixels (a
-     * connected layer has one per sample), so lanes are not left idle; split
-     * sums take up to 8 samples a workgroup, and at most 64 accumulators. */
-    uint32_t px_log2 = f->cfg.conv_px_log2;
-    uint64_t pixels_max = (uint64_t)samples * l->out.h * l->out.w;
-    while (px_log2 > 0 && ((uint64_t)f->cfg.conv_wg << (px_log2 - 1)) >= pixels_max) --px_log2;
-    if (ksplit) {
-        for (px_log2 = 0; (1u << px_log2) < samples && px_log2 < 3;) ++px_log2;
-        while (tile_log2 + px_log2 > 6) --tile_log2;
-    }
-    /* Row tiles where an output row holds a tile's pixels, and a pass of a
-     * kernel row has at most 12 (tap, channel) pairs: alexnet's 11x11 first
-     * layer, with 44, made its LSUV 701 ms instead of 617. */
-    bool rows = texel && conv && l->groups == 1 && l->size > 1 && l->out.w >= (1u << px_log2) &&
-                l->size * lp->ci_t <= 12;
-    uint32_t px = 1u << px_log2;
-    /* Fewer samples a chunk where a whole one would need more workgroups
-     * than the device allows (a few wide images at a large batch). */
-    uint64_t per_sample =
-        rows ? (uint64_t)l->out.h * lsuv_div_up(l->out.w, px) * px : (uint64_t)l->out.h * l->out.w;
-    uint64_t most = (uint64_t)info->max_workgroup_count_x * f->cfg.conv_wg * px / per_sample;
-    if (!ksplit && most == 0)
-        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
-                         "layer %u: one sample's %llu outputs per channel need "
-                         "more workgroups than "
-                         "the device's %u",
-                         i, (unsigned long long)per_sample, info->max_workgroup_count_x);
-    if (!ksplit && samples > most) samples = (uint32_t)most;
-    lp->samples = samples;
-    tile = 1u << tile_log2;
-    uint32_t oc_chunk = texel ? oc : ubo ? ubo_chunk : (uint32_t)(room / per_oc / tile * tile);
-    if (oc_chunk > oc) oc_chunk = oc;
-    int kind = ksplit ? CONV_KSPLIT : texel ? CONV_TEXEL : ubo ? CONV_UBO : CONV_STORAGE;
-    lp->kind = kind;
-    lp->packed_tile = packed ? tile : 0;
-    conv_variant want = {.kind = kind,
-                         .act = l->activation,
-                         .tile_log2 = tile_log2,
-                         .px_log2 = px_log2,
-                         .ci_t = ksplit ? CONV_CI_T : lp->ci_t,
-                         .row_k = rows ? l->size : 1,
-                         .row_s = rows ? l->stride : 0};
-    s = conv_pipeline(f, want, &lp->variant);
-    if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, p->weight);
-    if (s != LSUV_OK) return s;
-    uint32_t n_sample_chunks = (uint32_t)lsuv_div_up(f->cfg.batch, samples);
-    uint32_t n_oc_chunks = (uint32_t)lsuv_div_up(oc, oc_chunk);
-    lp->n_dispatches = n_sample_chunks * n_oc_chunks;
-    s = ops_alloc_dispatches(lp->n_dispatches, lp->variant->pipeline, &lp->sets, &lp->dispatches);
-    if (s != LSUV_OK) return s;
-
-    /* A connected layer is a 1x1 convolution of a 1x1 image. */
-    lsuv_shape in = conv ? l->in : (lsuv_shape){(uint32_t)shape_count(l->in), 1, 1};
-    uint32_t k = conv ? l->size : 1, stride = conv ? l->stride : 1, pad = conv ? l->padding : 0;
-    uint32_t groups = conv ? l->groups : 1;
-    uint32_t d = 0;
-    for (uint32_t sc = 0; sc < n_sample_chunks; ++sc) {
-        uint32_t n0 = sc * samples, n = f->cfg.batch - n0 < samples ? f->cfg.batch - n0 : samples;
-        for (uint32_t occ = 0; occ < n_oc_chunks; ++occ, ++d) {
-            dispatch *dp = &lp->dispatches[d];
-            uint32_t oc0 = occ * oc_chunk, oc1 = oc0 + oc_chunk < oc ? oc0 + oc_chunk : oc;
-            uint64_t in_first = (uint64_t)n0 * shape_count(in),
-                     in_count = (uint64_t)n * shape_count(in);
-            uint32_t in_off = texel ? ops_bind_texels(&f->cfg, lp->sets, d, 0, 1, layer_input(f, i),
-                                                      in_first, in_count, &s)
-                                    : ops_bind_floats(&f->cfg, lp->sets, d, 0, layer_input(f, i),
-                                                      in_first, in_count);
-            if (s != LSUV_OK) return s;
-            /* Packed weights come in whole tiles. */
-            uint64_t w_per_oc = packed ? weights_packed_fan_in(l, lp->ci_t) : per_oc;
-            uint64_t w_count =
-                (packed ? lsuv_div_up(oc1 - oc0, tile) * tile : oc1 - oc0) * w_per_oc;
-            uint32_t w_off = texel ? 4 * ops_bind_texels(&f->cfg, lp->sets, d, 1, 4, lp->weights,
-                                                         oc0 * w_per_oc, w_count, &s)
-                                   : ops_bind_values(&f->cfg, lp->sets, d, 1, ubo, lp->weights,
-                                                     oc0 * w_per_oc, w_count, f->cfg.es);
-            if (s != LSUV_OK) return s;
-            ops_bind(lp->sets, d, 2, lp->bias);
-            uint64_t out_first = (uint64_t)n0 * shape_count(l->out);
-            uint64_t out_count = (uint64_t)n * shape_count(l->out);
-            uint32_t out_off =
-                ops_bind_floats(&f->cfg, lp->sets, d, 3, lp->out, out_first, out_count);
-            ops_bind(lp->sets, d, 4, lp->state);
-            /* Until LSUV's passes bind their sums there (forward_prepare_passes),
-             * binding 6 holds the output chunk: no other binding reads it. */
-            ops_bind_floats(&f->cfg, lp->sets, d, 6, lp->out, out_first, out_count);
-            dp->first_sample = n0;
-            uint64_t pixels = (uint64_t)n * l->out.h * l->out.w;
-            uint64_t items =
-                rows ? (uint64_t)n * l->out.h * lsuv_div_up(l->out.w, px) * px : pixels;
-            dp->groups[0] =
-                (uint32_t)lsuv_div_up(items, ksplit ? px : (uint64_t)f->cfg.conv_wg * px);
-            dp->groups[1] = (oc1 - oc0 + tile - 1) / tile;
-            dp->groups[2] = 1;
-            dp->partials = dp->groups[0] * dp->groups[1];
-            float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
-            uint32_t push[CONV_PUSH_WORDS] = {
-                n,      in.c,    in.h,  in.w,          oc,          l->out.h, l->out.w,
-                k,      stride,  pad,   in.c / groups, oc / groups, 0,        0,
-                in_off, out_off, w_off, oc0,           oc1,         0,        0};
-            memcpy(&push[12], &slope, 4);
-            memcpy(&push[13], &maxv, 4);
-            memcpy(dp->push, push, sizeof push);
-            dp->push_words = CONV_PUSH_WORDS;
-            dp->stats_slot = 19;
-            lp->n_partials += dp->partials;
-        }
-    }
-    /* Partials: one per workgroup of every dispatch, in dispatch order. */
-    s = lsuv_buffer_create(f->device, (uint64_t)lp->n_partials * LSUV_STATS_RESULT_BYTES,
-                           &lp->partials);
-    uint32_t base = 0;
-    for (uint32_t j = 0; s == LSUV_OK && j < lp->n_dispatches; ++j) {
-        ops_bind(lp->sets, j, 5, lp->partials);
-        lp->dispatches[j].push[lp->dispatches[j].stats_slot] = base;
-        base += lp->dispatches[j].partials;
-    }
-    return s;
-}
 
 static void pass_plan_destroy(pass_plan *pp) {
     lsuv_buffer_destroy(pp->args);
@@ -344,7 +81,7 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     conv_variant want = *lp->variant;
     want.sums = true;
     conv_variant *v;
-    lsuv_status s = conv_pipeline(f, want, &v);
+    lsuv_status s = conv_variant_get(f, want, &v);
     if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
     if (s != LSUV_OK) return s;
     pp->sums = v->pipeline;
@@ -369,8 +106,7 @@ static lsuv_status plan_passes(lsuv_forward *f, uint32_t i) {
     uint64_t blocks = (uint64_t)info->max_workgroup_count_x * f->cfg.conv_wg / plane;
     if (blocks == 0)
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
-                         "layer %u: one sample's %u outputs per channel need more "
-                         "workgroups than "
+                         "layer %u: one sample's %u outputs per channel need more workgroups than "
                          "the device's %u",
                          i, plane, info->max_workgroup_count_x);
     if (samples > blocks * f->cfg.epilogue_items)
@@ -476,15 +212,14 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
     return s;
 }
 
-/* Each layer's dispatches, and the plan that puts its statistics in its slot.
- */
+/* Each layer's dispatches, and the plan that puts its statistics in its slot. */
 static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
     lsuv_status s = LSUV_OK;
     for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
         const lsuv_layer *l = &f->net->layers[i];
         layer_plan *lp = &f->layers[i];
         if (lsuv_layer_has_weights(l))
-            s = plan_weights_layer(f, i, &w->layers[i]);
+            s = conv_layer_create(f, i, &w->layers[i]);
         else if (lp->owns_out)
             s = pool_layer_create(f, i);
         if (s != LSUV_OK) break;
@@ -536,11 +271,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         free(lp->dispatches);
     }
     free(f->layers);
-    for (conv_variant *v = f->conv, *next; v; v = next) {
-        next = v->next;
-        lsuv_pipeline_destroy(v->pipeline);
-        free(v);
-    }
+    conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
         for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 2][t % 2]);
     lsuv_buffer_destroy(f->sums);
