@@ -3,7 +3,8 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "ops/forward_internal.h"
+#include "lsuv/passes.h"
+#include "ops/sums.h"
 #include "vk/dispatch.h"
 
 #include <math.h>
@@ -48,6 +49,7 @@ typedef struct engine {
     lsuv_device *device;
     const lsuv_net *net;
     lsuv_options options;
+    lsuv_passes *passes;
     lsuv_pipeline *step;
     lsuv_binding_set *sets; /* per layer */
     lsuv_buffer *control;   /* per layer, a control block */
@@ -65,6 +67,7 @@ static void engine_destroy(engine *e) {
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
     lsuv_timer_destroy(e->timer);
+    passes_destroy(e->passes);
 }
 
 static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options *o) {
@@ -85,7 +88,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
-    lsuv_status s = forward_prepare_passes(f);
+    lsuv_status s = passes_create(f, &e->passes);
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
@@ -102,7 +105,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
         lsuv_binding_set_write_buffer(e->sets, i, 3, e->trace,
                                       (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
                                       (uint64_t)e->trace_capacity * sizeof(trace_gpu));
-        lsuv_binding_set_write_buffer(e->sets, i, 4, forward_args(f, i), 0, LSUV_WHOLE_SIZE);
+        lsuv_binding_set_write_buffer(e->sets, i, 4, passes_args(e->passes, i), 0, LSUV_WHOLE_SIZE);
     }
     return s;
 }
@@ -115,7 +118,7 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
                                       0,
                                       e->options.max_iters,
                                       layer,
-                                      forward_args_words(e->forward, layer),
+                                      passes_args_words(e->passes, layer),
                                       e->trace_capacity};
     memcpy(&push[2], &tol_mean, 4);
     memcpy(&push[3], &tol_std, 4);
@@ -196,12 +199,12 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
             next_input = i;
             for (uint32_t p = 0; p < passes; ++p) {
                 if (recorded + p == 0)
-                    forward_record_first_pass(f, cmd, i);
+                    passes_record_first(e.passes, cmd, i);
                 else
-                    forward_record_pass(f, cmd, i);
+                    passes_record(e.passes, cmd, i);
                 record_step(&e, cmd, i);
             }
-            forward_record_store(f, cmd, i);
+            passes_record_store(e.passes, cmd, i);
             if (e.timer) lsuv_timer_mark(e.timer, cmd, 1);
             recorded += passes;
             s = lsuv_cmd_submit(cmd);

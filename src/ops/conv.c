@@ -3,6 +3,7 @@
 #include "ops/conv.h"
 
 #include "core/error.h"
+#include "ops/sums.h"
 #include "ops/weights_pack.h"
 
 #include <stdio.h>
@@ -264,8 +265,8 @@ static lsuv_status bind_dispatch(lsuv_forward *f, uint32_t i, const conv_plan *p
     ops_bind(lp->sets, d, 2, lp->bias);
     cd.push[15] = ops_bind_floats(c, lp->sets, d, 3, lp->out, cd.out_first, cd.out_count);
     ops_bind(lp->sets, d, 4, lp->state);
-    /* Until LSUV's passes bind their sums there (forward_prepare_passes),
-     * binding 6 holds the output chunk: no other binding reads it. */
+    /* Until a client keeps the sums there (forward_keep_sums), binding 6
+     * holds the output chunk: no other binding reads it. */
     ops_bind_floats(c, lp->sets, d, 6, lp->out, cd.out_first, cd.out_count);
     memcpy(dp->push, cd.push, sizeof cd.push);
     memcpy(dp->groups, cd.groups, sizeof cd.groups);
@@ -311,4 +312,57 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
         base += lp->dispatches[j].partials;
     }
     return s;
+}
+
+lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums) {
+    const lsuv_layer *l = &f->net->layers[i];
+    layer_plan *lp = &f->layers[i];
+    conv_variant want = *lp->variant, *v;
+    want.sums = true;
+    lsuv_status s = conv_variant_get(f, want, &v);
+    if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
+    if (s != LSUV_OK) return s;
+    uint64_t per = shape_count(l->out);
+    uint32_t samples = lp->samples; /* the convolution's chunks */
+    if ((uint64_t)samples * per * 4 > f->cfg.range - f->cfg.align)
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "layer %u: the sums of %u samples exceed the device's binding of %llu "
+                         "bytes, and they are kept in fp32",
+                         i, samples, (unsigned long long)f->cfg.range);
+    lp->sums = v->pipeline;
+    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
+        dispatch *dp = &lp->dispatches[d];
+        uint32_t n0 = dp->first_sample;
+        uint32_t n = f->cfg.batch - n0 < samples ? f->cfg.batch - n0 : samples;
+        dp->push[CONV_SUMS_OFF_WORD] = ops_bind_values(&f->cfg, lp->sets, d, 6, false, sums,
+                                                       (uint64_t)n0 * per, (uint64_t)n * per, 4);
+    }
+    return LSUV_OK;
+}
+
+void forward_drop_sums(lsuv_forward *f, uint32_t i) {
+    const lsuv_layer *l = &f->net->layers[i];
+    layer_plan *lp = &f->layers[i];
+    if (!lp->sums) return;
+    uint64_t per = shape_count(l->out);
+    for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
+        dispatch *dp = &lp->dispatches[d];
+        uint32_t n0 = dp->first_sample;
+        uint32_t n = f->cfg.batch - n0 < lp->samples ? f->cfg.batch - n0 : lp->samples;
+        /* As conv_layer_create left it: the output chunk, which no other
+         * binding reads. */
+        ops_bind_floats(&f->cfg, lp->sets, d, 6, lp->out, (uint64_t)n0 * per, (uint64_t)n * per);
+        dp->push[CONV_SUMS_OFF_WORD] = 0;
+    }
+    lp->sums = NULL;
+}
+
+void forward_record_sums(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i) {
+    const layer_plan *lp = &f->layers[i];
+    lsuv_cmd_barrier(cmd);
+    ops_record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, lp->sums, true, NULL, 0);
+}
+
+void forward_record_layer_stats(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i) {
+    lsuv_stats_plan_record(f->layers[i].stats, cmd);
 }

@@ -44,21 +44,6 @@ typedef struct dispatch {
     uint32_t partials;     /* conv and epilogue: Partials it writes (groups[0] * groups[1]) */
 } dispatch;
 
-/* LSUV's passes over a layer (forward_prepare_passes): its convolution once,
- * keeping the sums; per pass the statistics of the epilogue over them with
- * the layer's current state; and the epilogue stored once the layer is done. */
-typedef struct pass_plan {
-    const lsuv_pipeline *sums;  /* the layer's convolution, storing its sums */
-    const lsuv_pipeline *store; /* the epilogue, storing its outputs */
-    lsuv_binding_set *sets;     /* one per dispatch */
-    uint32_t n_dispatches;
-    dispatch *dispatches; /* the epilogue's statistics, a chunk of samples each */
-    lsuv_buffer *args;    /* indirect arguments (create_args) */
-    uint32_t n_args;      /* dispatches they count: the epilogue's and the merge's */
-    lsuv_buffer *partials;
-    lsuv_stats_plan *stats; /* merges the partials into the layer's slot */
-} pass_plan;
-
 typedef struct layer_plan {
     lsuv_buffer *out; /* the layer's output; identity layers share their input's */
     bool owns_out;
@@ -74,7 +59,7 @@ typedef struct layer_plan {
     uint32_t n_dispatches;
     dispatch *dispatches;
     struct conv_variant *variant; /* layers with weights: their convolution's */
-    pass_plan passes;
+    const lsuv_pipeline *sums;    /* the same, storing its sums (forward_keep_sums) */
 } layer_plan;
 
 struct lsuv_forward {
@@ -87,10 +72,8 @@ struct lsuv_forward {
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
-    /* LSUV's passes, made by forward_prepare_passes: the sums of the layer
-     * they run on, and the epilogue per activation. */
-    lsuv_buffer *sums;
-    lsuv_pipeline *epilogue[ACTIVATIONS][2][2]; /* by activation, texel sums, store */
+    /* The epilogue over kept sums (ops/sums.h), by activation, texel sums, store. */
+    lsuv_pipeline *epilogue[ACTIVATIONS][2][2];
 };
 
 static inline const lsuv_buffer *layer_input(const lsuv_forward *f, uint32_t i) {
