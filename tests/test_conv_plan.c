@@ -7,7 +7,7 @@
 #include "ops/conv.h"
 #include "support/nets.h"
 
-/* lavapipe's limits on an AVX2 machine: subgroups of 8. */
+/* Limits like lavapipe's on an AVX2 machine: subgroups of 8. */
 static lsuv_device_info cpu_info(void) {
     lsuv_device_info i = {.type = LSUV_DEVICE_CPU,
                           .max_subgroup_size = 8,
