@@ -3,7 +3,8 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "ops/forward_internal.h"
+#include "lsuv/passes.h"
+#include "ops/sums.h"
 #include "vk/dispatch.h"
 
 #include <math.h>
@@ -48,6 +49,7 @@ typedef struct engine {
     lsuv_device *device;
     const lsuv_net *net;
     lsuv_options options;
+    lsuv_passes *passes;
     lsuv_pipeline *step;
     lsuv_binding_set *sets; /* per layer */
     lsuv_buffer *control;   /* per layer, a control block */
@@ -65,6 +67,7 @@ static void engine_destroy(engine *e) {
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
     lsuv_timer_destroy(e->timer);
+    passes_destroy(e->passes);
 }
 
 static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options *o) {
@@ -85,7 +88,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
-    lsuv_status s = forward_prepare_passes(f);
+    lsuv_status s = passes_create(f, &e->passes);
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
@@ -102,7 +105,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
         lsuv_binding_set_write_buffer(e->sets, i, 3, e->trace,
                                       (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
                                       (uint64_t)e->trace_capacity * sizeof(trace_gpu));
-        lsuv_binding_set_write_buffer(e->sets, i, 4, forward_args(f, i), 0, LSUV_WHOLE_SIZE);
+        lsuv_binding_set_write_buffer(e->sets, i, 4, passes_args(e->passes, i), 0, LSUV_WHOLE_SIZE);
     }
     return s;
 }
@@ -115,7 +118,7 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
                                       0,
                                       e->options.max_iters,
                                       layer,
-                                      forward_args_words(e->forward, layer),
+                                      passes_args_words(e->passes, layer),
                                       e->trace_capacity};
     memcpy(&push[2], &tol_mean, 4);
     memcpy(&push[3], &tol_std, 4);
@@ -147,6 +150,75 @@ static lsuv_status check_values_per_batch(const lsuv_net *net, uint32_t batch) {
     return LSUV_OK;
 }
 
+/* Records and submits layer i's passes, as many a submission as
+ * batch_passes says, until the device has it done or its trace is full;
+ * ctl is then its control block. Layers from *next_input on are recorded
+ * first, so its input is current. */
+static lsuv_status run_passes(engine *e, lsuv_cmd *cmd, uint32_t i, uint32_t *next_input,
+                              uint32_t last_needed, lsuv_run *run, lsuv_layer_run *lr,
+                              control *ctl) {
+    lsuv_status s = LSUV_OK;
+    uint32_t cap = e->trace_capacity, recorded = 0;
+    while (s == LSUV_OK && !ctl->done && recorded < cap) {
+        uint32_t passes = batch_passes(last_needed, cap - recorded);
+        if (e->timer) {
+            lsuv_timer_reset(e->timer, cmd);
+            lsuv_timer_mark(e->timer, cmd, 0);
+        }
+        /* The layer's input, from the layers before it as they are now. */
+        if (*next_input < i) s = lsuv_forward_record(e->forward, cmd, *next_input, i - 1, false);
+        if (s != LSUV_OK) break;
+        *next_input = i;
+        for (uint32_t p = 0; p < passes; ++p) {
+            if (recorded + p == 0)
+                passes_record_first(e->passes, cmd, i);
+            else
+                passes_record(e->passes, cmd, i);
+            record_step(e, cmd, i);
+        }
+        passes_record_store(e->passes, cmd, i);
+        if (e->timer) lsuv_timer_mark(e->timer, cmd, 1);
+        recorded += passes;
+        s = lsuv_cmd_submit(cmd);
+        run->submissions++;
+        if (s == LSUV_OK) s = lsuv_buffer_read(e->control, i * e->control_stride, ctl, sizeof *ctl);
+        run->readback_bytes += sizeof *ctl;
+        double ns = 0;
+        if (s == LSUV_OK && e->timer && lsuv_timer_elapsed_ns(e->timer, 0, 1, &ns) == LSUV_OK)
+            lr->gpu_ms += ns * 1e-6;
+    }
+    return s;
+}
+
+/* The trace of the passes layer i took, in one read. */
+static lsuv_status read_trace(engine *e, uint32_t i, const control *ctl, lsuv_run *run) {
+    uint32_t cap = e->trace_capacity;
+    uint32_t rows = ctl->passes < cap ? ctl->passes : cap;
+    trace_gpu *t = malloc((rows ? rows : 1) * sizeof *t);
+    if (!t) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status s = lsuv_buffer_read(e->trace, i * e->trace_stride, t, rows * sizeof *t);
+    run->readback_bytes += rows * sizeof *t;
+    static const char steps[] = "-msb";
+    for (uint32_t r = 0; s == LSUV_OK && r < rows; ++r)
+        run->trace[run->n_trace++] =
+            (lsuv_trace_row){i, t[r].pass, steps[t[r].step & 3], t[r].mean, t[r].std};
+    free(t);
+    return s;
+}
+
+/* The run's arrays, and every layer's control block clear. */
+static lsuv_status run_start(engine *e, lsuv_run *run) {
+    uint32_t n = e->net->n_layers;
+    if (!(run->layers = calloc(n, sizeof *run->layers)) ||
+        !(run->trace = calloc((size_t)n * e->trace_capacity, sizeof *run->trace)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    void *zero = calloc(n, e->control_stride);
+    lsuv_status s = zero ? lsuv_buffer_write(e->control, 0, zero, n * e->control_stride)
+                         : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    free(zero);
+    return s;
+}
+
 lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_run *run) {
     memset(run, 0, sizeof *run);
     lsuv_status s = check_values_per_batch(lsuv_forward_net(f), lsuv_forward_batch(f));
@@ -156,17 +228,7 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
     const lsuv_net *net = e.net;
     run->order = e.options.order;
     run->converged = true;
-    if (s == LSUV_OK &&
-        (!(run->layers = calloc(net->n_layers, sizeof *run->layers)) ||
-         !(run->trace = calloc((size_t)net->n_layers * e.trace_capacity, sizeof *run->trace))))
-        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    /* Every layer's control block starts clear. */
-    if (s == LSUV_OK) {
-        void *zero = calloc(net->n_layers, e.control_stride);
-        s = zero ? lsuv_buffer_write(e.control, 0, zero, net->n_layers * e.control_stride)
-                 : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-        free(zero);
-    }
+    if (s == LSUV_OK) s = run_start(&e, run);
     lsuv_cmd *cmd = NULL;
     if (s == LSUV_OK) s = lsuv_cmd_begin(e.device, &cmd);
     double t0 = lsuv_wall_seconds();
@@ -178,56 +240,14 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
          ++i) {
         const lsuv_layer *l = &net->layers[i];
         if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
-        uint32_t cap = e.trace_capacity, recorded = 0;
         if (e.options.progress)
             e.options.progress(e.options.progress_ctx, run->n_layers + 1, n_lsuv, i);
         lsuv_layer_run *lr = &run->layers[run->n_layers++];
         lr->index = i;
         control ctl = {0};
-        while (s == LSUV_OK && !ctl.done && recorded < cap) {
-            uint32_t passes = batch_passes(last_needed, cap - recorded);
-            if (e.timer) {
-                lsuv_timer_reset(e.timer, cmd);
-                lsuv_timer_mark(e.timer, cmd, 0);
-            }
-            /* The layer's input, from the layers before it as they are now. */
-            if (next_input < i) s = lsuv_forward_record(f, cmd, next_input, i - 1, false);
-            if (s != LSUV_OK) break;
-            next_input = i;
-            for (uint32_t p = 0; p < passes; ++p) {
-                if (recorded + p == 0)
-                    forward_record_first_pass(f, cmd, i);
-                else
-                    forward_record_pass(f, cmd, i);
-                record_step(&e, cmd, i);
-            }
-            forward_record_store(f, cmd, i);
-            if (e.timer) lsuv_timer_mark(e.timer, cmd, 1);
-            recorded += passes;
-            s = lsuv_cmd_submit(cmd);
-            run->submissions++;
-            if (s == LSUV_OK)
-                s = lsuv_buffer_read(e.control, i * e.control_stride, &ctl, sizeof ctl);
-            run->readback_bytes += sizeof ctl;
-            double ns = 0;
-            if (s == LSUV_OK && e.timer && lsuv_timer_elapsed_ns(e.timer, 0, 1, &ns) == LSUV_OK)
-                lr->gpu_ms += ns * 1e-6;
-        }
+        s = run_passes(&e, cmd, i, &next_input, last_needed, run, lr, &ctl);
+        if (s == LSUV_OK) s = read_trace(&e, i, &ctl, run);
         if (s != LSUV_OK) break;
-        /* The trace of the passes taken, in one read. */
-        uint32_t rows = ctl.passes < cap ? ctl.passes : cap;
-        trace_gpu *t = malloc((rows ? rows : 1) * sizeof *t);
-        if (!t) {
-            s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-            break;
-        }
-        s = lsuv_buffer_read(e.trace, i * e.trace_stride, t, rows * sizeof *t);
-        run->readback_bytes += rows * sizeof *t;
-        static const char steps[] = "-msb";
-        for (uint32_t r = 0; s == LSUV_OK && r < rows; ++r)
-            run->trace[run->n_trace++] =
-                (lsuv_trace_row){i, t[r].pass, steps[t[r].step & 3], t[r].mean, t[r].std};
-        free(t);
         lr->passes = ctl.passes;
         run->passes += ctl.passes;
         last_needed = ctl.passes;

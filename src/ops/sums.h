@@ -1,0 +1,49 @@
+/* Internal: a layer with weights recorded in parts, for a client that runs
+ * its epilogue many times over one convolution (LSUV's passes, src/lsuv/).
+ * The convolution keeps its sums (W x, before bias, the layer's state and
+ * its activation) in a buffer the client owns; the epilogue makes the
+ * layer's output, or only its statistics, from them with a state buffer
+ * {sub, wscale, bshift, bscale}. Both write the layer's statistics into its
+ * slot of the forward's results. */
+#ifndef LSUV_OPS_SUMS_H
+#define LSUV_OPS_SUMS_H
+
+#include "lsuv/forward.h"
+
+lsuv_device *forward_device(const lsuv_forward *forward);
+/* A statistics slot per layer (slot = layer index). */
+lsuv_buffer *forward_results(const lsuv_forward *forward);
+/* The state the layer's kernels apply, {sub, wscale, bshift, bscale}: the
+ * forward makes it from the weights (lsuv_forward_create, _reset) and folds
+ * it into what lsuv_forward_weights_read returns. */
+lsuv_buffer *forward_state(const lsuv_forward *forward, uint32_t layer);
+
+/* From now on layer's convolution can store its sums, as fp32, in sums
+ * (batch x its outputs, from offset 0), and its pipeline for that is built.
+ * Until forward_drop_sums, sums must outlive the forward's recordings. */
+lsuv_status forward_keep_sums(lsuv_forward *forward, uint32_t layer, const lsuv_buffer *sums);
+void forward_drop_sums(lsuv_forward *forward, uint32_t layer);
+/* Records the layer's convolution, storing its sums, with its fused
+ * statistics as partials. */
+void forward_record_sums(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t layer);
+/* Records the merge of the layer's partials into its statistics slot. */
+void forward_record_layer_stats(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t layer);
+
+/* The epilogue over a layer's kept sums with a state buffer: its dispatches,
+ * a chunk of samples each, with the merge of their statistics into the
+ * layer's slot. */
+typedef struct ops_epilogue ops_epilogue;
+lsuv_status ops_epilogue_create(lsuv_forward *forward, uint32_t layer, const lsuv_buffer *sums,
+                                const lsuv_buffer *state, ops_epilogue **out);
+void ops_epilogue_destroy(ops_epilogue *epilogue);
+/* Dispatches it records for its statistics (its own and the merge's); with
+ * grid, their group counts, three words each, in that order. */
+uint32_t ops_epilogue_groups(const ops_epilogue *epilogue, uint32_t *grid);
+/* Records its statistics, the group counts read from args at offset (as
+ * ops_epilogue_groups lays them out): a dispatch with zero groups is skipped. */
+void ops_epilogue_record_stats(const ops_epilogue *epilogue, lsuv_cmd *cmd, const lsuv_buffer *args,
+                               uint64_t offset);
+/* Records the layer's output: the same bits as its whole forward. */
+void ops_epilogue_record_store(const ops_epilogue *epilogue, lsuv_cmd *cmd);
+
+#endif
