@@ -1,6 +1,9 @@
-// darknet's activations, numbered as lsuv_activation in include/lsuv/net.h,
+// darknet's activations, numbered as lsuv_activation in include/lsuv/net.h
+// (contract.h's LSUV_C_ACT_*),
 // and fastai's GeneralRelu epilogue. Callers pass act as a specialization
 // constant, so the switch folds away when the pipeline is built.
+
+#include "contract.h"
 
 float act_logistic(float x) { return 1.0 / (1.0 + exp(-x)); }
 
@@ -15,24 +18,24 @@ float act_stair(float x) {
 
 float activate(uint act, float slope, float x) {
     switch (act) {
-    case 0u: return x;                                           // linear
-    case 1u: return max(x, 0.0);                                 // relu
-    case 2u:                                                     // leaky
-    case 3u: return x > 0.0 ? x : slope * x;                     // relie
-    case 4u: return max(x, 0.0) + slope * x;                     // ramp
-    case 5u: return x >= 0.0 ? x : exp(x) - 1.0;                 // elu
-    case 6u: return x >= 0.0 ? 1.0507 * x : 1.0507 * 1.6732 * (exp(x) - 1.0); // selu
-    case 7u: return act_logistic(x);                             // logistic
-    case 8u: return tanh(x);                                     // tanh
-    case 9u: return clamp(x, 0.0, 6.0);                          // relu6
-    case 10u: return x * act_logistic(x);                        // swish
-    case 11u: return x * tanh(act_softplus(x));                  // mish
-    case 12u: return 0.5 * x * (1.0 + tanh(0.797885 * x + 0.035677 * x * x * x)); // gelu
-    case 13u: return clamp(x, -1.0, 1.0);                        // hardtan
-    case 14u: return x < 0.0 ? 0.001 * x : (x > 1.0 ? 0.001 * (x - 1.0) + 1.0 : x); // lhtan
-    case 15u: return x < -4.0 ? 0.01 * (x + 4.0) : (x > 4.0 ? 0.01 * (x - 4.0) + 1.0 : 0.125 * x + 0.5); // plse
-    case 16u: return 2.0 * act_logistic(x) - 1.0;                // loggy
-    case 17u: return act_stair(x);                               // stair
+    case LSUV_C_ACT_LINEAR: return x;
+    case LSUV_C_ACT_RELU: return max(x, 0.0);
+    case LSUV_C_ACT_LEAKY:
+    case LSUV_C_ACT_RELIE: return x > 0.0 ? x : slope * x;
+    case LSUV_C_ACT_RAMP: return max(x, 0.0) + slope * x;
+    case LSUV_C_ACT_ELU: return x >= 0.0 ? x : exp(x) - 1.0;
+    case LSUV_C_ACT_SELU: return x >= 0.0 ? 1.0507 * x : 1.0507 * 1.6732 * (exp(x) - 1.0);
+    case LSUV_C_ACT_LOGISTIC: return act_logistic(x);
+    case LSUV_C_ACT_TANH: return tanh(x);
+    case LSUV_C_ACT_RELU6: return clamp(x, 0.0, 6.0);
+    case LSUV_C_ACT_SWISH: return x * act_logistic(x);
+    case LSUV_C_ACT_MISH: return x * tanh(act_softplus(x));
+    case LSUV_C_ACT_GELU: return 0.5 * x * (1.0 + tanh(0.797885 * x + 0.035677 * x * x * x));
+    case LSUV_C_ACT_HARDTAN: return clamp(x, -1.0, 1.0);
+    case LSUV_C_ACT_LHTAN: return x < 0.0 ? 0.001 * x : (x > 1.0 ? 0.001 * (x - 1.0) + 1.0 : x);
+    case LSUV_C_ACT_PLSE: return x < -4.0 ? 0.01 * (x + 4.0) : (x > 4.0 ? 0.01 * (x - 4.0) + 1.0 : 0.125 * x + 0.5);
+    case LSUV_C_ACT_LOGGY: return 2.0 * act_logistic(x) - 1.0;
+    case LSUV_C_ACT_STAIR: return act_stair(x);
     }
     return x;
 }

@@ -76,17 +76,8 @@ layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
 // LSUV's steps changes W.
 layout(set = 0, binding = 6) writeonly buffer Sums { float sums[]; };
 
-#define LSUV_PUSH_FIELDS                                                                         \
-    uint n, c, h, w;     /* input: samples (of this chunk), channels, height, width */         \
-    uint oc, oh, ow;     /* output channels, height, width */                                  \
-    uint k, stride, pad; /* square kernel */                                                   \
-    uint cg, og;         /* input and output channels per group */                             \
-    float slope, maxv;                                                                         \
-    uint in_off, out_off; /* first float of this chunk in the bound input and output */        \
-    uint w_off;           /* first float of output channel oc_begin in the bound weights */    \
-    uint oc_begin, oc_end; /* the output channels of this dispatch */                          \
-    uint stats_base;      /* first Partial of this dispatch; ~0u: no statistics */            \
-    uint sums_off;        /* first float of this chunk in the bound sums (with SUMS) */
+#include "contract.h"
+#define LSUV_PUSH_FIELDS LSUV_C_CONV_PUSH_FIELDS
 layout(push_constant) uniform Push { LSUV_PUSH_FIELDS } pc;
 // The push constants as values, copied once at the top of main: inside a
 // branch or a loop lavapipe loads a push constant lane by lane, every time

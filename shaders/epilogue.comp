@@ -37,15 +37,7 @@ layout(set = 0, binding = 1) readonly buffer Bias { float bias[]; };
 layout(set = 0, binding = 2) writeonly buffer Output { STORED y[]; };
 layout(set = 0, binding = 4) writeonly buffer Stats { Partial partials[]; };
 
-layout(push_constant) uniform Push {
-    uint n;         // samples in this chunk
-    uint plane;     // outputs of one channel of one sample: oh * ow
-    uint oc;        // channels
-    uint sums_off;  // first sum of this chunk in the bound sums
-    uint out_off;   // first value of this chunk in the bound output
-    float slope, maxv;
-    uint stats_base; // first Partial of this dispatch
-} pc;
+layout(push_constant) uniform Push { LSUV_C_EPILOGUE_PUSH_FIELDS } pc;
 
 #define LSUV_STATE_BINDING 3
 #include "epilogue.glsl"

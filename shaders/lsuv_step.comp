@@ -6,6 +6,7 @@
 // its convolution are zeroed, so the passes recorded after it cost nothing.
 #extension GL_GOOGLE_include_directive : require
 #include "stats_common.glsl"
+#include "contract.h"
 
 layout(local_size_x = 1) in;
 
@@ -13,7 +14,7 @@ layout(set = 0, binding = 0) readonly buffer Result { Partial result[]; };
 layout(set = 0, binding = 1) buffer Control {
     uint phase;     // which loop of a two-loop ordering runs
     uint done;
-    uint status;    // lsuv_hazard: 0 fine, 1 dead, 2 NaN or Inf, 3 diverged, 4 overflow
+    uint status;    // lsuv_hazard, as LSUV_C_HAZARD_*
     uint passes;    // statistics passes taken
     uint iters0, iters1; // steps taken in each loop
     uint capped;    // a loop stopped at max_iters
@@ -35,7 +36,7 @@ layout(set = 0, binding = 3) writeonly buffer Trace { TraceRow trace[]; };
 layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then active
 
 layout(push_constant) uniform Push {
-    uint order;      // 0 mean-first, 1 std-first, 2 alternating, 3 joint, 4 std-only
+    uint order;      // lsuv_order, as LSUV_C_ORDER_*
     uint mean_param; // 0 sub, 1 bias
     float tol_mean, tol_std;
     uint max_iters;
@@ -76,23 +77,23 @@ void main() {
     ctl.std = std;
     uint step = 0u;
     if (r.nonfinite != 0u) {
-        ctl.status = 2u;
+        ctl.status = LSUV_C_HAZARD_NONFINITE;
         ctl.done = 1u;
     } else if (!is_finite_bits(mean) || !is_finite_bits(std)) {
         // Every output finite, but too large for fp32 moments.
-        ctl.status = 4u;
+        ctl.status = LSUV_C_HAZARD_OVERFLOW;
         ctl.done = 1u;
     } else if (std == 0.0) {
-        ctl.status = 1u;
+        ctl.status = LSUV_C_HAZARD_DEAD;
         ctl.done = 1u;
     } else {
         bool mean_ok = abs(mean) <= pc.tol_mean, std_ok = abs(std - 1.0) <= pc.tol_std;
-        if (pc.order <= 1u) {
+        if (pc.order <= LSUV_C_ORDER_STD_FIRST) {
             // Two loops: mean then std, or std then mean. A loop that ends
             // hands the same moments to the next, as the notebook does.
             for (uint loop = ctl.phase; loop < 2u && step == 0u && ctl.done == 0u; ++loop) {
                 ctl.phase = loop;
-                bool mean_loop = (loop == 0u) == (pc.order == 0u);
+                bool mean_loop = (loop == 0u) == (pc.order == LSUV_C_ORDER_MEAN_FIRST);
                 bool ok = mean_loop ? mean_ok : std_ok;
                 uint iters = loop == 0u ? ctl.iters0 : ctl.iters1;
                 if (ok) {
@@ -112,18 +113,18 @@ void main() {
                     else ctl.iters1++;
                 }
             }
-        } else if (pc.order == 4u ? std_ok : mean_ok && std_ok) {
+        } else if (pc.order == LSUV_C_ORDER_STD_ONLY ? std_ok : mean_ok && std_ok) {
             ctl.done = 1u;
         } else if (ctl.iters0 >= pc.max_iters) {
             ctl.capped = 1u;
             ctl.done = 1u;
         } else {
             ctl.iters0++;
-            if (pc.order == 2u) { // alternating: a mean step, then a std step
+            if (pc.order == LSUV_C_ORDER_ALTERNATING) { // alternating: a mean step, then a std step
                 if (!mean_ok) mean_step(mean);
                 if (!std_ok) std_step(std);
                 step = (mean_ok ? 0u : 1u) | (std_ok ? 0u : 2u);
-            } else if (pc.order == 3u) {
+            } else if (pc.order == LSUV_C_ORDER_JOINT) {
                 joint_step(mean, std);
                 step = 3u;
             } else {
@@ -133,7 +134,7 @@ void main() {
         }
         if (!is_finite_bits(state.wscale) || state.wscale == 0.0 || !is_finite_bits(state.sub) ||
             !is_finite_bits(state.bshift)) {
-            ctl.status = 3u;
+            ctl.status = LSUV_C_HAZARD_DIVERGED;
             ctl.done = 1u;
         }
     }

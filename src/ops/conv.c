@@ -172,12 +172,22 @@ void conv_plan_dispatch(const forward_config *c, const lsuv_layer *l, const conv
     out->groups[1] = (oc1 - oc0 + tile - 1) / tile;
     out->groups[2] = 1;
     float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
-    uint32_t push[CONV_PUSH_WORDS] = {
-        n,           in.c, in.h, in.w, oc, l->out.h, l->out.w, k,   stride, pad, in.c / groups,
-        oc / groups, 0,    0,    0,    0,  0,        oc0,      oc1, 0,      0};
-    memcpy(&push[12], &slope, 4);
-    memcpy(&push[13], &maxv, 4);
-    memcpy(out->push, push, sizeof push);
+    out->pc = (lsuv_conv_push){.n = n,
+                               .c = in.c,
+                               .h = in.h,
+                               .w = in.w,
+                               .oc = oc,
+                               .oh = l->out.h,
+                               .ow = l->out.w,
+                               .k = k,
+                               .stride = stride,
+                               .pad = pad,
+                               .cg = in.c / groups,
+                               .og = oc / groups,
+                               .slope = slope,
+                               .maxv = maxv,
+                               .oc_begin = oc0,
+                               .oc_end = oc1};
 }
 
 /* Bindings 0 and 1 (input, weights) by kind; the rest are storage buffers. */
@@ -255,15 +265,15 @@ static lsuv_status bind_dispatch(lsuv_forward *f, uint32_t i, const conv_plan *p
     bool texel = p->kind == CONV_TEXEL, ubo = p->kind == CONV_UBO;
     lsuv_status s = LSUV_OK;
     const lsuv_buffer *in = layer_input(f, i);
-    cd.push[14] = texel ? ops_bind_texels(c, lp->sets, d, 0, 1, in, cd.in_first, cd.in_count, &s)
-                        : ops_bind_floats(c, lp->sets, d, 0, in, cd.in_first, cd.in_count);
+    cd.pc.in_off = texel ? ops_bind_texels(c, lp->sets, d, 0, 1, in, cd.in_first, cd.in_count, &s)
+                         : ops_bind_floats(c, lp->sets, d, 0, in, cd.in_first, cd.in_count);
     if (s != LSUV_OK) return s;
-    cd.push[16] =
+    cd.pc.w_off =
         texel ? 4 * ops_bind_texels(c, lp->sets, d, 1, 4, lp->weights, cd.w_first, cd.w_count, &s)
               : ops_bind_values(c, lp->sets, d, 1, ubo, lp->weights, cd.w_first, cd.w_count, c->es);
     if (s != LSUV_OK) return s;
     ops_bind(lp->sets, d, 2, lp->bias);
-    cd.push[15] = ops_bind_floats(c, lp->sets, d, 3, lp->out, cd.out_first, cd.out_count);
+    cd.pc.out_off = ops_bind_floats(c, lp->sets, d, 3, lp->out, cd.out_first, cd.out_count);
     ops_bind(lp->sets, d, 4, lp->state);
     /* Until a client keeps the sums there (forward_keep_sums), binding 6
      * holds the output chunk: no other binding reads it. */

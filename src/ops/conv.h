@@ -5,13 +5,17 @@
 #ifndef LSUV_OPS_CONV_H
 #define LSUV_OPS_CONV_H
 
+#include "contract.h"
 #include "ops/plan.h"
+
+#include <stddef.h>
 
 /* CONV_CI_T: the most input channels conv2d.comp takes per inner pass (its CI_T). */
 enum {
-    CONV_PUSH_WORDS = 21,
-    CONV_STATS_BASE_WORD = 19, /* conv2d.comp's stats_base */
-    CONV_SUMS_OFF_WORD = 20,   /* conv2d.comp's sums_off */
+    CONV_PUSH_WORDS = sizeof(lsuv_conv_push) / 4,
+    /* Words of lsuv_conv_push that the generic dispatch code and LSUV write. */
+    CONV_STATS_BASE_WORD = offsetof(lsuv_conv_push, stats_base) / 4,
+    CONV_SUMS_OFF_WORD = offsetof(lsuv_conv_push, sums_off) / 4,
     CONV_BINDINGS = 7,
     CONV_CI_T = 4,
 };
@@ -36,11 +40,15 @@ typedef struct conv_plan {
 } conv_plan;
 
 /* One dispatch of a plan: what it binds (in stored values) and records. Its
- * push words leave the binding offsets (14-16), stats_base and sums_off at 0. */
+ * push constants leave the binding offsets (in_off, out_off, w_off),
+ * stats_base and sums_off at 0. */
 typedef struct conv_dispatch {
     uint32_t n0, n, oc0, oc1; /* samples and output channels */
     uint64_t in_first, in_count, w_first, w_count, out_first, out_count;
-    uint32_t push[CONV_PUSH_WORDS];
+    union { /* the fields, and the words a dispatch record copies */
+        lsuv_conv_push pc;
+        uint32_t push[CONV_PUSH_WORDS];
+    };
     uint32_t groups[3];
 } conv_dispatch;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 enum {
-    EPILOGUE_PUSH_WORDS = 8,
+    EPILOGUE_PUSH_WORDS = sizeof(lsuv_epilogue_push) / 4,
     EPILOGUE_BINDINGS = 5,
 };
 
@@ -87,10 +87,15 @@ static lsuv_status bind_dispatch(lsuv_forward *f, uint32_t i, ops_epilogue *e, u
     uint32_t out_off = ops_bind_floats(c, e->sets, d, 2, lp->out, first, count);
     ops_bind(e->sets, d, 3, state);
     float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
-    uint32_t push[EPILOGUE_PUSH_WORDS] = {n, plane, oc, sums_off, out_off, 0, 0, n_partials};
-    memcpy(&push[5], &slope, 4);
-    memcpy(&push[6], &maxv, 4);
-    memcpy(dp->push, push, sizeof push);
+    lsuv_epilogue_push push = {.n = n,
+                               .plane = plane,
+                               .oc = oc,
+                               .sums_off = sums_off,
+                               .out_off = out_off,
+                               .slope = slope,
+                               .maxv = maxv,
+                               .stats_base = n_partials};
+    memcpy(dp->push, &push, sizeof push);
     dp->push_words = EPILOGUE_PUSH_WORDS;
     dp->first_sample = n0;
     /* An invocation per output position and block of epilogue_items samples. */

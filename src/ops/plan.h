@@ -6,11 +6,13 @@
 #ifndef LSUV_OPS_PLAN_H
 #define LSUV_OPS_PLAN_H
 
+#include "contract.h"
 #include "lsuv/forward.h"
 #include "vk/dispatch.h"
 
 enum {
-    DISPATCH_PUSH_MAX = 21, /* the most push words an op's kernel takes */
+    /* The most push words an op's kernel takes: conv2d.comp's (contract_check.c). */
+    DISPATCH_PUSH_MAX = sizeof(lsuv_conv_push) / 4,
     ACTIVATIONS = LSUV_ACT_STAIR + 1,
 };
 

@@ -1,0 +1,87 @@
+/* The contract between the host (C11) and the compute shaders (GLSL): the
+ * numbers both sides must agree on, written once. Both languages read this
+ * file through their preprocessors, so it holds #defines alone outside the
+ * guarded sections; the C side checks in src/ops/contract_check.c that the
+ * public enums still carry these values. */
+#ifndef LSUV_CONTRACT_H
+#define LSUV_CONTRACT_H
+
+/* lsuv_activation (include/lsuv/net.h): activation.glsl switches on these. */
+#define LSUV_C_ACT_LINEAR 0u
+#define LSUV_C_ACT_RELU 1u
+#define LSUV_C_ACT_LEAKY 2u
+#define LSUV_C_ACT_RELIE 3u
+#define LSUV_C_ACT_RAMP 4u
+#define LSUV_C_ACT_ELU 5u
+#define LSUV_C_ACT_SELU 6u
+#define LSUV_C_ACT_LOGISTIC 7u
+#define LSUV_C_ACT_TANH 8u
+#define LSUV_C_ACT_RELU6 9u
+#define LSUV_C_ACT_SWISH 10u
+#define LSUV_C_ACT_MISH 11u
+#define LSUV_C_ACT_GELU 12u
+#define LSUV_C_ACT_HARDTAN 13u
+#define LSUV_C_ACT_LHTAN 14u
+#define LSUV_C_ACT_PLSE 15u
+#define LSUV_C_ACT_LOGGY 16u
+#define LSUV_C_ACT_STAIR 17u
+
+/* lsuv_order (include/lsuv/lsuv.h): lsuv_step.comp's push constant order. */
+#define LSUV_C_ORDER_MEAN_FIRST 0u
+#define LSUV_C_ORDER_STD_FIRST 1u
+#define LSUV_C_ORDER_ALTERNATING 2u
+#define LSUV_C_ORDER_JOINT 3u
+#define LSUV_C_ORDER_STD_ONLY 4u
+
+/* lsuv_hazard (include/lsuv/lsuv.h): lsuv_step.comp's Control.status, which
+ * the host casts to lsuv_hazard. */
+#define LSUV_C_HAZARD_NONE 0u
+#define LSUV_C_HAZARD_DEAD 1u
+#define LSUV_C_HAZARD_NONFINITE 2u
+#define LSUV_C_HAZARD_DIVERGED 3u
+#define LSUV_C_HAZARD_OVERFLOW 4u
+
+/* Push constants: all 4-byte scalars, so std430's push-constant layout is
+ * C's, with no padding on either side (src/ops/contract_check.c checks the
+ * offsets). A field list rather than a struct, so GLSL can declare both its
+ * push block and a struct of the same fields from it. */
+#ifdef __STDC_VERSION__
+#include <stdint.h>
+#define LSUV_C_U32 uint32_t
+#else
+#define LSUV_C_U32 uint
+#endif
+
+/* conv2d.comp. */
+#define LSUV_C_CONV_PUSH_FIELDS                                                             \
+    LSUV_C_U32 n, c, h, w;     /* input: samples (of this chunk), channels, height, width */ \
+    LSUV_C_U32 oc, oh, ow;     /* output channels, height, width */                          \
+    LSUV_C_U32 k, stride, pad; /* square kernel */                                           \
+    LSUV_C_U32 cg, og;         /* input and output channels per group */                     \
+    float slope, maxv;                                                                       \
+    LSUV_C_U32 in_off, out_off; /* first float of this chunk in the bound input and output */ \
+    LSUV_C_U32 w_off; /* first float of output channel oc_begin in the bound weights */      \
+    LSUV_C_U32 oc_begin, oc_end; /* the output channels of this dispatch */                  \
+    LSUV_C_U32 stats_base; /* first Partial of this dispatch; ~0u: no statistics */          \
+    LSUV_C_U32 sums_off;   /* first float of this chunk in the bound sums (with SUMS) */
+
+/* epilogue.comp. */
+#define LSUV_C_EPILOGUE_PUSH_FIELDS                                              \
+    LSUV_C_U32 n;        /* samples in this chunk */                             \
+    LSUV_C_U32 plane;    /* outputs of one channel of one sample: oh * ow */     \
+    LSUV_C_U32 oc;       /* channels */                                          \
+    LSUV_C_U32 sums_off; /* first sum of this chunk in the bound sums */         \
+    LSUV_C_U32 out_off;  /* first value of this chunk in the bound output */     \
+    float slope, maxv;                                                           \
+    LSUV_C_U32 stats_base; /* first Partial of this dispatch */
+
+#ifdef __STDC_VERSION__
+typedef struct lsuv_conv_push {
+    LSUV_C_CONV_PUSH_FIELDS
+} lsuv_conv_push;
+typedef struct lsuv_epilogue_push {
+    LSUV_C_EPILOGUE_PUSH_FIELDS
+} lsuv_epilogue_push;
+#endif
+
+#endif
