@@ -75,6 +75,16 @@
     float slope, maxv;                                                           \
     LSUV_C_U32 stats_base; /* first Partial of this dispatch */
 
+/* lsuv_step.comp. */
+#define LSUV_C_STEP_PUSH_FIELDS                                               \
+    LSUV_C_U32 order;      /* lsuv_order, as LSUV_C_ORDER_* */                 \
+    LSUV_C_U32 mean_param; /* 0 sub, 1 bias */                                 \
+    float tol_mean, tol_std;                                                   \
+    LSUV_C_U32 max_iters;                                                      \
+    LSUV_C_U32 slot;           /* the layer's statistics slot */               \
+    LSUV_C_U32 n_args;         /* uints of one copy of the arguments */        \
+    LSUV_C_U32 trace_capacity;
+
 #ifdef __STDC_VERSION__
 typedef struct lsuv_conv_push {
     LSUV_C_CONV_PUSH_FIELDS
@@ -82,6 +92,9 @@ typedef struct lsuv_conv_push {
 typedef struct lsuv_epilogue_push {
     LSUV_C_EPILOGUE_PUSH_FIELDS
 } lsuv_epilogue_push;
+typedef struct lsuv_step_push {
+    LSUV_C_STEP_PUSH_FIELDS
+} lsuv_step_push;
 #endif
 
 #endif

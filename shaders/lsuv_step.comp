@@ -35,15 +35,7 @@ struct TraceRow {
 layout(set = 0, binding = 3) writeonly buffer Trace { TraceRow trace[]; };
 layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then active
 
-layout(push_constant) uniform Push {
-    uint order;      // lsuv_order, as LSUV_C_ORDER_*
-    uint mean_param; // 0 sub, 1 bias
-    float tol_mean, tol_std;
-    uint max_iters;
-    uint slot;       // the layer's statistics slot
-    uint n_args;     // uints of one copy of the arguments
-    uint trace_capacity;
-} pc;
+layout(push_constant) uniform Push { LSUV_C_STEP_PUSH_FIELDS } pc;
 
 void mean_step(float mean) {
     if (pc.mean_param == 0u) state.sub += mean;

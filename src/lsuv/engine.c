@@ -1,6 +1,7 @@
 /* The LSUV engine: the host records passes, the device decides. */
 #include "lsuv/lsuv.h"
 
+#include "contract.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "lsuv/passes.h"
@@ -42,7 +43,6 @@ typedef struct trace_gpu {
     uint32_t pass, step;
     float mean, std;
 } trace_gpu;
-enum { STEP_PUSH_WORDS = 8 };
 
 typedef struct engine {
     lsuv_forward *forward;
@@ -87,7 +87,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->control_stride = lsuv_align_up(sizeof(control), align);
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
-        .shader = "lsuv_step", .bindings = 5, .push_size = STEP_PUSH_WORDS * 4};
+        .shader = "lsuv_step", .bindings = 5, .push_size = sizeof(lsuv_step_push)};
     lsuv_status s = passes_create(f, &e->passes);
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
@@ -111,20 +111,17 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
 }
 
 static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
-    float tol_mean = (float)e->options.tol_mean, tol_std = (float)e->options.tol_std;
-    uint32_t push[STEP_PUSH_WORDS] = {e->options.order,
-                                      e->options.mean_param,
-                                      0,
-                                      0,
-                                      e->options.max_iters,
-                                      layer,
-                                      passes_args_words(e->passes, layer),
-                                      e->trace_capacity};
-    memcpy(&push[2], &tol_mean, 4);
-    memcpy(&push[3], &tol_std, 4);
+    lsuv_step_push push = {.order = e->options.order,
+                           .mean_param = e->options.mean_param,
+                           .tol_mean = (float)e->options.tol_mean,
+                           .tol_std = (float)e->options.tol_std,
+                           .max_iters = e->options.max_iters,
+                           .slot = layer,
+                           .n_args = passes_args_words(e->passes, layer),
+                           .trace_capacity = e->trace_capacity};
     lsuv_cmd_barrier(cmd);
     static const uint32_t one[3] = {1, 1, 1};
-    lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, push, sizeof push, one);
+    lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, &push, sizeof push, one);
 }
 
 /* Passes to record in the next submission for a layer: enough for what the

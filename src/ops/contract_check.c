@@ -81,6 +81,16 @@ CONTRACT_AT(lsuv_epilogue_push, maxv, 6);
 CONTRACT_AT(lsuv_epilogue_push, stats_base, 7);
 _Static_assert(sizeof(lsuv_epilogue_push) == 8 * 4, "lsuv_epilogue_push has padding");
 
+CONTRACT_AT(lsuv_step_push, order, 0);
+CONTRACT_AT(lsuv_step_push, mean_param, 1);
+CONTRACT_AT(lsuv_step_push, tol_mean, 2);
+CONTRACT_AT(lsuv_step_push, tol_std, 3);
+CONTRACT_AT(lsuv_step_push, max_iters, 4);
+CONTRACT_AT(lsuv_step_push, slot, 5);
+CONTRACT_AT(lsuv_step_push, n_args, 6);
+CONTRACT_AT(lsuv_step_push, trace_capacity, 7);
+_Static_assert(sizeof(lsuv_step_push) == 8 * 4, "lsuv_step_push has padding");
+
 /* Both fit the generic dispatch record's words. */
 _Static_assert(sizeof(lsuv_conv_push) <= DISPATCH_PUSH_MAX * 4, "conv push exceeds a dispatch");
 _Static_assert(sizeof(lsuv_epilogue_push) <= DISPATCH_PUSH_MAX * 4,
