@@ -85,6 +85,22 @@
     LSUV_C_U32 n_args;         /* uints of one copy of the arguments */        \
     LSUV_C_U32 trace_capacity;
 
+/* lsuv_step.comp's storage: a layer's control block and a trace row; both
+ * of 4-byte scalars, so std430 lays them out as C does. */
+#define LSUV_C_CONTROL_FIELDS                                              \
+    LSUV_C_U32 phase; /* which loop of a two-loop ordering runs */          \
+    LSUV_C_U32 done;                                                        \
+    LSUV_C_U32 status; /* lsuv_hazard, as LSUV_C_HAZARD_* */                \
+    LSUV_C_U32 passes; /* statistics passes taken */                        \
+    LSUV_C_U32 iters0, iters1; /* steps taken in each loop */               \
+    LSUV_C_U32 capped; /* a loop stopped at max_iters */                    \
+    LSUV_C_U32 pad;                                                         \
+    float mean, std; /* the last pass's moments */
+#define LSUV_C_TRACE_ROW_FIELDS                                                     \
+    LSUV_C_U32 pass;                                                                 \
+    LSUV_C_U32 step; /* 0 none, 1 mean, 2 std, 3 both (joint or alternating) */      \
+    float mean, std;
+
 #ifdef __STDC_VERSION__
 typedef struct lsuv_conv_push {
     LSUV_C_CONV_PUSH_FIELDS
@@ -95,6 +111,12 @@ typedef struct lsuv_epilogue_push {
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;
+typedef struct lsuv_control {
+    LSUV_C_CONTROL_FIELDS
+} lsuv_control;
+typedef struct lsuv_gpu_trace_row {
+    LSUV_C_TRACE_ROW_FIELDS
+} lsuv_gpu_trace_row;
 #endif
 
 #endif

@@ -11,27 +11,14 @@
 layout(local_size_x = 1) in;
 
 layout(set = 0, binding = 0) readonly buffer Result { Partial result[]; };
-layout(set = 0, binding = 1) buffer Control {
-    uint phase;     // which loop of a two-loop ordering runs
-    uint done;
-    uint status;    // lsuv_hazard, as LSUV_C_HAZARD_*
-    uint passes;    // statistics passes taken
-    uint iters0, iters1; // steps taken in each loop
-    uint capped;    // a loop stopped at max_iters
-    uint pad;
-    float mean, std; // the last pass's moments
-} ctl;
+layout(set = 0, binding = 1) buffer Control { LSUV_C_CONTROL_FIELDS } ctl;
 layout(set = 0, binding = 2) buffer State {
     float sub;
     float wscale;
     float bshift;
     float bscale;
 } state;
-struct TraceRow {
-    uint pass;
-    uint step; // 0 none, 1 mean, 2 std, 3 both (joint or alternating)
-    float mean, std;
-};
+struct TraceRow { LSUV_C_TRACE_ROW_FIELDS };
 layout(set = 0, binding = 3) writeonly buffer Trace { TraceRow trace[]; };
 layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then active
 

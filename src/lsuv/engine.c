@@ -34,15 +34,9 @@ void lsuv_run_free(lsuv_run *run) {
     memset(run, 0, sizeof *run);
 }
 
-/* Must match shaders/lsuv_step.comp. */
-typedef struct control {
-    uint32_t phase, done, status, passes, iters0, iters1, capped, pad;
-    float mean, std;
-} control;
-typedef struct trace_gpu {
-    uint32_t pass, step;
-    float mean, std;
-} trace_gpu;
+/* lsuv_step.comp's storage, laid out by contract.h. */
+typedef lsuv_control control;
+typedef lsuv_gpu_trace_row trace_gpu;
 
 typedef struct engine {
     lsuv_forward *forward;

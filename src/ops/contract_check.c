@@ -91,6 +91,24 @@ CONTRACT_AT(lsuv_step_push, n_args, 6);
 CONTRACT_AT(lsuv_step_push, trace_capacity, 7);
 _Static_assert(sizeof(lsuv_step_push) == 8 * 4, "lsuv_step_push has padding");
 
+CONTRACT_AT(lsuv_control, phase, 0);
+CONTRACT_AT(lsuv_control, done, 1);
+CONTRACT_AT(lsuv_control, status, 2);
+CONTRACT_AT(lsuv_control, passes, 3);
+CONTRACT_AT(lsuv_control, iters0, 4);
+CONTRACT_AT(lsuv_control, iters1, 5);
+CONTRACT_AT(lsuv_control, capped, 6);
+CONTRACT_AT(lsuv_control, pad, 7);
+CONTRACT_AT(lsuv_control, mean, 8);
+CONTRACT_AT(lsuv_control, std, 9);
+_Static_assert(sizeof(lsuv_control) == 10 * 4, "lsuv_control has padding");
+
+CONTRACT_AT(lsuv_gpu_trace_row, pass, 0);
+CONTRACT_AT(lsuv_gpu_trace_row, step, 1);
+CONTRACT_AT(lsuv_gpu_trace_row, mean, 2);
+CONTRACT_AT(lsuv_gpu_trace_row, std, 3);
+_Static_assert(sizeof(lsuv_gpu_trace_row) == 4 * 4, "lsuv_gpu_trace_row has padding");
+
 /* Both fit the generic dispatch record's words. */
 _Static_assert(sizeof(lsuv_conv_push) <= DISPATCH_PUSH_MAX * 4, "conv push exceeds a dispatch");
 _Static_assert(sizeof(lsuv_epilogue_push) <= DISPATCH_PUSH_MAX * 4,
