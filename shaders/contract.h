@@ -101,6 +101,16 @@
     LSUV_C_U32 step; /* 0 none, 1 mean, 2 std, 3 both (joint or alternating) */      \
     float mean, std;
 
+/* One workgroup's statistics (stats_common.glsl's Partial),
+ * LSUV_STATS_RESULT_BYTES of include/lsuv/stats.h. */
+#define LSUV_C_PARTIAL_FIELDS                                                    \
+    float shift;                                                                  \
+    float mean;                                                                   \
+    float m2;                                                                     \
+    LSUV_C_U32 n;                                                                 \
+    LSUV_C_U32 nonfinite; /* NaN and Inf inputs: counted, kept out of the moments */ \
+    LSUV_C_U32 pad;
+
 #ifdef __STDC_VERSION__
 typedef struct lsuv_conv_push {
     LSUV_C_CONV_PUSH_FIELDS
@@ -111,6 +121,9 @@ typedef struct lsuv_epilogue_push {
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;
+typedef struct lsuv_partial {
+    LSUV_C_PARTIAL_FIELDS
+} lsuv_partial;
 typedef struct lsuv_control {
     LSUV_C_CONTROL_FIELDS
 } lsuv_control;

@@ -27,14 +27,8 @@ layout(constant_id = 1) const uint ITEMS = 16; // inputs per invocation
 // `shift`: the data's mean is shift + mean. For LSUV_NAIVE, mean holds the sum
 // and m2 the sum of squares of the values less shift, which is 0 but in the
 // second pass of LSUV_TWOPASS.
-struct Partial {
-    float shift;
-    float mean;
-    float m2;
-    uint n;
-    uint nonfinite; // NaN and Inf inputs: counted, kept out of the moments
-    uint pad;
-};
+#include "contract.h"
+struct Partial { LSUV_C_PARTIAL_FIELDS };
 
 struct Moments {
     float mean;

@@ -109,6 +109,13 @@ CONTRACT_AT(lsuv_gpu_trace_row, mean, 2);
 CONTRACT_AT(lsuv_gpu_trace_row, std, 3);
 _Static_assert(sizeof(lsuv_gpu_trace_row) == 4 * 4, "lsuv_gpu_trace_row has padding");
 
+CONTRACT_AT(lsuv_partial, shift, 0);
+CONTRACT_AT(lsuv_partial, mean, 1);
+CONTRACT_AT(lsuv_partial, m2, 2);
+CONTRACT_AT(lsuv_partial, n, 3);
+CONTRACT_AT(lsuv_partial, nonfinite, 4);
+CONTRACT_AT(lsuv_partial, pad, 5);
+
 /* Both fit the generic dispatch record's words. */
 _Static_assert(sizeof(lsuv_conv_push) <= DISPATCH_PUSH_MAX * 4, "conv push exceeds a dispatch");
 _Static_assert(sizeof(lsuv_epilogue_push) <= DISPATCH_PUSH_MAX * 4,

@@ -1,5 +1,6 @@
 #include "lsuv/stats.h"
 
+#include "contract.h"
 #include "core/error.h"
 #include "vk/dispatch.h"
 
@@ -8,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Must match struct Partial in shaders/stats_common.glsl. */
-typedef struct partial {
-    float shift, mean, m2;
-    uint32_t n, nonfinite, pad;
-} partial;
+/* stats_common.glsl's Partial, laid out by contract.h. */
+typedef lsuv_partial partial;
 _Static_assert(sizeof(partial) == LSUV_STATS_RESULT_BYTES, "Partial layout");
 
 enum { PUSH_WORDS = 4 }; /* first, count, out_base, shift_slot */
