@@ -61,7 +61,10 @@ static void engine_destroy(engine *e) {
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
     lsuv_timer_destroy(e->timer);
-    passes_destroy(e->passes);
+}
+
+static void passes_destroy_client(void *passes) {
+    passes_destroy(passes);
 }
 
 static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options *o) {
@@ -82,7 +85,13 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = "lsuv_step", .bindings = 5, .push_size = sizeof(lsuv_step_push)};
-    lsuv_status s = passes_create(f, &e->passes);
+    /* The passes are the forward's from the first run on. */
+    lsuv_status s = LSUV_OK;
+    e->passes = forward_client(f);
+    if (!e->passes) {
+        s = passes_create(f, &e->passes);
+        if (s == LSUV_OK) forward_set_client(f, e->passes, passes_destroy_client);
+    }
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);

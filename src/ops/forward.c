@@ -91,6 +91,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
 
 void lsuv_forward_destroy(lsuv_forward *f) {
     if (!f) return;
+    if (f->client_destroy) f->client_destroy(f->client); /* it holds the layers' bindings */
     for (uint32_t i = 0; f->layers && i < f->net->n_layers; ++i) {
         layer_plan *lp = &f->layers[i];
         if (lp->owns_out) lsuv_buffer_destroy(lp->out);
@@ -198,6 +199,15 @@ lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
 
 lsuv_buffer *forward_results(const lsuv_forward *f) {
     return f->results;
+}
+
+void *forward_client(const lsuv_forward *f) {
+    return f->client;
+}
+
+void forward_set_client(lsuv_forward *f, void *client, void (*destroy)(void *client)) {
+    f->client = client;
+    f->client_destroy = destroy;
 }
 
 lsuv_device *forward_device(const lsuv_forward *f) {

@@ -76,6 +76,8 @@ struct lsuv_forward {
     layer_plan *layers;
     /* The epilogue over kept sums (ops/sums.h), by activation, texel sums, store. */
     lsuv_pipeline *epilogue[ACTIVATIONS][2][2];
+    void *client; /* forward_set_client's */
+    void (*client_destroy)(void *client);
 };
 
 static inline const lsuv_buffer *layer_input(const lsuv_forward *f, uint32_t i) {

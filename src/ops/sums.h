@@ -18,6 +18,12 @@ lsuv_buffer *forward_results(const lsuv_forward *forward);
  * it into what lsuv_forward_weights_read returns. */
 lsuv_buffer *forward_state(const lsuv_forward *forward, uint32_t layer);
 
+/* A client's object kept with the forward and destroyed first with it: LSUV's
+ * passes are made once per forward, not per run (made per run, their fresh
+ * sums buffers cost fastai's std-first 15% of its GPU time on lavapipe). */
+void *forward_client(const lsuv_forward *forward);
+void forward_set_client(lsuv_forward *forward, void *client, void (*destroy)(void *client));
+
 /* From now on layer's convolution can store its sums, as fp32, in sums
  * (batch x its outputs, from offset 0), and its pipeline for that is built.
  * Until forward_drop_sums, sums must outlive the forward's recordings. */
