@@ -42,7 +42,7 @@ static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
     c->iterations = cpu ? 64 : 256;
     uint32_t spec[] = {wg};
     lsuv_pipeline_desc desc = {
-        .shader = "fma_peak", .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
+        .shader = LSUV_SHADER_FMA_PEAK, .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
     lsuv_status s = lsuv_pipeline_create(dev, &desc, &c->pipeline);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)c->groups * wg * 4, &c->sink);
     if (s == LSUV_OK) s = lsuv_binding_set_create(c->pipeline, 1, &c->set);

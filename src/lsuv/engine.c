@@ -84,7 +84,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->control_stride = lsuv_align_up(sizeof(control), align);
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
-        .shader = "lsuv_step", .bindings = 5, .push_size = sizeof(lsuv_step_push)};
+        .shader = LSUV_SHADER_LSUV_STEP, .bindings = 5, .push_size = sizeof(lsuv_step_push)};
     /* The passes are the forward's from the first run on. */
     lsuv_status s = LSUV_OK;
     e->passes = forward_client(f);

@@ -6,7 +6,6 @@
 #include "ops/sums.h"
 #include "ops/weights_pack.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,20 +197,34 @@ static const lsuv_binding_kind conv_kinds[CONV_KINDS][CONV_BINDINGS] = {
 
 /* What lsuv_pipeline_create_deferred takes to make a variant. */
 typedef struct conv_desc {
-    char name[48];
     uint32_t spec[9];
     lsuv_pipeline_desc desc;
 } conv_desc;
 
 static void conv_desc_make(const forward_config *c, const conv_variant *v, conv_desc *d) {
-    static const char *const suffix[CONV_KINDS] = {"", "_ubo", "_texel", "_ksplit"};
-    snprintf(d->name, sizeof d->name, "conv2d_%s%s%s", c->subgroup ? "subgroup" : "shared",
-             suffix[v->kind], c->fp16 ? "_fp16" : "");
+    /* [subgroup][kind][fp16]; fp16 has no weights in uniform or texel
+     * buffers: texel_fits and ubo_fits refuse it. */
+    static const lsuv_shader variants[2][CONV_KINDS][2] = {
+        {
+            [CONV_STORAGE] = {LSUV_SHADER_CONV2D_SHARED, LSUV_SHADER_CONV2D_SHARED_FP16},
+            [CONV_UBO] = {LSUV_SHADER_CONV2D_SHARED_UBO, LSUV_SHADER_NONE},
+            [CONV_TEXEL] = {LSUV_SHADER_CONV2D_SHARED_TEXEL, LSUV_SHADER_NONE},
+            [CONV_KSPLIT] = {LSUV_SHADER_CONV2D_SHARED_KSPLIT,
+                             LSUV_SHADER_CONV2D_SHARED_KSPLIT_FP16},
+        },
+        {
+            [CONV_STORAGE] = {LSUV_SHADER_CONV2D_SUBGROUP, LSUV_SHADER_CONV2D_SUBGROUP_FP16},
+            [CONV_UBO] = {LSUV_SHADER_CONV2D_SUBGROUP_UBO, LSUV_SHADER_NONE},
+            [CONV_TEXEL] = {LSUV_SHADER_CONV2D_SUBGROUP_TEXEL, LSUV_SHADER_NONE},
+            [CONV_KSPLIT] = {LSUV_SHADER_CONV2D_SUBGROUP_KSPLIT,
+                             LSUV_SHADER_CONV2D_SUBGROUP_KSPLIT_FP16},
+        },
+    };
     uint32_t spec[] = {c->conv_wg, 0,        1u << v->tile_log2, 1u << v->px_log2, v->act,
                        v->ci_t,    v->row_k, v->row_s,           v->sums};
     memcpy(d->spec, spec, sizeof spec);
     d->desc = (lsuv_pipeline_desc){
-        .shader = d->name,
+        .shader = variants[c->subgroup][v->kind][c->fp16],
         .bindings = CONV_BINDINGS,
         .kinds = conv_kinds[v->kind],
         .push_size = CONV_PUSH_WORDS * 4,

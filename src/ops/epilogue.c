@@ -6,7 +6,6 @@
 
 #include "core/error.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +29,18 @@ static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool 
     lsuv_pipeline **p = &f->epilogue[act][texel][store];
     *out = *p;
     if (*p) return LSUV_OK;
-    char name[40];
-    snprintf(name, sizeof name, "epilogue_%s%s%s", f->cfg.subgroup ? "subgroup" : "shared",
-             texel ? "_texel" : "", f->cfg.fp16 ? "_fp16" : "");
+    /* [subgroup][texel][fp16] */
+    static const lsuv_shader variants[2][2][2] = {
+        {{LSUV_SHADER_EPILOGUE_SHARED, LSUV_SHADER_EPILOGUE_SHARED_FP16},
+         {LSUV_SHADER_EPILOGUE_SHARED_TEXEL, LSUV_SHADER_EPILOGUE_SHARED_TEXEL_FP16}},
+        {{LSUV_SHADER_EPILOGUE_SUBGROUP, LSUV_SHADER_EPILOGUE_SUBGROUP_FP16},
+         {LSUV_SHADER_EPILOGUE_SUBGROUP_TEXEL, LSUV_SHADER_EPILOGUE_SUBGROUP_TEXEL_FP16}},
+    };
     uint32_t spec[] = {f->cfg.conv_wg, f->cfg.epilogue_items, act, store};
     lsuv_binding_kind kinds[EPILOGUE_BINDINGS] = {texel ? LSUV_BINDING_TEXEL
                                                         : LSUV_BINDING_STORAGE};
     lsuv_pipeline_desc desc = {
-        .shader = name,
+        .shader = variants[f->cfg.subgroup][texel][f->cfg.fp16],
         .bindings = EPILOGUE_BINDINGS,
         .kinds = kinds,
         .push_size = EPILOGUE_PUSH_WORDS * 4,

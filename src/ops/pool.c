@@ -7,7 +7,7 @@ enum { POOL_PUSH_WORDS = 12 };
 
 lsuv_status pool_pipeline_create(lsuv_forward *f) {
     uint32_t spec[] = {f->cfg.pool_wg};
-    lsuv_pipeline_desc desc = {.shader = f->cfg.fp16 ? "pool_fp16" : "pool",
+    lsuv_pipeline_desc desc = {.shader = f->cfg.fp16 ? LSUV_SHADER_POOL_FP16 : LSUV_SHADER_POOL,
                                .bindings = 2,
                                .push_size = POOL_PUSH_WORDS * 4,
                                .spec = spec,

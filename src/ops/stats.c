@@ -5,7 +5,6 @@
 #include "vk/dispatch.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,15 +58,42 @@ static const lsuv_binding_kind reduce_kinds[] = {
     LSUV_BINDING_STORAGE, /* the first pass's result */
 };
 
-/* stats_reduce_<algo>_<merge>, and its _texel variant where texels are read. */
-static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *merge, bool subgroup,
+/* The statistics algorithm of a variant; the two-pass method's first pass is
+ * the naive one. */
+typedef enum stats_algo { ALGO_WELFORD, ALGO_NAIVE, ALGO_TWOPASS } stats_algo;
+
+/* [algo][subgroup][texel] */
+static const lsuv_shader reduce_variants[3][2][2] = {
+    [ALGO_WELFORD] = {{LSUV_SHADER_STATS_REDUCE_WELFORD_SHARED,
+                       LSUV_SHADER_STATS_REDUCE_WELFORD_SHARED_TEXEL},
+                      {LSUV_SHADER_STATS_REDUCE_WELFORD_SUBGROUP,
+                       LSUV_SHADER_STATS_REDUCE_WELFORD_SUBGROUP_TEXEL}},
+    [ALGO_NAIVE] = {{LSUV_SHADER_STATS_REDUCE_NAIVE_SHARED,
+                     LSUV_SHADER_STATS_REDUCE_NAIVE_SHARED_TEXEL},
+                    {LSUV_SHADER_STATS_REDUCE_NAIVE_SUBGROUP,
+                     LSUV_SHADER_STATS_REDUCE_NAIVE_SUBGROUP_TEXEL}},
+    [ALGO_TWOPASS] = {{LSUV_SHADER_STATS_REDUCE_TWOPASS_SHARED,
+                       LSUV_SHADER_STATS_REDUCE_TWOPASS_SHARED_TEXEL},
+                      {LSUV_SHADER_STATS_REDUCE_TWOPASS_SUBGROUP,
+                       LSUV_SHADER_STATS_REDUCE_TWOPASS_SUBGROUP_TEXEL}},
+};
+
+/* [algo][subgroup]: the two-pass method combines its passes' partials as
+ * the naive one does. */
+static const lsuv_shader combine_variants[2][2] = {
+    [ALGO_WELFORD] = {LSUV_SHADER_STATS_COMBINE_WELFORD_SHARED,
+                      LSUV_SHADER_STATS_COMBINE_WELFORD_SUBGROUP},
+    [ALGO_NAIVE] = {LSUV_SHADER_STATS_COMBINE_NAIVE_SHARED,
+                    LSUV_SHADER_STATS_COMBINE_NAIVE_SUBGROUP},
+};
+
+/* A reduce variant, and its texel twin where texels are read. */
+static lsuv_status reduce_create(lsuv_stats *s, stats_algo algo, bool subgroup,
                                  lsuv_pipeline **plain, lsuv_pipeline **texel) {
-    bool twopass = strcmp(algo, "twopass") == 0;
+    bool twopass = algo == ALGO_TWOPASS;
     uint32_t spec[] = {s->workgroup, s->reduce_items};
-    char name[80];
-    snprintf(name, sizeof name, "stats_reduce_%s_%s", algo, merge);
     lsuv_pipeline_desc desc = {
-        .shader = name,
+        .shader = reduce_variants[algo][subgroup][false],
         .bindings = twopass ? 4 : 2,
         .kinds = reduce_kinds,
         .push_size = PUSH_WORDS * 4,
@@ -77,7 +103,7 @@ static lsuv_status reduce_create(lsuv_stats *s, const char *algo, const char *me
     };
     lsuv_status st = lsuv_pipeline_create(s->device, &desc, plain);
     if (st == LSUV_OK && s->texel) {
-        snprintf(name, sizeof name, "stats_reduce_%s_%s_texel", algo, merge);
+        desc.shader = reduce_variants[algo][subgroup][true];
         desc.bindings = twopass ? 4 : 3;
         st = lsuv_pipeline_create(s->device, &desc, texel);
     }
@@ -124,19 +150,14 @@ static lsuv_status stats_choose_input(lsuv_stats *s, const lsuv_device_info *inf
 static lsuv_status stats_create_pipelines(lsuv_stats *s, const lsuv_device_info *info) {
     bool subgroup = !s->options.force_shared && info->full_subgroups && info->subgroup_shuffle &&
                     info->max_subgroup_size > 0 && s->workgroup % info->max_subgroup_size == 0;
-    /* The first pass of the two-pass method is the naive one. */
-    const char *algo = s->options.method == LSUV_STATS_WELFORD ? "welford" : "naive";
-    const char *merge = subgroup ? "subgroup" : "shared";
-    char combine_name[64];
-    snprintf(combine_name, sizeof combine_name, "stats_combine_%s_%s", algo, merge);
-
-    lsuv_status st = reduce_create(s, algo, merge, subgroup, &s->reduce, &s->reduce_texel);
+    stats_algo algo = s->options.method == LSUV_STATS_WELFORD ? ALGO_WELFORD : ALGO_NAIVE;
+    lsuv_status st = reduce_create(s, algo, subgroup, &s->reduce, &s->reduce_texel);
     if (st == LSUV_OK && s->options.method == LSUV_STATS_TWOPASS)
-        st = reduce_create(s, "twopass", merge, subgroup, &s->reduce2, &s->reduce2_texel);
+        st = reduce_create(s, ALGO_TWOPASS, subgroup, &s->reduce2, &s->reduce2_texel);
     if (st != LSUV_OK) return st;
     uint32_t spec_combine[] = {s->workgroup, s->combine_items};
     lsuv_pipeline_desc desc = {
-        .shader = combine_name,
+        .shader = combine_variants[algo][subgroup],
         .bindings = 2,
         .push_size = PUSH_WORDS * 4,
         .spec = spec_combine,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lsuv/device.h"
+#include "shader_variants.h"
 
 /* VK_WHOLE_SIZE: a binding from its offset to the end of the buffer. */
 #define LSUV_WHOLE_SIZE   (~0ull)
@@ -37,7 +38,7 @@ typedef enum lsuv_binding_kind {
 } lsuv_binding_kind;
 
 typedef struct lsuv_pipeline_desc {
-    const char *shader;             /* name in the embedded SPIR-V table */
+    lsuv_shader shader;             /* the variant, in the generated enum */
     uint32_t bindings;              /* bindings 0..bindings-1 in set 0 */
     const lsuv_binding_kind *kinds; /* per binding; NULL: all storage buffers */
     uint32_t push_size;             /* bytes of push constants */

@@ -77,7 +77,8 @@ struct lsuv_pipeline {
     VkDescriptorType types[LSUV_MAX_BINDINGS];
     uint32_t push_size;
     /* What lsuv_pipeline_compile builds it from. */
-    char shader[64];
+    const char *shader; /* the variant's name, for messages */
+    lsuv_shader variant;
     uint32_t spec[LSUV_MAX_SPEC];
     uint32_t spec_count;
     bool full_subgroups;

@@ -20,13 +20,13 @@ static VkDescriptorType descriptor_type(lsuv_binding_kind kind) {
 /* Keeps what lsuv_pipeline_compile needs, so that a deferred pipeline is
  * built without its description at hand. */
 static lsuv_status desc_copy(lsuv_pipeline *p, const lsuv_pipeline_desc *desc) {
-    if (!lsuv_spirv_find(desc->shader))
-        return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", desc->shader);
-    if (desc->bindings > LSUV_MAX_BINDINGS || desc->spec_count > LSUV_MAX_SPEC ||
-        strlen(desc->shader) >= sizeof p->shader)
+    if (desc->shader <= LSUV_SHADER_NONE || desc->shader >= LSUV_SHADER_COUNT)
+        return lsuv_fail(LSUV_ERROR_INVALID, "shader variant %d is not built", (int)desc->shader);
+    p->variant = desc->shader;
+    p->shader = lsuv_spirv_table[desc->shader].name;
+    if (desc->bindings > LSUV_MAX_BINDINGS || desc->spec_count > LSUV_MAX_SPEC)
         return lsuv_fail(LSUV_ERROR_INVALID, "shader %s: too many bindings or constants",
-                         desc->shader);
-    strcpy(p->shader, desc->shader);
+                         p->shader);
     p->bindings = desc->bindings;
     p->push_size = desc->push_size;
     for (uint32_t i = 0; i < desc->bindings; ++i)
@@ -89,8 +89,7 @@ lsuv_status lsuv_pipeline_create_deferred(lsuv_device *dev, const lsuv_pipeline_
 lsuv_status lsuv_pipeline_compile(lsuv_pipeline *p) {
     if (p->pipeline) return LSUV_OK;
     lsuv_device *dev = p->device;
-    const lsuv_spirv *spirv = lsuv_spirv_find(p->shader);
-    if (!spirv) return lsuv_fail(LSUV_ERROR_INVALID, "no embedded shader named %s", p->shader);
+    const lsuv_spirv *spirv = &lsuv_spirv_table[p->variant];
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
         .codeSize = spirv->size,
