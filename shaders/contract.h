@@ -32,6 +32,7 @@
 #define LSUV_C_ORDER_ALTERNATING 2u
 #define LSUV_C_ORDER_JOINT 3u
 #define LSUV_C_ORDER_STD_ONLY 4u
+#define LSUV_C_ORDER_FIXED_POINT 5u
 
 /* lsuv_hazard (include/lsuv/lsuv.h): lsuv_step.comp's Control.status, which
  * the host casts to lsuv_hazard. */
@@ -40,6 +41,8 @@
 #define LSUV_C_HAZARD_NONFINITE 2u
 #define LSUV_C_HAZARD_DIVERGED 3u
 #define LSUV_C_HAZARD_OVERFLOW 4u
+#define LSUV_C_HAZARD_UNREACHABLE 5u
+#define LSUV_C_HAZARD_STALLED 6u
 
 /* Push constants: all 4-byte scalars, so std430's push-constant layout is
  * C's, with no padding on either side (src/ops/contract_check.c checks the

@@ -67,16 +67,28 @@ void main() {
         ctl.done = 1u;
     } else {
         bool mean_ok = abs(mean) <= pc.tol_mean, std_ok = abs(std - 1.0) <= pc.tol_std;
-        if (pc.order <= LSUV_C_ORDER_STD_FIRST) {
+        if (pc.order <= LSUV_C_ORDER_STD_FIRST || pc.order == LSUV_C_ORDER_FIXED_POINT) {
             // Two loops: mean then std, or std then mean. A loop that ends
             // hands the same moments to the next, as the notebook does.
+            // Fixed-point goes back to its mean loop while the std loop's
+            // steps moved the mean out of tolerance; each loop's steps count
+            // over all its rounds, against one cap.
+            bool fixed_point = pc.order == LSUV_C_ORDER_FIXED_POINT;
             for (uint loop = ctl.phase; loop < 2u && step == 0u && ctl.done == 0u; ++loop) {
                 ctl.phase = loop;
-                bool mean_loop = (loop == 0u) == (pc.order == LSUV_C_ORDER_MEAN_FIRST);
+                bool mean_loop = (loop == 0u) == (pc.order != LSUV_C_ORDER_STD_FIRST);
                 bool ok = mean_loop ? mean_ok : std_ok;
                 uint iters = loop == 0u ? ctl.iters0 : ctl.iters1;
                 if (ok) {
-                    if (loop == 1u) ctl.done = 1u;
+                    if (loop == 1u && fixed_point && !mean_ok && ctl.iters0 < pc.max_iters) {
+                        ctl.phase = 0u;
+                        mean_step(mean);
+                        step = 1u;
+                        ctl.iters0++;
+                    } else if (loop == 1u) {
+                        ctl.done = 1u;
+                        if (fixed_point && !mean_ok) ctl.capped = 1u;
+                    }
                 } else if (iters >= pc.max_iters) {
                     ctl.capped = 1u;
                     if (loop == 1u) ctl.done = 1u;

@@ -149,7 +149,7 @@ int outputs_check_weights(const options *o, const lsuv_net *net, const lsuv_weig
             return EXIT_USAGE;
         }
     /* Every ordering but std-only shifts sub when the mean is the sub's. */
-    if (!o->orders || o->mean_param != LSUV_MEAN_SUB || o->keep == LSUV_ORDER_STD_ONLY)
+    if (!o->orders || o->mean_param == LSUV_MEAN_BIAS || o->keep == LSUV_ORDER_STD_ONLY)
         return EXIT_OK;
     for (uint32_t i = 0; i < net->n_layers; ++i)
         if (lsuv_layer_has_weights(&net->layers[i]) && net->layers[i].lsuv) {

@@ -13,7 +13,8 @@
 #include <string.h>
 
 static const char *const order_names[LSUV_ORDER_COUNT] = {"mean-first", "std-first", "alternating",
-                                                          "joint", "std-only"};
+                                                          "joint",      "std-only",  "fixed-point"};
+static const char *const measure_names[] = {"post", "pre"};
 
 const char *lsuv_order_name(lsuv_order o) {
     return (unsigned)o < LSUV_ORDER_COUNT ? order_names[o] : "unknown";
@@ -26,6 +27,24 @@ bool lsuv_order_from_name(const char *name, lsuv_order *out) {
             return true;
         }
     return false;
+}
+
+const char *lsuv_measure_name(lsuv_measure m) {
+    return (unsigned)m <= LSUV_MEASURE_PRE ? measure_names[m] : "unknown";
+}
+
+bool lsuv_measure_from_name(const char *name, lsuv_measure *out) {
+    for (unsigned i = 0; i <= LSUV_MEASURE_PRE; ++i)
+        if (strcmp(name, measure_names[i]) == 0) {
+            *out = (lsuv_measure)i;
+            return true;
+        }
+    return false;
+}
+
+lsuv_mean_param lsuv_mean_param_resolve(lsuv_mean_param p, lsuv_measure m) {
+    if (p != LSUV_MEAN_AUTO) return p;
+    return m == LSUV_MEASURE_PRE ? LSUV_MEAN_BIAS : LSUV_MEAN_SUB;
 }
 
 void lsuv_run_free(lsuv_run *run) {
@@ -115,7 +134,9 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
 
 static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
     lsuv_step_push push = {.order = e->options.order,
-                           .mean_param = e->options.mean_param,
+                           .mean_param =
+                               lsuv_mean_param_resolve(e->options.mean_param, e->options.measure) ==
+                               LSUV_MEAN_BIAS,
                            .tol_mean = (float)e->options.tol_mean,
                            .tol_std = (float)e->options.tol_std,
                            .max_iters = e->options.max_iters,
