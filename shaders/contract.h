@@ -78,6 +78,25 @@
     float slope, maxv;                                                           \
     LSUV_C_U32 stats_base; /* first Partial of this dispatch */
 
+/* stats_reduce.comp and stats_combine.comp (one block for both, so a plan's
+ * stages take the same words whatever they run). */
+#define LSUV_C_STATS_PUSH_FIELDS                                                       \
+    LSUV_C_U32 first;      /* index of the first input in the bound range */         \
+    LSUV_C_U32 count;      /* inputs in this dispatch */                              \
+    LSUV_C_U32 out_base;   /* index of this dispatch's first Partial */               \
+    LSUV_C_U32 shift_slot; /* two-pass second pass: the first pass's result (reduce) */
+
+/* pool.comp. */
+#define LSUV_C_POOL_MAXPOOL 0u
+#define LSUV_C_POOL_AVGPOOL 1u
+#define LSUV_C_POOL_CROP_SCALE 2u /* crop, scaled to [-1, 1] */
+#define LSUV_C_POOL_CROP 3u       /* crop, values as they are */
+#define LSUV_C_POOL_PUSH_FIELDS                                                \
+    LSUV_C_U32 mode; /* LSUV_C_POOL_* */                                      \
+    LSUV_C_U32 n, c, h, w, oh, ow;                                            \
+    LSUV_C_U32 size, stride, padding; /* maxpool */                           \
+    LSUV_C_U32 in_off, out_off;
+
 /* lsuv_step.comp. */
 #define LSUV_C_STEP_PUSH_FIELDS                                               \
     LSUV_C_U32 order;      /* lsuv_order, as LSUV_C_ORDER_* */                 \
@@ -121,6 +140,12 @@ typedef struct lsuv_conv_push {
 typedef struct lsuv_epilogue_push {
     LSUV_C_EPILOGUE_PUSH_FIELDS
 } lsuv_epilogue_push;
+typedef struct lsuv_stats_push {
+    LSUV_C_STATS_PUSH_FIELDS
+} lsuv_stats_push;
+typedef struct lsuv_pool_push {
+    LSUV_C_POOL_PUSH_FIELDS
+} lsuv_pool_push;
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;

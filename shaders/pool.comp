@@ -7,17 +7,15 @@
 #endif
 // The layers without weights that change a tensor: darknet's maxpool, the
 // global average pool and the centre crop. One invocation per output value.
+#extension GL_GOOGLE_include_directive : require
+#include "contract.h"
+
 layout(local_size_x_id = 0) in;
 
 layout(set = 0, binding = 0) readonly buffer Input { STORED x[]; };
 layout(set = 0, binding = 1) writeonly buffer Output { STORED y[]; };
 
-layout(push_constant) uniform Push {
-    uint mode;                  // 0 maxpool, 1 avgpool, 2 crop to [-1, 1], 3 crop as is
-    uint n, c, h, w, oh, ow;
-    uint size, stride, padding; // maxpool
-    uint in_off, out_off;
-} pc;
+layout(push_constant) uniform Push { LSUV_C_POOL_PUSH_FIELDS } pc;
 
 // The larger of m and v, NaN if either is: a NaN in a window makes its max
 // NaN, as in the reference. GLSL's max of a NaN may be either operand.
@@ -35,7 +33,7 @@ void main() {
     uint oy = t % pc.oh, bc = t / pc.oh;
     uint plane = pc.in_off + bc * pc.h * pc.w;
     float v;
-    if (pc.mode == 0u) {
+    if (pc.mode == LSUV_C_POOL_MAXPOOL) {
         // darknet: the window starts padding/2 before oy*stride, and
         // positions outside the input do not count.
         int y0 = int(oy * pc.stride) - int(pc.padding / 2u);
@@ -48,7 +46,7 @@ void main() {
                     v = max_keep_nan(v, float(x[plane + uint(iy) * pc.w + uint(ix)]));
             }
         }
-    } else if (pc.mode == 1u) {
+    } else if (pc.mode == LSUV_C_POOL_AVGPOOL) {
         float sum = 0.0;
         for (uint j = 0u; j < pc.h * pc.w; ++j) sum += float(x[plane + j]);
         v = sum / float(pc.h * pc.w);
@@ -56,7 +54,7 @@ void main() {
         uint dy = (pc.h - pc.oh) / 2u, dx = (pc.w - pc.ow) / 2u;
         v = float(x[plane + (oy + dy) * pc.w + ox + dx]);
         // darknet's crop takes pixels in [0, 1] to [-1, 1] unless noadjust=1.
-        if (pc.mode == 2u) v = 2.0 * v - 1.0;
+        if (pc.mode == LSUV_C_POOL_CROP_SCALE) v = 2.0 * v - 1.0;
     }
     y[pc.out_off + i] = STORED(v);
 }

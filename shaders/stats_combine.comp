@@ -7,12 +7,7 @@
 layout(set = 0, binding = 0) readonly buffer Input { Partial inputs[]; };
 layout(set = 0, binding = 1) writeonly buffer Output { Partial partials[]; };
 
-layout(push_constant) uniform Push {
-    uint first;
-    uint count;
-    uint out_base;
-    uint shift_slot; // unused here: the push block of stats_reduce.comp
-} pc;
+layout(push_constant) uniform Push { LSUV_C_STATS_PUSH_FIELDS } pc;
 
 void main() {
     uint lid = gl_LocalInvocationIndex;

@@ -37,12 +37,7 @@ layout(set = 0, binding = 1) writeonly buffer Output { Partial partials[]; };
 layout(set = 0, binding = 3) readonly buffer FirstPass { Partial first_pass[]; };
 #endif
 
-layout(push_constant) uniform Push {
-    uint first;      // index of the first input in the bound range
-    uint count;      // inputs in this dispatch
-    uint out_base;   // index of this dispatch's first Partial
-    uint shift_slot; // LSUV_TWOPASS: the first pass's result in first_pass[]
-} pc;
+layout(push_constant) uniform Push { LSUV_C_STATS_PUSH_FIELDS } pc;
 
 // Every input the invocation owns, one at a time, with bounds and finiteness
 // checks.

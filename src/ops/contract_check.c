@@ -82,6 +82,24 @@ CONTRACT_AT(lsuv_epilogue_push, out_off, 4);
 CONTRACT_AT(lsuv_epilogue_push, slope, 5);
 CONTRACT_AT(lsuv_epilogue_push, maxv, 6);
 CONTRACT_AT(lsuv_epilogue_push, stats_base, 7);
+
+CONTRACT_AT(lsuv_stats_push, first, 0);
+CONTRACT_AT(lsuv_stats_push, count, 1);
+CONTRACT_AT(lsuv_stats_push, out_base, 2);
+CONTRACT_AT(lsuv_stats_push, shift_slot, 3);
+
+CONTRACT_AT(lsuv_pool_push, mode, 0);
+CONTRACT_AT(lsuv_pool_push, n, 1);
+CONTRACT_AT(lsuv_pool_push, c, 2);
+CONTRACT_AT(lsuv_pool_push, h, 3);
+CONTRACT_AT(lsuv_pool_push, w, 4);
+CONTRACT_AT(lsuv_pool_push, oh, 5);
+CONTRACT_AT(lsuv_pool_push, ow, 6);
+CONTRACT_AT(lsuv_pool_push, size, 7);
+CONTRACT_AT(lsuv_pool_push, stride, 8);
+CONTRACT_AT(lsuv_pool_push, padding, 9);
+CONTRACT_AT(lsuv_pool_push, in_off, 10);
+CONTRACT_AT(lsuv_pool_push, out_off, 11);
 _Static_assert(sizeof(lsuv_epilogue_push) == 8 * 4, "lsuv_epilogue_push has padding");
 
 CONTRACT_AT(lsuv_step_push, order, 0);

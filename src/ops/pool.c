@@ -1,9 +1,11 @@
 /* maxpool, avgpool and crop: pool.comp, an invocation per output value. */
 #include "ops/pool.h"
 
+#include "contract.h"
+
 #include <string.h>
 
-enum { POOL_PUSH_WORDS = 12 };
+enum { POOL_PUSH_WORDS = sizeof(lsuv_pool_push) / 4 };
 
 lsuv_status pool_pipeline_create(lsuv_forward *f) {
     uint32_t spec[] = {f->cfg.pool_wg};
@@ -26,10 +28,10 @@ lsuv_status pool_layer_create(lsuv_forward *f, uint32_t i) {
     if ((s = ops_alloc_dispatches(lp->n_dispatches, f->pool, &lp->sets, &lp->dispatches)) !=
         LSUV_OK)
         return s;
-    uint32_t mode = l->type == LSUV_LAYER_MAXPOOL   ? 0
-                    : l->type == LSUV_LAYER_AVGPOOL ? 1
-                    : l->crop_noadjust              ? 3
-                                                    : 2;
+    uint32_t mode = l->type == LSUV_LAYER_MAXPOOL   ? LSUV_C_POOL_MAXPOOL
+                    : l->type == LSUV_LAYER_AVGPOOL ? LSUV_C_POOL_AVGPOOL
+                    : l->crop_noadjust              ? LSUV_C_POOL_CROP
+                                                    : LSUV_C_POOL_CROP_SCALE;
     for (uint32_t d = 0; d < lp->n_dispatches; ++d) {
         dispatch *dp = &lp->dispatches[d];
         uint32_t n0 = d * samples, n = c->batch - n0 < samples ? c->batch - n0 : samples;
@@ -39,10 +41,19 @@ lsuv_status pool_layer_create(lsuv_forward *f, uint32_t i) {
         uint32_t out_off =
             ops_bind_floats(c, lp->sets, d, 1, lp->out, (uint64_t)n0 * shape_count(l->out),
                             (uint64_t)n * shape_count(l->out));
-        uint32_t push[POOL_PUSH_WORDS] = {mode,      n,          l->in.c,  l->in.h,
-                                          l->in.w,   l->out.h,   l->out.w, l->size,
-                                          l->stride, l->padding, in_off,   out_off};
-        memcpy(dp->push, push, sizeof push);
+        lsuv_pool_push push = {.mode = mode,
+                               .n = n,
+                               .c = l->in.c,
+                               .h = l->in.h,
+                               .w = l->in.w,
+                               .oh = l->out.h,
+                               .ow = l->out.w,
+                               .size = l->size,
+                               .stride = l->stride,
+                               .padding = l->padding,
+                               .in_off = in_off,
+                               .out_off = out_off};
+        memcpy(dp->push, &push, sizeof push);
         dp->push_words = POOL_PUSH_WORDS;
         uint64_t groups = lsuv_div_up((uint64_t)n * shape_count(l->out), c->pool_wg);
         dp->groups[0] = groups < 65535 ? (uint32_t)groups : 65535;

@@ -12,8 +12,6 @@
 typedef lsuv_partial partial;
 _Static_assert(sizeof(partial) == LSUV_STATS_RESULT_BYTES, "Partial layout");
 
-enum { PUSH_WORDS = 4 }; /* first, count, out_base, shift_slot */
-
 struct lsuv_stats {
     lsuv_device *device;
     lsuv_stats_options options;
@@ -30,7 +28,7 @@ struct lsuv_stats {
 
 typedef struct stage {
     const lsuv_pipeline *pipeline;
-    uint32_t push[PUSH_WORDS];
+    lsuv_stats_push push;
     uint32_t groups;
     bool barrier_before;
 } stage;
@@ -96,7 +94,7 @@ static lsuv_status reduce_create(lsuv_stats *s, stats_algo algo, bool subgroup,
         .shader = reduce_variants[algo][subgroup][false],
         .bindings = twopass ? 4 : 2,
         .kinds = reduce_kinds,
-        .push_size = PUSH_WORDS * 4,
+        .push_size = sizeof(lsuv_stats_push),
         .spec = spec,
         .spec_count = 2,
         .full_subgroups = subgroup,
@@ -159,7 +157,7 @@ static lsuv_status stats_create_pipelines(lsuv_stats *s, const lsuv_device_info 
     lsuv_pipeline_desc desc = {
         .shader = combine_variants[algo][subgroup],
         .bindings = 2,
-        .push_size = PUSH_WORDS * 4,
+        .push_size = sizeof(lsuv_stats_push),
         .spec = spec_combine,
         .spec_count = 2,
         .full_subgroups = subgroup,
@@ -347,9 +345,9 @@ static lsuv_status plan_write_reduce(const lsuv_stats *s, const plan_shape *sh,
         lsuv_binding_set_write_buffer(plan->sets, i, 3, sh->result, 0, LSUV_WHOLE_SIZE);
     if (j == 0) *out_partial = 0;
     sg->groups = (uint32_t)lsuv_div_up(n, sh->reduce_span);
-    sg->push[0] = (uint32_t)((byte - aligned) / 4);
-    sg->push[1] = (uint32_t)n;
-    sg->push[2] = out->base + (uint32_t)*out_partial;
+    sg->push.first = (uint32_t)((byte - aligned) / 4);
+    sg->push.count = (uint32_t)n;
+    sg->push.out_base = out->base + (uint32_t)*out_partial;
     *out_partial += sg->groups;
     /* The second pass reads the first's result and rewrites its scratch. */
     sg->barrier_before = i > 0 && j == 0;
@@ -369,9 +367,9 @@ static void plan_write_combine(const plan_shape *sh, lsuv_stats_plan *plan, uint
     write_set(plan->sets, i, external ? sh->input : plan->scratch, in_offset, in_range, out->buffer,
               out->offset, out->range);
     sg->groups = (uint32_t)lsuv_div_up(n, sh->combine_span);
-    sg->push[0] = external ? (uint32_t)sh->first : 0;
-    sg->push[1] = (uint32_t)n;
-    sg->push[2] = out->base;
+    sg->push.first = external ? (uint32_t)sh->first : 0;
+    sg->push.count = (uint32_t)n;
+    sg->push.out_base = out->base;
     *out_partial = sg->groups;
     sg->barrier_before = true;
 }
@@ -392,7 +390,8 @@ static lsuv_status plan_write_stages(const lsuv_stats *s, const plan_shape *sh,
             .range = last ? LSUV_WHOLE_SIZE : (level % 2 == 0 ? sh->a_bytes : sh->b_bytes),
             .base = last ? sh->result_slot : 0,
         };
-        plan->stages[i].push[3] = sh->result_slot; /* read by the second pass's reduce alone */
+        plan->stages[i].push.shift_slot =
+            sh->result_slot; /* read by the second pass's reduce alone */
         if (reduce)
             st = plan_write_reduce(s, sh, plan, i, j, &out, &out_partial);
         else
@@ -477,11 +476,11 @@ static void plan_record(const lsuv_stats_plan *plan, lsuv_cmd *cmd, const lsuv_b
         const stage *sg = &plan->stages[i];
         if (sg->barrier_before) lsuv_cmd_barrier(cmd);
         if (args) {
-            lsuv_cmd_record_dispatch_indirect(cmd, sg->pipeline, plan->sets, i, sg->push,
+            lsuv_cmd_record_dispatch_indirect(cmd, sg->pipeline, plan->sets, i, &sg->push,
                                               sizeof sg->push, args, offset + 12ull * i);
         } else {
             const uint32_t groups[3] = {sg->groups, 1, 1};
-            lsuv_cmd_record_dispatch(cmd, sg->pipeline, plan->sets, i, sg->push, sizeof sg->push,
+            lsuv_cmd_record_dispatch(cmd, sg->pipeline, plan->sets, i, &sg->push, sizeof sg->push,
                                      groups);
         }
     }
