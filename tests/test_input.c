@@ -344,3 +344,45 @@ Test(input, directories_and_fifos_are_refused, .timeout = 30) {
     rmdir(dir);
     lsuv_net_destroy(net);
 }
+
+/* @START: the same samples a longer batch holds from START on, for the file
+ * readers and the synthetic stream alike. */
+Test(input, start_takes_the_samples_after_it) {
+    const char *specs[][2] = {{"idx:" FASHION_TRAIN, "idx:" FASHION_TRAIN "@8"},
+                              {"synthetic", "synthetic@8"}};
+    lsuv_net *net = net_of(1, 28, 28, 16);
+    for (int i = 0; i < 2; ++i) {
+        lsuv_batch whole, tail;
+        lsuv_input_options o = {.spec = specs[i][0], .seed = 5};
+        cr_assert_eq(lsuv_input_load(&o, net, &whole), LSUV_OK, "%s", lsuv_error_message());
+        o = (lsuv_input_options){.spec = specs[i][1], .seed = 5, .batch = 8};
+        cr_assert_eq(lsuv_input_load(&o, net, &tail), LSUV_OK, "%s", lsuv_error_message());
+        cr_assert_eq(tail.n, 8);
+        cr_assert(memcmp(tail.data, whole.data + 8 * 784, 8 * 784 * sizeof(float)) == 0,
+                  "%s: samples 8..15", specs[i][1]);
+        cr_assert(memcmp(tail.data, whole.data, 784 * sizeof(float)) != 0, "not samples 0..7");
+        lsuv_batch_free(&whole);
+        lsuv_batch_free(&tail);
+    }
+    lsuv_batch b;
+    lsuv_input_options o = {.spec = "idx:" FASHION_TRAIN "@59995", .batch = 8};
+    cr_assert_eq(lsuv_input_load(&o, net, &b), LSUV_ERROR_INVALID);
+    cr_assert(strstr(lsuv_error_message(), "holds 5 samples") &&
+                  strstr(lsuv_error_message(), "from sample 59995"),
+              "%s", lsuv_error_message());
+    lsuv_net_destroy(net);
+}
+
+Test(input, source_specs_split_at_a_trailing_start) {
+    lsuv_input_source s;
+    cr_assert_eq(lsuv_input_source_parse("idx:a@b/c.gz@12", &s), LSUV_OK);
+    cr_assert(s.kind == LSUV_INPUT_IDX && strcmp(s.path, "a@b/c.gz") == 0 && s.start == 12);
+    cr_assert_eq(lsuv_input_source_parse("npy:x@", &s), LSUV_OK);
+    cr_assert(s.kind == LSUV_INPUT_NPY && strcmp(s.path, "x@") == 0 && s.start == 0,
+              "an @ without digits is the path's");
+    cr_assert_eq(lsuv_input_source_parse("synthetic@7", &s), LSUV_OK);
+    cr_assert(s.kind == LSUV_INPUT_SYNTHETIC && s.path[0] == '\0' && s.start == 7);
+    const char *bad[] = {"idx:@5", "synthetic@x", "synthetics", "idx:f@4294967296", "png:x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i)
+        cr_assert_eq(lsuv_input_source_parse(bad[i], &s), LSUV_ERROR_INVALID, "%s", bad[i]);
+}

@@ -21,12 +21,30 @@ typedef struct lsuv_batch {
 typedef struct lsuv_input_options {
     /* "synthetic" (normal(0, 1), seeded), "idx:PATH" (MNIST-style images,
      * .gz read through zlib, scaled to [0, 1]) or "npy:PATH" (float32, C
-     * order, N x C x H x W). */
+     * order, N x C x H x W); each with "@START" to begin at sample START
+     * (of the file, or of the synthetic stream) rather than at 0, so that
+     * "@512" after a batch of 512 is the next, held-out batch. */
     const char *spec;
-    uint32_t batch; /* samples: the first ones of a file */
+    uint32_t batch; /* samples, from START on */
     uint64_t seed;  /* for synthetic */
     bool normalize; /* shift and scale the batch to mean 0, std 1 */
 } lsuv_input_options;
+
+typedef enum lsuv_input_kind {
+    LSUV_INPUT_SYNTHETIC,
+    LSUV_INPUT_IDX,
+    LSUV_INPUT_NPY,
+} lsuv_input_kind;
+
+/* An input spec taken apart. A trailing "@" and digits is a start; any
+ * other "@" belongs to the path. */
+typedef struct lsuv_input_source {
+    lsuv_input_kind kind;
+    char path[4096]; /* empty for synthetic */
+    uint32_t start;
+} lsuv_input_source;
+
+lsuv_status lsuv_input_source_parse(const char *spec, lsuv_input_source *out);
 
 /* Loads a batch that fits the network's input, or says why it does not. */
 lsuv_status lsuv_input_load(const lsuv_input_options *options, const lsuv_net *net,

@@ -27,7 +27,8 @@ static const char usage[] =
     "  --weights-in PATH   start from these weights (.weights or .safetensors)\n"
     "  --save-weights PATH write the weights (.weights or .safetensors)\n"
     "  --input SPEC        synthetic (default), idx:PATH (MNIST-style, .gz too)\n"
-    "                      or npy:PATH (float32, N x C x H x W)\n"
+    "                      or npy:PATH (float32, N x C x H x W); @START after\n"
+    "                      any of them begins at sample START (idx:PATH@512)\n"
     "  --batch N           samples (default: [net] batch), the first of a file\n"
     "  --normalize         shift and scale the batch to mean 0, std 1\n"
     "\n"
@@ -82,7 +83,7 @@ static const app_option_hint hints[] = {
     {"layers", "a darknet .cfg"},
     {"bn", "strip"},
     {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
-    {"input", "synthetic, idx:PATH or npy:PATH"},
+    {"input", "synthetic, idx:PATH or npy:PATH, each with an optional @START"},
     {"batch", "an integer of at least 1"},
     {"order", "one of mean-first, std-first, alternating, joint, std-only, both, all, none"},
     {"mean-param", "one of sub, bias"},

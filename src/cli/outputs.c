@@ -110,9 +110,10 @@ static int check_input(const char *option, const char *path) {
 static int check_inputs(const options *o) {
     int code = check_input("--layers", o->layers);
     if (code == EXIT_OK) code = check_input("--weights-in", o->weights_in);
-    if (code == EXIT_OK && o->input &&
-        (strncmp(o->input, "idx:", 4) == 0 || strncmp(o->input, "npy:", 4) == 0))
-        code = check_input("--input", o->input + 4);
+    lsuv_input_source src;
+    if (code == EXIT_OK && o->input && lsuv_input_source_parse(o->input, &src) == LSUV_OK &&
+        src.kind != LSUV_INPUT_SYNTHETIC)
+        code = check_input("--input", src.path);
     return code;
 }
 

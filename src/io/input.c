@@ -305,15 +305,80 @@ void lsuv_batch_free(lsuv_batch *b) {
     b->data = NULL;
 }
 
-static lsuv_status load_file(const char *path, uint32_t max_n, bool idx, lsuv_batch *out) {
+lsuv_status lsuv_input_source_parse(const char *spec, lsuv_input_source *out) {
+    memset(out, 0, sizeof *out);
+    const char *path = NULL;
+    if (strncmp(spec, "synthetic", 9) == 0 && (spec[9] == '\0' || spec[9] == '@')) {
+        out->kind = LSUV_INPUT_SYNTHETIC;
+        path = spec + 9;
+    } else if (strncmp(spec, "idx:", 4) == 0 || strncmp(spec, "npy:", 4) == 0) {
+        out->kind = spec[0] == 'i' ? LSUV_INPUT_IDX : LSUV_INPUT_NPY;
+        path = spec + 4;
+    } else {
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "input '%s': expected synthetic, idx:PATH or npy:PATH, each optionally "
+                         "with @START",
+                         spec);
+    }
+    size_t len = strlen(path), digits = 0;
+    while (digits < len && path[len - 1 - digits] >= '0' && path[len - 1 - digits] <= '9') ++digits;
+    if (digits > 0 && digits < len && path[len - 1 - digits] == '@') {
+        unsigned long long start = strtoull(path + len - digits, NULL, 10);
+        if (digits > 10 || start > UINT32_MAX)
+            return lsuv_fail(LSUV_ERROR_INVALID, "input '%s': start %s is past 2^32 samples", spec,
+                             path + len - digits);
+        out->start = (uint32_t)start;
+        len -= digits + 1;
+    }
+    if (out->kind == LSUV_INPUT_SYNTHETIC ? len != 0 : len == 0)
+        return lsuv_fail(LSUV_ERROR_INVALID, "input '%s': expected %s", spec,
+                         out->kind == LSUV_INPUT_SYNTHETIC ? "synthetic or synthetic@START"
+                                                           : "a path after the colon");
+    if (len >= sizeof out->path)
+        return lsuv_fail(LSUV_ERROR_INVALID, "input '%.64s...': the path is too long", spec);
+    memcpy(out->path, path, len);
+    out->path[len] = '\0';
+    return LSUV_OK;
+}
+
+/* Samples start.. start+n-1 of a file: the parser reads start + n, and the
+ * first start are dropped. */
+static lsuv_status load_file(const lsuv_input_source *src, uint32_t n, lsuv_batch *out) {
     char *data = NULL;
     size_t size = 0;
-    lsuv_status st = lsuv_file_read_all(path, (size_t)1 << 34, &data, &size);
+    uint32_t max_n = src->start + n;
+    if (max_n < n)
+        return lsuv_fail(LSUV_ERROR_INVALID, "%s: start %u and batch %u pass 2^32 samples",
+                         src->path, src->start, n);
+    lsuv_status st = lsuv_file_read_all(src->path, (size_t)1 << 34, &data, &size);
     if (st != LSUV_OK) return st;
-    st = idx ? lsuv_idx_parse(path, (const uint8_t *)data, size, max_n, out)
-             : lsuv_npy_parse(path, (const uint8_t *)data, size, max_n, out);
+    st = src->kind == LSUV_INPUT_IDX
+             ? lsuv_idx_parse(src->path, (const uint8_t *)data, size, max_n, out)
+             : lsuv_npy_parse(src->path, (const uint8_t *)data, size, max_n, out);
     free(data);
-    return st;
+    if (st != LSUV_OK || src->start == 0) return st;
+    uint64_t per = (uint64_t)out->c * out->h * out->w;
+    uint32_t kept = out->n > src->start ? out->n - src->start : 0;
+    memmove(out->data, out->data + (uint64_t)(out->n - kept) * per, kept * per * sizeof(float));
+    out->n = kept;
+    return LSUV_OK;
+}
+
+static lsuv_status load_synthetic(const lsuv_input_source *src, uint32_t n, uint64_t seed,
+                                  const lsuv_shape in, lsuv_batch *out) {
+    lsuv_status st = batch_alloc(out, n, in.c, in.h, in.w);
+    if (st != LSUV_OK) return st;
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, seed);
+    uint64_t per = (uint64_t)in.c * in.h * in.w;
+    /* The samples before start are drawn and dropped, a batch at a time. */
+    for (uint64_t skip = (uint64_t)src->start * per; skip > 0;) {
+        uint64_t k = skip < (uint64_t)n * per ? skip : (uint64_t)n * per;
+        lsuv_rng_fill_normal(&rng, out->data, k, 0.0, 1.0);
+        skip -= k;
+    }
+    lsuv_rng_fill_normal(&rng, out->data, (uint64_t)n * per, 0.0, 1.0);
+    return LSUV_OK;
 }
 
 lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, lsuv_batch *out) {
@@ -321,27 +386,18 @@ lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, ls
     const char *spec = o->spec ? o->spec : "synthetic";
     uint32_t n = o->batch ? o->batch : net->batch;
     const lsuv_shape in = net->input;
-    lsuv_status st;
-    if (strcmp(spec, "synthetic") == 0) {
-        st = batch_alloc(out, n, in.c, in.h, in.w);
-        if (st == LSUV_OK) {
-            lsuv_rng rng;
-            lsuv_rng_seed(&rng, o->seed);
-            lsuv_rng_fill_normal(&rng, out->data, (uint64_t)n * in.c * in.h * in.w, 0.0, 1.0);
-        }
-    } else if (strncmp(spec, "idx:", 4) == 0) {
-        st = load_file(spec + 4, n, true, out);
-    } else if (strncmp(spec, "npy:", 4) == 0) {
-        st = load_file(spec + 4, n, false, out);
-    } else {
-        return lsuv_fail(LSUV_ERROR_INVALID, "input '%s': expected synthetic, idx:PATH or npy:PATH",
-                         spec);
-    }
+    lsuv_input_source src;
+    lsuv_status st = lsuv_input_source_parse(spec, &src);
+    if (st != LSUV_OK) return st;
+    st = src.kind == LSUV_INPUT_SYNTHETIC ? load_synthetic(&src, n, o->seed, in, out)
+                                          : load_file(&src, n, out);
     if (st != LSUV_OK) return st;
     if (out->c != in.c || out->h != in.h || out->w != in.w || out->n < n) {
         st = lsuv_fail(LSUV_ERROR_INVALID,
-                       "input %s holds %u samples of %ux%ux%u; %s needs %u of %ux%ux%u (C x H x W)",
-                       spec, out->n, out->c, out->h, out->w, net->path, n, in.c, in.h, in.w);
+                       "input %s holds %u samples of %ux%ux%u from sample %u on; %s needs %u of "
+                       "%ux%ux%u (C x H x W)",
+                       spec, out->n, out->c, out->h, out->w, src.start, net->path, n, in.c, in.h,
+                       in.w);
         lsuv_batch_free(out);
         return st;
     }
