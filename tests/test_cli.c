@@ -258,7 +258,8 @@ Test(cli, conv_kernel_reaches_the_run) {
     cJSON *root = cJSON_Parse(r.out);
     cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(run, "converged")), "%s", r.out);
-    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(run, "passes")), 15, "%s", r.out);
+    /* 4 a layer: each of the two loops evaluates before its first test. */
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(run, "passes")), 20, "%s", r.out);
     cJSON_Delete(root);
     spawn_result_free(&r);
 }

@@ -1,13 +1,37 @@
 /* The LSUV engine: layer-sequential unit-variance initialization, with the
  * loops run on the device.
  *
- * For each layer with lsuv on, in network order, its input is computed once
- * from the already-initialized layers before it; then each pass runs that
- * layer's forward with fused statistics of its output (after activation, sub
- * and maxv; the whole tensor; unbiased std), and a one-invocation shader
- * decides and applies the next step. Many passes are recorded in one
- * submission; after the layer is done its convolution is dispatched
- * indirectly with zero groups, so the rest cost next to nothing. */
+ * For each layer LSUV takes part in (lsuv_options.layers; never one with
+ * lsuv=0), in network order, its input is computed once from the
+ * already-initialized layers before it; then each pass runs that layer's
+ * forward with fused statistics at the measuring point (the whole tensor,
+ * with the chosen estimator), and a one-invocation shader decides and
+ * applies the next step. Many passes are recorded in one submission; after
+ * the layer is done its convolution is dispatched indirectly with zero
+ * groups, so the rest cost next to nothing.
+ *
+ * Passes, steps and the cap. A pass is one evaluation of the layer's
+ * statistics; a step is one adjustment. Every loop is `while the test fails
+ * and fewer than max_iters steps were taken: step, then a pass`, after a
+ * pass of its own before its first test, so:
+ *   - std-only, alternating, joint (one loop): at most max_iters steps and
+ *     passes = 1 + steps. LSUVinit's lsuv_init.py (`iter_num > max_iter`
+ *     after each step, max_iter = 20) makes at most 21 corrections and 22
+ *     evaluations: max_iters 21. LSUV-pytorch's LSUV.py (`attempts >
+ *     max_attempts`, max_attempts = 10) at most 11 and 12: max_iters 11.
+ *   - mean-first, std-first (two loops, as the notebook's two `while
+ *     mdl(xb) is not None and ...`, each running the network before its
+ *     test): passes = (1 + mean steps) + (1 + std steps); the second loop's
+ *     first pass measures the state the first left. Each loop at most
+ *     max_iters steps.
+ *   - fixed-point: rounds of the mean loop then the std loop, each loop with
+ *     its first pass, while the std loop ends with the std in tolerance and
+ *     the mean not; each loop's steps count over all rounds against
+ *     max_iters: passes = sum over rounds of 2 + steps, at most
+ *     4 max_iters + 2.
+ * A layer is `capped` when a loop ended at max_iters steps with its test
+ * still failing (fixed-point also when it ends with the mean out of
+ * tolerance and no mean steps left). */
 #ifndef LSUV_LSUV_H
 #define LSUV_LSUV_H
 
@@ -64,9 +88,13 @@ typedef enum lsuv_estimator {
 /* What a std step tests and does. */
 typedef enum lsuv_update {
     LSUV_UPDATE_STD,      /* while |std - 1| > tol_std: W /= std (fastai) */
-    LSUV_UPDATE_VARIANCE, /* while |var - 1| > tol_std: W /= sqrt(var) (LSUVinit) */
+    LSUV_UPDATE_VARIANCE, /* while |var - 1| > tol_std: W /= sqrt(var), the mean parameter
+                             untouched (LSUVinit); var = std^2 of the estimator */
     LSUV_UPDATE_COEF,     /* while |std - 1| > tol_std: coef = 1 / (std + 1e-8),
-                             W *= coef, b -= mean * coef (LSUV-pytorch) */
+                             W *= coef, b -= mean * coef, the bias shifted, not rescaled
+                             (LSUV-pytorch); with the sub mean parameter, sub += mean * coef.
+                             A layer within tolerance keeps its mean. Not with joint or
+                             alternating. */
 } lsuv_update;
 
 /* Which layers with weights LSUV adjusts (a layer with lsuv=0 never). */
@@ -83,7 +111,7 @@ typedef struct lsuv_options {
     lsuv_update update;
     lsuv_layer_set layers;
     double tol_mean, tol_std; /* default 1e-3 each */
-    uint32_t max_iters;       /* per loop; default 50 */
+    uint32_t max_iters;       /* steps per loop (see the top of this file); default 50 */
     /* Called before each layer (k of n), when set. */
     void (*progress)(void *ctx, uint32_t k, uint32_t n, uint32_t layer);
     void *progress_ctx;
@@ -111,15 +139,18 @@ typedef struct lsuv_layer_run {
     uint32_t passes;
     lsuv_measure measure;
     double mean, std; /* at the measuring point, with the final weights */
-    bool converged;   /* no loop hit max_iters (to become within_tol) */
-    bool within_tol;  /* the final mean and std meet every tolerance of the loops that ran */
-    bool capped;      /* a loop hit max_iters */
+    bool converged;   /* within_tol, kept for the reports until they read within_tol */
+    /* The last pass met every tolerance of the loops that ran: the std's
+     * (the variance's, with LSUV_UPDATE_VARIANCE) for std-only; the mean's
+     * and the std's for the others. False with a hazard. */
+    bool within_tol;
+    bool capped; /* a loop ended at max_iters steps (see the top of this file) */
     double gpu_ms;
 } lsuv_layer_run;
 
 typedef struct lsuv_run {
     lsuv_order order;
-    bool converged;
+    bool converged; /* every layer within_tol, and no hazard */
     uint32_t passes, submissions;
     uint64_t readback_bytes;
     double gpu_ms, wall_ms;
