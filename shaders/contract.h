@@ -108,7 +108,8 @@
     LSUV_C_U32 iters0, iters1; /* steps taken in each loop */               \
     LSUV_C_U32 capped; /* a loop stopped at max_iters */                    \
     LSUV_C_U32 within_tol; /* the last pass met every tolerance that applies */ \
-    float mean, std; /* the last pass's moments */
+    float mean, std; /* the last pass's moments */                          \
+    float anchor_wscale, anchor_std; /* STALLED's reference (0: none yet) */
 #define LSUV_C_TRACE_ROW_FIELDS                                                     \
     LSUV_C_U32 pass;                                                                 \
     LSUV_C_U32 step; /* 0 none, 1 mean, 2 std, 3 both (joint or alternating) */      \

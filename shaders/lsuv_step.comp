@@ -26,6 +26,15 @@ layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then act
 
 layout(push_constant) uniform Push { LSUV_C_STEP_PUSH_FIELDS } pc;
 
+// STALLED: the weight scale moved by this factor since the reference point
+// while the std moved by less than this fraction of it (both in log terms).
+// A layer whose std follows its weights (linear, the rectifiers) moves its std
+// by about as much as its weight scale; one that saturates (a bounded output)
+// or whose std is the biases' spread barely moves it, and would otherwise
+// run its weights to 1e15 or to 0 before the cap.
+const float STALL_FACTOR = 16.0;
+const float STALL_RESPONSE = 0.1;
+
 void mean_step(float mean) {
     if (pc.mean_param == 0u) state.sub += mean;
     else state.bshift -= mean;
@@ -57,6 +66,24 @@ void joint_step(float mean, float std) {
 // The std test of the update rule: the variance rule tests var, not std.
 bool std_within(float var, float std) {
     return abs((pc.update == LSUV_C_UPDATE_VARIANCE ? var : std) - 1.0) <= pc.tol_std;
+}
+
+// True when the weight scale moved by STALL_FACTOR since the reference point
+// and the std hardly followed; the reference moves on each time the scale
+// has moved that far.
+bool stalled(float std) {
+    float w = state.wscale;
+    if (ctl.anchor_wscale == 0.0) {
+        ctl.anchor_wscale = w;
+        ctl.anchor_std = std;
+        return false;
+    }
+    float moved = abs(log(w / ctl.anchor_wscale));
+    if (moved < log(STALL_FACTOR)) return false;
+    float followed = abs(log(std / ctl.anchor_std));
+    ctl.anchor_wscale = w;
+    ctl.anchor_std = std;
+    return followed < STALL_RESPONSE * moved;
 }
 
 // Mean-first, std-first and fixed-point: `while not ok: step; measure` per
@@ -156,7 +183,10 @@ void main() {
         bool mean_ok = abs(mean) <= pc.tol_mean, std_ok = std_within(var, std);
         bool within = pc.order == LSUV_C_ORDER_STD_ONLY ? std_ok : mean_ok && std_ok;
         ctl.within_tol = within ? 1u : 0u;
-        if (pass + 1u >= pc.trace_capacity) {
+        if (stalled(std) && !within) {
+            ctl.status = LSUV_C_HAZARD_STALLED;
+            ctl.done = 1u;
+        } else if (pass + 1u >= pc.trace_capacity) {
             // Beyond what the caps allow (lsuv.h); no step, so the last
             // pass still describes the state the layer ends with.
             ctl.capped = 1u;

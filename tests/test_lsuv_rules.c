@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lsuv/lsuv.h"
 #include "lsuv/ref.h"
 #include "support/gpu.h"
+#include "support/spawn.h"
 
 /* 2 samples x 4 channels x 4x4: 128 values, few enough that n and n - 1
  * differ by 0.8%. */
@@ -232,6 +234,81 @@ GPU_TEST(rules, max_iters_caps_steps_and_passes_are_one_more) {
     unmake(&s);
 }
 
+GPU_TEST(rules, stalled_stops_weights_shrinking_to_nothing) {
+    /* Without the hazard, 50 steps of W /= 3 leave W at 1e-24 of itself. */
+    setup s = make_bias_spread(26);
+    lsuv_options o = {.order = LSUV_ORDER_STD_ONLY};
+    lsuv_run run = run_with(&s, o);
+    cr_assert_eq(run.hazard, LSUV_HAZARD_STALLED, "hazard %d after %u passes, std %g", run.hazard,
+                 run.layers[0].passes, run.layers[0].std);
+    cr_assert_leq(run.layers[0].passes, 6);
+    cr_assert(!run.converged && !run.layers[0].within_tol);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(rules, stalled_stops_weights_growing_without_end) {
+    /* relu clamped at maxv 1 has a std of 0.5 at most while sub stays 0:
+     * std-first's std loop doubles W or more each step. sub moves later, so
+     * the clamp's bound is not certain before the run. */
+    setup s = make("[net]\nheight=8\nwidth=8\nchannels=3\n"
+                   "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\nmaxv=1\n",
+                   4, 27);
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
+    lsuv_run run = run_with(&s, o);
+    cr_assert_eq(run.hazard, LSUV_HAZARD_STALLED, "hazard %d after %u passes, std %g", run.hazard,
+                 run.layers[0].passes, run.layers[0].std);
+    lsuv_weights *w = read_weights(&s);
+    double grown = 0;
+    for (uint64_t i = 0; i < w->layers[0].weight_count; ++i)
+        if (s.weights->layers[0].weight[i] != 0)
+            grown = fmax(grown, fabs(w->layers[0].weight[i] / s.weights->layers[0].weight[i]));
+    cr_assert_leq(grown, 1e4, "the weights grew %g times", grown);
+    lsuv_weights_destroy(w);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(rules, bounded_output_measured_post_is_unreachable_before_any_pass) {
+    static const char *acts[] = {"logistic", "tanh", "hardtan", "loggy"};
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; ++a) {
+        char cfg[256];
+        snprintf(cfg, sizeof cfg,
+                 "[net]\nheight=4\nwidth=4\nchannels=3\n"
+                 "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+                 "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=%s\n",
+                 acts[a]);
+        setup s = make(cfg, 2, 28);
+        lsuv_run run = run_with(&s, (lsuv_options){.order = LSUV_ORDER_MEAN_FIRST});
+        cr_assert_eq(run.hazard, LSUV_HAZARD_UNREACHABLE, "%s: hazard %d", acts[a], run.hazard);
+        cr_assert_eq(run.n_layers, 1);
+        cr_assert_eq(run.layers[0].index, 1, "%s", acts[a]);
+        cr_assert_eq(run.layers[0].passes, 0, "%s", acts[a]);
+        cr_assert(!run.converged);
+        /* Nothing ran: the leaky layer before it is untouched too. */
+        lsuv_weights *w = read_weights(&s);
+        cr_assert(memcmp(w->layers[0].weight, s.weights->layers[0].weight,
+                         w->layers[0].weight_count * 4) == 0);
+        lsuv_weights_destroy(w);
+        lsuv_run_free(&run);
+        /* Measured pre, the range is the sums', unbounded. */
+        run =
+            run_with(&s, (lsuv_options){.order = LSUV_ORDER_STD_ONLY, .measure = LSUV_MEASURE_PRE});
+        cr_assert_neq(run.hazard, LSUV_HAZARD_UNREACHABLE, "%s", acts[a]);
+        lsuv_run_free(&run);
+        unmake(&s);
+    }
+    /* relu6 reaches 3; relu with maxv 2 and sub fixed (std-only) reaches 1
+     * only saturated. */
+    setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
+                   "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nmaxv=2\n",
+                   2, 29);
+    lsuv_run run = run_with(&s, (lsuv_options){.order = LSUV_ORDER_STD_ONLY});
+    cr_assert_eq(run.hazard, LSUV_HAZARD_UNREACHABLE);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
 GPU_TEST(rules, convs_leave_connected_layers_alone) {
     setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
                    "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
@@ -251,4 +328,86 @@ GPU_TEST(rules, convs_leave_connected_layers_alone) {
     lsuv_weights_destroy(w);
     lsuv_run_free(&run);
     unmake(&s);
+}
+
+/* lsuv_options_check's verdict on one cfg layer; *message its message. */
+static lsuv_status check_on(const char *layer, lsuv_options o, const char **message) {
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "[net]\nheight=4\nwidth=4\nchannels=3\n[convolutional]\n%s\n", layer);
+    lsuv_net *net;
+    TEST_OK(lsuv_net_parse("check.cfg", cfg, strlen(cfg), NULL, &net));
+    lsuv_error_clear();
+    lsuv_status s = lsuv_options_check(net, &o);
+    *message = lsuv_error_message();
+    lsuv_net_destroy(net);
+    return s;
+}
+
+Test(rules, options_that_cannot_converge_are_refused) {
+    const char *m;
+    static const char relu[] = "filters=4\nsize=3\nactivation=relu";
+    lsuv_options bias_post = {.order = LSUV_ORDER_MEAN_FIRST, .mean_param = LSUV_MEAN_BIAS};
+    cr_assert_eq(check_on(relu, bias_post, &m), LSUV_ERROR_INVALID);
+    cr_assert(strstr(m, "layer 0") && strstr(m, "bias") && strstr(m, "--measure pre"), "%s", m);
+    cr_assert_eq(check_on("filters=4\nsize=3\nactivation=logistic", bias_post, &m),
+                 LSUV_ERROR_INVALID);
+    cr_assert_eq(check_on("filters=4\nsize=3\nactivation=relu6", bias_post, &m),
+                 LSUV_ERROR_INVALID);
+    /* 0 inside the range: leaky, or relu with sub > 0. */
+    cr_assert_eq(check_on("filters=4\nsize=3\nactivation=leaky", bias_post, &m), LSUV_OK, "%s", m);
+    cr_assert_eq(check_on("filters=4\nsize=3\nactivation=relu\nsub=0.4", bias_post, &m), LSUV_OK,
+                 "%s", m);
+    /* Measured pre the bias acts before the measuring point; sub after it. */
+    bias_post.measure = LSUV_MEASURE_PRE;
+    cr_assert_eq(check_on(relu, bias_post, &m), LSUV_OK, "%s", m);
+    lsuv_options sub_pre = {
+        .order = LSUV_ORDER_MEAN_FIRST, .mean_param = LSUV_MEAN_SUB, .measure = LSUV_MEASURE_PRE};
+    cr_assert_eq(check_on(relu, sub_pre, &m), LSUV_ERROR_INVALID);
+    cr_assert(strstr(m, "sub") && strstr(m, "pre"), "%s", m);
+    sub_pre.order = LSUV_ORDER_STD_ONLY; /* no mean to move */
+    cr_assert_eq(check_on(relu, sub_pre, &m), LSUV_OK, "%s", m);
+    lsuv_options coef = {.order = LSUV_ORDER_JOINT, .update = LSUV_UPDATE_COEF};
+    cr_assert_eq(check_on(relu, coef, &m), LSUV_ERROR_INVALID);
+    cr_assert(strstr(m, "coef") && strstr(m, "std-only"), "%s", m);
+    coef.order = LSUV_ORDER_STD_ONLY;
+    cr_assert_eq(check_on(relu, coef, &m), LSUV_OK, "%s", m);
+    lsuv_options bad = {.estimator = (lsuv_estimator)7};
+    cr_assert_eq(check_on(relu, bad, &m), LSUV_ERROR_INVALID);
+}
+
+GPU_TEST(rules, initialize_refuses_with_the_sub_the_forward_holds) {
+    /* The cfg's sub is 0.4, which a bias shift can steer around; the
+     * weights' sub of 0 is not. */
+    setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
+                   "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nsub=0.4\n",
+                   2, 31);
+    lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST, .mean_param = LSUV_MEAN_BIAS};
+    cr_assert_eq(lsuv_options_check(s.net, &o), LSUV_OK, "%s", lsuv_error_message());
+    s.weights->layers[0].sub = 0;
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    cr_assert_eq(lsuv_initialize(s.forward, &o, &run), LSUV_ERROR_INVALID);
+    cr_assert(strstr(lsuv_error_message(), "layer 0"), "%s", lsuv_error_message());
+    unmake(&s);
+}
+
+GPU_TEST(rules, cli_names_unreachable_and_what_to_use) {
+    char cfg[256], json[256];
+    snprintf(cfg, sizeof cfg, "%s/unreach-%d.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(json, sizeof json, "%s/unreach-%d.json", LSUV_TEST_TMP, (int)getpid());
+    FILE *f = fopen(cfg, "w");
+    cr_assert(f);
+    fputs("[net]\nbatch=4\nheight=8\nwidth=8\nchannels=3\n"
+          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=logistic\n",
+          f);
+    fclose(f);
+    spawn_result r =
+        spawn_run((const char *const[]){LSUV_VK_BIN, "--layers", cfg, "--json", json, NULL}, NULL);
+    cr_assert_eq(r.exit_code, 3, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "layer 0") && strstr(r.err, "logistic") &&
+                  strstr(r.err, "--measure pre") && strstr(r.err, "nothing was written"),
+              "%s", r.err);
+    cr_assert_neq(access(json, F_OK), 0, "no JSON");
+    spawn_result_free(&r);
+    unlink(cfg);
 }

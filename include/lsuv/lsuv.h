@@ -120,12 +120,22 @@ typedef struct lsuv_options {
 /* Why a run stopped at a layer. */
 typedef enum lsuv_hazard {
     LSUV_HAZARD_NONE,
-    LSUV_HAZARD_DEAD,        /* std 0: every output finite and equal */
-    LSUV_HAZARD_NONFINITE,   /* NaN or Inf in the output */
-    LSUV_HAZARD_DIVERGED,    /* the weight scale left the finite numbers */
-    LSUV_HAZARD_OVERFLOW,    /* every output finite, but the moments beyond fp32 */
-    LSUV_HAZARD_UNREACHABLE, /* the activation's range cannot give the target std */
-    LSUV_HAZARD_STALLED,     /* the weight scale keeps growing, the std does not move */
+    LSUV_HAZARD_DEAD,      /* std 0: every output finite and equal */
+    LSUV_HAZARD_NONFINITE, /* NaN or Inf in the output */
+    LSUV_HAZARD_DIVERGED,  /* the weight scale left the finite numbers */
+    LSUV_HAZARD_OVERFLOW,  /* every output finite, but the moments beyond fp32 */
+    /* Measured post, the output's range [lo, hi] (the activation's, with
+     * maxv where sub stays put) bounds its std by (hi - lo) / 2; where that
+     * is 1 or less (logistic, tanh, hardtan, loggy, a tight maxv), std 1 is
+     * out of reach or needs every output saturated. Found before any pass:
+     * the run holds that layer alone, with 0 passes and NaN moments. */
+    LSUV_HAZARD_UNREACHABLE,
+    /* Since its last reference point the weight scale moved by a factor of
+     * 16 or more (either way) while the std moved by less than a tenth as
+     * much (in log terms), outside the tolerances: the std does not follow
+     * the weights (a saturating output, or a std that is the biases'
+     * spread), and the steps would run the weights to 1e15 or to 0. */
+    LSUV_HAZARD_STALLED,
 } lsuv_hazard;
 
 typedef struct lsuv_trace_row {
@@ -163,10 +173,24 @@ typedef struct lsuv_run {
 
 void lsuv_run_free(lsuv_run *run);
 
+/* LSUV_ERROR_INVALID, with a message saying why and what to use instead,
+ * for options that cannot converge on this network whatever the weights:
+ *   - the coef update with joint or alternating (two mean shifts from one
+ *     pass's statistics);
+ *   - sub as the mean parameter measured pre (sub acts after the measuring
+ *     point, so it cannot move a pre-activation mean);
+ *   - the bias as the mean parameter measured post, with a mean loop, on a
+ *     layer whose output range (activation, sub, maxv) does not hold 0
+ *     strictly inside: relu, relu6 or logistic with sub <= 0, where a mean
+ *     of 0 needs every output equal (a dead layer). With the cfg's sub;
+ *     lsuv_initialize checks again with the sub the forward holds.
+ * Enums out of range are refused too. */
+lsuv_status lsuv_options_check(const lsuv_net *net, const lsuv_options *options);
+
 /* Runs one ordering from the weights the forward holds (lsuv_forward_reset
- * puts them there) on its input batch. The adjusted weights stay in the
- * forward (lsuv_forward_weights_read). A hazard is not an error: the run
- * stops at that layer and says so in run->hazard. */
+ * puts them there) on its input batch, after lsuv_options_check. The
+ * adjusted weights stay in the forward (lsuv_forward_weights_read). A hazard
+ * is not an error: the run stops at that layer and says so in run->hazard. */
 lsuv_status lsuv_initialize(lsuv_forward *forward, const lsuv_options *options, lsuv_run *run);
 
 #ifdef __cplusplus

@@ -261,6 +261,43 @@ static lsuv_status run_start(engine *e, lsuv_run *run) {
     return s;
 }
 
+/* The sub each layer starts from, as the forward holds it (--weights-in may
+ * set one other than the cfg's). */
+static lsuv_status read_subs(lsuv_forward *f, const lsuv_options *o, float **out) {
+    const lsuv_net *net = lsuv_forward_net(f);
+    float *subs = *out = calloc(net->n_layers ? net->n_layers : 1, sizeof *subs);
+    if (!subs) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status s = LSUV_OK;
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
+        float state[4]; /* sub, wscale, bshift, bscale */
+        if (!check_runs_on(&net->layers[i], o)) continue;
+        s = lsuv_buffer_read(forward_state(f, i), 0, state, sizeof state);
+        subs[i] = state[0];
+    }
+    return s;
+}
+
+/* Before any pass: the options must suit the network and the batch; a layer
+ * whose target is out of reach ends the run there, with no pass made (its
+ * mean and std NaN), as LSUV_HAZARD_UNREACHABLE. */
+static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run *run) {
+    const lsuv_net *net = lsuv_forward_net(f);
+    float *subs = NULL;
+    lsuv_status s = check_values_per_batch(net, o, lsuv_forward_batch(f));
+    if (s == LSUV_OK) s = read_subs(f, o, &subs);
+    if (s == LSUV_OK) s = check_options(net, o, subs);
+    uint32_t layer = s == LSUV_OK ? check_unreachable(net, o, subs) : UINT32_MAX;
+    free(subs);
+    if (layer == UINT32_MAX) return s;
+    if (!(run->layers = calloc(1, sizeof *run->layers)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    run->layers[0] =
+        (lsuv_layer_run){.index = layer, .measure = o->measure, .mean = NAN, .std = NAN};
+    run->n_layers = 1;
+    run->hazard = LSUV_HAZARD_UNREACHABLE;
+    return LSUV_OK;
+}
+
 /* What the device's control block says of the layer it finished. */
 static void finish_layer(const control *ctl, lsuv_layer_run *lr, lsuv_run *run) {
     lr->passes = ctl->passes;
@@ -278,8 +315,11 @@ static void finish_layer(const control *ctl, lsuv_layer_run *lr, lsuv_run *run) 
 lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_run *run) {
     memset(run, 0, sizeof *run);
     run->order = options->order;
-    lsuv_status s = check_values_per_batch(lsuv_forward_net(f), options, lsuv_forward_batch(f));
-    if (s != LSUV_OK) return s;
+    lsuv_status s = check_before(f, options, run);
+    if (s != LSUV_OK || run->hazard != LSUV_HAZARD_NONE) {
+        if (s != LSUV_OK) lsuv_run_free(run);
+        return s;
+    }
     engine e;
     s = engine_create(&e, f, options);
     const lsuv_net *net = e.net;

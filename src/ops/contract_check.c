@@ -112,7 +112,9 @@ CONTRACT_AT(lsuv_control, capped, 6);
 CONTRACT_AT(lsuv_control, within_tol, 7);
 CONTRACT_AT(lsuv_control, mean, 8);
 CONTRACT_AT(lsuv_control, std, 9);
-_Static_assert(sizeof(lsuv_control) == 10 * 4, "lsuv_control has padding");
+CONTRACT_AT(lsuv_control, anchor_wscale, 10);
+CONTRACT_AT(lsuv_control, anchor_std, 11);
+_Static_assert(sizeof(lsuv_control) == 12 * 4, "lsuv_control has padding");
 
 CONTRACT_AT(lsuv_gpu_trace_row, pass, 0);
 CONTRACT_AT(lsuv_gpu_trace_row, step, 1);
