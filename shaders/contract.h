@@ -34,6 +34,14 @@
 #define LSUV_C_ORDER_STD_ONLY 4u
 #define LSUV_C_ORDER_FIXED_POINT 5u
 
+/* lsuv_estimator and lsuv_update (include/lsuv/lsuv.h): lsuv_step.comp's
+ * push constants estimator and update. */
+#define LSUV_C_ESTIMATOR_UNBIASED 0u
+#define LSUV_C_ESTIMATOR_POPULATION 1u
+#define LSUV_C_UPDATE_STD 0u
+#define LSUV_C_UPDATE_VARIANCE 1u
+#define LSUV_C_UPDATE_COEF 2u
+
 /* lsuv_hazard (include/lsuv/lsuv.h): lsuv_step.comp's Control.status, which
  * the host casts to lsuv_hazard. */
 #define LSUV_C_HAZARD_NONE 0u
@@ -105,7 +113,9 @@
     LSUV_C_U32 max_iters;                                                      \
     LSUV_C_U32 slot;           /* the layer's statistics slot */               \
     LSUV_C_U32 n_args;         /* uints of one copy of the arguments */        \
-    LSUV_C_U32 trace_capacity;
+    LSUV_C_U32 trace_capacity; /* the most passes a layer may take */          \
+    LSUV_C_U32 estimator;      /* lsuv_estimator, as LSUV_C_ESTIMATOR_* */      \
+    LSUV_C_U32 update;         /* lsuv_update, as LSUV_C_UPDATE_* */
 
 /* lsuv_step.comp's storage: a layer's control block and a trace row; both
  * of 4-byte scalars, so std430 lays them out as C does. */
@@ -116,8 +126,9 @@
     LSUV_C_U32 passes; /* statistics passes taken */                        \
     LSUV_C_U32 iters0, iters1; /* steps taken in each loop */               \
     LSUV_C_U32 capped; /* a loop stopped at max_iters */                    \
-    LSUV_C_U32 pad;                                                         \
-    float mean, std; /* the last pass's moments */
+    LSUV_C_U32 within_tol; /* the last pass met every tolerance that applies */ \
+    float mean, std; /* the last pass's moments */                          \
+    float anchor_wscale, anchor_std; /* STALLED's reference (0: none yet) */
 #define LSUV_C_TRACE_ROW_FIELDS                                                     \
     LSUV_C_U32 pass;                                                                 \
     LSUV_C_U32 step; /* 0 none, 1 mean, 2 std, 3 both (joint or alternating) */      \

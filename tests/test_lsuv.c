@@ -70,19 +70,55 @@ GPU_TEST(lsuv, mean_first_keeps_a_mean_std_first_does_not) {
     int far = 0;
     for (uint32_t l = 0; l < 5; ++l) {
         const lsuv_layer_run *a = &mf.layers[l], *b = &sf.layers[l];
-        cr_assert(a->converged && b->converged, "layer %u", l);
+        cr_assert(!a->capped && !b->capped, "layer %u", l);
+        cr_assert(b->within_tol && b->converged, "layer %u", l);
         cr_assert_leq(fabs(a->std - 1), 1e-3, "mean-first layer %u std %g", l, a->std);
+        cr_assert_eq(a->within_tol, fabs(a->mean) <= 1e-3, "mean-first layer %u mean %g", l,
+                     a->mean);
         far += fabs(a->mean) > 0.01;
         cr_assert_leq(fabs(b->std - 1), 1e-3, "std-first layer %u std %g", l, b->std);
         cr_assert_leq(fabs(b->mean), 1e-5, "std-first layer %u mean %g", l, b->mean);
     }
     cr_assert_geq(far, 3, "mean-first should leave most means far above the tolerance");
+    cr_assert(!mf.converged && sf.converged, "converged means every layer within tolerance");
     /* One submission per layer, each reading back a small block. */
     cr_assert_eq(mf.submissions, 5);
     cr_assert_eq(sf.submissions, 5);
     cr_assert_lt(mf.readback_bytes, 1024);
     lsuv_run_free(&mf);
     lsuv_run_free(&sf);
+    unmake(&s);
+}
+
+GPU_TEST(lsuv, fixed_point_ends_within_both_tolerances) {
+    /* Mean-first stops with the means its std loop moved (0.1 to 0.2 here,
+     * against 1e-3), not capped; fixed-point goes back to the mean loop
+     * until both hold. Every loop starts with a pass of its own: passes are
+     * 2 per round plus the steps. */
+    setup s = make(128, 0);
+    lsuv_run mf = run_order(&s, LSUV_ORDER_MEAN_FIRST), fp = run_order(&s, LSUV_ORDER_FIXED_POINT);
+    for (uint32_t l = 0; l < 5; ++l) {
+        const lsuv_layer_run *a = &mf.layers[l], *b = &fp.layers[l];
+        cr_assert(!a->capped && !a->within_tol, "mean-first layer %u: mean %g", l, a->mean);
+        cr_assert(b->within_tol && !b->capped, "fixed-point layer %u: mean %g, std %g", l, b->mean,
+                  b->std);
+        cr_assert_leq(fabs(b->mean), 1e-3);
+        cr_assert_leq(fabs(b->std - 1), 1e-3);
+        uint32_t steps = 0, rounds = 0;
+        char last = 0;
+        for (uint32_t i = 0; i < fp.n_trace; ++i) {
+            const lsuv_trace_row *t = &fp.trace[i];
+            if (t->layer != b->index) continue;
+            steps += t->step != '-';
+            rounds += t->step == 'm' && last != 'm';
+            last = t->step;
+        }
+        cr_assert_geq(rounds, 2, "layer %u: the std loop moved the mean", l);
+        cr_assert_eq(b->passes, 2 * rounds + steps, "layer %u", l);
+    }
+    cr_assert(fp.converged && !mf.converged);
+    lsuv_run_free(&mf);
+    lsuv_run_free(&fp);
     unmake(&s);
 }
 

@@ -1,13 +1,37 @@
 /* The LSUV engine: layer-sequential unit-variance initialization, with the
  * loops run on the device.
  *
- * For each layer with lsuv on, in network order, its input is computed once
- * from the already-initialized layers before it; then each pass runs that
- * layer's forward with fused statistics of its output (after activation, sub
- * and maxv; the whole tensor; unbiased std), and a one-invocation shader
- * decides and applies the next step. Many passes are recorded in one
- * submission; after the layer is done its convolution is dispatched
- * indirectly with zero groups, so the rest cost next to nothing. */
+ * For each layer LSUV takes part in (lsuv_options.layers; never one with
+ * lsuv=0), in network order, its input is computed once from the
+ * already-initialized layers before it; then each pass runs that layer's
+ * forward with fused statistics at the measuring point (the whole tensor,
+ * with the chosen estimator), and a one-invocation shader decides and
+ * applies the next step. Many passes are recorded in one submission; after
+ * the layer is done its convolution is dispatched indirectly with zero
+ * groups, so the rest cost next to nothing.
+ *
+ * Passes, steps and the cap. A pass is one evaluation of the layer's
+ * statistics; a step is one adjustment. Every loop is `while the test fails
+ * and fewer than max_iters steps were taken: step, then a pass`, after a
+ * pass of its own before its first test, so:
+ *   - std-only, alternating, joint (one loop): at most max_iters steps and
+ *     passes = 1 + steps. LSUVinit's lsuv_init.py (`iter_num > max_iter`
+ *     after each step, max_iter = 20) makes at most 21 corrections and 22
+ *     evaluations: max_iters 21. LSUV-pytorch's LSUV.py (`attempts >
+ *     max_attempts`, max_attempts = 10) at most 11 and 12: max_iters 11.
+ *   - mean-first, std-first (two loops, as the notebook's two `while
+ *     mdl(xb) is not None and ...`, each running the network before its
+ *     test): passes = (1 + mean steps) + (1 + std steps); the second loop's
+ *     first pass measures the state the first left. Each loop at most
+ *     max_iters steps.
+ *   - fixed-point: rounds of the mean loop then the std loop, each loop with
+ *     its first pass, while the std loop ends with the std in tolerance and
+ *     the mean not; each loop's steps count over all rounds against
+ *     max_iters: passes = sum over rounds of 2 + steps, at most
+ *     4 max_iters + 2.
+ * A layer is `capped` when a loop ended at max_iters steps with its test
+ * still failing (fixed-point also when it ends with the mean out of
+ * tolerance and no mean steps left). */
 #ifndef LSUV_LSUV_H
 #define LSUV_LSUV_H
 
@@ -64,9 +88,13 @@ typedef enum lsuv_estimator {
 /* What a std step tests and does. */
 typedef enum lsuv_update {
     LSUV_UPDATE_STD,      /* while |std - 1| > tol_std: W /= std (fastai) */
-    LSUV_UPDATE_VARIANCE, /* while |var - 1| > tol_std: W /= sqrt(var) (LSUVinit) */
+    LSUV_UPDATE_VARIANCE, /* while |var - 1| > tol_std: W /= sqrt(var), the mean parameter
+                             untouched (LSUVinit); var = std^2 of the estimator */
     LSUV_UPDATE_COEF,     /* while |std - 1| > tol_std: coef = 1 / (std + 1e-8),
-                             W *= coef, b -= mean * coef (LSUV-pytorch) */
+                             W *= coef, b -= mean * coef, the bias shifted, not rescaled
+                             (LSUV-pytorch); with the sub mean parameter, sub += mean * coef.
+                             A layer within tolerance keeps its mean. Not with joint or
+                             alternating. */
 } lsuv_update;
 
 /* Which layers with weights LSUV adjusts (a layer with lsuv=0 never). */
@@ -83,7 +111,7 @@ typedef struct lsuv_options {
     lsuv_update update;
     lsuv_layer_set layers;
     double tol_mean, tol_std; /* default 1e-3 each */
-    uint32_t max_iters;       /* per loop; default 50 */
+    uint32_t max_iters;       /* steps per loop (see the top of this file); default 50 */
     /* Called before each layer (k of n), when set. */
     void (*progress)(void *ctx, uint32_t k, uint32_t n, uint32_t layer);
     void *progress_ctx;
@@ -92,12 +120,22 @@ typedef struct lsuv_options {
 /* Why a run stopped at a layer. */
 typedef enum lsuv_hazard {
     LSUV_HAZARD_NONE,
-    LSUV_HAZARD_DEAD,        /* std 0: every output finite and equal */
-    LSUV_HAZARD_NONFINITE,   /* NaN or Inf in the output */
-    LSUV_HAZARD_DIVERGED,    /* the weight scale left the finite numbers */
-    LSUV_HAZARD_OVERFLOW,    /* every output finite, but the moments beyond fp32 */
-    LSUV_HAZARD_UNREACHABLE, /* the activation's range cannot give the target std */
-    LSUV_HAZARD_STALLED,     /* the weight scale keeps growing, the std does not move */
+    LSUV_HAZARD_DEAD,      /* std 0: every output finite and equal */
+    LSUV_HAZARD_NONFINITE, /* NaN or Inf in the output */
+    LSUV_HAZARD_DIVERGED,  /* the weight scale left the finite numbers */
+    LSUV_HAZARD_OVERFLOW,  /* every output finite, but the moments beyond fp32 */
+    /* Measured post, the output's range [lo, hi] (the activation's, with
+     * maxv where sub stays put) bounds its std by (hi - lo) / 2; where that
+     * is 1 or less (logistic, tanh, hardtan, loggy, a tight maxv), std 1 is
+     * out of reach or needs every output saturated. Found before any pass:
+     * the run holds that layer alone, with 0 passes and NaN moments. */
+    LSUV_HAZARD_UNREACHABLE,
+    /* Since its last reference point the weight scale moved by a factor of
+     * 16 or more (either way) while the std moved by less than a tenth as
+     * much (in log terms), outside the tolerances: the std does not follow
+     * the weights (a saturating output, or a std that is the biases'
+     * spread), and the steps would run the weights to 1e15 or to 0. */
+    LSUV_HAZARD_STALLED,
 } lsuv_hazard;
 
 typedef struct lsuv_trace_row {
@@ -111,15 +149,18 @@ typedef struct lsuv_layer_run {
     uint32_t passes;
     lsuv_measure measure;
     double mean, std; /* at the measuring point, with the final weights */
-    bool converged;   /* no loop hit max_iters (to become within_tol) */
-    bool within_tol;  /* the final mean and std meet every tolerance of the loops that ran */
-    bool capped;      /* a loop hit max_iters */
+    bool converged;   /* within_tol, kept for the reports until they read within_tol */
+    /* The last pass met every tolerance of the loops that ran: the std's
+     * (the variance's, with LSUV_UPDATE_VARIANCE) for std-only; the mean's
+     * and the std's for the others. False with a hazard. */
+    bool within_tol;
+    bool capped; /* a loop ended at max_iters steps (see the top of this file) */
     double gpu_ms;
 } lsuv_layer_run;
 
 typedef struct lsuv_run {
     lsuv_order order;
-    bool converged;
+    bool converged; /* every layer within_tol, and no hazard */
     uint32_t passes, submissions;
     uint64_t readback_bytes;
     double gpu_ms, wall_ms;
@@ -132,10 +173,24 @@ typedef struct lsuv_run {
 
 void lsuv_run_free(lsuv_run *run);
 
+/* LSUV_ERROR_INVALID, with a message saying why and what to use instead,
+ * for options that cannot converge on this network whatever the weights:
+ *   - the coef update with joint or alternating (two mean shifts from one
+ *     pass's statistics);
+ *   - sub as the mean parameter measured pre (sub acts after the measuring
+ *     point, so it cannot move a pre-activation mean);
+ *   - the bias as the mean parameter measured post, with a mean loop, on a
+ *     layer whose output range (activation, sub, maxv) does not hold 0
+ *     strictly inside: relu, relu6 or logistic with sub <= 0, where a mean
+ *     of 0 needs every output equal (a dead layer). With the cfg's sub;
+ *     lsuv_initialize checks again with the sub the forward holds.
+ * Enums out of range are refused too. */
+lsuv_status lsuv_options_check(const lsuv_net *net, const lsuv_options *options);
+
 /* Runs one ordering from the weights the forward holds (lsuv_forward_reset
- * puts them there) on its input batch. The adjusted weights stay in the
- * forward (lsuv_forward_weights_read). A hazard is not an error: the run
- * stops at that layer and says so in run->hazard. */
+ * puts them there) on its input batch, after lsuv_options_check. The
+ * adjusted weights stay in the forward (lsuv_forward_weights_read). A hazard
+ * is not an error: the run stops at that layer and says so in run->hazard. */
 lsuv_status lsuv_initialize(lsuv_forward *forward, const lsuv_options *options, lsuv_run *run);
 
 #ifdef __cplusplus

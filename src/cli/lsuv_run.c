@@ -56,17 +56,29 @@ static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, co
     return s;
 }
 
-/* Says where and why LSUV stopped; returns EXIT_HAZARD. */
+/* Says where and why LSUV stopped, and what to use instead where another
+ * measuring point helps; returns EXIT_HAZARD. */
 static int report_hazard(const lsuv_net *net, const lsuv_run *run) {
     const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
     static const char *why[] = {
-        "", "is dead (std 0: every output finite and equal)",
+        "",
+        "is dead (std 0: every output finite and equal)",
         "produced NaN or Inf (non-finite values in its output)",
         "diverged (its weight scale left the finite numbers)",
-        "overflowed fp32 (every output finite, but their variance beyond fp32)"};
-    fprintf(stderr, "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
-            lsuv_order_name(run->order), l->index, lsuv_layer_type_name(net->layers[l->index].type),
-            why[run->hazard], l->mean, l->std);
+        "overflowed fp32 (every output finite, but their variance beyond fp32)",
+        "cannot reach std 1 after its activation (its output's range allows a std of 1 at most, "
+        "only with every output saturated); use --measure pre",
+        "stalled (its weight scale kept growing or shrinking while the std did not move); "
+        "use --measure pre, or check the biases and the activation's range"};
+    const lsuv_layer *layer = &net->layers[l->index];
+    fprintf(stderr, "lsuv-vk: %s: layer %u (%s, %s) %s", lsuv_order_name(run->order), l->index,
+            lsuv_layer_type_name(layer->type), lsuv_activation_name(layer->activation),
+            (unsigned)run->hazard < sizeof why / sizeof *why ? why[run->hazard] : "stopped");
+    if (l->passes)
+        fprintf(stderr, "; last mean %g, std %g", l->mean, l->std);
+    else
+        fprintf(stderr, "; found before any pass");
+    fprintf(stderr, "; nothing was written\n");
     return EXIT_HAZARD;
 }
 

@@ -4,6 +4,7 @@
 #include "contract.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "lsuv/check.h"
 #include "lsuv/passes.h"
 #include "ops/sums.h"
 #include "vk/dispatch.h"
@@ -86,6 +87,23 @@ static void passes_destroy_client(void *passes) {
     passes_destroy(passes);
 }
 
+/* More passes than a layer can take within the caps (lsuv.h), so the
+ * shader's backstop at this count never cuts a run short: max_iters + 1 for
+ * one loop, 2 max_iters + 2 for two, and for fixed-point, whose rounds after
+ * the first each take a mean step, 4 max_iters + 2. */
+static uint32_t trace_capacity(const lsuv_options *o) {
+    uint32_t cap = o->max_iters;
+    switch (o->order) {
+    case LSUV_ORDER_MEAN_FIRST:
+    case LSUV_ORDER_STD_FIRST:
+        return 2 * cap + 3;
+    case LSUV_ORDER_FIXED_POINT:
+        return 4 * cap + 3;
+    default:
+        return cap + 2;
+    }
+}
+
 static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options *o) {
     memset(e, 0, sizeof *e);
     e->forward = f;
@@ -95,7 +113,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (e->options.tol_mean <= 0) e->options.tol_mean = 1e-3;
     if (e->options.tol_std <= 0) e->options.tol_std = 1e-3;
     if (e->options.max_iters == 0) e->options.max_iters = 50;
-    e->trace_capacity = 2 * e->options.max_iters + 2;
+    e->trace_capacity = trace_capacity(&e->options);
     lsuv_device *dev = e->device;
     uint32_t n = e->net->n_layers;
     uint64_t align = lsuv_device_get_info(dev)->min_storage_buffer_offset_alignment;
@@ -119,7 +137,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (s == LSUV_OK) s = lsuv_binding_set_create(e->step, n, &e->sets);
     for (uint32_t i = 0; s == LSUV_OK && i < n; ++i) {
         const lsuv_layer *l = &e->net->layers[i];
-        if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
+        if (!check_runs_on(l, &e->options)) continue;
         lsuv_binding_set_write_buffer(e->sets, i, 0, forward_results(f), 0, LSUV_WHOLE_SIZE);
         lsuv_binding_set_write_buffer(e->sets, i, 1, e->control, i * e->control_stride,
                                       sizeof(control));
@@ -142,7 +160,9 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
                            .max_iters = e->options.max_iters,
                            .slot = layer,
                            .n_args = passes_args_words(e->passes, layer),
-                           .trace_capacity = e->trace_capacity};
+                           .trace_capacity = e->trace_capacity,
+                           .estimator = e->options.estimator,
+                           .update = e->options.update};
     lsuv_cmd_barrier(cmd);
     static const uint32_t one[3] = {1, 1, 1};
     lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, &push, sizeof push, one);
@@ -158,11 +178,12 @@ static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
 
 /* Known before any dispatch: a layer whose output is a single value for the
  * whole batch has no std (it would read as 0, a dead layer). */
-static lsuv_status check_values_per_batch(const lsuv_net *net, uint32_t batch) {
+static lsuv_status check_values_per_batch(const lsuv_net *net, const lsuv_options *o,
+                                          uint32_t batch) {
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
         uint64_t values = (uint64_t)batch * l->out.c * l->out.h * l->out.w;
-        if (lsuv_layer_has_weights(l) && l->lsuv && values < 2)
+        if (check_runs_on(l, o) && values < 2)
             return lsuv_fail(LSUV_ERROR_INVALID,
                              "layer %u (%s): a batch of %u gives %llu output value, and the std "
                              "over one value is undefined; use a batch of at least 2",
@@ -240,14 +261,68 @@ static lsuv_status run_start(engine *e, lsuv_run *run) {
     return s;
 }
 
+/* The sub each layer starts from, as the forward holds it (--weights-in may
+ * set one other than the cfg's). */
+static lsuv_status read_subs(lsuv_forward *f, const lsuv_options *o, float **out) {
+    const lsuv_net *net = lsuv_forward_net(f);
+    float *subs = *out = calloc(net->n_layers ? net->n_layers : 1, sizeof *subs);
+    if (!subs) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    lsuv_status s = LSUV_OK;
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
+        float state[4]; /* sub, wscale, bshift, bscale */
+        if (!check_runs_on(&net->layers[i], o)) continue;
+        s = lsuv_buffer_read(forward_state(f, i), 0, state, sizeof state);
+        subs[i] = state[0];
+    }
+    return s;
+}
+
+/* Before any pass: the options must suit the network and the batch; a layer
+ * whose target is out of reach ends the run there, with no pass made (its
+ * mean and std NaN), as LSUV_HAZARD_UNREACHABLE. */
+static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run *run) {
+    const lsuv_net *net = lsuv_forward_net(f);
+    float *subs = NULL;
+    lsuv_status s = check_values_per_batch(net, o, lsuv_forward_batch(f));
+    if (s == LSUV_OK) s = read_subs(f, o, &subs);
+    if (s == LSUV_OK) s = check_options(net, o, subs);
+    uint32_t layer = s == LSUV_OK ? check_unreachable(net, o, subs) : UINT32_MAX;
+    free(subs);
+    if (layer == UINT32_MAX) return s;
+    if (!(run->layers = calloc(1, sizeof *run->layers)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    run->layers[0] =
+        (lsuv_layer_run){.index = layer, .measure = o->measure, .mean = NAN, .std = NAN};
+    run->n_layers = 1;
+    run->hazard = LSUV_HAZARD_UNREACHABLE;
+    return LSUV_OK;
+}
+
+/* What the device's control block says of the layer it finished. */
+static void finish_layer(const control *ctl, lsuv_layer_run *lr, lsuv_run *run) {
+    lr->passes = ctl->passes;
+    run->passes += ctl->passes;
+    lr->capped = ctl->capped != 0;
+    lr->within_tol = ctl->done && ctl->within_tol && ctl->status == LSUV_HAZARD_NONE;
+    lr->converged = lr->within_tol;
+    run->converged = run->converged && lr->within_tol;
+    run->gpu_ms += lr->gpu_ms;
+    run->hazard = (lsuv_hazard)ctl->status;
+    lr->mean = ctl->mean;
+    lr->std = ctl->std;
+}
+
 lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_run *run) {
     memset(run, 0, sizeof *run);
-    lsuv_status s = check_values_per_batch(lsuv_forward_net(f), lsuv_forward_batch(f));
-    if (s != LSUV_OK) return s;
+    run->order = options->order;
+    lsuv_status s = check_before(f, options, run);
+    if (s != LSUV_OK || run->hazard != LSUV_HAZARD_NONE) {
+        if (s != LSUV_OK) lsuv_run_free(run);
+        return s;
+    }
     engine e;
     s = engine_create(&e, f, options);
     const lsuv_net *net = e.net;
-    run->order = e.options.order;
     run->converged = true;
     if (s == LSUV_OK) s = run_start(&e, run);
     lsuv_cmd *cmd = NULL;
@@ -255,31 +330,23 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
     double t0 = lsuv_wall_seconds();
     uint32_t next_input = 0; /* the first layer whose output is not yet current */
     uint32_t last_needed = 0, n_lsuv = 0;
-    for (uint32_t i = 0; i < net->n_layers; ++i)
-        n_lsuv += lsuv_layer_has_weights(&net->layers[i]) && net->layers[i].lsuv;
+    for (uint32_t i = 0; i < net->n_layers; ++i) n_lsuv += check_runs_on(&net->layers[i], options);
     for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers && run->hazard == LSUV_HAZARD_NONE;
          ++i) {
-        const lsuv_layer *l = &net->layers[i];
-        if (!lsuv_layer_has_weights(l) || !l->lsuv) continue;
+        if (!check_runs_on(&net->layers[i], options)) continue;
         if (e.options.progress)
             e.options.progress(e.options.progress_ctx, run->n_layers + 1, n_lsuv, i);
         lsuv_layer_run *lr = &run->layers[run->n_layers++];
         lr->index = i;
+        lr->measure = options->measure;
         control ctl = {0};
         s = run_passes(&e, cmd, i, &next_input, last_needed, run, lr, &ctl);
         if (s == LSUV_OK) s = read_trace(&e, i, &ctl, run);
         if (s != LSUV_OK) break;
-        lr->passes = ctl.passes;
-        run->passes += ctl.passes;
+        finish_layer(&ctl, lr, run);
         last_needed = ctl.passes;
-        lr->converged = ctl.done && !ctl.capped && ctl.status == 0;
-        run->converged = run->converged && lr->converged;
-        run->gpu_ms += lr->gpu_ms;
-        run->hazard = (lsuv_hazard)ctl.status;
         /* The layer's output, stored with its final state, is the next
          * layer's input. */
-        lr->mean = ctl.mean;
-        lr->std = ctl.std;
         next_input = i + 1;
     }
     run->wall_ms = (lsuv_wall_seconds() - t0) * 1e3;

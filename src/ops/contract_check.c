@@ -38,6 +38,12 @@ CONTRACT_SAME(LSUV_ORDER_STD_ONLY, LSUV_C_ORDER_STD_ONLY);
 CONTRACT_SAME(LSUV_ORDER_FIXED_POINT, LSUV_C_ORDER_FIXED_POINT);
 CONTRACT_SAME(LSUV_ORDER_COUNT, LSUV_C_ORDER_FIXED_POINT + 1u);
 
+CONTRACT_SAME(LSUV_ESTIMATOR_UNBIASED, LSUV_C_ESTIMATOR_UNBIASED);
+CONTRACT_SAME(LSUV_ESTIMATOR_POPULATION, LSUV_C_ESTIMATOR_POPULATION);
+CONTRACT_SAME(LSUV_UPDATE_STD, LSUV_C_UPDATE_STD);
+CONTRACT_SAME(LSUV_UPDATE_VARIANCE, LSUV_C_UPDATE_VARIANCE);
+CONTRACT_SAME(LSUV_UPDATE_COEF, LSUV_C_UPDATE_COEF);
+
 CONTRACT_SAME(LSUV_HAZARD_NONE, LSUV_C_HAZARD_NONE);
 CONTRACT_SAME(LSUV_HAZARD_DEAD, LSUV_C_HAZARD_DEAD);
 CONTRACT_SAME(LSUV_HAZARD_NONFINITE, LSUV_C_HAZARD_NONFINITE);
@@ -110,7 +116,9 @@ CONTRACT_AT(lsuv_step_push, max_iters, 4);
 CONTRACT_AT(lsuv_step_push, slot, 5);
 CONTRACT_AT(lsuv_step_push, n_args, 6);
 CONTRACT_AT(lsuv_step_push, trace_capacity, 7);
-_Static_assert(sizeof(lsuv_step_push) == 8 * 4, "lsuv_step_push has padding");
+CONTRACT_AT(lsuv_step_push, estimator, 8);
+CONTRACT_AT(lsuv_step_push, update, 9);
+_Static_assert(sizeof(lsuv_step_push) == 10 * 4, "lsuv_step_push has padding");
 
 CONTRACT_AT(lsuv_control, phase, 0);
 CONTRACT_AT(lsuv_control, done, 1);
@@ -119,10 +127,12 @@ CONTRACT_AT(lsuv_control, passes, 3);
 CONTRACT_AT(lsuv_control, iters0, 4);
 CONTRACT_AT(lsuv_control, iters1, 5);
 CONTRACT_AT(lsuv_control, capped, 6);
-CONTRACT_AT(lsuv_control, pad, 7);
+CONTRACT_AT(lsuv_control, within_tol, 7);
 CONTRACT_AT(lsuv_control, mean, 8);
 CONTRACT_AT(lsuv_control, std, 9);
-_Static_assert(sizeof(lsuv_control) == 10 * 4, "lsuv_control has padding");
+CONTRACT_AT(lsuv_control, anchor_wscale, 10);
+CONTRACT_AT(lsuv_control, anchor_std, 11);
+_Static_assert(sizeof(lsuv_control) == 12 * 4, "lsuv_control has padding");
 
 CONTRACT_AT(lsuv_gpu_trace_row, pass, 0);
 CONTRACT_AT(lsuv_gpu_trace_row, step, 1);
