@@ -65,6 +65,12 @@ void main() {
                     STORED(output_at(sc, shift, sum_at + i * stride));
         return;
     }
+    // The moments are about the workgroup's first output (its first
+    // invocation's first), which every invocation computes from the same
+    // sum: no barrier, and the same bits in each.
+    uint t0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;
+    uint first_at = sums_off + t0 / plane * ITEMS * stride + c * plane + t0 % plane;
+    float origin = moments_origin(output_at(sc, shift, first_at));
     // A whole block takes the fast path, as stats_reduce.comp's does: four
     // outputs a step into four Welford accumulators that share one count, so
     // a step divides once. A partial block, or one that met a NaN or Inf,
@@ -80,6 +86,7 @@ void main() {
                           output_at(sc, shift, a + 2u * stride),
                           output_at(sc, shift, a + 3u * stride));
             bad = bad || any(equal(floatBitsToUint(v) & 0x7f800000u, uvec4(0x7f800000u)));
+            v -= origin;
             vec4 delta = v - mean;
             mean += delta * (1.0 / float(i + 1u));
             m2 += delta * (v - mean);
@@ -96,10 +103,10 @@ void main() {
     if (careful) {
         m = moments_empty;
         for (uint i = 0u; i < items; ++i)
-            m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride));
+            m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride), origin);
     }
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)
         partials[pc.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
-            Partial(0.0, m.mean, m.m2, m.n, m.nonfinite, 0u);
+            Partial(origin, m.mean, m.m2, m.n, m.nonfinite, 0u);
 }

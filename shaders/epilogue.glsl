@@ -61,9 +61,17 @@ float epilogue_value(Scales sc, float sum, float shift) {
     return as_stored(is_nan_bits(v) ? v : min(v, sc.maxv));
 }
 
-// Adds an output to the statistics; NaN and Inf are counted apart.
-Moments moments_add_output(Moments m, float v) {
-    if (is_finite_bits(v)) return moments_push(m, v);
+// Adds an output to the statistics, about origin (the workgroup's first
+// value, so that data far from zero keeps its precision in the deltas); NaN
+// and Inf are counted apart.
+Moments moments_add_output(Moments m, float v, float origin) {
+    if (is_finite_bits(v)) return moments_push(m, v - origin);
     m.nonfinite += 1u;
     return m;
+}
+
+// The origin of a workgroup's moments from its first value: 0 where that is
+// NaN or Inf, which the moments leave out.
+float moments_origin(float first) {
+    return is_finite_bits(first) ? first : 0.0;
 }
