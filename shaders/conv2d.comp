@@ -7,8 +7,9 @@
 #define STORED float
 #endif
 // Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
-// sub, clamp to maxv; and optionally the Welford partials of its own output,
-// so forward plus statistics is one pass over memory. A connected layer runs
+// sub, clamp to maxv; and optionally the Welford partials of its own output
+// (with MEASURE pre, of its pre-activation), so forward plus statistics is
+// one pass over memory. A connected layer runs
 // here too, as a 1x1 convolution of a 1x1 image with C = its inputs. With
 // SUMS (LSUV's first pass over a layer) it stores the sums before the
 // epilogue instead of the outputs, for epilogue.comp's later passes.
@@ -40,6 +41,8 @@ layout(constant_id = 3) const uint PX_T = 4;
 // the standard case's time in its epilogue).
 layout(constant_id = 4) const uint ACT = 0;
 layout(constant_id = 8) const bool SUMS = false;
+// Which values the statistics describe (with SUMS: LSUV_C_MEASURE_*).
+layout(constant_id = 9) const uint MEASURE = LSUV_C_MEASURE_POST;
 
 // Where the input and weights come from. Packed weights (LSUV_UBO_WEIGHTS,
 // LSUV_TEXELS) are laid out [tile][ky][kx][channel][OC_T] by the host, each
@@ -103,14 +106,13 @@ void shifts_load(Scales sc, uint oc0, out float shift[OC_T]) {
 }
 
 // One output, at index `at` of the chunk: the epilogue stored, or with SUMS
-// the sum; and the epilogue added to the statistics as stored, about origin.
+// the sum; and its measured value added to the statistics, about origin.
 void emit(Scales sc, float shift, uint at, float acc, bool stats, float origin, inout Moments m) {
-    float v = epilogue_value(sc, acc, shift);
     if (SUMS)
         sums[P.sums_off + at] = acc;
     else
-        y[P.out_off + at] = STORED(v);
-    if (stats) m = moments_add_output(m, v, origin);
+        y[P.out_off + at] = STORED(epilogue_value(sc, acc, shift));
+    if (stats) m = moments_add_output(m, epilogue_measured(sc, acc, shift), origin);
 }
 
 // The workgroup's partial statistics, one per workgroup.
@@ -125,12 +127,13 @@ void write_partial(bool stats, float origin, Moments m) {
 #ifndef LSUV_KSPLIT
 shared float wg_origin;
 
-// The origin of the workgroup's moments: its first output (the first
-// invocation's first, always inside the layer). Only that invocation has
-// its sum; the others wait for it.
+// The origin of the workgroup's moments: its first measured value (the
+// first invocation's first output, always inside the layer). Only that
+// invocation has its sum; the others wait for it.
 float workgroup_origin(bool stats, Scales sc, float shift, float acc) {
     if (!stats) return 0.0;
-    if (gl_LocalInvocationIndex == 0u) wg_origin = moments_origin(epilogue_value(sc, acc, shift));
+    if (gl_LocalInvocationIndex == 0u)
+        wg_origin = moments_origin(epilogue_measured(sc, acc, shift));
     barrier();
     return wg_origin;
 }
@@ -376,7 +379,8 @@ void main() {
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             float total = workgroup_sum(acc[j][p]);
-            if (j == 0u && p == 0u) origin = moments_origin(epilogue_value(sc, total, shift[0]));
+            if (j == 0u && p == 0u)
+                origin = moments_origin(epilogue_measured(sc, total, shift[0]));
             if ((j * PX_T + p) % gl_WorkGroupSize.x == lid && oc0 + j < P.oc_end &&
                 px0 + p < P.n)
                 emit(sc, shift[j], (px0 + p) * P.oc + oc0 + j, total, stats, origin, m);
