@@ -9,10 +9,10 @@
 // Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
 // sub, clamp to maxv; and optionally the Welford partials of its own output
 // (with MEASURE pre, of its pre-activation), so forward plus statistics is
-// one pass over memory. A connected layer runs
-// here too, as a 1x1 convolution of a 1x1 image with C = its inputs. With
-// SUMS (LSUV's first pass over a layer) it stores the sums before the
-// epilogue instead of the outputs, for epilogue.comp's later passes.
+// one pass over memory. A connected layer runs here too, as a 1x1
+// convolution of a 1x1 image with C = its inputs. With SUMS (LSUV's first
+// pass over a layer) it stores the sums before the epilogue instead of the
+// outputs, for epilogue.comp's later passes.
 //
 // An invocation computes OC_T output channels for PX_T output pixels (a
 // register tile: each input value loaded is used OC_T times, each weight
