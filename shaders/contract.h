@@ -52,6 +52,12 @@
 #define LSUV_C_HAZARD_UNREACHABLE 5u
 #define LSUV_C_HAZARD_STALLED 6u
 
+/* lsuv_measure (include/lsuv/lsuv.h): the MEASURE specialization constant
+ * of conv2d.comp (its SUMS variant, LSUV's first pass) and epilogue.comp
+ * (LSUV's later passes), which values a workgroup's partials describe. */
+#define LSUV_C_MEASURE_POST 0u /* the output as stored */
+#define LSUV_C_MEASURE_PRE 1u  /* the pre-activation, in fp32 */
+
 /* Push constants: all 4-byte scalars, so std430's push-constant layout is
  * C's, with no padding on either side (src/ops/contract_check.c checks the
  * offsets). A field list rather than a struct, so GLSL can declare both its

@@ -7,11 +7,12 @@
 #define STORED float
 #endif
 // Convolution forward, NCHW, with a fused epilogue: bias, activation, minus
-// sub, clamp to maxv; and optionally the Welford partials of its own output,
-// so forward plus statistics is one pass over memory. A connected layer runs
-// here too, as a 1x1 convolution of a 1x1 image with C = its inputs. With
-// SUMS (LSUV's first pass over a layer) it stores the sums before the
-// epilogue instead of the outputs, for epilogue.comp's later passes.
+// sub, clamp to maxv; and optionally the Welford partials of its own output
+// (with MEASURE pre, of its pre-activation), so forward plus statistics is
+// one pass over memory. A connected layer runs here too, as a 1x1
+// convolution of a 1x1 image with C = its inputs. With SUMS (LSUV's first
+// pass over a layer) it stores the sums before the epilogue instead of the
+// outputs, for epilogue.comp's later passes.
 //
 // An invocation computes OC_T output channels for PX_T output pixels (a
 // register tile: each input value loaded is used OC_T times, each weight
@@ -40,6 +41,8 @@ layout(constant_id = 3) const uint PX_T = 4;
 // the standard case's time in its epilogue).
 layout(constant_id = 4) const uint ACT = 0;
 layout(constant_id = 8) const bool SUMS = false;
+// Which values the statistics describe (with SUMS: LSUV_C_MEASURE_*).
+layout(constant_id = 9) const uint MEASURE = LSUV_C_MEASURE_POST;
 
 // Where the input and weights come from. Packed weights (LSUV_UBO_WEIGHTS,
 // LSUV_TEXELS) are laid out [tile][ky][kx][channel][OC_T] by the host, each
@@ -103,26 +106,38 @@ void shifts_load(Scales sc, uint oc0, out float shift[OC_T]) {
 }
 
 // One output, at index `at` of the chunk: the epilogue stored, or with SUMS
-// the sum; and the epilogue added to the statistics as stored.
-void emit(Scales sc, float shift, uint at, float acc, bool stats, inout Moments m) {
-    float v = epilogue_value(sc, acc, shift);
+// the sum; and its measured value added to the statistics, about origin.
+void emit(Scales sc, float shift, uint at, float acc, bool stats, float origin, inout Moments m) {
     if (SUMS)
         sums[P.sums_off + at] = acc;
     else
-        y[P.out_off + at] = STORED(v);
-    if (stats) m = moments_add_output(m, v);
+        y[P.out_off + at] = STORED(epilogue_value(sc, acc, shift));
+    if (stats) m = moments_add_output(m, epilogue_measured(sc, acc, shift), origin);
 }
 
 // The workgroup's partial statistics, one per workgroup.
-void write_partial(bool stats, Moments m) {
+void write_partial(bool stats, float origin, Moments m) {
     if (!stats) return;
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)
         partials[P.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
-            Partial(0.0, m.mean, m.m2, m.n, m.nonfinite, 0u);
+            Partial(origin, m.mean, m.m2, m.n, m.nonfinite, 0u);
 }
 
 #ifndef LSUV_KSPLIT
+shared float wg_origin;
+
+// The origin of the workgroup's moments: its first measured value (the
+// first invocation's first output, always inside the layer). Only that
+// invocation has its sum; the others wait for it.
+float workgroup_origin(bool stats, Scales sc, float shift, float acc) {
+    if (!stats) return 0.0;
+    if (gl_LocalInvocationIndex == 0u)
+        wg_origin = moments_origin(epilogue_measured(sc, acc, shift));
+    barrier();
+    return wg_origin;
+}
+
 // Input channels per inner-loop pass (1, 2 or 4: fewer only for layers with
 // fewer channels a group). lavapipe keeps loop-carried values in memory and
 // blends every write to them with the execution mask, so an accumulator
@@ -199,13 +214,14 @@ void main_rows() {
     Scales sc = scales_load(P.slope, P.maxv);
     float shift[OC_T];
     shifts_load(sc, oc0, shift);
+    float origin = workgroup_origin(stats, sc, shift[0], acc[0][0]);
     uint out_plane = P.oh * P.ow;
     uint at0 = (b * P.oc + oc0) * out_plane + oy * P.ow + ox0;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p)
             if (oc0 + j < P.oc_end && item < items && ox0 + p < P.ow)
-                emit(sc, shift[j], at0 + j * out_plane + p, acc[j][p], stats, m);
-    write_partial(stats, m);
+                emit(sc, shift[j], at0 + j * out_plane + p, acc[j][p], stats, origin, m);
+    write_partial(stats, origin, m);
 }
 #endif
 
@@ -302,14 +318,15 @@ void main() {
     Scales sc = scales_load(P.slope, P.maxv);
     float shift[OC_T];
     shifts_load(sc, oc0, shift);
+    float origin = workgroup_origin(stats, sc, shift[0], acc[0][0]);
     uint out_plane = P.oh * P.ow;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             uint px = px_base + p * gl_WorkGroupSize.x;
             if (oc0 + j < P.oc_end && px < pixels)
-                emit(sc, shift[j], out_at[p] + j * out_plane, acc[j][p], stats, m);
+                emit(sc, shift[j], out_at[p] + j * out_plane, acc[j][p], stats, origin, m);
         }
-    write_partial(stats, m);
+    write_partial(stats, origin, m);
 }
 #else
 shared float lane_sums[gl_WorkGroupSize.x];
@@ -356,13 +373,18 @@ void main() {
     float shift[OC_T];
     shifts_load(sc, oc0, shift);
     // Output (j, p) goes to lane (j * PX_T + p) mod the workgroup's size.
+    // Every lane has every total, so each takes the first output (0, 0),
+    // always inside the layer, as the origin of the moments.
+    float origin = 0.0;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             float total = workgroup_sum(acc[j][p]);
+            if (j == 0u && p == 0u)
+                origin = moments_origin(epilogue_measured(sc, total, shift[0]));
             if ((j * PX_T + p) % gl_WorkGroupSize.x == lid && oc0 + j < P.oc_end &&
                 px0 + p < P.n)
-                emit(sc, shift[j], (px0 + p) * P.oc + oc0 + j, total, stats, m);
+                emit(sc, shift[j], (px0 + p) * P.oc + oc0 + j, total, stats, origin, m);
         }
-    write_partial(stats, m);
+    write_partial(stats, origin, m);
 }
 #endif

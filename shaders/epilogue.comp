@@ -9,9 +9,10 @@
 // steps change only the layer's state (the weights' scale, the bias's scale
 // and shift, sub), so the sums of one convolution serve every pass. A pass
 // is this kernel computing the Welford partials of the epilogue's outputs
-// with the current state; once the layer is done, the kernel with STORE
-// stores them, the next layer's input. Each output is the same bits a whole
-// forward gives: the epilogue is shared (epilogue.glsl).
+// (with MEASURE pre, of its pre-activations) with the current state; once
+// the layer is done, the kernel with STORE stores the outputs, the next
+// layer's input. Each output is the same bits a whole forward gives: the
+// epilogue is shared (epilogue.glsl).
 //
 // A workgroup covers one output channel (gl_WorkGroupID.y), so its bias term
 // is computed once. An invocation takes one output position of that channel
@@ -23,6 +24,7 @@
 
 layout(constant_id = 2) const uint ACT = 0; // lsuv_activation
 layout(constant_id = 3) const bool STORE = false;
+layout(constant_id = 4) const uint MEASURE = LSUV_C_MEASURE_POST; // without STORE
 
 #ifdef LSUV_TEXELS
 // On a CPU: lavapipe loads storage buffers lane by lane inside a loop, but
@@ -46,6 +48,10 @@ float output_at(Scales sc, float shift, uint at) {
     return epilogue_value(sc, LOAD_SUM(at), shift);
 }
 
+float measured_at(Scales sc, float shift, uint at) {
+    return epilogue_measured(sc, LOAD_SUM(at), shift);
+}
+
 void main() {
     uint c = gl_WorkGroupID.y;
     // Push constants as values, read before any branch (see epilogue.glsl).
@@ -65,6 +71,12 @@ void main() {
                     STORED(output_at(sc, shift, sum_at + i * stride));
         return;
     }
+    // The moments are about the workgroup's first measured value (its first
+    // invocation's first), which every invocation computes from the same
+    // sum: no barrier, and the same bits in each.
+    uint t0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;
+    uint first_at = sums_off + t0 / plane * ITEMS * stride + c * plane + t0 % plane;
+    float origin = moments_origin(measured_at(sc, shift, first_at));
     // A whole block takes the fast path, as stats_reduce.comp's does: four
     // outputs a step into four Welford accumulators that share one count, so
     // a step divides once. A partial block, or one that met a NaN or Inf,
@@ -76,10 +88,11 @@ void main() {
         bool bad = false;
         for (uint i = 0u; i < ITEMS / 4u; ++i) {
             uint a = sum_at + 4u * i * stride;
-            vec4 v = vec4(output_at(sc, shift, a), output_at(sc, shift, a + stride),
-                          output_at(sc, shift, a + 2u * stride),
-                          output_at(sc, shift, a + 3u * stride));
+            vec4 v = vec4(measured_at(sc, shift, a), measured_at(sc, shift, a + stride),
+                          measured_at(sc, shift, a + 2u * stride),
+                          measured_at(sc, shift, a + 3u * stride));
             bad = bad || any(equal(floatBitsToUint(v) & 0x7f800000u, uvec4(0x7f800000u)));
+            v -= origin;
             vec4 delta = v - mean;
             mean += delta * (1.0 / float(i + 1u));
             m2 += delta * (v - mean);
@@ -96,10 +109,10 @@ void main() {
     if (careful) {
         m = moments_empty;
         for (uint i = 0u; i < items; ++i)
-            m = moments_add_output(m, output_at(sc, shift, sum_at + i * stride));
+            m = moments_add_output(m, measured_at(sc, shift, sum_at + i * stride), origin);
     }
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)
         partials[pc.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
-            Partial(0.0, m.mean, m.m2, m.n, m.nonfinite, 0u);
+            Partial(origin, m.mean, m.m2, m.n, m.nonfinite, 0u);
 }

@@ -1,8 +1,8 @@
 // The epilogue of a layer with weights, shared by conv2d.comp (fused after
 // the sums) and epilogue.comp (over sums kept from an earlier dispatch), so
 // that both give the same bits: LSUV's scales and shift, the activation, minus
-// sub, the clamp, rounded as stored. The includer defines STORED, ACT and
-// LSUV_STATE_BINDING.
+// sub, the clamp, rounded as stored. The includer defines STORED, ACT,
+// MEASURE (which values the statistics describe) and LSUV_STATE_BINDING.
 
 // What LSUV adjusts, on the device: the shift after the activation, a scale
 // of the weights, and a scale and shift of the biases (so a pass need not
@@ -53,17 +53,37 @@ float as_stored(float v) {
 }
 #endif
 
+// The pre-activation of a sum: after the bias and LSUV's scales and shift.
+float epilogue_pre(Scales sc, float sum, float shift) {
+    return fma(sum, sc.wscale, shift);
+}
+
 // The output of a sum, as stored. The clamp keeps NaN (min's choice for NaN
 // is the driver's), and an unset maxv is +Inf, so Inf stays Inf too.
 float epilogue_value(Scales sc, float sum, float shift) {
-    float pre = fma(sum, sc.wscale, shift);
-    float v = activate_keep_nan(ACT, sc.slope, pre) - sc.sub;
+    float v = activate_keep_nan(ACT, sc.slope, epilogue_pre(sc, sum, shift)) - sc.sub;
     return as_stored(is_nan_bits(v) ? v : min(v, sc.maxv));
 }
 
-// Adds an output to the statistics; NaN and Inf are counted apart.
-Moments moments_add_output(Moments m, float v) {
-    if (is_finite_bits(v)) return moments_push(m, v);
+// What the statistics of a sum describe: its output as stored, or with
+// MEASURE pre its pre-activation as computed, in fp32 even where outputs are
+// stored in fp16.
+float epilogue_measured(Scales sc, float sum, float shift) {
+    if (MEASURE == LSUV_C_MEASURE_PRE) return epilogue_pre(sc, sum, shift);
+    return epilogue_value(sc, sum, shift);
+}
+
+// Adds an output to the statistics, about origin (the workgroup's first
+// value, so that data far from zero keeps its precision in the deltas); NaN
+// and Inf are counted apart.
+Moments moments_add_output(Moments m, float v, float origin) {
+    if (is_finite_bits(v)) return moments_push(m, v - origin);
     m.nonfinite += 1u;
     return m;
+}
+
+// The origin of a workgroup's moments from its first value: 0 where that is
+// NaN or Inf, which the moments leave out.
+float moments_origin(float first) {
+    return is_finite_bits(first) ? first : 0.0;
 }

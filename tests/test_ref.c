@@ -105,6 +105,63 @@ Test(ref, forward_each_visits_every_layer_once) {
     lsuv_net_destroy(net);
 }
 
+typedef struct pre_walk {
+    const lsuv_weights *w;
+    const lsuv_batch *batch;
+    uint32_t visits;
+} pre_walk;
+
+/* Layer 0, a 1x1 convolution of one channel: its pre-activation is w x + b
+ * exactly. Layer 1 (a connected layer without lsuv) is reached from layer
+ * 0's output, relu(w x + b) - sub clamped to maxv. */
+static lsuv_status check_pre(void *p, uint32_t layer, const double *out, uint64_t count) {
+    pre_walk *k = p;
+    const lsuv_layer_params *c = &k->w->layers[0], *fc = &k->w->layers[1];
+    cr_assert_eq(layer, k->visits++);
+    if (layer == 0) {
+        cr_assert_eq(count, (uint64_t)k->batch->n * 4 * 2);
+        for (uint64_t i = 0; i < count; ++i) {
+            uint32_t o = (uint32_t)(i / 4 % 2);
+            double x = k->batch->data[i / 8 * 4 + i % 4];
+            cr_assert_eq(out[i], (double)c->weight[o] * x + c->bias[o], "output %lu", i);
+        }
+        return LSUV_OK;
+    }
+    for (uint32_t b = 0; b < k->batch->n; ++b) {
+        double sum = fc->bias[0];
+        for (uint32_t j = 0; j < 8; ++j) {
+            double pre = (double)c->weight[j / 4] * k->batch->data[b * 4 + j % 4] + c->bias[j / 4];
+            double y = (pre > 0 ? pre : 0) - c->sub;
+            sum += (double)fc->weight[j] * (y > 0.5 ? 0.5 : y);
+        }
+        cr_assert_float_eq(out[b], sum, 1e-12, "sample %u", b);
+    }
+    return LSUV_OK;
+}
+
+Test(ref, pre_activation_is_the_sums_with_bias) {
+    static const char cfg[] = "[net]\nheight=2\nwidth=2\nchannels=1\n"
+                              "[convolutional]\nfilters=2\nsize=1\nactivation=relu\nsub=0.25\n"
+                              "maxv=0.5\n[connected]\noutput=1\nactivation=linear\nlsuv=0\n";
+    lsuv_net *net = NULL;
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_net_parse("pre.cfg", cfg, strlen(cfg), NULL, &net), LSUV_OK, "%s",
+                 lsuv_error_message());
+    cr_assert_eq(lsuv_weights_init(net, LSUV_INIT_KAIMING, 3, &w), LSUV_OK);
+    w->layers[0].bias[0] = 0.125f;
+    w->layers[0].bias[1] = -0.375f;
+    w->layers[0].sub = 0.25f;
+    lsuv_input_options io = {.spec = "synthetic", .batch = 5, .seed = 4};
+    lsuv_batch batch = {0};
+    cr_assert_eq(lsuv_input_load(&io, net, &batch), LSUV_OK);
+    pre_walk k = {w, &batch, 0};
+    cr_assert_eq(lsuv_ref_forward_each_pre(net, w, &batch, 1, check_pre, &k), LSUV_OK);
+    cr_assert_eq(k.visits, 2);
+    lsuv_batch_free(&batch);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
 /* Each layer's output, and a convolution's magnitudes, as threads computes them. */
 static void forward_with_threads(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *b,
                                  int threads, double **outs, double **mag) {

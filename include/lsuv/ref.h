@@ -26,6 +26,12 @@ void lsuv_ref_moments_f64(const double *x, size_t n, lsuv_moments *out);
 void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
                     uint32_t n, double *out, double *magnitude);
 
+/* A convolutional or connected layer's pre-activation: its sums with the
+ * bias, before the activation, sub and maxv (what LSUV_MEASURE_PRE
+ * measures); other layers' output. */
+void lsuv_ref_layer_pre(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
+                        uint32_t n, double *out);
+
 /* Outputs per sample of a layer. */
 uint64_t lsuv_ref_layer_outputs(const lsuv_layer *layer);
 
@@ -41,5 +47,10 @@ typedef lsuv_status (*lsuv_ref_visit)(void *ctx, uint32_t layer, const double *o
 lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *weights,
                                   const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                   void *ctx);
+/* The same, but a layer with weights is visited with its pre-activation
+ * (lsuv_ref_layer_pre); the walk goes on from its output. */
+lsuv_status lsuv_ref_forward_each_pre(const lsuv_net *net, const lsuv_weights *weights,
+                                      const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
+                                      void *ctx);
 
 #endif

@@ -83,10 +83,6 @@ static void engine_destroy(engine *e) {
     lsuv_timer_destroy(e->timer);
 }
 
-static void passes_destroy_client(void *passes) {
-    passes_destroy(passes);
-}
-
 /* More passes than a layer can take within the caps (lsuv.h), so the
  * shader's backstop at this count never cuts a run short: max_iters + 1 for
  * one loop, 2 max_iters + 2 for two, and for fixed-point, whose rounds after
@@ -122,13 +118,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = LSUV_SHADER_LSUV_STEP, .bindings = 5, .push_size = sizeof(lsuv_step_push)};
-    /* The passes are the forward's from the first run on. */
-    lsuv_status s = LSUV_OK;
-    e->passes = forward_client(f);
-    if (!e->passes) {
-        s = passes_create(f, &e->passes);
-        if (s == LSUV_OK) forward_set_client(f, e->passes, passes_destroy_client);
-    }
+    lsuv_status s = passes_get(f, e->options.measure == LSUV_MEASURE_PRE, &e->passes);
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
@@ -338,7 +328,7 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
             e.options.progress(e.options.progress_ctx, run->n_layers + 1, n_lsuv, i);
         lsuv_layer_run *lr = &run->layers[run->n_layers++];
         lr->index = i;
-        lr->measure = options->measure;
+        lr->measure = e.options.measure;
         control ctl = {0};
         s = run_passes(&e, cmd, i, &next_input, last_needed, run, lr, &ctl);
         if (s == LSUV_OK) s = read_trace(&e, i, &ctl, run);

@@ -16,6 +16,7 @@ typedef struct layer_passes {
 
 struct lsuv_passes {
     lsuv_forward *forward;
+    bool pre;          /* statistics of the pre-activation, not the output */
     lsuv_buffer *sums; /* of the layer the passes run on */
     layer_passes *layers;
 };
@@ -40,7 +41,20 @@ static lsuv_status create_args(lsuv_device *dev, layer_passes *lp) {
     return s;
 }
 
-lsuv_status passes_create(lsuv_forward *f, lsuv_passes **out) {
+static void passes_destroy(lsuv_passes *p) {
+    if (!p) return;
+    const lsuv_net *net = lsuv_forward_net(p->forward);
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        forward_drop_sums(p->forward, i);
+        ops_epilogue_destroy(p->layers[i].epilogue);
+        lsuv_buffer_destroy(p->layers[i].args);
+    }
+    lsuv_buffer_destroy(p->sums);
+    free(p->layers);
+    free(p);
+}
+
+static lsuv_status passes_create(lsuv_forward *f, bool pre, lsuv_passes **out) {
     const lsuv_net *net = lsuv_forward_net(f);
     lsuv_passes *p = *out = calloc(1, sizeof *p);
     if (!p || !(p->layers = calloc(net->n_layers, sizeof *p->layers))) {
@@ -49,6 +63,7 @@ lsuv_status passes_create(lsuv_forward *f, lsuv_passes **out) {
         return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     }
     p->forward = f;
+    p->pre = pre;
     uint64_t most = 0;
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
@@ -60,9 +75,10 @@ lsuv_status passes_create(lsuv_forward *f, lsuv_passes **out) {
     lsuv_status s = lsuv_buffer_create(dev, most * 4, &p->sums);
     for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
         if (!runs_lsuv(&net->layers[i])) continue;
-        s = forward_keep_sums(f, i, p->sums);
+        s = forward_keep_sums(f, i, p->sums, pre);
         if (s == LSUV_OK)
-            s = ops_epilogue_create(f, i, p->sums, forward_state(f, i), &p->layers[i].epilogue);
+            s = ops_epilogue_create(f, i, p->sums, forward_state(f, i), pre,
+                                    &p->layers[i].epilogue);
         if (s == LSUV_OK) s = create_args(dev, &p->layers[i]);
     }
     if (s != LSUV_OK) {
@@ -72,17 +88,24 @@ lsuv_status passes_create(lsuv_forward *f, lsuv_passes **out) {
     return s;
 }
 
-void passes_destroy(lsuv_passes *p) {
-    if (!p) return;
-    const lsuv_net *net = lsuv_forward_net(p->forward);
-    for (uint32_t i = 0; i < net->n_layers; ++i) {
-        forward_drop_sums(p->forward, i);
-        ops_epilogue_destroy(p->layers[i].epilogue);
-        lsuv_buffer_destroy(p->layers[i].args);
+static void passes_destroy_client(void *passes) {
+    passes_destroy(passes);
+}
+
+lsuv_status passes_get(lsuv_forward *f, bool pre, lsuv_passes **out) {
+    lsuv_passes *kept = forward_client(f);
+    if (kept && kept->pre == pre) {
+        *out = kept;
+        return LSUV_OK;
     }
-    lsuv_buffer_destroy(p->sums);
-    free(p->layers);
-    free(p);
+    /* Their pipelines measure elsewhere: made anew rather than kept twice. */
+    if (kept) {
+        forward_set_client(f, NULL, NULL);
+        passes_destroy(kept);
+    }
+    lsuv_status s = passes_create(f, pre, out);
+    if (s == LSUV_OK) forward_set_client(f, *out, passes_destroy_client);
+    return s;
 }
 
 void passes_record_first(const lsuv_passes *p, lsuv_cmd *cmd, uint32_t layer) {

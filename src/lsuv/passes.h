@@ -10,9 +10,11 @@
 
 typedef struct lsuv_passes lsuv_passes;
 
-/* For every layer with weights and LSUV on. */
-lsuv_status passes_create(lsuv_forward *forward, lsuv_passes **out);
-void passes_destroy(lsuv_passes *passes);
+/* The forward's passes for every layer with weights and LSUV on, their
+ * statistics of the pre-activation with pre, else of the output: made on
+ * the first run and kept with the forward (forward_set_client), made anew
+ * when a run measures elsewhere than the last. The forward owns them. */
+lsuv_status passes_get(lsuv_forward *forward, bool pre, lsuv_passes **out);
 
 /* The first pass: the convolution, storing its sums, with the statistics of
  * its outputs merged into the layer's result slot; it also copies the

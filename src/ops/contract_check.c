@@ -52,6 +52,9 @@ CONTRACT_SAME(LSUV_HAZARD_OVERFLOW, LSUV_C_HAZARD_OVERFLOW);
 CONTRACT_SAME(LSUV_HAZARD_UNREACHABLE, LSUV_C_HAZARD_UNREACHABLE);
 CONTRACT_SAME(LSUV_HAZARD_STALLED, LSUV_C_HAZARD_STALLED);
 
+CONTRACT_SAME(LSUV_MEASURE_POST, LSUV_C_MEASURE_POST);
+CONTRACT_SAME(LSUV_MEASURE_PRE, LSUV_C_MEASURE_PRE);
+
 /* Push constants: each field at its index times 4 bytes, as std430 lays out
  * a block of 4-byte scalars; any padding in C would shift the shader's view. */
 #define CONTRACT_AT(type, field, word)                                                             \

@@ -197,7 +197,7 @@ static const lsuv_binding_kind conv_kinds[CONV_KINDS][CONV_BINDINGS] = {
 
 /* What lsuv_pipeline_create_deferred takes to make a variant. */
 typedef struct conv_desc {
-    uint32_t spec[9];
+    uint32_t spec[10];
     lsuv_pipeline_desc desc;
 } conv_desc;
 
@@ -221,7 +221,7 @@ static void conv_desc_make(const forward_config *c, const conv_variant *v, conv_
         },
     };
     uint32_t spec[] = {c->conv_wg, 0,        1u << v->tile_log2, 1u << v->px_log2, v->act,
-                       v->ci_t,    v->row_k, v->row_s,           v->sums};
+                       v->ci_t,    v->row_k, v->row_s,           v->sums,          v->measure};
     memcpy(d->spec, spec, sizeof spec);
     d->desc = (lsuv_pipeline_desc){
         .shader = variants[c->subgroup][v->kind][c->fp16],
@@ -238,7 +238,7 @@ lsuv_status conv_variant_get(lsuv_forward *f, conv_variant want, conv_variant **
     for (conv_variant *v = f->conv; v; v = v->next)
         if (v->kind == want.kind && v->act == want.act && v->tile_log2 == want.tile_log2 &&
             v->px_log2 == want.px_log2 && v->ci_t == want.ci_t && v->row_k == want.row_k &&
-            v->row_s == want.row_s && v->sums == want.sums) {
+            v->row_s == want.row_s && v->sums == want.sums && v->measure == want.measure) {
             *out = v;
             return LSUV_OK;
         }
@@ -337,11 +337,12 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
     return s;
 }
 
-lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums) {
+lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums, bool pre) {
     const lsuv_layer *l = &f->net->layers[i];
     layer_plan *lp = &f->layers[i];
     conv_variant want = *lp->variant, *v;
     want.sums = true;
+    want.measure = pre ? LSUV_C_MEASURE_PRE : LSUV_C_MEASURE_POST;
     lsuv_status s = conv_variant_get(f, want, &v);
     if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
     if (s != LSUV_OK) return s;

@@ -62,6 +62,7 @@ typedef struct conv_variant {
     uint32_t act, tile_log2, px_log2, ci_t;
     uint32_t row_k, row_s; /* row tiles (CONV_TEXEL): kernel size and stride; stride 0: none */
     bool sums;             /* stores the sums, for LSUV's passes */
+    uint32_t measure;      /* with sums, what its statistics describe: LSUV_C_MEASURE_* */
     lsuv_pipeline *pipeline;
     struct conv_variant *next;
 } conv_variant;

@@ -106,7 +106,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     free(f->layers);
     conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
-        for (int t = 0; t < 4; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 2][t % 2]);
+        for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);

@@ -74,8 +74,9 @@ struct lsuv_forward {
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
-    /* The epilogue over kept sums (ops/sums.h), by activation, texel sums, store. */
-    lsuv_pipeline *epilogue[ACTIVATIONS][2][2];
+    /* The epilogue over kept sums (ops/sums.h), by activation, texel sums,
+     * store, and statistics of the pre-activation (without store). */
+    lsuv_pipeline *epilogue[ACTIVATIONS][2][2][2];
     void *client; /* forward_set_client's */
     void (*client_destroy)(void *client);
 };

@@ -214,10 +214,28 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
     }
 }
 
-/* Walks layers 0..last, visiting each output; with keep, hands the last
- * output to the caller. */
+void lsuv_ref_layer_pre(const lsuv_layer *l, const lsuv_layer_params *p, const double *in,
+                        uint32_t n, double *out) {
+    if (!lsuv_layer_has_weights(l)) {
+        lsuv_ref_layer(l, p, in, n, out, NULL);
+        return;
+    }
+    /* The same sums, in the same order, through an epilogue that does
+     * nothing: linear, sub 0, no clamp. */
+    lsuv_layer linear = *l;
+    linear.activation = LSUV_ACT_LINEAR;
+    linear.maxv = INFINITY;
+    lsuv_layer_params no_sub = *p;
+    no_sub.sub = 0;
+    lsuv_ref_layer(&linear, &no_sub, in, n, out, NULL);
+}
+
+/* Walks layers 0..last, visiting each output (with pre, a layer with
+ * weights' pre-activation instead); with keep, hands the last output to
+ * the caller. */
 static lsuv_status forward_walk(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
-                                uint32_t last, lsuv_ref_visit visit, void *ctx, double **keep) {
+                                uint32_t last, bool pre, lsuv_ref_visit visit, void *ctx,
+                                double **keep) {
     if (last >= net->n_layers)
         return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", last, net->n_layers);
     uint64_t count = (uint64_t)batch->n * batch->c * batch->h * batch->w;
@@ -233,10 +251,19 @@ static lsuv_status forward_walk(const lsuv_net *net, const lsuv_weights *w, cons
             s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
             break;
         }
-        lsuv_ref_layer(l, &w->layers[i], cur, batch->n, next, NULL);
+        const lsuv_layer_params *p = &w->layers[i];
+        if (pre && lsuv_layer_has_weights(l)) {
+            /* The output is the epilogue of the pre-activation: the bits
+             * lsuv_ref_layer gives, with one pass over the inputs. */
+            lsuv_ref_layer_pre(l, p, cur, batch->n, next);
+            if (visit) s = visit(ctx, i, next, count);
+            for (uint64_t k = 0; k < count; ++k) next[k] = epilogue(l, p->sub, next[k]);
+        } else {
+            lsuv_ref_layer(l, p, cur, batch->n, next, NULL);
+            if (visit) s = visit(ctx, i, next, count);
+        }
         free(cur);
         cur = next;
-        if (visit) s = visit(ctx, i, cur, count);
     }
     if (s == LSUV_OK && keep) {
         *keep = cur;
@@ -249,11 +276,17 @@ static lsuv_status forward_walk(const lsuv_net *net, const lsuv_weights *w, cons
 lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
                              uint32_t last, double **out) {
     *out = NULL;
-    return forward_walk(net, w, batch, last, NULL, NULL, out);
+    return forward_walk(net, w, batch, last, false, NULL, NULL, out);
 }
 
 lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *w,
                                   const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                   void *ctx) {
-    return forward_walk(net, w, batch, last, visit, ctx, NULL);
+    return forward_walk(net, w, batch, last, false, visit, ctx, NULL);
+}
+
+lsuv_status lsuv_ref_forward_each_pre(const lsuv_net *net, const lsuv_weights *w,
+                                      const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
+                                      void *ctx) {
+    return forward_walk(net, w, batch, last, true, visit, ctx, NULL);
 }
