@@ -41,6 +41,13 @@ Test(cli, bad_arguments_exit_2) {
         {"stray", NULL, "unexpected argument 'stray'"},
         {"--conv-kernel", "fast", "--conv-kernel expects auto, storage, uniform or texel"},
         {"--conv-kernel", "storage", "--conv-kernel goes with --layers"},
+        {"--preset", "fastai", "--preset expects fastai-07a, lsuv-paper or lsuv-pytorch"},
+        {"--measure", "middle", "--measure expects pre or post, got 'middle'"},
+        {"--estimator", "biased", "--estimator expects unbiased or population"},
+        {"--update", "scale", "--update expects std, variance or coef"},
+        {"--lsuv-layers", "all", "--lsuv-layers expects weighted or convs"},
+        {"--mean-param", "shift", "--mean-param expects auto, sub or bias"},
+        {"--order", "fixed", "std-only, fixed-point, both, all or none, got 'fixed'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         spawn_result r = cases[i][1] ? RUN(NULL, LSUV_VK_BIN, cases[i][0], cases[i][1])
@@ -284,6 +291,94 @@ Test(cli, order_none_saves_the_initial_weights) {
                       "layer %u", i);
     lsuv_weights_destroy(back);
     lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    unlink(path);
+}
+
+/* The JSON of a run of lsuv-vk with these arguments after --layers FASTAI. */
+static cJSON *run_json(const char *const *args) {
+    const char *argv[32] = {LSUV_VK_BIN, "--layers", FASTAI, "--batch", "16", "--json", "-"};
+    size_t n = 7;
+    while (*args) argv[n++] = *args++;
+    argv[n] = NULL;
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: %s", r.out);
+    spawn_result_free(&r);
+    return root;
+}
+
+static const char *run_str(const cJSON *run, const char *key) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(run, key));
+    cr_assert_not_null(v, "no %s", key);
+    return v;
+}
+
+Test(cli, preset_sets_the_method_and_later_flags_override_it) {
+    cJSON *root = run_json((const char *const[]){"--preset", "lsuv-pytorch", NULL});
+    const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "runs")), 1);
+    cr_assert_str_eq(run_str(run, "preset"), "lsuv-pytorch");
+    cr_assert_str_eq(run_str(run, "order"), "std-only");
+    cr_assert_str_eq(run_str(run, "estimator"), "population");
+    cr_assert_str_eq(run_str(run, "update"), "coef");
+    cr_assert_str_eq(run_str(run, "lsuv_layers"), "weighted");
+    cr_assert_eq(cJSON_GetObjectItem(run, "tol_std")->valuedouble, 0.1);
+    cr_assert_eq(cJSON_GetObjectItem(run, "max_iters")->valuedouble, 11);
+    const cJSON *layer = cJSON_GetArrayItem(cJSON_GetObjectItem(run, "layers"), 0);
+    static const char *keys[] = {"mean", "std", "measure", "passes", "within_tol", "capped"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(cJSON_HasObjectItem(layer, keys[k]), "layer lacks %s", keys[k]);
+    cJSON_Delete(root);
+    root = run_json((const char *const[]){"--preset", "lsuv-paper", "--order", "fixed-point",
+                                          "--estimator", "unbiased", "--update", "std",
+                                          "--lsuv-layers", "convs", "--max-iters", "7", NULL});
+    run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert_str_eq(run_str(run, "preset"), "lsuv-paper");
+    cr_assert_str_eq(run_str(run, "order"), "fixed-point");
+    cr_assert_str_eq(run_str(run, "estimator"), "unbiased");
+    cr_assert_str_eq(run_str(run, "update"), "std");
+    cr_assert_str_eq(run_str(run, "lsuv_layers"), "convs");
+    cr_assert_eq(cJSON_GetObjectItem(run, "max_iters")->valuedouble, 7);
+    cr_assert_eq(cJSON_GetObjectItem(run, "tol_std")->valuedouble, 0.02);
+    cJSON_Delete(root);
+    /* No preset: no "preset" key, and the defaults. */
+    root = run_json((const char *const[]){"--order", "std-first", NULL});
+    run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert(!cJSON_HasObjectItem(run, "preset"));
+    cr_assert_str_eq(run_str(run, "mean_param"), "auto");
+    cr_assert_str_eq(run_str(run, "estimator"), "unbiased");
+    cJSON_Delete(root);
+}
+
+/* The preset's init is the pre-init: the weights saved under --order none
+ * are the library's orthonormal ones; a later --init replaces it. */
+Test(cli, preset_sets_the_init_and_a_later_init_overrides_it) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/preset-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    static const lsuv_init inits[] = {LSUV_INIT_ORTHONORMAL, LSUV_INIT_KAIMING};
+    static const char *const after[] = {NULL, "kaiming"};
+    lsuv_net *net;
+    cr_assert_eq(lsuv_net_load(FASTAI, NULL, &net), LSUV_OK);
+    for (int k = 0; k < 2; ++k) {
+        spawn_result r =
+            after[k]
+                ? RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--preset", "lsuv-paper", "--init",
+                      after[k], "--order", "none", "--seed", "4", "--save-weights", path)
+                : RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--preset", "lsuv-paper", "--order",
+                      "none", "--seed", "4", "--save-weights", path);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        spawn_result_free(&r);
+        lsuv_weights *w, *back;
+        cr_assert_eq(lsuv_weights_init(net, inits[k], 4, &w), LSUV_OK);
+        cr_assert_eq(lsuv_weights_load(net, path, &back), LSUV_OK, "%s", lsuv_error_message());
+        cr_assert(
+            memcmp(w->layers[0].weight, back->layers[0].weight, w->layers[0].weight_count * 4) == 0,
+            "case %d", k);
+        lsuv_weights_destroy(back);
+        lsuv_weights_destroy(w);
+    }
     lsuv_net_destroy(net);
     unlink(path);
 }
@@ -600,7 +695,8 @@ Test(cli, outputs_on_stdout_move_the_table_to_stderr) {
                          "std-first", "--csv", "-");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert(strncmp(r.out, "device,order,layer,", 19) == 0, "stdout: %s", r.out);
-    cr_assert(strstr(r.err, "converged"), "the table: %s", r.err);
+    cr_assert(strstr(r.err, "within tolerance") && strstr(r.err, "layers capped"), "the table: %s",
+              r.err);
     spawn_result_free(&r);
 }
 

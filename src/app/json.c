@@ -55,10 +55,14 @@ cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
         cJSON_AddItemToArray(layers, lj);
         cJSON_AddNumberToObject(lj, "index", lr->index);
         cJSON_AddStringToObject(lj, "type", lsuv_layer_type_name(net->layers[lr->index].type));
+        cJSON_AddStringToObject(lj, "measure", lsuv_measure_name(lr->measure));
         cJSON_AddNumberToObject(lj, "passes", lr->passes);
         cJSON_AddNumberToObject(lj, "mean", lr->mean);
         cJSON_AddNumberToObject(lj, "std", lr->std);
-        cJSON_AddBoolToObject(lj, "converged", lr->converged);
+        /* Converged means within tolerance, as the table's "tol" column. */
+        cJSON_AddBoolToObject(lj, "converged", lr->within_tol);
+        cJSON_AddBoolToObject(lj, "within_tol", lr->within_tol);
+        cJSON_AddBoolToObject(lj, "capped", lr->capped);
         cJSON_AddNumberToObject(lj, "gpu_ms", lr->gpu_ms);
     }
     return layers;

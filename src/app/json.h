@@ -18,8 +18,9 @@ cJSON *app_device_info_json(const lsuv_device_info *info);
  * other run of characters one '-' ("llvmpipe-llvm-15-0-6-256-bits"). */
 void app_device_slug(const lsuv_device_info *info, char *out, size_t size);
 
-/* [{"index", "type", "passes", "mean", "std", "converged", "gpu_ms"}] of a
- * run's layers. */
+/* [{"index", "type", "measure", "passes", "mean", "std", "converged",
+ * "within_tol", "capped", "gpu_ms"}] of a run's layers: mean and std at the
+ * measuring point, converged the same as within_tol. */
 cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run);
 
 #endif

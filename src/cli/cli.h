@@ -9,6 +9,7 @@
 #include "lsuv/device.h"
 #include "lsuv/forward.h"
 #include "lsuv/input.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/weights.h"
 
 typedef struct options {
@@ -19,8 +20,13 @@ typedef struct options {
     lsuv_init init;
     uint64_t count, seed, batch;
     /* LSUV */
-    unsigned orders; /* bit per lsuv_order */
-    int mean_param;  /* lsuv_mean_param */
+    unsigned orders;    /* bit per lsuv_order */
+    int mean_param;     /* lsuv_mean_param */
+    const char *preset; /* its name, for the reports; NULL: none given */
+    lsuv_measure measure;
+    lsuv_estimator estimator;
+    lsuv_update update;
+    lsuv_layer_set lsuv_layers;
     double tol_mean, tol_std;
     uint64_t max_iters;
     int keep; /* the lsuv_order whose weights --save-weights writes */

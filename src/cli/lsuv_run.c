@@ -119,6 +119,10 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
         lsuv_options lo = {
             .order = (lsuv_order)order,
             .mean_param = (lsuv_mean_param)o->mean_param,
+            .measure = o->measure,
+            .estimator = o->estimator,
+            .update = o->update,
+            .layers = o->lsuv_layers,
             .tol_mean = o->tol_mean,
             .tol_std = o->tol_std,
             .max_iters = (uint32_t)o->max_iters,
@@ -158,7 +162,15 @@ static int report_and_write(const options *o, const lsuv_net *net, const lsuv_ba
                          .plot = o->plot,
                          .input = o->input,
                          .seed = o->seed,
-                         .verify = o->verify};
+                         .verify = o->verify,
+                         .preset = o->preset,
+                         .mean_param = (lsuv_mean_param)o->mean_param,
+                         .estimator = o->estimator,
+                         .update = o->update,
+                         .lsuv_layers = o->lsuv_layers,
+                         .tol_mean = o->tol_mean,
+                         .tol_std = o->tol_std,
+                         .max_iters = (uint32_t)o->max_iters};
     report r = {
         .net = net, .batch = batch, .options = &ro, .devices = devices, .n_devices = selected};
     FILE *text = outputs_text_stream(o);
