@@ -369,6 +369,7 @@ Test(bench, option_problems_are_named_in_words) {
         {"--device", "--device needs a value (an index"},
         {"--out", "--out needs a value (a folder)"},
         {"--no-peer=yes", "--no-peer takes no value"},
+        {"--preset", "--preset needs a value (one of fastai-07a, lsuv-paper, lsuv-pytorch)"},
         {"--sideways", "option '--sideways' is unknown"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
@@ -409,4 +410,24 @@ Test(bench, bn_strip_takes_batch_norm_cfgs) {
     cr_assert(strstr(r.out, "--bn strip"), "%s", r.out);
     spawn_result_free(&r);
     unlink(cfg);
+}
+
+Test(bench, preset_reaches_the_runs_and_layers_say_within_tol_and_capped) {
+    spawn_result r =
+        RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--preset", "lsuv-pytorch", "--stats",
+            "welford", "--device", "llvmpipe", "--repeats", "5", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    const cJSON *lsuv = cJSON_GetObjectItem(root, "lsuv");
+    cr_assert_eq(cJSON_GetArraySize(lsuv), 1, "the preset's one ordering: %s", r.out);
+    const cJSON *e = cJSON_GetArrayItem(lsuv, 0);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "preset")), "lsuv-pytorch");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "order")), "std-only");
+    cr_assert(cJSON_HasObjectItem(e, "within_tol") && cJSON_HasObjectItem(e, "capped_layers"));
+    const cJSON *l = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "layers"), 0);
+    static const char *keys[] = {"measure", "within_tol", "capped"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(cJSON_HasObjectItem(l, keys[k]), "layer lacks %s", keys[k]);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
 }

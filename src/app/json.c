@@ -46,6 +46,18 @@ cJSON *app_device_info_json(const lsuv_device_info *d) {
     return o;
 }
 
+bool app_run_within_tol(const lsuv_run *run) {
+    for (uint32_t l = 0; l < run->n_layers; ++l)
+        if (!run->layers[l].within_tol) return false;
+    return run->hazard == LSUV_HAZARD_NONE;
+}
+
+uint32_t app_run_capped_layers(const lsuv_run *run) {
+    uint32_t n = 0;
+    for (uint32_t l = 0; l < run->n_layers; ++l) n += run->layers[l].capped;
+    return n;
+}
+
 cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
     cJSON *layers = cJSON_CreateArray();
     for (uint32_t l = 0; layers && l < run->n_layers; ++l) {

@@ -36,6 +36,18 @@ const char *app_preset_names(void) {
     return "fastai-07a, lsuv-paper or lsuv-pytorch";
 }
 
+lsuv_options app_preset_options(const app_preset *p, lsuv_order order) {
+    return (lsuv_options){.order = order,
+                          .mean_param = LSUV_MEAN_AUTO,
+                          .measure = p->measure,
+                          .estimator = p->estimator,
+                          .update = p->update,
+                          .layers = p->layers,
+                          .tol_mean = p->tol_mean,
+                          .tol_std = p->tol_std,
+                          .max_iters = p->max_iters};
+}
+
 lsuv_order app_preset_order(const app_preset *p) {
     unsigned o = 0;
     while (o + 1 < LSUV_ORDER_COUNT && !(p->orders & (1u << o))) ++o;

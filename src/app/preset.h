@@ -29,6 +29,9 @@ const app_preset *app_preset_find(const char *name);
 /* "fastai-07a, lsuv-paper or lsuv-pytorch", for messages. */
 const char *app_preset_names(void);
 
+/* The library's options for one ordering under the preset. */
+lsuv_options app_preset_options(const app_preset *preset, lsuv_order order);
+
 /* The lowest ordering of the preset's set. */
 lsuv_order app_preset_order(const app_preset *preset);
 

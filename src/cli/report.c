@@ -10,18 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint32_t report_capped_layers(const lsuv_run *run) {
-    uint32_t n = 0;
-    for (uint32_t l = 0; l < run->n_layers; ++l) n += run->layers[l].capped;
-    return n;
-}
-
-bool report_within_tol(const lsuv_run *run) {
-    for (uint32_t l = 0; l < run->n_layers; ++l)
-        if (!run->layers[l].within_tol) return false;
-    return run->hazard == LSUV_HAZARD_NONE;
-}
-
 /* "post", or "pre" when every layer was measured there; "mixed" else. */
 static const char *run_measure(const lsuv_run *run) {
     for (uint32_t l = 1; l < run->n_layers; ++l)
@@ -54,8 +42,8 @@ static void table_summary(const report *r, const report_device *rd, uint32_t k, 
             "%-11s %s, %u of %u layers capped, %u passes, %u submissions, %llu bytes read back, "
             "gpu %.2f ms, wall %.2f ms",
             lsuv_order_name(run->order),
-            report_within_tol(run) ? "within tolerance" : "NOT within tolerance",
-            report_capped_layers(run), run->n_layers, run->passes, run->submissions,
+            app_run_within_tol(run) ? "within tolerance" : "NOT within tolerance",
+            app_run_capped_layers(run), run->n_layers, run->passes, run->submissions,
             (unsigned long long)run->readback_bytes, run->gpu_ms, run->wall_ms);
     if (r->options->verify)
         fprintf(out, "; largest |device - fp64| of final mean and std: %.3g", rd->verify[k]);
@@ -126,9 +114,9 @@ static cJSON *report_json(const report *r) {
             report_method_json(o, r->options);
             /* Converged means within tolerance: a loop can stop short of its
              * cap with the other loop's statistic off again. */
-            cJSON_AddBoolToObject(o, "converged", report_within_tol(run));
-            cJSON_AddBoolToObject(o, "within_tol", report_within_tol(run));
-            cJSON_AddNumberToObject(o, "capped_layers", report_capped_layers(run));
+            cJSON_AddBoolToObject(o, "converged", app_run_within_tol(run));
+            cJSON_AddBoolToObject(o, "within_tol", app_run_within_tol(run));
+            cJSON_AddNumberToObject(o, "capped_layers", app_run_capped_layers(run));
             cJSON_AddNumberToObject(o, "passes", run->passes);
             cJSON_AddNumberToObject(o, "submissions", run->submissions);
             cJSON_AddNumberToObject(o, "readback_bytes", (double)run->readback_bytes);

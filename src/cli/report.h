@@ -39,11 +39,6 @@ typedef struct report {
     uint32_t n_devices;
 } report;
 
-/* Every layer of the run within tolerance, and no hazard. */
-bool report_within_tol(const lsuv_run *run);
-/* How many of its layers had a loop hit --max-iters. */
-uint32_t report_capped_layers(const lsuv_run *run);
-
 /* The orderings side by side, per device. */
 void report_table(const report *r, FILE *out);
 /* Adds --json, --csv, --trace and --plot to the outputs to write. */
