@@ -326,7 +326,11 @@ Test(cli, preset_sets_the_method_and_later_flags_override_it) {
     cr_assert_str_eq(run_str(run, "lsuv_layers"), "weighted");
     cr_assert_eq(cJSON_GetObjectItem(run, "tol_std")->valuedouble, 0.1);
     cr_assert_eq(cJSON_GetObjectItem(run, "max_iters")->valuedouble, 11);
-    const cJSON *layer = cJSON_GetArrayItem(cJSON_GetObjectItem(run, "layers"), 0);
+    /* The connected layer has lsuv=0 in the cfg: out under every layer set. */
+    const cJSON *layers = cJSON_GetObjectItem(run, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 5);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(layers, 4), "index")->valuedouble, 4);
+    const cJSON *layer = cJSON_GetArrayItem(layers, 0);
     static const char *keys[] = {"mean", "std", "measure", "passes", "within_tol", "capped"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
         cr_assert(cJSON_HasObjectItem(layer, keys[k]), "layer lacks %s", keys[k]);
@@ -600,6 +604,26 @@ Test(cli, outputs_darknet_weights_and_a_shifted_sub_refused_before_the_run) {
     cr_assert_eq(lsuv_weights_load(net, path, &w), LSUV_OK, "%s", lsuv_error_message());
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
+    spawn_result_free(&r);
+    out_dir_remove(dir);
+}
+
+/* Measured pre, the auto mean parameter is the bias: darknet's format holds
+ * what LSUV leaves. Told to shift the sub, it does not. */
+Test(cli, outputs_darknet_weights_follow_the_resolved_mean_parameter) {
+    char dir[512], path[600];
+    out_dir(dir, sizeof dir, "auto");
+    snprintf(path, sizeof path, "%s/x.weights", dir);
+    spawn_result r =
+        RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order", "mean-first",
+            "--keep", "mean-first", "--max-iters", "2", "--measure", "pre", "--save-weights", path);
+    cr_assert(r.exit_code != 2 && !strstr(r.err, "cannot hold"), "exit %d: %s", r.exit_code, r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--batch", "8", "--order", "mean-first",
+            "--keep", "mean-first", "--measure", "pre", "--mean-param", "sub", "--save-weights",
+            path);
+    cr_assert_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, "cannot hold"), "%s", r.err);
     spawn_result_free(&r);
     out_dir_remove(dir);
 }
