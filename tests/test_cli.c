@@ -361,25 +361,34 @@ Test(cli, preset_sets_the_method_and_later_flags_override_it) {
 Test(cli, preset_sets_the_init_and_a_later_init_overrides_it) {
     char path[256];
     snprintf(path, sizeof path, "%s/preset-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
-    static const lsuv_init inits[] = {LSUV_INIT_ORTHONORMAL, LSUV_INIT_KAIMING};
-    static const char *const after[] = {NULL, "kaiming"};
+    static const struct {
+        const char *preset, *init; /* init: a later --init, or "" */
+        lsuv_init want;
+    } cases[] = {{"lsuv-paper", "", LSUV_INIT_ORTHONORMAL},
+                 {"lsuv-pytorch", "", LSUV_INIT_ORTHONORMAL},
+                 {"fastai-07a", "", LSUV_INIT_FASTAI},
+                 {"lsuv-paper", "kaiming", LSUV_INIT_KAIMING}};
     lsuv_net *net;
     cr_assert_eq(lsuv_net_load(FASTAI, NULL, &net), LSUV_OK);
-    for (int k = 0; k < 2; ++k) {
-        spawn_result r =
-            after[k]
-                ? RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--preset", "lsuv-paper", "--init",
-                      after[k], "--order", "none", "--seed", "4", "--save-weights", path)
-                : RUN(NULL, LSUV_VK_BIN, "--layers", FASTAI, "--preset", "lsuv-paper", "--order",
-                      "none", "--seed", "4", "--save-weights", path);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        const char *argv[16] = {LSUV_VK_BIN, "--layers", FASTAI,   "--preset", cases[k].preset,
+                                "--order",   "none",     "--seed", "4",        "--save-weights",
+                                path,        NULL};
+        if (*cases[k].init) {
+            argv[11] = "--init";
+            argv[12] = cases[k].init;
+        }
+        spawn_result r = spawn_run(argv, NULL);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         spawn_result_free(&r);
         lsuv_weights *w, *back;
-        cr_assert_eq(lsuv_weights_init(net, inits[k], 4, &w), LSUV_OK);
+        cr_assert_eq(lsuv_weights_init(net, cases[k].want, 4, &w), LSUV_OK);
         cr_assert_eq(lsuv_weights_load(net, path, &back), LSUV_OK, "%s", lsuv_error_message());
-        cr_assert(
-            memcmp(w->layers[0].weight, back->layers[0].weight, w->layers[0].weight_count * 4) == 0,
-            "case %d", k);
+        for (uint32_t l = 0; l < net->n_layers; ++l)
+            if (w->layers[l].weight)
+                cr_assert(memcmp(w->layers[l].weight, back->layers[l].weight,
+                                 w->layers[l].weight_count * 4) == 0,
+                          "case %zu, layer %u", k, l);
         lsuv_weights_destroy(back);
         lsuv_weights_destroy(w);
     }

@@ -7,9 +7,8 @@
 static const app_preset presets[] = {
     /* course-v3 notebook 07a_lsuv, lsuv_module: a mean loop (sub += mean),
      * then a std loop (W /= std), on GeneralRelu's output, torch's unbiased
-     * std; the notebook has no cap. Its init is kaiming_normal_(a=0.1); ours
-     * takes the gain of the cfg's activation (sqrt(2) for relu). */
-    {"fastai-07a", "fastai course-v3, notebook 07a_lsuv (lsuv_module)", LSUV_INIT_KAIMING,
+     * std; the notebook has no cap. Its init is init_cnn's. */
+    {"fastai-07a", "fastai course-v3, notebook 07a_lsuv (lsuv_module)", LSUV_INIT_FASTAI,
      1u << LSUV_ORDER_MEAN_FIRST, LSUV_MEASURE_POST, LSUV_ESTIMATOR_UNBIASED, LSUV_UPDATE_STD,
      LSUV_LAYERS_CONVS, 1e-3, 1e-3, 50},
     /* LSUVinit tools/extra/lsuv_init.py (OrthonormalLSUV): while |var - 1| >

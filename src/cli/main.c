@@ -23,7 +23,8 @@ static const char usage[] =
     "  --layers NET        the network to initialize\n"
     "  --summary           print its layers, shapes, parameters and MACs, and exit\n"
     "  --bn strip          take batch_normalize=1 layers without their batch norm\n"
-    "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet\n"
+    "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet,\n"
+    "                      fastai (course-v3's init_cnn: conv kaiming a = 0.1)\n"
     "  --seed N            seed of the weights and of synthetic input (default 0)\n"
     "  --weights-in PATH   start from these weights (.weights or .safetensors)\n"
     "  --save-weights PATH write the weights (.weights or .safetensors)\n"
@@ -100,7 +101,7 @@ static const app_option_hint hints[] = {
     {"seed", "an integer"},
     {"layers", "a darknet .cfg"},
     {"bn", "strip"},
-    {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
+    {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet, fastai"},
     {"input", "synthetic, idx:PATH or npy:PATH"},
     {"batch", "an integer of at least 1"},
     {"order", "one of mean-first, std-first, alternating, joint, std-only, fixed-point, both, "
@@ -262,8 +263,8 @@ static int network_option(parse_state *st, int opt, const char *arg) {
     case OPT_INIT:
         if (!lsuv_init_from_name(arg, &o->init)) {
             fprintf(stderr,
-                    "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal or "
-                    "darknet, got '%s'\n",
+                    "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal, darknet "
+                    "or fastai, got '%s'\n",
                     arg);
             return EXIT_USAGE;
         }
