@@ -60,13 +60,19 @@ static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, co
 static int report_hazard(const lsuv_net *net, const lsuv_run *run) {
     const lsuv_layer_run *l = &run->layers[run->n_layers - 1];
     static const char *why[] = {
-        "", "is dead (std 0: every output finite and equal)",
+        "",
+        "is dead (std 0: every output finite and equal)",
         "produced NaN or Inf (non-finite values in its output)",
         "diverged (its weight scale left the finite numbers)",
-        "overflowed fp32 (every output finite, but their variance beyond fp32)"};
+        "overflowed fp32 (every output finite, but their variance beyond fp32)",
+        "cannot reach std 1 (its activation's range is too narrow where it is measured; "
+        "measure before the activation with --measure pre)",
+        "stalled (its weight scale keeps growing while its std does not move; measure before "
+        "the activation with --measure pre)"};
+    unsigned h = (unsigned)run->hazard;
     fprintf(stderr, "lsuv-vk: %s: layer %u (%s) %s; last mean %g, std %g; nothing was written\n",
             lsuv_order_name(run->order), l->index, lsuv_layer_type_name(net->layers[l->index].type),
-            why[run->hazard], l->mean, l->std);
+            h < sizeof why / sizeof *why ? why[h] : "stopped", l->mean, l->std);
     return EXIT_HAZARD;
 }
 

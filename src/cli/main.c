@@ -88,7 +88,7 @@ static const char usage[] =
     "\n"
     "exit codes: 0 success; 1 a Vulkan, memory or write failure; 2 bad arguments\n"
     "or input, no Vulkan loader, or no matching device; 3 LSUV stopped at a dead,\n"
-    "NaN or diverging layer (nothing is written then).\n";
+    "NaN, diverging, unreachable or stalled layer (nothing is written then).\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
     return app_parse_u64("lsuv-vk", flag, text, min, out) ? 0 : -1;
