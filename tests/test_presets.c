@@ -1,7 +1,8 @@
-/* Each --preset against bench/peers/lsuv_presets.py, an independent numpy
- * implementation of its source in fp64: from the same initial weights and
- * batch, every LSUV'd layer's final mean and std within 1e-5 and the same
- * number of statistics evaluations. */
+/* --preset: the settings it makes and what overrides them; then each preset
+ * against bench/peers/lsuv_presets.py, an independent numpy implementation
+ * of its source in fp64: from the same initial weights and batch, every
+ * LSUV'd layer's final mean and std within 1e-5 and the same number of
+ * statistics evaluations. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "lsuv/rng.h"
+#include "lsuv/weights.h"
 #include "support/nets.h"
 #include "support/spawn.h"
 
@@ -151,6 +153,109 @@ static void compare(const char *cfg, const char *preset, const char *order) {
 }
 
 TestSuite(presets, .timeout = 300);
+
+/* ---- the options a preset sets, and what overrides them ---- */
+
+/* The JSON of a run of lsuv-vk with these arguments after --layers FASTAI. */
+static cJSON *run_json(const char *const *args) {
+    const char *argv[32] = {LSUV_VK_BIN, "--layers", FASTAI, "--batch", "16", "--json", "-"};
+    size_t n = 7;
+    while (*args) argv[n++] = *args++;
+    argv[n] = NULL;
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: %s", r.out);
+    spawn_result_free(&r);
+    return root;
+}
+
+static const char *run_str(const cJSON *run, const char *key) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(run, key));
+    cr_assert_not_null(v, "no %s", key);
+    return v;
+}
+
+Test(presets, preset_sets_the_method_and_later_flags_override_it) {
+    cJSON *root = run_json((const char *const[]){"--preset", "lsuv-pytorch", NULL});
+    const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "runs")), 1);
+    cr_assert_str_eq(run_str(run, "preset"), "lsuv-pytorch");
+    cr_assert_str_eq(run_str(run, "order"), "std-only");
+    cr_assert_str_eq(run_str(run, "estimator"), "population");
+    cr_assert_str_eq(run_str(run, "update"), "coef");
+    cr_assert_str_eq(run_str(run, "lsuv_layers"), "weighted");
+    cr_assert_eq(cJSON_GetObjectItem(run, "tol_std")->valuedouble, 0.1);
+    cr_assert_eq(cJSON_GetObjectItem(run, "max_iters")->valuedouble, 11);
+    /* The connected layer has lsuv=0 in the cfg: out under every layer set. */
+    const cJSON *layers = cJSON_GetObjectItem(run, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 5);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(layers, 4), "index")->valuedouble, 4);
+    const cJSON *layer = cJSON_GetArrayItem(layers, 0);
+    static const char *keys[] = {"mean", "std", "measure", "passes", "within_tol", "capped"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(cJSON_HasObjectItem(layer, keys[k]), "layer lacks %s", keys[k]);
+    cJSON_Delete(root);
+    root = run_json((const char *const[]){"--preset", "lsuv-paper", "--order", "fixed-point",
+                                          "--estimator", "unbiased", "--update", "std",
+                                          "--lsuv-layers", "convs", "--max-iters", "7", NULL});
+    run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert_str_eq(run_str(run, "preset"), "lsuv-paper");
+    cr_assert_str_eq(run_str(run, "order"), "fixed-point");
+    cr_assert_str_eq(run_str(run, "estimator"), "unbiased");
+    cr_assert_str_eq(run_str(run, "update"), "std");
+    cr_assert_str_eq(run_str(run, "lsuv_layers"), "convs");
+    cr_assert_eq(cJSON_GetObjectItem(run, "max_iters")->valuedouble, 7);
+    cr_assert_eq(cJSON_GetObjectItem(run, "tol_std")->valuedouble, 0.02);
+    cJSON_Delete(root);
+    /* No preset: no "preset" key, and the defaults. */
+    root = run_json((const char *const[]){"--order", "std-first", NULL});
+    run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert(!cJSON_HasObjectItem(run, "preset"));
+    cr_assert_str_eq(run_str(run, "mean_param"), "auto");
+    cr_assert_str_eq(run_str(run, "estimator"), "unbiased");
+    cJSON_Delete(root);
+}
+
+/* The preset's init is the pre-init: the weights saved under --order none
+ * are the library's orthonormal ones; a later --init replaces it. */
+Test(presets, preset_sets_the_init_and_a_later_init_overrides_it) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/preset-%d.safetensors", LSUV_TEST_TMP, (int)getpid());
+    static const struct {
+        const char *preset, *init; /* init: a later --init, or "" */
+        lsuv_init want;
+    } cases[] = {{"lsuv-paper", "", LSUV_INIT_ORTHONORMAL},
+                 {"lsuv-pytorch", "", LSUV_INIT_ORTHONORMAL},
+                 {"fastai-07a", "", LSUV_INIT_FASTAI},
+                 {"lsuv-paper", "kaiming", LSUV_INIT_KAIMING}};
+    lsuv_net *net;
+    cr_assert_eq(lsuv_net_load(FASTAI, NULL, &net), LSUV_OK);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        const char *argv[16] = {LSUV_VK_BIN, "--layers", FASTAI,   "--preset", cases[k].preset,
+                                "--order",   "none",     "--seed", "4",        "--save-weights",
+                                path,        NULL};
+        if (*cases[k].init) {
+            argv[11] = "--init";
+            argv[12] = cases[k].init;
+        }
+        spawn_result r = spawn_run(argv, NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        spawn_result_free(&r);
+        lsuv_weights *w, *back;
+        cr_assert_eq(lsuv_weights_init(net, cases[k].want, 4, &w), LSUV_OK);
+        cr_assert_eq(lsuv_weights_load(net, path, &back), LSUV_OK, "%s", lsuv_error_message());
+        for (uint32_t l = 0; l < net->n_layers; ++l)
+            if (w->layers[l].weight)
+                cr_assert(memcmp(w->layers[l].weight, back->layers[l].weight,
+                                 w->layers[l].weight_count * 4) == 0,
+                          "case %zu, layer %u", k, l);
+        lsuv_weights_destroy(back);
+        lsuv_weights_destroy(w);
+    }
+    lsuv_net_destroy(net);
+    unlink(path);
+}
 
 /* The notebook's network as it is: its connected layer has lsuv=0. */
 Test(presets, fastai_07a) {
