@@ -29,7 +29,12 @@ static const char usage[] =
     "                     Fashion-MNIST images), vgg (nets/vgg-bench.cfg, 16),\n"
     "                     jnet-conv (64) or alexnet (2) from nets/, or a\n"
     "                     .cfg path on synthetic input; default: all four names\n"
-    "  --orders LIST      comma-separated orderings, or all (default)\n"
+    "  --orders LIST      comma-separated orderings (mean-first, std-first,\n"
+    "                     alternating, joint, std-only, fixed-point), or all (default)\n"
+    "  --preset NAME      fastai-07a, lsuv-paper or lsuv-pytorch, as lsuv-vk's:\n"
+    "                     its orderings (a later --orders overrides them), measuring\n"
+    "                     point, estimator, update, layer set, tolerances and cap; the\n"
+    "                     initial weights stay kaiming\n"
     "  --stats LIST       statistics methods of the precision study: welford, naive,\n"
     "                     twopass, or all (default)\n"
     "  --precision LIST   fp32, fp16, or both (default fp32)\n"
@@ -68,7 +73,9 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 /* What a long option's value is, for the message when it is missing. */
 static const app_option_hint hints[] = {
     {"net", "fastai, vgg, jnet-conv, alexnet or a .cfg path, with @BATCH or not"},
-    {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, or all"},
+    {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, "
+               "fixed-point, or all"},
+    {"preset", "one of fastai-07a, lsuv-paper, lsuv-pytorch"},
     {"stats", "a comma list of welford, naive, twopass, or all"},
     {"precision", "fp32, fp16 or both"},
     {"device", "an index, part of a device's name, all, or a comma list"},
@@ -214,6 +221,7 @@ enum {
     OPT_VALIDATE,
     OPT_CONV_KERNEL,
     OPT_BN,
+    OPT_PRESET,
 };
 
 static const struct option longs[] = {
@@ -236,6 +244,7 @@ static const struct option longs[] = {
     {"validate", no_argument, 0, OPT_BASE + OPT_VALIDATE},
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
     {"bn", required_argument, 0, OPT_BASE + OPT_BN},
+    {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -280,6 +289,13 @@ static int suite_option(bench_args *a, int opt, const char *arg) {
         fprintf(stderr,
                 "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform texel\n", arg);
         return EXIT_USAGE;
+    case OPT_PRESET:
+        if (!(so->preset = app_preset_find(arg))) {
+            fprintf(stderr, "lsuv-bench: --preset expects %s, got '%s'\n", app_preset_names(), arg);
+            return EXIT_USAGE;
+        }
+        so->orders = so->preset->orders;
+        return EXIT_OK;
     default: /* OPT_BN */
         if (strcmp(arg, "strip") != 0) {
             fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", arg);
@@ -354,11 +370,10 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         } else if (c == 'V') {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
-        } else if (c < OPT_BASE || opt > OPT_BN) {
+        } else if (c < OPT_BASE || opt > OPT_PRESET) {
             return app_option_problem(&command_line, argv[optind - 1]);
         }
-        bool suite =
-            (opt >= OPT_NET && opt <= OPT_IMAGES) || opt == OPT_CONV_KERNEL || opt == OPT_BN;
+        bool suite = (opt >= OPT_NET && opt <= OPT_IMAGES) || opt >= OPT_CONV_KERNEL;
         code = suite ? suite_option(a, opt, optarg) : run_option(a, opt, optarg);
         if (code != EXIT_OK) return code;
     }

@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include "app/exit_codes.h"
+#include "app/json.h"
 #include "core/file.h"
 
 #include <math.h>
@@ -66,14 +67,15 @@ void results_csv_add(results_csv *csv, const results_case *c) {
         csv_field(f, c->precision);
         fputc(',', f);
         csv_field(f, lsuv_order_name(run->order));
-        fprintf(f, ",%d,%u,%u,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,", run->converged,
+        fprintf(f, ",%d,%u,%u,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,", app_run_within_tol(run),
                 run->passes, run->submissions, (unsigned long long)run->readback_bytes,
                 c->gpu_ms.median, c->gpu_ms.min, c->gpu_ms.max, c->wall_ms.median, c->wall_ms.min,
                 c->wall_ms.max, c->first_wall_ms);
         fprintf(f, "%u,", lr->index);
         csv_field(f, lsuv_layer_type_name(c->layers->layers[lr->index].type));
-        fprintf(f, ",%u,%.9g,%.9g,%.9g,%.9g,%.4g,%.4g", lr->passes, lr->mean, lr->std,
-                fabs(lr->mean), fabs(lr->std - 1), er->engine_mean, er->engine_std);
+        fprintf(f, ",%s,%u,%.9g,%.9g,%d,%d,%.9g,%.9g,%.4g,%.4g", lsuv_measure_name(lr->measure),
+                lr->passes, lr->mean, lr->std, lr->within_tol, lr->capped, fabs(lr->mean),
+                fabs(lr->std - 1), er->engine_mean, er->engine_std);
         for (int m = 0; csv->method_columns && m < METHOD_COUNT; ++m)
             if (csv->methods & (1u << m))
                 fprintf(f, ",%.4g,%.4g", er->method_mean[m], er->method_std[m]);
@@ -91,7 +93,8 @@ char *results_csv_take(results_csv *csv) {
     if (f) {
         fputs("device,net,batch,precision,order,converged,passes,submissions,readback_bytes,"
               "gpu_ms_median,gpu_ms_min,gpu_ms_max,wall_ms_median,wall_ms_min,wall_ms_max,"
-              "first_wall_ms,layer,type,layer_passes,mean,std,abs_mean,abs_std_minus_1,"
+              "first_wall_ms,layer,type,measure,layer_passes,mean,std,within_tol,capped,abs_mean,"
+              "abs_std_minus_1,"
               "engine_mean_err_eps,engine_std_err_eps",
               f);
         for (int m = 0; csv->method_columns && m < METHOD_COUNT; ++m)

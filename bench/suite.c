@@ -214,7 +214,8 @@ typedef struct net_ctx {
  * ds->last[order]. */
 static lsuv_status time_order(const net_ctx *c, device_state *ds, lsuv_order order, double *gpu,
                               double *wall, double *first_ms) {
-    lsuv_options lo = {.order = order};
+    lsuv_options lo =
+        c->o->preset ? app_preset_options(c->o->preset, order) : (lsuv_options){.order = order};
     lsuv_status s = LSUV_OK;
     for (uint32_t r = 0; s == LSUV_OK && r <= c->o->repeats; ++r) {
         lsuv_run run;
@@ -287,8 +288,11 @@ static int add_order_entry(const net_ctx *c, const device_state *ds, lsuv_order 
     cJSON_AddNumberToObject(e, "batch", c->batch->n);
     cJSON_AddStringToObject(e, "input", c->sn->shown_input);
     cJSON_AddStringToObject(e, "precision", suite_precision_names[c->precision]);
+    if (c->o->preset) cJSON_AddStringToObject(e, "preset", c->o->preset->name);
     cJSON_AddStringToObject(e, "order", lsuv_order_name(order));
-    cJSON_AddBoolToObject(e, "converged", run->converged);
+    cJSON_AddBoolToObject(e, "converged", app_run_within_tol(run));
+    cJSON_AddBoolToObject(e, "within_tol", app_run_within_tol(run));
+    cJSON_AddNumberToObject(e, "capped_layers", app_run_capped_layers(run));
     cJSON_AddNumberToObject(e, "passes", run->passes);
     cJSON_AddNumberToObject(e, "submissions", run->submissions);
     cJSON_AddNumberToObject(e, "readback_bytes", (double)run->readback_bytes);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "app/preset.h"
 #include "files.h"
 #include "lsuv/device.h"
 #include "lsuv/forward.h"
@@ -55,7 +56,8 @@ typedef struct suite_options {
     const char *images;  /* Fashion-MNIST, also for the PyTorch peer */
     bool peer;           /* run bench/peers/fastai_lsuv.py beside fastai */
     lsuv_conv_kernel conv_kernel;
-    bool strip_bn; /* --bn strip: lsuv_net_options.strip_bn */
+    bool strip_bn;            /* --bn strip: lsuv_net_options.strip_bn */
+    const app_preset *preset; /* NULL: lsuv_options' defaults */
 } suite_options;
 
 /* Runs the suite on the devices; prints rows to table and progress lines

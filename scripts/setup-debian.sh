@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages lsuv-vk builds, tests and runs with.
+# Installs the Debian 12 packages lsuv-vk builds, tests and runs with
+# (python3-numpy: the presets' reference, bench/peers/lsuv_presets.py).
 # A no-op when everything is already there, so `make run` and `make test`
 # can call it every time without touching the network.
 set -euo pipefail
@@ -11,11 +12,12 @@ packages=(
   libcriterion-dev libcjson-dev zlib1g-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist
+  python3-numpy
 )
 # `setup-debian.sh peers` adds the PyTorch peer of lsuv-bench --lsuv.
 for group in "$@"; do
   case "$group" in
-    peers) packages+=(python3-torch python3-numpy) ;;
+    peers) packages+=(python3-torch) ;;
     *) echo "setup-debian.sh: unknown group '$group' (known: peers)" >&2; exit 2 ;;
   esac
 done

@@ -132,9 +132,9 @@ Test(bench, suite_on_one_device_twice) {
     spawn_result r = RUN("--lsuv", "--no-peer", "--validate", "--net", FASTAI16, "--device",
                          "llvmpipe,llvmpipe", "--repeats", "5", "--out", dir);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    /* A progress line per case: 5 orderings on 2 devices, after the header,
+    /* A progress line per case: 6 orderings on 2 devices, after the header,
      * as CSV (lavapipe's name holds a comma, once left unquoted). */
-    assert_progress(r.err, 10);
+    assert_progress(r.err, 12);
     spawn_result_free(&r);
 
     snprintf(path, sizeof path, "%s/results.json", dir);
@@ -197,8 +197,8 @@ Test(bench, suite_on_one_device_twice) {
         /* The notebook's order leaves means far above the tolerance. */
         if (strcmp(order, "mean-first") == 0) cr_assert_gt(worst_mean, 1e-2);
     }
-    cr_assert_eq(entries, 10);
-    cr_assert_eq(layers, 50);
+    cr_assert_eq(entries, 12);
+    cr_assert_eq(layers, 60);
     int pairs = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "across_devices")) {
         ++pairs;
@@ -206,16 +206,16 @@ Test(bench, suite_on_one_device_twice) {
         cr_assert_eq(num(e, "max_std_diff"), 0.0);
         cr_assert_eq(num(e, "max_weight_rel_diff"), 0.0);
     }
-    cr_assert_eq(pairs, 5);
+    cr_assert_eq(pairs, 6);
     cJSON_Delete(root);
 
     /* The CSV: a header and a row per layer of each case. */
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    cr_assert_eq(count_lines(path), 51);
+    cr_assert_eq(count_lines(path), 61);
     char *text;
     size_t size;
     cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &size), LSUV_OK);
-    cr_assert_eq(csv_rows(text, path), 50);
+    cr_assert_eq(csv_rows(text, path), 60);
     free(text);
     cr_assert(file_has(path, "device,net,batch,precision,order,"));
     snprintf(path, sizeof path, "%s/time-fastai.svg", dir);
@@ -229,7 +229,7 @@ Test(bench, suite_on_one_device_twice) {
         cr_assert(p && fscanf(p, "%d", &lines) == 1);
         pclose(p);
         /* Two lines (|mean|, |std - 1|) per layer per ordering. */
-        cr_assert_eq(lines, 2 * 5 * 5, "%s", path);
+        cr_assert_eq(lines, 2 * 5 * 6, "%s", path);
     }
 }
 
@@ -369,6 +369,7 @@ Test(bench, option_problems_are_named_in_words) {
         {"--device", "--device needs a value (an index"},
         {"--out", "--out needs a value (a folder)"},
         {"--no-peer=yes", "--no-peer takes no value"},
+        {"--preset", "--preset needs a value (one of fastai-07a, lsuv-paper, lsuv-pytorch)"},
         {"--sideways", "option '--sideways' is unknown"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
@@ -409,4 +410,24 @@ Test(bench, bn_strip_takes_batch_norm_cfgs) {
     cr_assert(strstr(r.out, "--bn strip"), "%s", r.out);
     spawn_result_free(&r);
     unlink(cfg);
+}
+
+Test(bench, preset_reaches_the_runs_and_layers_say_within_tol_and_capped) {
+    spawn_result r =
+        RUN("--lsuv", "--no-peer", "--net", FASTAI16, "--preset", "lsuv-pytorch", "--stats",
+            "welford", "--device", "llvmpipe", "--repeats", "5", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    const cJSON *lsuv = cJSON_GetObjectItem(root, "lsuv");
+    cr_assert_eq(cJSON_GetArraySize(lsuv), 1, "the preset's one ordering: %s", r.out);
+    const cJSON *e = cJSON_GetArrayItem(lsuv, 0);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "preset")), "lsuv-pytorch");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "order")), "std-only");
+    cr_assert(cJSON_HasObjectItem(e, "within_tol") && cJSON_HasObjectItem(e, "capped_layers"));
+    const cJSON *l = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "layers"), 0);
+    static const char *keys[] = {"measure", "within_tol", "capped"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
+        cr_assert(cJSON_HasObjectItem(l, keys[k]), "layer lacks %s", keys[k]);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
 }

@@ -367,7 +367,7 @@ GPU_TEST(lsuv, reports_have_their_keys) {
         cr_assert(strstr(text, keys[k]), "JSON lacks %s", keys[k]);
     free(text);
     TEST_OK(lsuv_file_read_all(trace, 1 << 22, &text, &n));
-    cr_assert(strncmp(text, "order,layer,pass,step,mean,std\n", 31) == 0, "%.60s", text);
+    cr_assert(strncmp(text, "order,layer,pass,step,mean,std,measure\n", 39) == 0, "%.60s", text);
     free(text);
     TEST_OK(lsuv_file_read_all(svg, 1 << 22, &text, &n));
     cr_assert(strstr(text, "<svg") && strstr(text, "std-first") && strstr(text, "layer 4"));

@@ -85,6 +85,34 @@ Test(init, kaiming_uniform_and_darknet) {
     lsuv_net_destroy(net);
 }
 
+/* course-v3's init_cnn: kaiming normal with a = 0.1 on the convolutions
+ * (not the relu's gain sqrt 2), torch's nn.Linear default on the rest. */
+Test(init, fastai_is_init_cnn) {
+    lsuv_net *net = load_net(FASTAI);
+    lsuv_weights *w = init(net, LSUV_INIT_FASTAI, 5), *k = init(net, LSUV_INIT_KAIMING, 5);
+    assert_spread(&w->layers[4], sqrt(2.0 / 1.01 / 576), "conv 64x64x3x3");
+    /* The same draws as kaiming's for a relu (gain sqrt 2), scaled by the
+     * ratio of the gains: too fine for a sample std to tell apart. */
+    for (uint32_t l = 0; l < 5; ++l)
+        for (uint64_t i = 0; i < w->layers[l].weight_count; ++i)
+            cr_assert_float_eq(w->layers[l].weight[i], k->layers[l].weight[i] / sqrt(1.01), 1e-6,
+                               "layer %u, weight %llu", l, (unsigned long long)i);
+    lsuv_weights_destroy(k);
+    const lsuv_layer_params *fc = &w->layers[6];
+    double bound = 1.0 / 8.0, mean, std;
+    moments(fc->weight, fc->weight_count, &mean, &std);
+    cr_assert(fabs(std / (bound / sqrt(3.0)) - 1) < 5 / sqrt(2 * 640.0), "linear std %g", std);
+    bool nonzero = false;
+    for (uint32_t i = 0; i < fc->bias_count; ++i) {
+        cr_assert_leq(fabs(fc->bias[i]), bound);
+        nonzero |= fc->bias[i] != 0.0f;
+    }
+    for (uint64_t i = 0; i < fc->weight_count; ++i) cr_assert_leq(fabs(fc->weight[i]), bound);
+    cr_assert(nonzero, "nn.Linear's bias is drawn, not zero");
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
 /* The Gram matrix of the rows (or columns) of an r x c matrix is the
  * identity within fp32 rounding. */
 static void assert_orthonormal(const float *m, uint64_t r, uint64_t c, bool rows) {

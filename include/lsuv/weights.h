@@ -31,9 +31,13 @@ typedef enum lsuv_init {
     LSUV_INIT_KAIMING_UNIFORM, /* uniform, bound gain*sqrt(3/fan_in) */
     LSUV_INIT_ORTHONORMAL,     /* the LSUV paper's pre-init: QR of a Gaussian matrix */
     LSUV_INIT_DARKNET,         /* darknet's: conv normal sqrt(2/fan_in), connected uniform */
+    LSUV_INIT_FASTAI,          /* course-v3's init_cnn: conv kaiming normal with a = 0.1 whatever
+                                  the activation, bias 0; connected as torch's nn.Linear: weight
+                                  and bias uniform on +-1/sqrt(fan_in) */
 } lsuv_init;
 
-/* "kaiming", "kaiming-uniform", "orthonormal", "darknet"; false if unknown. */
+/* "kaiming", "kaiming-uniform", "orthonormal", "darknet", "fastai"; false
+ * if unknown. */
 bool lsuv_init_from_name(const char *name, lsuv_init *out);
 const char *lsuv_init_name(lsuv_init init);
 
@@ -41,7 +45,8 @@ const char *lsuv_init_name(lsuv_init init);
 lsuv_status lsuv_weights_create(const lsuv_net *net, lsuv_weights **out);
 void lsuv_weights_destroy(lsuv_weights *weights);
 
-/* Fresh weights for every layer: biases 0, sub from the cfg, weights drawn
+/* Fresh weights for every layer: biases 0 (but fastai's connected layers),
+ * sub from the cfg, weights drawn
  * on the host from lsuv_rng. Layer i draws from its own stream, seeded with
  * seed + 0x9e3779b97f4a7c15 * (i + 1), so a layer's weights do not depend
  * on the layers before it; the same seed gives the same weights everywhere. */

@@ -46,6 +46,18 @@ cJSON *app_device_info_json(const lsuv_device_info *d) {
     return o;
 }
 
+bool app_run_within_tol(const lsuv_run *run) {
+    for (uint32_t l = 0; l < run->n_layers; ++l)
+        if (!run->layers[l].within_tol) return false;
+    return run->hazard == LSUV_HAZARD_NONE;
+}
+
+uint32_t app_run_capped_layers(const lsuv_run *run) {
+    uint32_t n = 0;
+    for (uint32_t l = 0; l < run->n_layers; ++l) n += run->layers[l].capped;
+    return n;
+}
+
 cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
     cJSON *layers = cJSON_CreateArray();
     for (uint32_t l = 0; layers && l < run->n_layers; ++l) {
@@ -55,10 +67,14 @@ cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
         cJSON_AddItemToArray(layers, lj);
         cJSON_AddNumberToObject(lj, "index", lr->index);
         cJSON_AddStringToObject(lj, "type", lsuv_layer_type_name(net->layers[lr->index].type));
+        cJSON_AddStringToObject(lj, "measure", lsuv_measure_name(lr->measure));
         cJSON_AddNumberToObject(lj, "passes", lr->passes);
         cJSON_AddNumberToObject(lj, "mean", lr->mean);
         cJSON_AddNumberToObject(lj, "std", lr->std);
-        cJSON_AddBoolToObject(lj, "converged", lr->converged);
+        /* Converged means within tolerance, as the table's "tol" column. */
+        cJSON_AddBoolToObject(lj, "converged", lr->within_tol);
+        cJSON_AddBoolToObject(lj, "within_tol", lr->within_tol);
+        cJSON_AddBoolToObject(lj, "capped", lr->capped);
         cJSON_AddNumberToObject(lj, "gpu_ms", lr->gpu_ms);
     }
     return layers;

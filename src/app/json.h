@@ -18,8 +18,15 @@ cJSON *app_device_info_json(const lsuv_device_info *info);
  * other run of characters one '-' ("llvmpipe-llvm-15-0-6-256-bits"). */
 void app_device_slug(const lsuv_device_info *info, char *out, size_t size);
 
-/* [{"index", "type", "passes", "mean", "std", "converged", "gpu_ms"}] of a
- * run's layers. */
+/* Every layer of the run within tolerance, and no hazard: what "converged"
+ * means in both programs' reports. */
+bool app_run_within_tol(const lsuv_run *run);
+/* How many of its layers had a loop hit the cap. */
+uint32_t app_run_capped_layers(const lsuv_run *run);
+
+/* [{"index", "type", "measure", "passes", "mean", "std", "converged",
+ * "within_tol", "capped", "gpu_ms"}] of a run's layers: mean and std at the
+ * measuring point, converged the same as within_tol. */
 cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run);
 
 #endif

@@ -9,6 +9,7 @@
 #include "lsuv/device.h"
 #include "lsuv/forward.h"
 #include "lsuv/input.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/weights.h"
 
 typedef struct options {
@@ -19,8 +20,13 @@ typedef struct options {
     lsuv_init init;
     uint64_t count, seed, batch;
     /* LSUV */
-    unsigned orders; /* bit per lsuv_order */
-    int mean_param;  /* lsuv_mean_param */
+    unsigned orders;    /* bit per lsuv_order */
+    int mean_param;     /* lsuv_mean_param */
+    const char *preset; /* its name, for the reports; NULL: none given */
+    lsuv_measure measure;
+    lsuv_estimator estimator;
+    lsuv_update update;
+    lsuv_layer_set lsuv_layers;
     double tol_mean, tol_std;
     uint64_t max_iters;
     int keep; /* the lsuv_order whose weights --save-weights writes */
@@ -35,6 +41,10 @@ int stats_demo(lsuv_instance *instance, const options *o, const uint32_t *indice
 /* --layers: the network, its weights and its input batch. */
 int net_run(const options *o);
 /* LSUV of each ordering asked for, on each selected device, with the reports. */
+/* The library's options for one ordering, from the command line's. */
+lsuv_options cli_lsuv_options(const options *o, lsuv_order order);
+/* lsuv_options_check of every ordering asked for, before any work. */
+int cli_check_orders(const options *o, const lsuv_net *net);
 int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *weights,
                  const lsuv_batch *batch);
 

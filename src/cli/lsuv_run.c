@@ -133,15 +133,9 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
     bool tty = isatty(2);
     for (unsigned order = 0; code == EXIT_OK && order < LSUV_ORDER_COUNT; ++order) {
         if (!(o->orders & (1u << order))) continue;
-        lsuv_options lo = {
-            .order = (lsuv_order)order,
-            .mean_param = (lsuv_mean_param)o->mean_param,
-            .tol_mean = o->tol_mean,
-            .tol_std = o->tol_std,
-            .max_iters = (uint32_t)o->max_iters,
-            .progress = tty ? progress : NULL,
-            .progress_ctx = (void *)lsuv_order_name((lsuv_order)order),
-        };
+        lsuv_options lo = cli_lsuv_options(o, (lsuv_order)order);
+        lo.progress = tty ? progress : NULL;
+        lo.progress_ctx = (void *)lsuv_order_name((lsuv_order)order);
         lsuv_run *run = &rd->runs[rd->n_runs];
         s = lsuv_forward_reset(f, w);
         if (s == LSUV_OK) s = lsuv_initialize(f, &lo, run);
@@ -175,7 +169,15 @@ static int report_and_write(const options *o, const lsuv_net *net, const lsuv_ba
                          .plot = o->plot,
                          .input = o->input,
                          .seed = o->seed,
-                         .verify = o->verify};
+                         .verify = o->verify,
+                         .preset = o->preset,
+                         .mean_param = (lsuv_mean_param)o->mean_param,
+                         .estimator = o->estimator,
+                         .update = o->update,
+                         .lsuv_layers = o->lsuv_layers,
+                         .tol_mean = o->tol_mean,
+                         .tol_std = o->tol_std,
+                         .max_iters = (uint32_t)o->max_iters};
     report r = {
         .net = net, .batch = batch, .options = &ro, .devices = devices, .n_devices = selected};
     FILE *text = outputs_text_stream(o);
@@ -198,6 +200,30 @@ static int report_and_write(const options *o, const lsuv_net *net, const lsuv_ba
         fprintf(text, "saved the %s weights: %s\n", lsuv_order_name((lsuv_order)o->keep),
                 o->save_weights);
     return code;
+}
+
+lsuv_options cli_lsuv_options(const options *o, lsuv_order order) {
+    return (lsuv_options){
+        .order = order,
+        .mean_param = (lsuv_mean_param)o->mean_param,
+        .measure = o->measure,
+        .estimator = o->estimator,
+        .update = o->update,
+        .layers = o->lsuv_layers,
+        .tol_mean = o->tol_mean,
+        .tol_std = o->tol_std,
+        .max_iters = (uint32_t)o->max_iters,
+    };
+}
+
+int cli_check_orders(const options *o, const lsuv_net *net) {
+    for (unsigned order = 0; order < LSUV_ORDER_COUNT; ++order) {
+        if (!(o->orders & (1u << order))) continue;
+        lsuv_options lo = cli_lsuv_options(o, (lsuv_order)order);
+        lsuv_status s = lsuv_options_check(net, &lo);
+        if (s != LSUV_OK) return cli_fail(s);
+    }
+    return EXIT_OK;
 }
 
 int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/devices_print.h"
 #include "cli/fail.h"
+#include "cli/method.h"
 #include "cli/outputs.h"
 #include "lsuv/lsuv.h"
 
@@ -22,7 +23,8 @@ static const char usage[] =
     "  --layers NET        the network to initialize\n"
     "  --summary           print its layers, shapes, parameters and MACs, and exit\n"
     "  --bn strip          take batch_normalize=1 layers without their batch norm\n"
-    "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet\n"
+    "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet,\n"
+    "                      fastai (course-v3's init_cnn: conv kaiming a = 0.1)\n"
     "  --seed N            seed of the weights and of synthetic input (default 0)\n"
     "  --weights-in PATH   start from these weights (.weights or .safetensors)\n"
     "  --save-weights PATH write the weights (.weights or .safetensors)\n"
@@ -33,15 +35,37 @@ static const char usage[] =
     "  --normalize         shift and scale the batch to mean 0, std 1\n"
     "\n"
     "LSUV (runs unless --summary):\n"
+    "  --preset NAME       one published LSUV, as its source does it: fastai-07a\n"
+    "                      (notebook 07a's lsuv_module), lsuv-paper (LSUVinit's\n"
+    "                      lsuv_init.py) or lsuv-pytorch (LSUV-pytorch's LSUV.py);\n"
+    "                      sets --init, --order, --measure, --estimator, --update,\n"
+    "                      --lsuv-layers, the tolerances and --max-iters, each\n"
+    "                      overridden by a later flag (--weights-in replaces --init)\n"
     "  --order ORDER       mean-first, std-first, alternating, joint, std-only,\n"
-    "                      both (default: mean-first and std-first), all, or none\n"
-    "                      (no LSUV: --save-weights writes the initial weights)\n"
-    "  --mean-param P      sub (default: shift after the activation) or bias\n"
+    "                      fixed-point, both (default: mean-first and std-first),\n"
+    "                      all, or none (no LSUV: --save-weights writes the\n"
+    "                      initial weights)\n"
+    "  --measure M         where a layer's statistics are taken: post (default:\n"
+    "                      its output, after the activation, sub and maxv) or pre\n"
+    "                      (after the bias, before the activation)\n"
+    "  --estimator E       unbiased (default: n - 1, as torch.std) or population\n"
+    "                      (n, as np.var)\n"
+    "  --update U          the std step: std (default: W /= std), variance (tests\n"
+    "                      |var - 1| against --tol-std, W /= sqrt(var)) or coef\n"
+    "                      (c = 1/(std + 1e-8); W *= c, bias -= mean * c)\n"
+    "  --lsuv-layers SET   weighted (default: every convolutional and connected\n"
+    "                      layer) or convs; a layer with lsuv=0 is always left out\n"
+    "  --mean-param P      what the mean step shifts: auto (default: the sub for\n"
+    "                      post, the bias for pre), sub or bias\n"
     "  --tol T             both tolerances (default 1e-3); --tol-mean, --tol-std\n"
-    "  --max-iters N       cap of each loop (default 50); a capped loop has not converged\n"
-    "  --keep ORDER        whose weights --save-weights writes (default std-first)\n"
-    "  --csv PATH          per ordering and layer: passes, mean, std, converged, ms\n"
-    "  --trace PATH        CSV of every pass: order, layer, pass, step, mean, std\n"
+    "  --max-iters N       corrections per loop (default 50); a loop that hits it is\n"
+    "                      reported capped\n"
+    "  --keep ORDER        whose weights --save-weights writes (default std-first,\n"
+    "                      or the preset's ordering)\n"
+    "  --csv PATH          per ordering and layer: measure, passes, mean, std,\n"
+    "                      within_tol, capped, ms\n"
+    "  --trace PATH        CSV of every pass: order, layer, pass, step, mean, std,\n"
+    "                      measure\n"
     "  --plot PATH.svg     |mean| and |std - 1| per pass, a panel per ordering\n"
     "  --verify            recompute the final statistics with the fp64 reference\n"
     "  --precision P       fp32 (default) or fp16: activations and weights stored\n"
@@ -69,7 +93,7 @@ static const char usage[] =
     "\n"
     "exit codes: 0 success; 1 a Vulkan, memory or write failure; 2 bad arguments\n"
     "or input, no Vulkan loader, or no matching device; 3 LSUV stopped at a dead,\n"
-    "NaN or diverging layer (nothing is written then).\n";
+    "NaN, diverging, unreachable or stalled layer (nothing is written then).\n";
 
 static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t *out) {
     return app_parse_u64("lsuv-vk", flag, text, min, out) ? 0 : -1;
@@ -82,16 +106,22 @@ static const app_option_hint hints[] = {
     {"seed", "an integer"},
     {"layers", "a darknet .cfg"},
     {"bn", "strip"},
-    {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet"},
+    {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet, fastai"},
     {"input", "synthetic, idx:PATH or npy:PATH, each with an optional @START"},
     {"batch", "an integer of at least 1"},
-    {"order", "one of mean-first, std-first, alternating, joint, std-only, both, all, none"},
-    {"mean-param", "one of sub, bias"},
+    {"order", "one of mean-first, std-first, alternating, joint, std-only, fixed-point, both, "
+              "all, none"},
+    {"preset", "one of fastai-07a, lsuv-paper, lsuv-pytorch"},
+    {"measure", "one of pre, post"},
+    {"estimator", "one of unbiased, population"},
+    {"update", "one of std, variance, coef"},
+    {"lsuv-layers", "one of weighted, convs"},
+    {"mean-param", "one of auto, sub, bias"},
     {"tol", "a number between 0 and 1"},
     {"tol-mean", "a number between 0 and 1"},
     {"tol-std", "a number between 0 and 1"},
     {"max-iters", "an integer from 1 to 10000"},
-    {"keep", "one of mean-first, std-first, alternating, joint, std-only"},
+    {"keep", "one of mean-first, std-first, alternating, joint, std-only, fixed-point"},
     {"precision", "one of fp32, fp16"},
     {"conv-kernel", "one of auto, storage, uniform, texel"},
 };
@@ -127,6 +157,11 @@ enum {
     OPT_VERIFY,
     OPT_PRECISION,
     OPT_CONV_KERNEL,
+    OPT_PRESET,
+    OPT_MEASURE,
+    OPT_ESTIMATOR,
+    OPT_UPDATE,
+    OPT_LSUV_LAYERS,
     OPT_END,
 };
 
@@ -159,6 +194,11 @@ static const struct option longs[] = {
     {"verify", no_argument, 0, OPT_BASE + OPT_VERIFY},
     {"precision", required_argument, 0, OPT_BASE + OPT_PRECISION},
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
+    {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
+    {"measure", required_argument, 0, OPT_BASE + OPT_MEASURE},
+    {"estimator", required_argument, 0, OPT_BASE + OPT_ESTIMATOR},
+    {"update", required_argument, 0, OPT_BASE + OPT_UPDATE},
+    {"lsuv-layers", required_argument, 0, OPT_BASE + OPT_LSUV_LAYERS},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -228,8 +268,8 @@ static int network_option(parse_state *st, int opt, const char *arg) {
     case OPT_INIT:
         if (!lsuv_init_from_name(arg, &o->init)) {
             fprintf(stderr,
-                    "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal or "
-                    "darknet, got '%s'\n",
+                    "lsuv-vk: --init expects kaiming, kaiming-uniform, orthonormal, darknet "
+                    "or fastai, got '%s'\n",
                     arg);
             return EXIT_USAGE;
         }
@@ -277,24 +317,24 @@ static int order_option(parse_state *st, int opt, const char *arg) {
     } else {
         fprintf(stderr,
                 "lsuv-vk: --order expects mean-first, std-first, alternating, joint, "
-                "std-only, both, all or none, got '%s'\n",
+                "std-only, fixed-point, both, all or none, got '%s'\n",
                 arg);
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
-/* How LSUV runs: its mean parameter, tolerances, cap, precision and kernels. */
+/* Which LSUV runs: a preset and its settings, taken by name (cli/method.c). */
+static int method_flag(parse_state *st, int opt, const char *arg) {
+    const struct option *l = longs;
+    while (l->name && l->val != OPT_BASE + opt) ++l;
+    return method_option(st->o, l->name, arg, st->keep_given);
+}
+
+/* How LSUV runs: its tolerances, cap, precision and kernels. */
 static int lsuv_option(parse_state *st, int opt, const char *arg) {
     options *o = st->o;
     switch (opt) {
-    case OPT_MEAN_PARAM:
-        if (strcmp(arg, "sub") && strcmp(arg, "bias")) {
-            fprintf(stderr, "lsuv-vk: --mean-param expects sub or bias, got '%s'\n", arg);
-            return EXIT_USAGE;
-        }
-        o->mean_param = strcmp(arg, "bias") == 0 ? LSUV_MEAN_BIAS : LSUV_MEAN_SUB;
-        break;
     case OPT_TOL:
     case OPT_TOL_MEAN:
     case OPT_TOL_STD: {
@@ -379,7 +419,9 @@ static const option_handler handlers[OPT_END] = {
     [OPT_BN] = network_option, [OPT_INIT] = network_option, [OPT_WEIGHTS_IN] = network_option,
     [OPT_INPUT] = network_option, [OPT_BATCH] = network_option, [OPT_NORMALIZE] = network_option,
     [OPT_ORDER] = order_option, [OPT_KEEP] = order_option,
-    [OPT_MEAN_PARAM] = lsuv_option, [OPT_TOL] = lsuv_option, [OPT_TOL_MEAN] = lsuv_option,
+    [OPT_PRESET] = method_flag, [OPT_MEASURE] = method_flag, [OPT_ESTIMATOR] = method_flag,
+    [OPT_UPDATE] = method_flag, [OPT_LSUV_LAYERS] = method_flag, [OPT_MEAN_PARAM] = method_flag,
+    [OPT_TOL] = lsuv_option, [OPT_TOL_MEAN] = lsuv_option,
     [OPT_TOL_STD] = lsuv_option, [OPT_MAX_ITERS] = lsuv_option, [OPT_PRECISION] = lsuv_option,
     [OPT_CONV_KERNEL] = lsuv_option,
     [OPT_JSON] = output_option, [OPT_SAVE] = output_option, [OPT_CSV] = output_option,
@@ -436,7 +478,8 @@ static int parse_args(int argc, char **argv, options *o) {
                    .tol_mean = 1e-3,
                    .tol_std = 1e-3,
                    .max_iters = 50,
-                   .keep = LSUV_ORDER_STD_FIRST};
+                   .keep = LSUV_ORDER_STD_FIRST,
+                   .mean_param = LSUV_MEAN_AUTO};
     parse_state st = {.o = o, .argc = argc, .argv = argv};
     opterr = 0;
     int c;

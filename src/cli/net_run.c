@@ -93,12 +93,14 @@ static int save_initial(const options *o, const lsuv_net *net, const lsuv_weight
 
 static int run_with_net(const options *o, const lsuv_net *net) {
     if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
+    int code = cli_check_orders(o, net);
+    if (code != EXIT_OK) return code;
     lsuv_weights *w = NULL;
     lsuv_batch batch = {0};
     lsuv_status s = o->weights_in ? lsuv_weights_load(net, o->weights_in, &w)
                                   : lsuv_weights_init(net, o->init, o->seed, &w);
     if (s != LSUV_OK) return o->weights_in ? cli_fail_input(s) : cli_fail(s);
-    int code = outputs_check_weights(o, net, w);
+    code = outputs_check_weights(o, net, w);
     if (code != EXIT_OK) {
         lsuv_weights_destroy(w);
         return code;

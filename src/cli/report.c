@@ -2,6 +2,7 @@
 
 #include "app/json.h"
 #include "app/plot.h"
+#include "app/preset.h"
 #include "cli/outputs.h"
 #include "core/text.h"
 
@@ -9,19 +10,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "post", or "pre" when every layer was measured there; "mixed" else. */
+static const char *run_measure(const lsuv_run *run) {
+    for (uint32_t l = 1; l < run->n_layers; ++l)
+        if (run->layers[l].measure != run->layers[0].measure) return "mixed";
+    return lsuv_measure_name(run->n_layers ? run->layers[0].measure : LSUV_MEASURE_POST);
+}
+
+/* Two header lines: each ordering with where it measured, then the columns.
+ * "tol": the final mean and std meet the tolerances; "cap": a loop hit
+ * --max-iters. */
+static void table_header(const report_device *rd, FILE *out) {
+    fprintf(out, "%-5s %-14s %-10s", "layer", "type", "output");
+    for (uint32_t k = 0; k < rd->n_runs; ++k) {
+        char title[64];
+        snprintf(title, sizeof title, "%s, measured %s", lsuv_order_name(rd->runs[k].order),
+                 run_measure(&rd->runs[k]));
+        fprintf(out, " | %-48s", title);
+    }
+    fprintf(out, "\n%-31s", "");
+    for (uint32_t k = 0; k < rd->n_runs; ++k)
+        fprintf(out, " | %6s %12s %9s %4s %3s %8s", "passes", "mean", "std", "tol", "cap",
+                "gpu ms");
+    fprintf(out, "\n");
+}
+
+/* The line under the table for each ordering. */
+static void table_summary(const report *r, const report_device *rd, uint32_t k, FILE *out) {
+    const lsuv_run *run = &rd->runs[k];
+    fprintf(out,
+            "%-11s %s, %u of %u layers capped, %u passes, %u submissions, %llu bytes read back, "
+            "gpu %.2f ms, wall %.2f ms",
+            lsuv_order_name(run->order),
+            app_run_within_tol(run) ? "within tolerance" : "NOT within tolerance",
+            app_run_capped_layers(run), run->n_layers, run->passes, run->submissions,
+            (unsigned long long)run->readback_bytes, run->gpu_ms, run->wall_ms);
+    if (r->options->verify)
+        fprintf(out, "; largest |device - fp64| of final mean and std: %.3g", rd->verify[k]);
+    fprintf(out, "\n");
+}
+
 void report_table(const report *r, FILE *out) {
     const lsuv_net *net = r->net;
     for (uint32_t d = 0; d < r->n_devices; ++d) {
         const report_device *rd = &r->devices[d];
-        fprintf(out, "\ndevice %u: %s [%s], batch %u\n", rd->info.index, rd->info.name,
+        fprintf(out, "\ndevice %u: %s [%s], batch %u", rd->info.index, rd->info.name,
                 lsuv_device_type_name(rd->info.type), r->batch->n);
-        fprintf(out, "%-5s %-14s %-10s", "layer", "type", "output");
-        for (uint32_t k = 0; k < rd->n_runs; ++k)
-            fprintf(out, " | %-44s", lsuv_order_name(rd->runs[k].order));
-        fprintf(out, "\n%-31s", "");
-        for (uint32_t k = 0; k < rd->n_runs; ++k)
-            fprintf(out, " | %6s %12s %9s %4s %8s", "passes", "mean", "std", "conv", "gpu ms");
+        if (r->options->preset) fprintf(out, ", preset %s", r->options->preset);
         fprintf(out, "\n");
+        table_header(rd, out);
         for (uint32_t l = 0; rd->n_runs && l < rd->runs[0].n_layers; ++l) {
             const lsuv_layer *layer = &net->layers[rd->runs[0].layers[l].index];
             char shape[32];
@@ -30,29 +67,28 @@ void report_table(const report *r, FILE *out) {
                     shape);
             for (uint32_t k = 0; k < rd->n_runs; ++k) {
                 if (l >= rd->runs[k].n_layers) {
-                    fprintf(out, " | %44s", "");
+                    fprintf(out, " | %48s", "");
                     continue;
                 }
                 const lsuv_layer_run *lr = &rd->runs[k].layers[l];
-                fprintf(out, " | %6u %12.3e %9.6f %4s %8.2f", lr->passes, lr->mean, lr->std,
-                        lr->converged ? "yes" : "no", lr->gpu_ms);
+                fprintf(out, " | %6u %12.3e %9.6f %4s %3s %8.2f", lr->passes, lr->mean, lr->std,
+                        lr->within_tol ? "yes" : "no", lr->capped ? "yes" : "", lr->gpu_ms);
             }
             fprintf(out, "\n");
         }
-        for (uint32_t k = 0; k < rd->n_runs; ++k) {
-            const lsuv_run *run = &rd->runs[k];
-            fprintf(out,
-                    "%-11s %s, %u passes, %u submissions, %llu bytes read back, gpu %.2f ms, "
-                    "wall %.2f ms",
-                    lsuv_order_name(run->order), run->converged ? "converged" : "NOT converged",
-                    run->passes, run->submissions, (unsigned long long)run->readback_bytes,
-                    run->gpu_ms, run->wall_ms);
-            if (r->options->verify)
-                fprintf(out, "; largest |device - fp64| of final mean and std: %.3g",
-                        rd->verify[k]);
-            fprintf(out, "\n");
-        }
+        for (uint32_t k = 0; k < rd->n_runs; ++k) table_summary(r, rd, k, out);
     }
+}
+
+/* What the run was asked to do, beside what it did. */
+static void report_method_json(cJSON *o, const report_options *ro) {
+    cJSON_AddStringToObject(o, "mean_param", app_mean_param_name(ro->mean_param));
+    cJSON_AddStringToObject(o, "estimator", app_estimator_name(ro->estimator));
+    cJSON_AddStringToObject(o, "update", app_update_name(ro->update));
+    cJSON_AddStringToObject(o, "lsuv_layers", app_layer_set_name(ro->lsuv_layers));
+    cJSON_AddNumberToObject(o, "tol_mean", ro->tol_mean);
+    cJSON_AddNumberToObject(o, "tol_std", ro->tol_std);
+    cJSON_AddNumberToObject(o, "max_iters", ro->max_iters);
 }
 
 static cJSON *report_json(const report *r) {
@@ -72,8 +108,15 @@ static cJSON *report_json(const report *r) {
             const lsuv_run *run = &r->devices[d].runs[k];
             cJSON *o = cJSON_CreateObject();
             if (r->n_devices > 1) cJSON_AddStringToObject(o, "device", r->devices[d].info.name);
+            if (r->options->preset) cJSON_AddStringToObject(o, "preset", r->options->preset);
             cJSON_AddStringToObject(o, "order", lsuv_order_name(run->order));
-            cJSON_AddBoolToObject(o, "converged", run->converged);
+            cJSON_AddStringToObject(o, "measure", run_measure(run));
+            report_method_json(o, r->options);
+            /* Converged means within tolerance: a loop can stop short of its
+             * cap with the other loop's statistic off again. */
+            cJSON_AddBoolToObject(o, "converged", app_run_within_tol(run));
+            cJSON_AddBoolToObject(o, "within_tol", app_run_within_tol(run));
+            cJSON_AddNumberToObject(o, "capped_layers", app_run_capped_layers(run));
             cJSON_AddNumberToObject(o, "passes", run->passes);
             cJSON_AddNumberToObject(o, "submissions", run->submissions);
             cJSON_AddNumberToObject(o, "readback_bytes", (double)run->readback_bytes);
@@ -89,31 +132,40 @@ static cJSON *report_json(const report *r) {
 
 static char *csv_text(const report *r) {
     lsuv_text t = {0};
-    lsuv_text_put(&t, "device,order,layer,type,passes,mean,std,converged,gpu_ms\n");
+    lsuv_text_put(&t, "device,order,layer,type,measure,passes,mean,std,within_tol,capped,gpu_ms\n");
     for (uint32_t d = 0; d < r->n_devices; ++d)
         for (uint32_t k = 0; k < r->devices[d].n_runs; ++k) {
             const lsuv_run *run = &r->devices[d].runs[k];
             for (uint32_t l = 0; l < run->n_layers; ++l) {
                 const lsuv_layer_run *lr = &run->layers[l];
-                lsuv_text_put(&t, "\"%s\",%s,%u,%s,%u,%.9g,%.9g,%d,%.4f\n", r->devices[d].info.name,
-                              lsuv_order_name(run->order), lr->index,
-                              lsuv_layer_type_name(r->net->layers[lr->index].type), lr->passes,
-                              lr->mean, lr->std, lr->converged, lr->gpu_ms);
+                lsuv_text_put(&t, "\"%s\",%s,%u,%s,%s,%u,%.9g,%.9g,%d,%d,%.4f\n",
+                              r->devices[d].info.name, lsuv_order_name(run->order), lr->index,
+                              lsuv_layer_type_name(r->net->layers[lr->index].type),
+                              lsuv_measure_name(lr->measure), lr->passes, lr->mean, lr->std,
+                              lr->within_tol, lr->capped, lr->gpu_ms);
             }
         }
     return lsuv_text_take(&t);
 }
 
+/* Where the run measured the layer (the trace rows carry no measuring point). */
+static lsuv_measure layer_measure(const lsuv_run *run, uint32_t index) {
+    for (uint32_t l = 0; l < run->n_layers; ++l)
+        if (run->layers[l].index == index) return run->layers[l].measure;
+    return LSUV_MEASURE_POST;
+}
+
 /* The trace and the plot are of the first selected device. */
 static char *trace_text(const report *r) {
     lsuv_text t = {0};
-    lsuv_text_put(&t, "order,layer,pass,step,mean,std\n");
+    lsuv_text_put(&t, "order,layer,pass,step,mean,std,measure\n");
     for (uint32_t k = 0; k < r->devices[0].n_runs; ++k) {
         const lsuv_run *run = &r->devices[0].runs[k];
         for (uint32_t i = 0; i < run->n_trace; ++i) {
             const lsuv_trace_row *row = &run->trace[i];
-            lsuv_text_put(&t, "%s,%u,%u,%c,%.9g,%.9g\n", lsuv_order_name(run->order), row->layer,
-                          row->pass, row->step, row->mean, row->std);
+            lsuv_text_put(&t, "%s,%u,%u,%c,%.9g,%.9g,%s\n", lsuv_order_name(run->order), row->layer,
+                          row->pass, row->step, row->mean, row->std,
+                          lsuv_measure_name(layer_measure(run, row->layer)));
         }
     }
     return lsuv_text_take(&t);

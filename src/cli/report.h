@@ -14,7 +14,14 @@ typedef struct report_options {
     const char *json, *csv, *trace, *plot; /* NULL, or a path ("-": standard output) */
     const char *input;                     /* the --input spec; NULL: synthetic */
     uint64_t seed;
-    bool verify; /* each device's verify[] holds the fp64 check */
+    bool verify;        /* each device's verify[] holds the fp64 check */
+    const char *preset; /* NULL: none given */
+    lsuv_mean_param mean_param;
+    lsuv_estimator estimator;
+    lsuv_update update;
+    lsuv_layer_set lsuv_layers;
+    double tol_mean, tol_std;
+    uint32_t max_iters;
 } report_options;
 
 typedef struct report_device {

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const init_names[] = {"kaiming", "kaiming-uniform", "orthonormal", "darknet"};
+static const char *const init_names[] = {"kaiming", "kaiming-uniform", "orthonormal", "darknet",
+                                         "fastai"};
 
 bool lsuv_init_from_name(const char *name, lsuv_init *out) {
     for (unsigned i = 0; i < sizeof init_names / sizeof *init_names; ++i)
@@ -91,6 +92,23 @@ static lsuv_status orthonormal_fill(lsuv_rng *rng, float *dst, uint64_t rows, ui
     return LSUV_OK;
 }
 
+/* The notebook's init_cnn calls kaiming_normal_(w, a=0.1) on every Conv2d,
+ * so the gain is leaky relu's at 0.1 even before a plain relu; it leaves
+ * nn.Linear as torch makes it, kaiming_uniform_(a=sqrt(5)) for the weight
+ * (bound 1/sqrt(fan_in)) and the same bound for the bias. */
+static void fastai_fill(lsuv_rng *rng, const lsuv_layer *l, lsuv_layer_params *p, double fan_in) {
+    if (l->type == LSUV_LAYER_CONVOLUTIONAL) {
+        lsuv_rng_fill_normal(rng, p->weight, p->weight_count, 0.0,
+                             sqrt(2.0 / (1.0 + 0.1 * 0.1)) / sqrt(fan_in));
+        return;
+    }
+    double bound = 1.0 / sqrt(fan_in);
+    for (uint64_t k = 0; k < p->weight_count; ++k)
+        p->weight[k] = (float)(bound * (2.0 * lsuv_rng_uniform(rng) - 1.0));
+    for (uint32_t k = 0; k < p->bias_count; ++k)
+        p->bias[k] = (float)(bound * (2.0 * lsuv_rng_uniform(rng) - 1.0));
+}
+
 lsuv_status lsuv_weights_init(const lsuv_net *net, lsuv_init init, uint64_t seed,
                               lsuv_weights **out) {
     lsuv_status st = lsuv_weights_create(net, out);
@@ -114,6 +132,9 @@ lsuv_status lsuv_weights_init(const lsuv_net *net, lsuv_init init, uint64_t seed
         }
         case LSUV_INIT_ORTHONORMAL:
             st = orthonormal_fill(&rng, p->weight, p->bias_count, p->weight_count / p->bias_count);
+            break;
+        case LSUV_INIT_FASTAI:
+            fastai_fill(&rng, l, p, fan_in);
             break;
         case LSUV_INIT_DARKNET: {
             /* darknet: make_convolutional_layer and make_connected_layer. */
