@@ -21,10 +21,10 @@ layers.I.bias, layers.I.sub, float32) and an N x C x H x W float32 .npy
 batch. Layers go in network order, each from the input that the layers
 before it give with their final weights; a layer with lsuv=0 is left out.
 
-`passes` counts the statistics evaluations of a layer with distinct
-weights: the first, and one after each correction. (The notebook evaluates
-again when its std loop starts, on the weights the mean loop left; that
-repeats the last evaluation and is not counted.)
+`passes` counts the statistics evaluations of a layer: each loop evaluates
+once as it starts, and once after each correction, as the notebook's
+`while mdl(xb) is not None and ...` does (so its std loop evaluates again
+the weights its mean loop left).
 
 Prints JSON: {"preset", "order", "layers": [{"index", "mean", "std",
 "passes", "capped"}]}, mean and std at the preset's measuring point with its
@@ -191,7 +191,6 @@ def lsuv_layer(layer, x, p, order):
         y = z if p["measure"] == "pre" else layer.post(z)
         return y.mean(), y.std(ddof=p["ddof"])
 
-    mean, std = stats()
     cap, capped = p["cap"], False
 
     def std_bad(std):
@@ -199,14 +198,16 @@ def lsuv_layer(layer, x, p, order):
             return abs(std * std - 1) > p["tol_std"]
         return abs(std - 1) > p["tol_std"]
 
-    def mean_loop(mean, std, done):
+    def mean_loop(done):
+        mean, std = stats()
         while abs(mean) > p["tol_mean"] and done < cap:
             layer.sub += mean  # GeneralRelu's sub: post only
             mean, std = stats()
             done += 1
         return mean, std, done, abs(mean) > p["tol_mean"]
 
-    def std_loop(mean, std, done):
+    def std_loop(done):
+        mean, std = stats()
         while std_bad(std) and done < cap:
             if p["rule"] == "std":
                 layer.W /= std
@@ -221,20 +222,20 @@ def lsuv_layer(layer, x, p, order):
         return mean, std, done, std_bad(std)
 
     if order == "std-only":
-        mean, std, _, capped = std_loop(mean, std, 0)
+        mean, std, _, capped = std_loop(0)
     elif order == "std-first":
-        mean, std, _, c1 = std_loop(mean, std, 0)
-        mean, std, _, c2 = mean_loop(mean, std, 0)
+        mean, std, _, c1 = std_loop(0)
+        mean, std, _, c2 = mean_loop(0)
         capped = c1 or c2
     elif order == "mean-first":
-        mean, std, _, c1 = mean_loop(mean, std, 0)
-        mean, std, _, c2 = std_loop(mean, std, 0)
+        mean, std, _, c1 = mean_loop(0)
+        mean, std, _, c2 = std_loop(0)
         capped = c1 or c2
     else:  # fixed-point: both loops again while the std loop moved the mean out
         m_done = s_done = 0
         while True:
-            mean, std, m_done, c1 = mean_loop(mean, std, m_done)
-            mean, std, s_done, c2 = std_loop(mean, std, s_done)
+            mean, std, m_done, c1 = mean_loop(m_done)
+            mean, std, s_done, c2 = std_loop(s_done)
             if c2 or abs(mean) <= p["tol_mean"]:
                 capped = c2
                 break
