@@ -3,7 +3,8 @@
 // read the layer's output moments, record them in the trace, test the
 // tolerances of the current loop, and adjust sub, the weight scale or the
 // bias shift. When the layer is finished the indirect dispatch arguments of
-// its convolution are zeroed, so the passes recorded after it cost nothing.
+// its passes, this step's among them, are zeroed, so the passes recorded
+// after it cost nothing.
 #extension GL_GOOGLE_include_directive : require
 #include "stats_common.glsl"
 #include "contract.h"
@@ -44,7 +45,13 @@ void joint_step(float mean, float std) {
 }
 
 void main() {
-    if (ctl.done != 0u) return;
+    // Done before its first step: a layer after one that stopped the run
+    // (the host copies that status into its done), so none of its passes
+    // run, its step's own arguments zeroed with the rest.
+    if (ctl.done != 0u) {
+        for (uint i = 0u; i < pc.n_args; ++i) args[pc.n_args + i] = 0u;
+        return;
+    }
     Partial r = result[pc.slot];
     float mean = r.shift + r.mean;
     // An m2 of NaN (Inf less Inf, once the squares overflowed) stays NaN:
