@@ -152,13 +152,13 @@ GPU_TEST(submit, a_stopped_run_leaves_the_later_layers_alone) {
 }
 
 typedef struct heard {
-    uint32_t calls, k[4], n[4], layer[4];
-    double at[4];
+    uint32_t calls, k[8], n[8], layer[8];
+    double at[8];
 } heard;
 
 static void hear(void *ctx, uint32_t k, uint32_t n, uint32_t layer) {
     heard *h = ctx;
-    if (h->calls < 4) {
+    if (h->calls < 8) {
         h->k[h->calls] = k;
         h->n[h->calls] = n;
         h->layer[h->calls] = layer;
@@ -200,5 +200,54 @@ GPU_TEST(submit, progress_comes_as_each_layer_finishes) {
     cr_assert_geq(gap, 0.5 * g1, "layer 1 heard of %.2f ms after layer 0, its passes take %.2f",
                   gap, g1);
     lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
+    /* --max-iters 200 records too many passes for one submission: each layer
+     * goes alone. No loop comes near either cap, so the results must be
+     * those of --max-iters 100 in one submission, bit for bit. */
+    setup s = make(NULL, 64, 6);
+    lsuv_options one = {
+        .order = LSUV_ORDER_FIXED_POINT, .tol_mean = 1e-5, .tol_std = 1e-5, .max_iters = 100};
+    lsuv_options many = one;
+    heard h = {0};
+    many.max_iters = 200;
+    many.progress = hear;
+    many.progress_ctx = &h;
+    lsuv_run a, b;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &one, &a));
+    lsuv_weights *wa = weights_now(&s);
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &many, &b));
+    lsuv_weights *wb = weights_now(&s);
+    cr_assert(a.converged && b.converged);
+    cr_assert_eq(a.submissions, 1);
+    cr_assert_geq(b.submissions, b.n_layers, "a submission a layer at least");
+    cr_assert(a.n_layers == 5 && b.n_layers == 5 && a.n_trace == b.n_trace);
+    cr_assert_eq(h.calls, 5);
+    for (uint32_t k = 0; k < 5; ++k) {
+        const lsuv_layer_run *x = &a.layers[k], *y = &b.layers[k];
+        cr_assert(h.k[k] == k + 1 && h.n[k] == 5 && h.layer[k] == y->index);
+        cr_assert(x->passes == y->passes && memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
+                      memcmp(&x->std, &y->std, sizeof x->std) == 0 && y->gpu_ms > 0,
+                  "layer %u: %u passes %.9g %.9g, past the bound %u %.9g %.9g", x->index, x->passes,
+                  x->mean, x->std, y->passes, y->mean, y->std);
+    }
+    for (uint32_t r = 0; r < a.n_trace; ++r) {
+        const lsuv_trace_row *x = &a.trace[r], *y = &b.trace[r];
+        cr_assert(x->layer == y->layer && x->pass == y->pass && x->step == y->step &&
+                      memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
+                      memcmp(&x->std, &y->std, sizeof x->std) == 0,
+                  "trace row %u", r);
+    }
+    for (uint32_t i = 0; i < s.net->n_layers; ++i)
+        if (wa->layers[i].weight)
+            cr_assert(same_params(&wa->layers[i], &wb->layers[i]), "layer %u's weights", i);
+    lsuv_weights_destroy(wa);
+    lsuv_weights_destroy(wb);
+    lsuv_run_free(&a);
+    lsuv_run_free(&b);
     unmake(&s);
 }
