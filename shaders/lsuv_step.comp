@@ -3,28 +3,37 @@
 // read the layer's moments at the measuring point, record them in the trace,
 // test the tolerances of the current loop, and adjust sub, the weight scale
 // or the bias shift. When the layer is finished the indirect dispatch
-// arguments of its convolution are zeroed, so the passes recorded after it
-// cost nothing. The semantics (what a pass, a step and the cap are) are
-// lsuv_options' in include/lsuv/lsuv.h.
+// arguments of its passes, this step's among them, are zeroed, so the passes
+// recorded after it cost nothing. The semantics (what a pass, a step and the
+// cap are) are lsuv_options' in include/lsuv/lsuv.h.
 #extension GL_GOOGLE_include_directive : require
 #include "stats_common.glsl"
 #include "contract.h"
 
 layout(local_size_x = 1) in;
 
-layout(set = 0, binding = 0) readonly buffer Result { Partial result[]; };
-layout(set = 0, binding = 1) buffer Control { LSUV_C_CONTROL_FIELDS } ctl;
+layout(set = 0, binding = 0) readonly buffer Result {
+    Partial result[];
+};
+layout(set = 0, binding = 1) buffer Control{LSUV_C_CONTROL_FIELDS} ctl;
 layout(set = 0, binding = 2) buffer State {
     float sub;
     float wscale;
     float bshift;
     float bscale;
-} state;
-struct TraceRow { LSUV_C_TRACE_ROW_FIELDS };
-layout(set = 0, binding = 3) writeonly buffer Trace { TraceRow trace[]; };
-layout(set = 0, binding = 4) buffer Args { uint args[]; }; // template, then active
+}
+state;
+struct TraceRow {
+    LSUV_C_TRACE_ROW_FIELDS
+};
+layout(set = 0, binding = 3) writeonly buffer Trace {
+    TraceRow trace[];
+};
+layout(set = 0, binding = 4) buffer Args {
+    uint args[];
+}; // template, then active
 
-layout(push_constant) uniform Push { LSUV_C_STEP_PUSH_FIELDS } pc;
+layout(push_constant) uniform Push{LSUV_C_STEP_PUSH_FIELDS} pc;
 
 // STALLED: the weight scale moved by this factor since the reference point
 // while the std moved by less than this fraction of it (both in log terms).
@@ -36,8 +45,10 @@ const float STALL_FACTOR = 16.0;
 const float STALL_RESPONSE = 0.1;
 
 void mean_step(float mean) {
-    if (pc.mean_param == 0u) state.sub += mean;
-    else state.bshift -= mean;
+    if (pc.mean_param == 0u)
+        state.sub += mean;
+    else
+        state.bshift -= mean;
 }
 
 void std_step(float mean, float std) {
@@ -46,8 +57,10 @@ void std_step(float mean, float std) {
         // not rescaled (sub, when it is the mean parameter, likewise).
         float coef = 1.0 / (std + 1e-8);
         state.wscale *= coef;
-        if (pc.mean_param == 0u) state.sub += mean * coef;
-        else state.bshift -= mean * coef;
+        if (pc.mean_param == 0u)
+            state.sub += mean * coef;
+        else
+            state.bshift -= mean * coef;
     } else {
         state.wscale /= std; // the variance rule's W / sqrt(var): std is sqrt(var)
     }
@@ -100,10 +113,14 @@ uint two_loops(float mean, float std, bool mean_ok, bool std_ok) {
     bool ok = mean_loop ? mean_ok : std_ok;
     uint iters = loop == 0u ? ctl.iters0 : ctl.iters1;
     if (!ok && iters < pc.max_iters) {
-        if (loop == 0u) ctl.iters0++;
-        else ctl.iters1++;
-        if (mean_loop) mean_step(mean);
-        else std_step(mean, std);
+        if (loop == 0u)
+            ctl.iters0++;
+        else
+            ctl.iters1++;
+        if (mean_loop)
+            mean_step(mean);
+        else
+            std_step(mean, std);
         return mean_loop ? 1u : 2u;
     }
     if (!ok) ctl.capped = 1u;
@@ -162,7 +179,13 @@ uint hazard_of(Partial r, float mean, float std) {
 }
 
 void main() {
-    if (ctl.done != 0u) return;
+    // Done before its first step: a layer after one that stopped the run
+    // (the host copies that status into its done), so none of its passes
+    // run, its step's own arguments zeroed with the rest.
+    if (ctl.done != 0u) {
+        for (uint i = 0u; i < pc.n_args; ++i) args[pc.n_args + i] = 0u;
+        return;
+    }
     Partial r = result[pc.slot];
     float mean = r.shift + r.mean;
     // An m2 of NaN (Inf less Inf, once the squares overflowed) stays NaN:

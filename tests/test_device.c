@@ -96,6 +96,48 @@ GPU_TEST(device, copy_and_fill_commands) {
     lsuv_buffer_destroy(b);
 }
 
+GPU_TEST(device, a_host_buffer_shows_writes_while_the_submission_runs) {
+    /* A word filled before a long fill is seen by the host polling while the
+     * submission still runs; one filled after it only once it is done. */
+    lsuv_buffer *host, *big;
+    lsuv_cmd *cmd;
+    TEST_OK(lsuv_buffer_create_host(gpu.device, 8, &host));
+    TEST_OK(lsuv_buffer_create(gpu.device, 256u << 20, &big));
+    TEST_OK(lsuv_cmd_begin(gpu.device, &cmd));
+    bool done = true;
+    cr_assert_eq(lsuv_cmd_wait(cmd, 0, &done), LSUV_ERROR_INVALID, "nothing submitted");
+    cr_assert(!done);
+    uint32_t words[2] = {0, 0};
+    TEST_OK(lsuv_buffer_write(host, 0, words, sizeof words));
+    lsuv_cmd_fill(cmd, host, 0, 4, 1);
+    lsuv_cmd_barrier_host(cmd);
+    for (int k = 0; k < 6; ++k) {
+        lsuv_cmd_barrier(cmd);
+        lsuv_cmd_fill(cmd, big, 0, 256u << 20, (uint32_t)k);
+    }
+    lsuv_cmd_barrier(cmd);
+    lsuv_cmd_fill(cmd, host, 4, 4, 2);
+    TEST_OK(lsuv_cmd_submit_async(cmd));
+    int early = 0, polls = 0;
+    for (done = false; !done; ++polls) {
+        TEST_OK(lsuv_cmd_wait(cmd, 1000000, &done));
+        TEST_OK(lsuv_buffer_read(host, 0, words, sizeof words));
+        if (!done) {
+            cr_assert_eq(words[1], 0, "the last fill landed before the long ones ended");
+            early += words[0] == 1;
+        }
+    }
+    cr_assert_gt(early, 0, "the first word never showed while the fills ran (%d polls)", polls);
+    cr_assert(words[0] == 1 && words[1] == 2);
+    /* Begun again: it records and submits as a fresh one; destroyed while
+     * running, it waits (the validation layer reports a fence in use). */
+    lsuv_cmd_fill(cmd, big, 0, 256u << 20, 7);
+    TEST_OK(lsuv_cmd_submit_async(cmd));
+    lsuv_cmd_destroy(cmd);
+    lsuv_buffer_destroy(big);
+    lsuv_buffer_destroy(host);
+}
+
 GPU_TEST(device, timestamps_measure_work) {
     lsuv_buffer *b;
     lsuv_cmd *cmd;

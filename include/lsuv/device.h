@@ -99,12 +99,22 @@ uint64_t lsuv_buffer_size(const lsuv_buffer *buffer);
 lsuv_status lsuv_buffer_write(lsuv_buffer *buffer, uint64_t offset, const void *data,
                               uint64_t size);
 lsuv_status lsuv_buffer_read(const lsuv_buffer *buffer, uint64_t offset, void *data, uint64_t size);
+/* A buffer in host-visible, host-coherent memory on every device, so the
+ * host may read what the device wrote while a submission still runs (a
+ * progress word it polls); it takes fills, copies and shader writes. */
+lsuv_status lsuv_buffer_create_host(lsuv_device *device, uint64_t size, lsuv_buffer **out);
 
 /* One primary command buffer: begin, record, submit and wait. */
 lsuv_status lsuv_cmd_begin(lsuv_device *device, lsuv_cmd **out);
 /* Ends recording, submits and waits for completion; the cmd is then begun
  * again, so it can record the next batch. */
 lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd);
+/* lsuv_cmd_submit in two halves, for a host that watches a long submission:
+ * ends recording and submits without waiting; then lsuv_cmd_wait waits up
+ * to timeout_ns and says in *done whether it finished. Once it has, the cmd
+ * is begun again. Destroying a cmd still running waits for it first. */
+lsuv_status lsuv_cmd_submit_async(lsuv_cmd *cmd);
+lsuv_status lsuv_cmd_wait(lsuv_cmd *cmd, uint64_t timeout_ns, bool *done);
 void lsuv_cmd_destroy(lsuv_cmd *cmd);
 /* Makes earlier shader and transfer writes visible to later shader and
  * transfer reads and to indirect dispatch arguments. */
@@ -112,6 +122,10 @@ void lsuv_cmd_barrier(lsuv_cmd *cmd);
 void lsuv_cmd_copy(lsuv_cmd *cmd, const lsuv_buffer *src, uint64_t src_offset, lsuv_buffer *dst,
                    uint64_t dst_offset, uint64_t size);
 void lsuv_cmd_fill(lsuv_cmd *cmd, lsuv_buffer *dst, uint64_t offset, uint64_t size, uint32_t value);
+/* Makes earlier transfer and shader writes available to the host as soon as
+ * they are done, before the submission ends (for lsuv_buffer_create_host's
+ * buffers; the end of a submission does this for everything). */
+void lsuv_cmd_barrier_host(lsuv_cmd *cmd);
 
 /* Timestamps written by the compute queue. */
 lsuv_status lsuv_timer_create(lsuv_device *device, uint32_t slots, lsuv_timer **out);

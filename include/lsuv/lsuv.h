@@ -6,9 +6,10 @@
  * already-initialized layers before it; then each pass runs that layer's
  * forward with fused statistics at the measuring point (the whole tensor,
  * with the chosen estimator), and a one-invocation shader decides and
- * applies the next step. Many passes are recorded in one submission; after
- * the layer is done its convolution is dispatched indirectly with zero
- * groups, so the rest cost next to nothing.
+ * applies the next step. Every layer's passes, as many as its loops may
+ * take, are recorded into one submission for the whole network; once a
+ * layer is done its passes, step included, are dispatched indirectly with
+ * zero groups, so the rest cost next to nothing.
  *
  * Passes, steps and the cap. A pass is one evaluation of the layer's
  * statistics; a step is one adjustment. Every loop is `while the test fails
@@ -112,7 +113,8 @@ typedef struct lsuv_options {
     lsuv_layer_set layers;
     double tol_mean, tol_std; /* default 1e-3 each */
     uint32_t max_iters;       /* steps per loop (see the top of this file); default 50 */
-    /* Called before each layer (k of n), when set. */
+    /* Called as the device finishes each layer (k of n), while the run's one
+     * submission goes on, when set. */
     void (*progress)(void *ctx, uint32_t k, uint32_t n, uint32_t layer);
     void *progress_ctx;
 } lsuv_options;

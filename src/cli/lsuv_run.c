@@ -15,7 +15,7 @@
 
 static void progress(void *ctx, uint32_t k, uint32_t n, uint32_t layer) {
     const char *order = ctx;
-    fprintf(stderr, "\rlsuv-vk: %s: layer %u (%u of %u)   ", order, layer, k, n);
+    fprintf(stderr, "\rlsuv-vk: %s: layer %u done (%u of %u)   ", order, layer, k, n);
     fflush(stderr);
 }
 

@@ -10,6 +10,7 @@
 #include "vk/dispatch.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,11 @@ typedef struct engine {
     lsuv_binding_set *sets; /* per layer */
     lsuv_buffer *control;   /* per layer, a control block */
     lsuv_buffer *trace;     /* per layer, trace_capacity rows */
-    lsuv_timer *timer;
+    lsuv_buffer *progress;  /* host-visible: how many layers the device has done */
+    lsuv_timer *timer;      /* a mark at the start, then one after each layer */
+    uint32_t *layers;       /* the layers LSUV runs on, in order */
+    double *layer_ms;       /* per layer LSUV runs on, its GPU time */
+    uint32_t n_lsuv;
     uint32_t trace_capacity;
     /* Per-layer strides in the control and trace buffers, aligned for
      * binding at an offset. */
@@ -80,7 +85,10 @@ static void engine_destroy(engine *e) {
     lsuv_pipeline_destroy(e->step);
     lsuv_buffer_destroy(e->control);
     lsuv_buffer_destroy(e->trace);
+    lsuv_buffer_destroy(e->progress);
     lsuv_timer_destroy(e->timer);
+    free(e->layers);
+    free(e->layer_ms);
 }
 
 /* More passes than a layer can take within the caps (lsuv.h), so the
@@ -122,7 +130,14 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
-    if (s == LSUV_OK && lsuv_timer_create(dev, 2, &e->timer) != LSUV_OK) e->timer = NULL;
+    if (s == LSUV_OK) s = lsuv_buffer_create_host(dev, sizeof(uint32_t), &e->progress);
+    if (s == LSUV_OK && (!(e->layers = calloc(n, sizeof *e->layers)) ||
+                         !(e->layer_ms = calloc(n, sizeof *e->layer_ms))))
+        s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    for (uint32_t i = 0; s == LSUV_OK && i < n; ++i)
+        if (check_runs_on(&e->net->layers[i], &e->options)) e->layers[e->n_lsuv++] = i;
+    if (s == LSUV_OK && lsuv_timer_create(dev, e->n_lsuv + 1, &e->timer) != LSUV_OK)
+        e->timer = NULL;
     /* A set per layer, indexed by layer; those of layers LSUV skips stay unwritten. */
     if (s == LSUV_OK) s = lsuv_binding_set_create(e->step, n, &e->sets);
     for (uint32_t i = 0; s == LSUV_OK && i < n; ++i) {
@@ -132,8 +147,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
         lsuv_binding_set_write_buffer(e->sets, i, 1, e->control, i * e->control_stride,
                                       sizeof(control));
         lsuv_binding_set_write_buffer(e->sets, i, 2, forward_state(f, i), 0, LSUV_WHOLE_SIZE);
-        lsuv_binding_set_write_buffer(e->sets, i, 3, e->trace,
-                                      (uint64_t)i * e->trace_capacity * sizeof(trace_gpu),
+        lsuv_binding_set_write_buffer(e->sets, i, 3, e->trace, i * e->trace_stride,
                                       (uint64_t)e->trace_capacity * sizeof(trace_gpu));
         lsuv_binding_set_write_buffer(e->sets, i, 4, passes_args(e->passes, i), 0, LSUV_WHOLE_SIZE);
     }
@@ -154,16 +168,10 @@ static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
                            .estimator = e->options.estimator,
                            .update = e->options.update};
     lsuv_cmd_barrier(cmd);
-    static const uint32_t one[3] = {1, 1, 1};
-    lsuv_cmd_record_dispatch(cmd, e->step, e->sets, layer, &push, sizeof push, one);
-}
-
-/* Passes to record in the next submission for a layer: enough for what the
- * last layer needed, with room, within what the caps allow. */
-static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
-    uint32_t p = last_needed ? 2 * last_needed + 2 : 12;
-    if (p < 8) p = 8;
-    return p < left ? p : left;
+    /* One group until the layer is done, then none. */
+    lsuv_cmd_record_dispatch_indirect(cmd, e->step, e->sets, layer, &push, sizeof push,
+                                      passes_args(e->passes, layer),
+                                      passes_step_args(e->passes, layer));
 }
 
 /* Known before any dispatch: a layer whose output is a single value for the
@@ -182,22 +190,92 @@ static lsuv_status check_values_per_batch(const lsuv_net *net, const lsuv_option
     return LSUV_OK;
 }
 
-/* Records and submits layer i's passes, as many a submission as
- * batch_passes says, until the device has it done or its trace is full;
- * ctl is then its control block. Layers from *next_input on are recorded
- * first, so its input is current. */
-static lsuv_status run_passes(engine *e, lsuv_cmd *cmd, uint32_t i, uint32_t *next_input,
-                              uint32_t last_needed, lsuv_run *run, lsuv_layer_run *lr,
-                              control *ctl) {
+/* Layer `to` starts done, so that none of its passes run, when layer `from`
+ * stopped the run: from's status goes into to's done, and into its status
+ * to pass it on. The host reads no further than from. */
+static void record_gate(engine *e, lsuv_cmd *cmd, uint32_t from, uint32_t to) {
+    uint64_t status = from * e->control_stride + offsetof(control, status);
+    lsuv_cmd_barrier(cmd);
+    lsuv_cmd_copy(cmd, e->control, status, e->control,
+                  to * e->control_stride + offsetof(control, done), sizeof(uint32_t));
+    lsuv_cmd_copy(cmd, e->control, status, e->control,
+                  to * e->control_stride + offsetof(control, status), sizeof(uint32_t));
+}
+
+/* Records the passes of the k-th layer LSUV runs on: its input from the
+ * layers before it that are not yet current, trace_capacity passes, each
+ * with its step (more than it can take), and the store; then the timer's
+ * mark and the count of layers done, for the host. */
+static lsuv_status record_layer(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *next_input) {
+    uint32_t i = e->layers[k];
+    if (k > 0) record_gate(e, cmd, e->layers[k - 1], i);
+    if (*next_input < i) {
+        lsuv_status s = lsuv_forward_record(e->forward, cmd, *next_input, i - 1, false);
+        if (s != LSUV_OK) return s;
+    }
+    for (uint32_t p = 0; p < e->trace_capacity; ++p) {
+        if (p == 0)
+            passes_record_first(e->passes, cmd, i);
+        else
+            passes_record(e->passes, cmd, i);
+        record_step(e, cmd, i);
+    }
+    /* The layer's output, stored with its final state, is the next layer's
+     * input. */
+    passes_record_store(e->passes, cmd, i);
+    if (e->timer) lsuv_timer_mark(e->timer, cmd, k + 1);
+    lsuv_cmd_barrier(cmd);
+    lsuv_cmd_fill(cmd, e->progress, 0, sizeof(uint32_t), k + 1);
+    lsuv_cmd_barrier_host(cmd);
+    *next_input = i + 1;
+    return LSUV_OK;
+}
+
+/* Waits for the submission; options.progress hears of each layer as the
+ * device counts it done, the host polling that count. */
+static lsuv_status wait_reporting(engine *e, lsuv_cmd *cmd) {
+    const uint64_t poll_ns = 1000000; /* what a progress call lags the device by, at most */
+    bool done = false;
     lsuv_status s = LSUV_OK;
-    uint32_t cap = e->trace_capacity, recorded = 0;
+    for (uint32_t told = 0; s == LSUV_OK && !done;) {
+        s = lsuv_cmd_wait(cmd, e->options.progress ? poll_ns : UINT64_MAX, &done);
+        uint32_t count = 0;
+        if (s == LSUV_OK && e->options.progress)
+            s = lsuv_buffer_read(e->progress, 0, &count, sizeof count);
+        for (; s == LSUV_OK && told < count && told < e->n_lsuv; ++told)
+            e->options.progress(e->options.progress_ctx, told + 1, e->n_lsuv, e->layers[told]);
+    }
+    return s;
+}
+
+/* Recording every pass a layer may take costs the host time per pass
+ * (lavapipe: about 15 us to record one, 2 us to run it empty), more than
+ * submissions cost past this many passes a layer (--max-iters 128 on): the
+ * layers then go one at a time, each in as many submissions as it needs. */
+enum { ONE_SUBMISSION_PASSES = 256 };
+
+/* Passes to record in the next submission for a layer: enough for what the
+ * last layer needed, with room, within what the caps allow. */
+static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
+    uint32_t p = last_needed ? 2 * last_needed + 2 : 12;
+    if (p < 8) p = 8;
+    return p < left ? p : left;
+}
+
+/* The k-th layer's passes, as many a submission as batch_passes says, until
+ * the device has it done or its trace is full; ctl is then its control
+ * block. Layers from *next_input on are recorded first, so its input is
+ * current. */
+static lsuv_status run_layer_batched(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *next_input,
+                                     uint32_t last_needed, lsuv_run *run, control *ctl) {
+    uint32_t i = e->layers[k], cap = e->trace_capacity, recorded = 0;
+    lsuv_status s = LSUV_OK;
     while (s == LSUV_OK && !ctl->done && recorded < cap) {
         uint32_t passes = batch_passes(last_needed, cap - recorded);
         if (e->timer) {
             lsuv_timer_reset(e->timer, cmd);
             lsuv_timer_mark(e->timer, cmd, 0);
         }
-        /* The layer's input, from the layers before it as they are now. */
         if (*next_input < i) s = lsuv_forward_record(e->forward, cmd, *next_input, i - 1, false);
         if (s != LSUV_OK) break;
         *next_input = i;
@@ -217,9 +295,58 @@ static lsuv_status run_passes(engine *e, lsuv_cmd *cmd, uint32_t i, uint32_t *ne
         run->readback_bytes += sizeof *ctl;
         double ns = 0;
         if (s == LSUV_OK && e->timer && lsuv_timer_elapsed_ns(e->timer, 0, 1, &ns) == LSUV_OK)
-            lr->gpu_ms += ns * 1e-6;
+            e->layer_ms[k] += ns * 1e-6;
+    }
+    *next_input = i + 1;
+    return s;
+}
+
+/* Layer after layer, until one stops the run. */
+static lsuv_status run_layers_batched(engine *e, lsuv_cmd *cmd, lsuv_run *run) {
+    uint32_t next_input = 0, last_needed = 0;
+    control ctl = {0};
+    lsuv_status s = LSUV_OK;
+    for (uint32_t k = 0; s == LSUV_OK && k < e->n_lsuv && ctl.status == 0; ++k) {
+        memset(&ctl, 0, sizeof ctl);
+        s = run_layer_batched(e, cmd, k, &next_input, last_needed, run, &ctl);
+        last_needed = ctl.passes;
+        if (s == LSUV_OK && e->options.progress)
+            e->options.progress(e->options.progress_ctx, k + 1, e->n_lsuv, e->layers[k]);
     }
     return s;
+}
+
+/* Every layer's passes in one submission (up to ONE_SUBMISSION_PASSES a
+ * layer): the device decides each step and when each layer is done. */
+static lsuv_status run_passes(engine *e, lsuv_cmd *cmd, lsuv_run *run) {
+    if (e->trace_capacity > ONE_SUBMISSION_PASSES) return run_layers_batched(e, cmd, run);
+    uint32_t zero = 0, next_input = 0; /* the first layer whose output is not yet current */
+    lsuv_status s = lsuv_buffer_write(e->progress, 0, &zero, sizeof zero);
+    if (e->timer) {
+        lsuv_timer_reset(e->timer, cmd);
+        lsuv_timer_mark(e->timer, cmd, 0);
+    }
+    for (uint32_t k = 0; s == LSUV_OK && k < e->n_lsuv; ++k)
+        s = record_layer(e, cmd, k, &next_input);
+    if (s == LSUV_OK) s = lsuv_cmd_submit_async(cmd);
+    if (s != LSUV_OK) return s;
+    run->submissions++;
+    s = wait_reporting(e, cmd);
+    for (uint32_t k = 0; s == LSUV_OK && e->timer && k < e->n_lsuv; ++k) {
+        double ns = 0;
+        if (lsuv_timer_elapsed_ns(e->timer, k, k + 1, &ns) == LSUV_OK) e->layer_ms[k] = ns * 1e-6;
+    }
+    return s;
+}
+
+/* The control blocks of every layer up to the last LSUV runs on, in one
+ * read. */
+static lsuv_status read_controls(engine *e, lsuv_run *run, unsigned char **blocks) {
+    uint64_t bytes = e->n_lsuv ? (e->layers[e->n_lsuv - 1] + 1) * e->control_stride : 0;
+    if (!(*blocks = malloc(bytes ? bytes : 1)))
+        return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    run->readback_bytes += bytes;
+    return lsuv_buffer_read(e->control, 0, *blocks, bytes);
 }
 
 /* The trace of the passes layer i took, in one read. */
@@ -312,33 +439,27 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
     }
     engine e;
     s = engine_create(&e, f, options);
-    const lsuv_net *net = e.net;
     run->converged = true;
     if (s == LSUV_OK) s = run_start(&e, run);
     lsuv_cmd *cmd = NULL;
     if (s == LSUV_OK) s = lsuv_cmd_begin(e.device, &cmd);
     double t0 = lsuv_wall_seconds();
-    uint32_t next_input = 0; /* the first layer whose output is not yet current */
-    uint32_t last_needed = 0, n_lsuv = 0;
-    for (uint32_t i = 0; i < net->n_layers; ++i) n_lsuv += check_runs_on(&net->layers[i], options);
-    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers && run->hazard == LSUV_HAZARD_NONE;
-         ++i) {
-        if (!check_runs_on(&net->layers[i], options)) continue;
-        if (e.options.progress)
-            e.options.progress(e.options.progress_ctx, run->n_layers + 1, n_lsuv, i);
+    if (s == LSUV_OK) s = run_passes(&e, cmd, run);
+    unsigned char *blocks = NULL;
+    if (s == LSUV_OK) s = read_controls(&e, run, &blocks);
+    for (uint32_t k = 0; s == LSUV_OK && k < e.n_lsuv && run->hazard == LSUV_HAZARD_NONE; ++k) {
+        uint32_t i = e.layers[k];
         lsuv_layer_run *lr = &run->layers[run->n_layers++];
         lr->index = i;
         lr->measure = e.options.measure;
-        control ctl = {0};
-        s = run_passes(&e, cmd, i, &next_input, last_needed, run, lr, &ctl);
-        if (s == LSUV_OK) s = read_trace(&e, i, &ctl, run);
+        control ctl;
+        memcpy(&ctl, blocks + i * e.control_stride, sizeof ctl);
+        lr->gpu_ms = e.layer_ms[k];
+        s = read_trace(&e, i, &ctl, run);
         if (s != LSUV_OK) break;
         finish_layer(&ctl, lr, run);
-        last_needed = ctl.passes;
-        /* The layer's output, stored with its final state, is the next
-         * layer's input. */
-        next_input = i + 1;
     }
+    free(blocks);
     run->wall_ms = (lsuv_wall_seconds() - t0) * 1e3;
     lsuv_cmd_destroy(cmd);
     engine_destroy(&e);

@@ -11,7 +11,7 @@
 typedef struct layer_passes {
     ops_epilogue *epilogue;
     lsuv_buffer *args; /* indirect arguments (create_args) */
-    uint32_t n_args;   /* dispatches they count: the epilogue's and the merge's */
+    uint32_t n_args;   /* dispatches they count: the epilogue's, the merge's, the step's */
 } layer_passes;
 
 struct lsuv_passes {
@@ -26,13 +26,16 @@ static bool runs_lsuv(const lsuv_layer *l) {
 }
 
 /* The indirect arguments of a pass, which the device zeroes when the layer
- * is done: a template of the group counts of the epilogue's dispatches and
- * of the merge of their statistics, then the active copy they read. */
+ * is done: a template of the group counts of the epilogue's dispatches, of
+ * the merge of their statistics and of the step (one group), then the
+ * active copy they read. The step's own are zeroed with the rest, so a done
+ * layer's remaining passes are empty dispatches only. */
 static lsuv_status create_args(lsuv_device *dev, layer_passes *lp) {
-    uint32_t n = ops_epilogue_groups(lp->epilogue, NULL);
+    uint32_t n = ops_epilogue_groups(lp->epilogue, NULL) + 1;
     uint32_t *grid = calloc(6 * (size_t)n, sizeof *grid);
     if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     ops_epilogue_groups(lp->epilogue, grid);
+    grid[3 * n - 3] = grid[3 * n - 2] = grid[3 * n - 1] = 1;
     memcpy(grid + 3 * n, grid, 12ull * n);
     lsuv_status s = lsuv_buffer_create(dev, 24ull * n, &lp->args);
     if (s == LSUV_OK) s = lsuv_buffer_write(lp->args, 0, grid, 24ull * n);
@@ -127,6 +130,10 @@ void passes_record_store(const lsuv_passes *p, lsuv_cmd *cmd, uint32_t layer) {
 
 lsuv_buffer *passes_args(const lsuv_passes *p, uint32_t layer) {
     return p->layers[layer].args;
+}
+
+uint64_t passes_step_args(const lsuv_passes *p, uint32_t layer) {
+    return 12ull * (2 * p->layers[layer].n_args - 1);
 }
 
 uint32_t passes_args_words(const lsuv_passes *p, uint32_t layer) {

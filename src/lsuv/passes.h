@@ -28,8 +28,10 @@ void passes_record(const lsuv_passes *passes, lsuv_cmd *cmd, uint32_t layer);
 void passes_record_store(const lsuv_passes *passes, lsuv_cmd *cmd, uint32_t layer);
 
 /* The layer's indirect arguments: the template, then the active copy, of
- * args_words words each. */
+ * args_words words each; the last three words of each are the step's (one
+ * group), at passes_step_args in the active copy. */
 lsuv_buffer *passes_args(const lsuv_passes *passes, uint32_t layer);
+uint64_t passes_step_args(const lsuv_passes *passes, uint32_t layer);
 uint32_t passes_args_words(const lsuv_passes *passes, uint32_t layer);
 
 #endif

@@ -89,6 +89,14 @@ lsuv_status lsuv_buffer_create(lsuv_device *dev, uint64_t size, lsuv_buffer **ou
         false, out);
 }
 
+lsuv_status lsuv_buffer_create_host(lsuv_device *dev, uint64_t size, lsuv_buffer **out) {
+    return lsuv_buffer_create_with(dev, size,
+                                   VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                   true, out);
+}
+
 void lsuv_buffer_destroy(lsuv_buffer *b) {
     if (!b) return;
     lsuv_device *dev = b->device;

@@ -45,17 +45,21 @@ lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
     return LSUV_OK;
 }
 
-lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd) {
-    lsuv_device *dev = cmd->device;
-    /* Whatever the batch wrote, the host may read once the fence signals. */
-    VkMemoryBarrier to_host = {
+void lsuv_cmd_barrier_host(lsuv_cmd *cmd) {
+    VkMemoryBarrier barrier = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
-    dev->vk.vkCmdPipelineBarrier(
+    cmd->device->vk.vkCmdPipelineBarrier(
         cmd->buffer, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
+}
+
+lsuv_status lsuv_cmd_submit_async(lsuv_cmd *cmd) {
+    lsuv_device *dev = cmd->device;
+    /* Whatever the batch wrote, the host may read once the fence signals. */
+    lsuv_cmd_barrier_host(cmd);
     VkResult r = dev->vk.vkEndCommandBuffer(cmd->buffer);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkEndCommandBuffer");
     VkSubmitInfo submit = {
@@ -65,17 +69,36 @@ lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd) {
     };
     r = dev->vk.vkQueueSubmit(dev->queue, 1, &submit, cmd->fence);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkQueueSubmit");
-    r = dev->vk.vkWaitForFences(dev->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
+    cmd->pending = true;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_cmd_wait(lsuv_cmd *cmd, uint64_t timeout_ns, bool *done) {
+    lsuv_device *dev = cmd->device;
+    *done = false;
+    if (!cmd->pending) return lsuv_fail(LSUV_ERROR_INVALID, "waiting on a cmd never submitted");
+    VkResult r = dev->vk.vkWaitForFences(dev->device, 1, &cmd->fence, VK_TRUE, timeout_ns);
+    if (r == VK_TIMEOUT) return LSUV_OK;
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "vkWaitForFences");
+    cmd->pending = false;
+    *done = true;
     r = dev->vk.vkResetFences(dev->device, 1, &cmd->fence);
     if (r == VK_SUCCESS) r = dev->vk.vkResetCommandBuffer(cmd->buffer, 0);
     if (r != VK_SUCCESS) return lsuv_vk_fail(r, "resetting a command buffer");
     return cmd_start(cmd);
 }
 
+lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd) {
+    bool done;
+    lsuv_status s = lsuv_cmd_submit_async(cmd);
+    return s == LSUV_OK ? lsuv_cmd_wait(cmd, UINT64_MAX, &done) : s;
+}
+
 void lsuv_cmd_destroy(lsuv_cmd *cmd) {
     if (!cmd) return;
     lsuv_device *dev = cmd->device;
+    /* A submission still running reads the buffer and signals the fence. */
+    if (cmd->pending) dev->vk.vkWaitForFences(dev->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
     if (cmd->fence) dev->vk.vkDestroyFence(dev->device, cmd->fence, NULL);
     if (cmd->buffer) dev->vk.vkFreeCommandBuffers(dev->device, dev->pool, 1, &cmd->buffer);
     free(cmd);

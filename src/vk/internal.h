@@ -51,6 +51,7 @@ struct lsuv_cmd {
     VkCommandBuffer buffer;
     VkFence fence;
     VkPipeline bound; /* the pipeline bound in this recording, if any */
+    bool pending;     /* submitted, and not yet seen finished */
 };
 
 /* "vkCreateDevice failed: VK_ERROR_..." as a status; out-of-memory results map

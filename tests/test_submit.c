@@ -1,0 +1,253 @@
+/* One submission per LSUV run: every layer's passes recorded at once give,
+ * bit for bit, what each layer's passes submitted on their own give; a run
+ * stopped at a layer leaves the layers after it as they were; the progress
+ * callback hears of each layer as the device finishes it. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "lsuv/lsuv.h"
+#include "support/gpu.h"
+
+#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
+#define FASHION "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+typedef struct setup {
+    lsuv_net *net;
+    lsuv_weights *weights;
+    lsuv_batch batch;
+    lsuv_forward *forward;
+} setup;
+
+/* cfg text (NULL: fastai on Fashion-MNIST, else synthetic input). */
+static setup make(const char *cfg, uint32_t batch, uint64_t seed) {
+    setup s = {0};
+    if (cfg)
+        TEST_OK(lsuv_net_parse("submit.cfg", cfg, strlen(cfg), NULL, &s.net));
+    else
+        TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
+    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
+    lsuv_input_options io = {
+        .spec = cfg ? "synthetic" : FASHION, .batch = batch, .seed = seed, .normalize = !cfg};
+    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
+    lsuv_forward_options fo = {.batch = batch};
+    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
+    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
+    return s;
+}
+
+static void unmake(setup *s) {
+    lsuv_forward_destroy(s->forward);
+    lsuv_batch_free(&s->batch);
+    lsuv_weights_destroy(s->weights);
+    lsuv_net_destroy(s->net);
+}
+
+static lsuv_weights *weights_now(const setup *s) {
+    lsuv_weights *w;
+    TEST_OK(lsuv_weights_create(s->net, &w));
+    TEST_OK(lsuv_forward_weights_read(s->forward, w));
+    return w;
+}
+
+static bool same_params(const lsuv_layer_params *a, const lsuv_layer_params *b) {
+    return a->weight_count == b->weight_count && a->bias_count == b->bias_count &&
+           memcmp(a->weight, b->weight, a->weight_count * 4) == 0 &&
+           memcmp(a->bias, b->bias, (size_t)a->bias_count * 4) == 0 &&
+           memcmp(&a->sub, &b->sub, sizeof a->sub) == 0;
+}
+
+/* The trace rows of one layer, from row *at on; *at moves past them. */
+static void assert_same_rows(const lsuv_run *whole, uint32_t *at, const lsuv_run *alone,
+                             uint32_t layer) {
+    cr_assert_eq(alone->n_trace, alone->layers[0].passes);
+    for (uint32_t r = 0; r < alone->n_trace; ++r, ++*at) {
+        const lsuv_trace_row *a = &whole->trace[*at], *b = &alone->trace[r];
+        cr_assert(a->layer == layer && b->layer == layer && a->pass == b->pass &&
+                      a->step == b->step && memcmp(&a->mean, &b->mean, sizeof a->mean) == 0 &&
+                      memcmp(&a->std, &b->std, sizeof a->std) == 0,
+                  "layer %u, pass %u: %c %.9g %.9g, alone %c %.9g %.9g", layer, r, a->step, a->mean,
+                  a->std, b->step, b->mean, b->std);
+    }
+}
+
+GPU_TEST(submit, one_submission_is_each_layer_submitted_alone) {
+    /* The reference is the engine's own layer-by-layer structure: lsuv=1 on
+     * one layer at a time, each run going on from the state the run before
+     * left, so each layer's passes are a submission of their own. */
+    static const lsuv_order orders[] = {LSUV_ORDER_MEAN_FIRST, LSUV_ORDER_STD_FIRST,
+                                        LSUV_ORDER_FIXED_POINT};
+    setup s = make(NULL, 64, 5);
+    for (size_t o = 0; o < sizeof orders / sizeof *orders; ++o) {
+        lsuv_options opt = {.order = orders[o], .tol_mean = 1e-5, .tol_std = 1e-5};
+        lsuv_run whole, alone;
+        TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+        TEST_OK(lsuv_initialize(s.forward, &opt, &whole));
+        cr_assert_eq(whole.n_layers, 5);
+        cr_assert_eq(whole.submissions, 1, "every layer in one submission");
+        lsuv_weights *after_whole = weights_now(&s);
+
+        TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+        bool lsuv[64] = {0};
+        for (uint32_t i = 0; i < s.net->n_layers; ++i) lsuv[i] = s.net->layers[i].lsuv;
+        uint32_t row = 0, passes = 0;
+        for (uint32_t k = 0; k < whole.n_layers; ++k) {
+            const lsuv_layer_run *w = &whole.layers[k];
+            for (uint32_t i = 0; i < s.net->n_layers; ++i) s.net->layers[i].lsuv = i == w->index;
+            TEST_OK(lsuv_initialize(s.forward, &opt, &alone));
+            const lsuv_layer_run *a = &alone.layers[0];
+            cr_assert(alone.n_layers == 1 && a->index == w->index);
+            cr_assert(a->passes == w->passes && memcmp(&a->mean, &w->mean, sizeof a->mean) == 0 &&
+                          memcmp(&a->std, &w->std, sizeof a->std) == 0 &&
+                          a->converged == w->converged,
+                      "order %zu, layer %u: %u passes, %.9g %.9g; alone %u, %.9g %.9g", o, w->index,
+                      w->passes, w->mean, w->std, a->passes, a->mean, a->std);
+            assert_same_rows(&whole, &row, &alone, w->index);
+            passes += a->passes;
+            lsuv_run_free(&alone);
+        }
+        for (uint32_t i = 0; i < s.net->n_layers; ++i) s.net->layers[i].lsuv = lsuv[i];
+        cr_assert(passes > 2 * whole.n_layers, "more than a step and a check per layer");
+        cr_assert_eq(row, whole.n_trace);
+        lsuv_weights *after_alone = weights_now(&s);
+        for (uint32_t i = 0; i < s.net->n_layers; ++i)
+            if (after_whole->layers[i].weight)
+                cr_assert(same_params(&after_whole->layers[i], &after_alone->layers[i]),
+                          "order %zu: layer %u's weights differ", o, i);
+        lsuv_weights_destroy(after_whole);
+        lsuv_weights_destroy(after_alone);
+        lsuv_run_free(&whole);
+    }
+    unmake(&s);
+}
+
+GPU_TEST(submit, a_stopped_run_leaves_the_later_layers_alone) {
+    /* Layer 2 dead, every output 3: the passes of layers 3 and 4, recorded
+     * in the same submission, must not touch their weights, though their
+     * inputs (3 everywhere) give outputs LSUV could work on. */
+    setup s = make(NULL, 32, 4);
+    lsuv_layer_params *dead = &s.weights->layers[2];
+    memset(dead->weight, 0, dead->weight_count * 4);
+    for (uint32_t o = 0; o < dead->bias_count; ++o) dead->bias[o] = 3.0f;
+    static const lsuv_order orders[] = {LSUV_ORDER_STD_FIRST, LSUV_ORDER_JOINT};
+    for (size_t o = 0; o < 2; ++o) {
+        lsuv_options opt = {.order = orders[o]};
+        lsuv_run run;
+        TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+        TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+        cr_assert_eq(run.hazard, LSUV_HAZARD_DEAD);
+        cr_assert_eq(run.n_layers, 3);
+        lsuv_weights *w = weights_now(&s);
+        for (uint32_t i = 0; i < s.net->n_layers; ++i) {
+            if (!w->layers[i].weight) continue;
+            bool same = same_params(&w->layers[i], &s.weights->layers[i]);
+            cr_assert(i < 2 ? !same : same, "order %zu, layer %u: %s", o, i,
+                      same ? "untouched" : "changed");
+        }
+        lsuv_weights_destroy(w);
+        lsuv_run_free(&run);
+    }
+    unmake(&s);
+}
+
+typedef struct heard {
+    uint32_t calls, k[8], n[8], layer[8];
+    double at[8];
+} heard;
+
+static void hear(void *ctx, uint32_t k, uint32_t n, uint32_t layer) {
+    heard *h = ctx;
+    if (h->calls < 8) {
+        h->k[h->calls] = k;
+        h->n[h->calls] = n;
+        h->layer[h->calls] = layer;
+        h->at[h->calls] = lsuv_wall_seconds();
+    }
+    h->calls++;
+}
+
+GPU_TEST(submit, progress_comes_as_each_layer_finishes) {
+    /* Two heavy convolutions, a pooling layer between them. The callback for
+     * a layer cannot come before the device has spent that layer's time, and
+     * the second comes a layer's time after the first: not all at the end. */
+    static const char cfg[] = "[net]\nheight=32\nwidth=32\nchannels=8\n"
+                              "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=relu\n"
+                              "[maxpool]\nsize=1\nstride=1\n"
+                              "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=relu\n";
+    setup s = make(cfg, 32, 21);
+    heard h = {0};
+    lsuv_options opt = {.order = LSUV_ORDER_STD_FIRST};
+    lsuv_run run;
+    /* A first run builds the pipelines, which the timed one must not wait on. */
+    TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+    lsuv_run_free(&run);
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    opt.progress = hear;
+    opt.progress_ctx = &h;
+    double t0 = lsuv_wall_seconds();
+    TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+    cr_assert_eq(run.n_layers, 2);
+    cr_assert_eq(h.calls, 2);
+    for (uint32_t c = 0; c < 2; ++c)
+        cr_assert(h.k[c] == c + 1 && h.n[c] == 2 && h.layer[c] == run.layers[c].index,
+                  "call %u: %u of %u, layer %u", c, h.k[c], h.n[c], h.layer[c]);
+    double g0 = run.layers[0].gpu_ms, g1 = run.layers[1].gpu_ms;
+    cr_assert(g0 > 0 && g1 > 0 && fabs(g0 + g1 - run.gpu_ms) <= 1e-9 * run.gpu_ms,
+              "per-layer gpu ms %g + %g, run %g", g0, g1, run.gpu_ms);
+    double first = (h.at[0] - t0) * 1e3, gap = (h.at[1] - h.at[0]) * 1e3;
+    cr_assert_geq(first, 0.9 * g0, "layer 0 heard of %.2f ms in, its passes take %.2f", first, g0);
+    cr_assert_geq(gap, 0.5 * g1, "layer 1 heard of %.2f ms after layer 0, its passes take %.2f",
+                  gap, g1);
+    lsuv_run_free(&run);
+    unmake(&s);
+}
+
+GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
+    /* --max-iters 200 records too many passes for one submission: each layer
+     * goes alone. No loop comes near either cap, so the results must be
+     * those of --max-iters 100 in one submission, bit for bit. */
+    setup s = make(NULL, 64, 6);
+    lsuv_options one = {
+        .order = LSUV_ORDER_FIXED_POINT, .tol_mean = 1e-5, .tol_std = 1e-5, .max_iters = 100};
+    lsuv_options many = one;
+    heard h = {0};
+    many.max_iters = 200;
+    many.progress = hear;
+    many.progress_ctx = &h;
+    lsuv_run a, b;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &one, &a));
+    lsuv_weights *wa = weights_now(&s);
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &many, &b));
+    lsuv_weights *wb = weights_now(&s);
+    cr_assert(a.converged && b.converged);
+    cr_assert_eq(a.submissions, 1);
+    cr_assert_geq(b.submissions, b.n_layers, "a submission a layer at least");
+    cr_assert(a.n_layers == 5 && b.n_layers == 5 && a.n_trace == b.n_trace);
+    cr_assert_eq(h.calls, 5);
+    for (uint32_t k = 0; k < 5; ++k) {
+        const lsuv_layer_run *x = &a.layers[k], *y = &b.layers[k];
+        cr_assert(h.k[k] == k + 1 && h.n[k] == 5 && h.layer[k] == y->index);
+        cr_assert(x->passes == y->passes && memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
+                      memcmp(&x->std, &y->std, sizeof x->std) == 0 && y->gpu_ms > 0,
+                  "layer %u: %u passes %.9g %.9g, past the bound %u %.9g %.9g", x->index, x->passes,
+                  x->mean, x->std, y->passes, y->mean, y->std);
+    }
+    for (uint32_t r = 0; r < a.n_trace; ++r) {
+        const lsuv_trace_row *x = &a.trace[r], *y = &b.trace[r];
+        cr_assert(x->layer == y->layer && x->pass == y->pass && x->step == y->step &&
+                      memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
+                      memcmp(&x->std, &y->std, sizeof x->std) == 0,
+                  "trace row %u", r);
+    }
+    for (uint32_t i = 0; i < s.net->n_layers; ++i)
+        if (wa->layers[i].weight)
+            cr_assert(same_params(&wa->layers[i], &wb->layers[i]), "layer %u's weights", i);
+    lsuv_weights_destroy(wa);
+    lsuv_weights_destroy(wb);
+    lsuv_run_free(&a);
+    lsuv_run_free(&b);
+    unmake(&s);
+}
