@@ -67,9 +67,25 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
     return s;
 }
 
+/* Route, shortcut, upsample, reorg and the heads have no device op yet. */
+static lsuv_status check_sequential(const lsuv_net *net) {
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        if (l->type >= LSUV_LAYER_ROUTE || lsuv_layer_is_graph(l))
+            return lsuv_fail(LSUV_ERROR_INVALID,
+                             "%s:%u: [%s] layer %u: the device forward does not run route, "
+                             "shortcut, upsample, reorg, yolo, region or detection layers yet; "
+                             "--summary describes such a network",
+                             net->path, l->line, lsuv_layer_type_name(l->type), i);
+    }
+    return LSUV_OK;
+}
+
 lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsuv_weights *w,
                                 const lsuv_forward_options *options, lsuv_forward **out) {
     *out = NULL;
+    lsuv_status st = check_sequential(net);
+    if (st != LSUV_OK) return st;
     lsuv_forward *f = calloc(1, sizeof *f);
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     f->device = dev;

@@ -211,6 +211,15 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
     case LSUV_LAYER_COST:
         memcpy(out, in, in_count * sizeof *out);
         return;
+    case LSUV_LAYER_ROUTE: /* no reference yet: NaN, which no comparison passes */
+    case LSUV_LAYER_SHORTCUT:
+    case LSUV_LAYER_UPSAMPLE:
+    case LSUV_LAYER_REORG:
+    case LSUV_LAYER_YOLO:
+    case LSUV_LAYER_REGION:
+    case LSUV_LAYER_DETECTION:
+        for (uint64_t i = 0; i < (uint64_t)n * os.c * os.h * os.w; ++i) out[i] = NAN;
+        return;
     }
 }
 
