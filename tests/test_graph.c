@@ -230,3 +230,172 @@ Test(darknet, yolov3_tiny_graph) {
     cr_assert_eq(net->params, (35434956 - 20) / 4 - 3 * 3184);
     lsuv_net_destroy(net);
 }
+
+/* The last layer's outputs from the reference, for n samples of values. */
+static double *ref_run(const lsuv_net *net, const float *values, uint32_t n, uint32_t last) {
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_init(net, LSUV_INIT_KAIMING, 7, &w), LSUV_OK, "%s",
+                 lsuv_error_message());
+    uint64_t count = (uint64_t)n * net->input.c * net->input.h * net->input.w;
+    lsuv_batch b = {n, net->input.c, net->input.h, net->input.w, malloc(count * sizeof(float))};
+    memcpy(b.data, values, count * sizeof(float));
+    double *out = NULL;
+    cr_assert_eq(lsuv_ref_forward(net, w, &b, last, &out), LSUV_OK, "%s", lsuv_error_message());
+    free(b.data);
+    lsuv_weights_destroy(w);
+    return out;
+}
+
+static void assert_values(const double *got, const double *want, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i)
+        cr_assert_eq(got[i], want[i], "value %u: %g, expected %g", i, got[i], want[i]);
+}
+
+static void iota(float *v, uint32_t n, float from) {
+    for (uint32_t i = 0; i < n; ++i) v[i] = from + (float)i;
+}
+
+/* 4 channels of 2x2 holding 0..15 are, read as darknet's reorg_cpu reads
+ * them, one 4x4 channel; reorg takes its 2x2 subsamplings at offsets (0,0),
+ * (0,1), (1,0), (1,1) as channels: 0 2 8 10 | 1 3 9 11 | 4 6 12 14 | 5 7
+ * 13 15. reverse=1 is the inverse permutation. The second sample is the
+ * first plus 16. */
+Test(graph_ref, reorg_is_darknets_permutation) {
+    static const double fwd[16] = {0, 2, 8, 10, 1, 3, 9, 11, 4, 6, 12, 14, 5, 7, 13, 15};
+    static const double rev[16] = {0, 4, 1, 5, 8, 12, 9, 13, 2, 6, 3, 7, 10, 14, 11, 15};
+    float x[32];
+    iota(x, 32, 0);
+    for (int reverse = 0; reverse < 2; ++reverse) {
+        lsuv_net *net =
+            parse(reverse ? "[net]\nheight=2\nwidth=2\nchannels=4\n[reorg]\nstride=2\n"
+                            "reverse=1\n"
+                          : "[net]\nheight=2\nwidth=2\nchannels=4\n[reorg]\nstride=2\n");
+        double *y = ref_run(net, x, 2, 0);
+        const double *want = reverse ? rev : fwd;
+        double second[16];
+        for (int i = 0; i < 16; ++i) second[i] = want[i] + 16;
+        assert_values(y, want, 16);
+        assert_values(y + 16, second, 16);
+        free(y);
+        lsuv_net_destroy(net);
+    }
+}
+
+/* Nearest upsampling times scale; stride=-2 sums each 2x2 block of 0..15:
+ * 0+1+4+5, 2+3+6+7, 8+9+12+13, 10+11+14+15. */
+Test(graph_ref, upsample_repeats_and_reverse_sums) {
+    lsuv_net *net =
+        parse("[net]\nheight=2\nwidth=2\nchannels=1\n[upsample]\nstride=2\nscale=0.5\n");
+    float x[16] = {1, 2, 3, 4};
+    double *y = ref_run(net, x, 1, 0);
+    assert_values(y, (double[]){.5, .5, 1, 1, .5, .5, 1, 1, 1.5, 1.5, 2, 2, 1.5, 1.5, 2, 2}, 16);
+    free(y);
+    lsuv_net_destroy(net);
+    net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n[upsample]\nstride=-2\n");
+    iota(x, 16, 0);
+    y = ref_run(net, x, 1, 0);
+    assert_values(y, (double[]){10, 18, 42, 50}, 4);
+    free(y);
+    lsuv_net_destroy(net);
+}
+
+/* Channels x = (1 2 | 3 4): layer 0 is x (a 1x1 maxpool), layer 1 is 10 x. */
+static const char *const two_outputs = "[net]\nheight=1\nwidth=2\nchannels=2\n"
+                                       "[maxpool]\nsize=1\n"
+                                       "[upsample]\nstride=1\nscale=10\n";
+
+static double *after_two_outputs(const char *tail, uint32_t last) {
+    char text[512];
+    snprintf(text, sizeof text, "%s%s", two_outputs, tail);
+    lsuv_net *net = parse(text);
+    double *y = ref_run(net, (float[]){1, 2, 3, 4}, 1, last);
+    lsuv_net_destroy(net);
+    return y;
+}
+
+Test(graph_ref, route_concatenates_in_order) {
+    double *y = after_two_outputs("[route]\nlayers=1,0\n", 2);
+    assert_values(y, (double[]){10, 20, 30, 40, 1, 2, 3, 4}, 8);
+    free(y);
+    /* groups=2: each input's second channel. */
+    y = after_two_outputs("[route]\nlayers=0,-1\ngroups=2\ngroup_id=1\n", 2);
+    assert_values(y, (double[]){3, 4, 30, 40}, 4);
+    free(y);
+}
+
+Test(graph_ref, shortcut_adds_then_activates) {
+    /* x + 10x, leaky: all positive. */
+    double *y = after_two_outputs("[shortcut]\nfrom=0\nactivation=leaky\n", 2);
+    assert_values(y, (double[]){11, 22, 33, 44}, 4);
+    free(y);
+    /* 0.5 x 10x - 6x = -x, then leaky's slope, 0.1 in float as darknet's. */
+    y = after_two_outputs("[shortcut]\nfrom=-2\nalpha=0.5\nbeta=-6\nactivation=leaky\n", 2);
+    const double s = 0.1f;
+    assert_values(y, (double[]){-s, -2 * s, -3 * s, -4 * s}, 4);
+    free(y);
+}
+
+/* from= larger: 0..31 as 2x4x4; the 2x2 maxpool of channel 0 is 5 7 13 15,
+ * and darknet adds from's channel 0 at (2j, 2i): 0, 2, 8, 10. */
+Test(graph_ref, shortcut_from_a_larger_output) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=2\n"
+                          "[maxpool]\nsize=1\n"
+                          "[maxpool]\nsize=2\nstride=2\n"
+                          "[route]\nlayers=1\ngroups=2\n"
+                          "[shortcut]\nfrom=0\n");
+    float x[32];
+    iota(x, 32, 0);
+    double *y = ref_run(net, x, 1, 3);
+    assert_values(y, (double[]){5, 9, 21, 25}, 4);
+    free(y);
+    lsuv_net_destroy(net);
+}
+
+/* from= smaller: 1 2 3 4 as 1x2x2, upsampled to 4x4 and routed twice into
+ * 2x4x4; darknet adds from at (2j, 2i) of channel 0 only. */
+Test(graph_ref, shortcut_from_a_smaller_output) {
+    lsuv_net *net = parse("[net]\nheight=2\nwidth=2\nchannels=1\n"
+                          "[maxpool]\nsize=1\n"
+                          "[upsample]\nstride=2\n"
+                          "[route]\nlayers=1,1\n"
+                          "[shortcut]\nfrom=0\n");
+    double *y = ref_run(net, (float[]){1, 2, 3, 4}, 1, 3);
+    static const double up[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    assert_values(y, (double[]){2, 1, 4, 2, 1, 1, 2, 2, 6, 3, 8, 4, 3, 3, 4, 4}, 16);
+    assert_values(y + 16, up, 16);
+    free(y);
+    lsuv_net_destroy(net);
+}
+
+Test(graph_ref, heads_pass_their_input) {
+    lsuv_net *net = parse("[net]\nheight=1\nwidth=1\nchannels=9\n[yolo]\nmask=0\nclasses=4\n");
+    float x[9];
+    iota(x, 9, -4);
+    double *y = ref_run(net, x, 1, 0);
+    assert_values(y, (double[]){-4, -3, -2, -1, 0, 1, 2, 3, 4}, 9);
+    free(y);
+    lsuv_net_destroy(net);
+}
+
+/* The walk keeps layer 1's output past layers 2 to 7 for the route at 8:
+ * its value there is the upsampled layer 3 and then layer 1, each as the
+ * reference computes them alone. */
+Test(graph_ref, route_reads_outputs_kept_from_earlier) {
+    lsuv_net *net = parse(tiny_yolo);
+    float x[2 * 3 * 8 * 8];
+    for (uint32_t i = 0; i < sizeof x / sizeof *x; ++i) x[i] = (float)sin(i * 0.37);
+    double *l1 = ref_run(net, x, 2, 1), *l3 = ref_run(net, x, 2, 3), *l8 = ref_run(net, x, 2, 8);
+    for (uint32_t b = 0; b < 2; ++b)
+        for (uint32_t c = 0; c < 12; ++c)
+            for (uint32_t p = 0; p < 16; ++p) {
+                uint32_t y = p / 4, xx = p % 4;
+                double want = c < 8 ? l3[(b * 8 + c) * 4 + (y / 2) * 2 + xx / 2]
+                                    : l1[(b * 4 + c - 8) * 16 + p];
+                cr_assert_eq(l8[(b * 12 + c) * 16 + p], want, "sample %u channel %u pixel %u", b, c,
+                             p);
+            }
+    free(l1);
+    free(l3);
+    free(l8);
+    lsuv_net_destroy(net);
+}
