@@ -207,11 +207,13 @@ Test(cli, summary_shows_inputs) {
     }
     cJSON_Delete(root);
     spawn_result_free(&r);
-    /* No device op runs these layers yet: LSUV refuses them by name. */
-    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--device", "llvmpipe", "--order", "std-first");
-    cr_assert_eq(r.exit_code, 2, "%s", r.err);
-    cr_assert(strstr(r.err, "graph.cfg:13: [shortcut] layer 2: the device forward does not run"),
-              "%s", r.err);
+    /* LSUV through the shortcut and the route, checked against the fp64 reference's walk. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--device", "llvmpipe", "--order", "std-first",
+            "--batch", "2", "--verify");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *gap = strstr(r.out, "of final mean and std: ");
+    cr_assert(gap && strstr(r.out, "converged"), "%s", r.out);
+    cr_assert_lt(strtod(gap + strlen("of final mean and std: "), NULL), 1e-6, "%s", r.out);
     spawn_result_free(&r);
     unlink(path);
 }
