@@ -180,6 +180,9 @@ Test(graph, upsample_and_reorg_shapes) {
                 "height and width by the stride");
     parse_fails("[net]\nheight=4\nwidth=4\nchannels=4\n[reorg]\nflatten=1\n",
                 "flatten= and extra= are not supported", NULL);
+    /* 2^20 x 4096 rows would wrap 32 bits to an empty output. */
+    parse_fails("[net]\nheight=1048576\nwidth=1\nchannels=1\n[upsample]\nstride=4096\n",
+                "g.cfg:5: [upsample] layer 0 is too large: 1x4294967296x4096", NULL);
 }
 
 Test(graph, heads_check_their_input) {

@@ -64,6 +64,21 @@ static const cfg_option *required(parse_ctx *ctx, cfg_section *s, const char *ke
     return o;
 }
 
+/* A shape formed from c x h x w in 64 bits, refused before it can wrap: the
+ * values of one sample must stay indexable in 32 bits (net.c checks the
+ * batch against the same bound once the shape is formed). */
+static lsuv_status shape_of(parse_ctx *ctx, const cfg_section *s, const lsuv_layer *l, uint64_t c,
+                            uint64_t h, uint64_t w, lsuv_shape *out) {
+    if (c >= 1ull << 31 || h >= 1ull << 31 || w >= 1ull << 31 || c * h * w >= 1ull << 31)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: [%s] layer %u is too large: %llux%llux%llu values per sample; "
+                         "expected under 2^31",
+                         ctx->name, s->line, s->name, l->index, (unsigned long long)c,
+                         (unsigned long long)h, (unsigned long long)w);
+    *out = (lsuv_shape){(uint32_t)c, (uint32_t)h, (uint32_t)w};
+    return LSUV_OK;
+}
+
 static void shape_str(char *out, size_t cap, lsuv_shape s) {
     snprintf(out, cap, "%ux%ux%u", s.c, s.h, s.w);
 }
@@ -81,14 +96,15 @@ static lsuv_status read_route(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
         return st;
     l->groups = (uint32_t)groups;
     l->group_id = (uint32_t)group_id;
-    lsuv_shape first = {0}, in = {0};
+    lsuv_shape first = {0};
+    uint64_t channels = 0;
     for (uint32_t i = 0; i < l->n_inputs; ++i) {
         if ((st = resolve_index(ctx, s, o, l, v[i], &l->inputs[i]))) return st;
         lsuv_shape x = ctx->layers[l->inputs[i]].out;
         char a[48], b[48];
         shape_str(a, sizeof a, first);
         shape_str(b, sizeof b, x);
-        if (i == 0) first = x, in = (lsuv_shape){0, x.h, x.w};
+        if (i == 0) first = x;
         if (x.h != first.h || x.w != first.w)
             return lsuv_fail(LSUV_ERROR_PARSE,
                              "%s:%u: 'layers=%s': layer %d's output is %s, layer %d's %s; "
@@ -99,10 +115,10 @@ static lsuv_status read_route(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
                              "%s:%u: [route] layer %u: groups=%u does not divide the %u channels "
                              "of layer %d",
                              ctx->name, s->line, l->index, l->groups, x.c, l->inputs[i]);
-        in.c += x.c;
+        channels += x.c;
     }
-    l->in = in;
-    l->out = (lsuv_shape){in.c / l->groups, in.h, in.w};
+    if ((st = shape_of(ctx, s, l, channels, first.h, first.w, &l->in))) return st;
+    l->out = (lsuv_shape){l->in.c / l->groups, l->in.h, l->in.w};
     return LSUV_OK;
 }
 
@@ -156,10 +172,9 @@ static lsuv_status read_upsample(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) 
     l->reverse = stride < 0;
     l->stride = (uint32_t)(stride < 0 ? -stride : stride);
     const lsuv_shape in = l->in;
-    if (!l->reverse) {
-        l->out = (lsuv_shape){in.c, in.h * l->stride, in.w * l->stride};
-        return LSUV_OK;
-    }
+    if (!l->reverse)
+        return shape_of(ctx, s, l, in.c, (uint64_t)in.h * l->stride, (uint64_t)in.w * l->stride,
+                        &l->out);
     /* darknet reads the input as out_w x stride wide: a remainder would
      * shift every row. */
     if (in.h % l->stride || in.w % l->stride)
