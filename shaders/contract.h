@@ -111,6 +111,26 @@
     LSUV_C_U32 size, stride, padding; /* maxpool */                           \
     LSUV_C_U32 in_off, out_off;
 
+/* graph.comp: one invocation per value written. c, h, w are the output's
+ * (a route's whole output); the input's shape follows from them, but for a
+ * route's input (ic channels) and a shortcut's from= (fc x fh x fw). */
+#define LSUV_C_GRAPH_ROUTE 0u          /* part channels from c_first to c_off */
+#define LSUV_C_GRAPH_SHORTCUT 1u       /* alpha x input + beta x from, activated */
+#define LSUV_C_GRAPH_UPSAMPLE 2u       /* alpha x the nearest of the input */
+#define LSUV_C_GRAPH_UPSAMPLE_SUM 3u   /* alpha x each stride x stride block's sum */
+#define LSUV_C_GRAPH_REORG 4u          /* darknet's reorg, reverse=0 */
+#define LSUV_C_GRAPH_REORG_REVERSE 5u  /* and reverse=1 */
+#define LSUV_C_GRAPH_PUSH_FIELDS                                                   \
+    LSUV_C_U32 mode; /* LSUV_C_GRAPH_* */                                          \
+    LSUV_C_U32 n, c, h, w;                                                         \
+    LSUV_C_U32 ic;           /* route: the input's channels */                     \
+    LSUV_C_U32 fc, fh, fw;   /* shortcut: from='s shape */                         \
+    LSUV_C_U32 stride;       /* upsample, reorg */                                 \
+    LSUV_C_U32 act;          /* shortcut: lsuv_activation */                       \
+    float slope, alpha, beta; /* shortcut; alpha is upsample's scale too */        \
+    LSUV_C_U32 c_off, c_first, part; /* route */                                   \
+    LSUV_C_U32 in_off, from_off, out_off;
+
 /* lsuv_step.comp. */
 #define LSUV_C_STEP_PUSH_FIELDS                                               \
     LSUV_C_U32 order;      /* lsuv_order, as LSUV_C_ORDER_* */                 \
@@ -163,6 +183,9 @@ typedef struct lsuv_stats_push {
 typedef struct lsuv_pool_push {
     LSUV_C_POOL_PUSH_FIELDS
 } lsuv_pool_push;
+typedef struct lsuv_graph_push {
+    LSUV_C_GRAPH_PUSH_FIELDS
+} lsuv_graph_push;
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;

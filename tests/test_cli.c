@@ -183,15 +183,57 @@ static const char *tmp_file(const char *name, const char *text) {
     return path;
 }
 
-Test(cli, bad_networks_exit_2_with_file_and_line) {
-    const char *routed = tmp_file("routed.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
-                                                "[convolutional]\nfilters=4\nsize=3\n"
-                                                "[route]\nlayers=-1\n");
-    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", routed, "--summary");
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "routed.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
+/* A residual block and a route: each layer's inputs, in the text and the JSON. */
+static const char *const graph_cfg = "[net]\nheight=4\nwidth=4\nchannels=3\n"
+                                     "[convolutional]\nfilters=4\nsize=3\npad=1\n"
+                                     "[convolutional]\nfilters=4\nsize=3\npad=1\n"
+                                     "[shortcut]\nfrom=-2\nactivation=leaky\n"
+                                     "[route]\nlayers=-1,0\n";
+
+Test(cli, summary_shows_inputs) {
+    const char *path = tmp_file("graph.cfg", graph_cfg);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--summary");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(
+        strstr(r.out, "    0  convolutional  input      3x4x4") &&
+            strstr(r.out, "    2  shortcut       1,0        4x4x4          4x4x4          leaky") &&
+            strstr(r.out, "    3  route          2,0        8x4x4          8x4x4"),
+        "%s", r.out);
     spawn_result_free(&r);
-    unlink(routed);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--summary", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "not JSON: %s", r.out);
+    const cJSON *layers = cJSON_GetObjectItem(root, "layers");
+    static const int want[4][3] = {{1, -1}, {1, 0}, {2, 1, 0}, {2, 2, 0}};
+    for (int i = 0; i < 4; ++i) {
+        const cJSON *in = cJSON_GetObjectItem(cJSON_GetArrayItem(layers, i), "inputs");
+        cr_assert_eq(cJSON_GetArraySize(in), want[i][0], "layer %d: %s", i, r.out);
+        for (int k = 0; k < want[i][0]; ++k)
+            cr_assert_eq(cJSON_GetArrayItem(in, k)->valueint, want[i][k + 1], "layer %d", i);
+    }
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+    /* LSUV through the shortcut and the route, checked against the fp64 reference's walk. */
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--device", "llvmpipe", "--order", "std-first",
+            "--batch", "2", "--verify");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *gap = strstr(r.out, "of final mean and std: ");
+    cr_assert(gap && strstr(r.out, "converged"), "%s", r.out);
+    cr_assert_lt(strtod(gap + strlen("of final mean and std: "), NULL), 1e-6, "%s", r.out);
+    spawn_result_free(&r);
+    unlink(path);
+}
+
+Test(cli, bad_networks_exit_2_with_file_and_line) {
+    const char *rnn = tmp_file("rnn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
+                                          "[convolutional]\nfilters=4\nsize=3\n"
+                                          "[rnn]\noutput=4\n");
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", rnn, "--summary");
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "rnn.cfg:8:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(rnn);
     const char *bn = tmp_file("bn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
                                         "[convolutional]\nbatch_normalize=1\nfilters=4\n"
                                         "size=3\nactivation=leaky\n");
@@ -213,10 +255,14 @@ Test(cli, bad_networks_exit_2_with_file_and_line) {
 
 /* darknet's own files, as they come, where LSUV_DARKNET_CFG_DIR names them. */
 Test(cli, darknet_files_as_darknet_wrote_them) {
-    spawn_result r =
-        RUN(NULL, LSUV_VK_BIN, "--layers", darknet_cfg("yolov3-tiny.cfg"), "--summary");
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "yolov3-tiny.cfg:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    /* darknet prints layer 20 as "route 19 8": 128x26x26 upsampled and 256x26x26. */
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", darknet_cfg("yolov3-tiny.cfg"), "--bn",
+                         "strip", "--summary");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "   20  route          19,8       384x26x26      384x26x26"), "%s",
+              r.out);
+    cr_assert(strstr(r.out, "   23  yolo           22         255x26x26      255x26x26"), "%s",
+              r.out);
     spawn_result_free(&r);
     r = RUN(NULL, LSUV_VK_BIN, "--layers", darknet_cfg("cifar.cfg"), "--bn", "strip", "--summary");
     cr_assert_eq(r.exit_code, 0, "%s", r.err);

@@ -154,15 +154,6 @@ Test(darknet, batch_norm_needs_strip) {
     lsuv_net_destroy(net);
 }
 
-Test(darknet, yolov3_tiny_refused_clearly) {
-    lsuv_net *net = NULL;
-    lsuv_status s = lsuv_net_load(darknet_cfg("yolov3-tiny.cfg"), NULL, &net);
-    cr_assert_eq(s, LSUV_ERROR_PARSE);
-    cr_assert(strstr(lsuv_error_message(), "is not supported yet") &&
-                  strstr(lsuv_error_message(), "yolov3-tiny.cfg:"),
-              "%s", lsuv_error_message());
-}
-
 Test(fastai, summary_of_07a) {
     lsuv_net *net = load(LSUV_SOURCE_DIR "/nets/fastai-07a.cfg", false);
     cr_assert_eq(net->batch, 512);
@@ -256,7 +247,7 @@ Test(dialect, errors_name_file_line_and_text) {
         {"[convolutional]\nsize=3\nactivation=sigmoidal\n", "t.cfg:7:", "unknown activation"},
         {"[convolutional]\nsize\n", "t.cfg:6:", "expected key=value"},
         {"[frobnicate]\n", "t.cfg:5:", "unknown section"},
-        {"[route]\nlayers=-1\n", "layer type [route] at line 5 is not supported yet", NULL},
+        {"[lstm]\noutput=4\n", "layer type [lstm] at line 5 is not supported yet", NULL},
         {"[convolutional]\nsize=9\n", "t.cfg:5:", "empty output"},
         {"[maxpool]\nsize=9\npadding=0\n", "t.cfg:5:", "empty output"},
         {"[crop]\ncrop_height=9\ncrop_width=2\n", "t.cfg:5:", "does not fit"},

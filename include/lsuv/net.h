@@ -27,6 +27,16 @@ typedef enum lsuv_layer_type {
     LSUV_LAYER_SOFTMAX,
     LSUV_LAYER_COST,
     LSUV_LAYER_CROP,
+    /* Layers of darknet's graphs: they read earlier outputs (inputs[]). */
+    LSUV_LAYER_ROUTE,
+    LSUV_LAYER_SHORTCUT,
+    LSUV_LAYER_UPSAMPLE,
+    LSUV_LAYER_REORG,
+    /* Detection heads: terminal, without weights; their forward is the
+     * identity here (darknet's logistic and softmax act on the loss side). */
+    LSUV_LAYER_YOLO,
+    LSUV_LAYER_REGION,
+    LSUV_LAYER_DETECTION,
 } lsuv_layer_type;
 
 /* darknet's section name: "convolutional", "connected", ... */
@@ -65,8 +75,18 @@ typedef struct lsuv_shape {
     uint32_t c, h, w;
 } lsuv_shape;
 
+/* The most outputs one [route] may concatenate. */
+#define LSUV_LAYER_MAX_INPUTS 16
+/* inputs[] value naming the network's input rather than a layer. */
+#define LSUV_NET_INPUT (-1)
+
 typedef struct lsuv_layer {
     lsuv_layer_type type;
+    /* The outputs it reads, as darknet resolves them: the previous layer's
+     * for sequential layers; for [route] those of layers=, in order; for
+     * [shortcut] the previous layer's, then from='s. */
+    uint32_t n_inputs;
+    int32_t inputs[LSUV_LAYER_MAX_INPUTS];
     uint32_t index; /* from 0; [net] is not counted */
     uint32_t line;  /* of the section header */
     lsuv_shape in, out;
@@ -83,6 +103,16 @@ typedef struct lsuv_layer {
     bool flipped;
     /* dropout */
     float probability;
+    /* route: groups (above) and group_id, as AlexeyAB's darknet; each input
+     * gives its group_id-th slice of c/groups channels */
+    uint32_t group_id;
+    /* shortcut: out = alpha x previous + beta x from, then the activation */
+    float alpha, beta;
+    /* upsample: stride (above), scale; reverse: stride=-k, a k x k sum */
+    float scale;
+    bool reverse; /* upsample with negative stride, reorg with reverse=1 */
+    /* yolo, region, detection */
+    uint32_t classes, num, coords, side;
     /* convolutional and connected: the activation and fastai's GeneralRelu
      * extension keys */
     lsuv_activation activation;
@@ -120,6 +150,12 @@ lsuv_status lsuv_net_load(const char *path, const lsuv_net_options *options, lsu
 lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
                            const lsuv_net_options *options, lsuv_net **out);
 void lsuv_net_destroy(lsuv_net *net);
+
+/* Whether every layer reads only the output of the layer before it (or the
+ * network's input, for the first). */
+bool lsuv_net_is_sequential(const lsuv_net *net);
+/* Whether the layer reads other than the previous output alone. */
+bool lsuv_layer_is_graph(const lsuv_layer *layer);
 
 /* Whether the layer has weights (convolutional, connected). */
 bool lsuv_layer_has_weights(const lsuv_layer *layer);

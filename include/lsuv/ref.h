@@ -32,11 +32,18 @@ void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, co
 void lsuv_ref_layer_pre(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
                         uint32_t n, double *out);
 
+/* Layer `index` of the network, of any type: in[k] holds the outputs of
+ * its k-th input (layer->inputs[k]) for the n samples. lsuv_ref_layer takes
+ * only layers of one input, and gives NaN for [route] and [shortcut]. */
+void lsuv_ref_layer_inputs(const lsuv_net *net, uint32_t index, const lsuv_layer_params *params,
+                           const double *const *in, uint32_t n, double *out, double *magnitude);
+
 /* Outputs per sample of a layer. */
 uint64_t lsuv_ref_layer_outputs(const lsuv_layer *layer);
 
 /* The whole network up to and including layer `last`, from a float batch;
- * *out (freed by the caller) holds that layer's outputs. */
+ * *out (freed by the caller) holds that layer's outputs. Each output is kept
+ * until the last layer that reads it has run. */
 lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *weights,
                              const lsuv_batch *batch, uint32_t last, double **out);
 

@@ -17,7 +17,7 @@ static void shape_text(char *out, size_t cap, lsuv_shape s) {
 
 /* "relu", "leaky(0.2) sub=0.4 maxv=6 lsuv=0"; "-" for layers without one. */
 static void activation_text(char *out, size_t cap, const lsuv_layer *l) {
-    if (!lsuv_layer_has_weights(l)) {
+    if (!lsuv_layer_has_weights(l) && l->type != LSUV_LAYER_SHORTCUT) {
         snprintf(out, cap, "-");
         return;
     }
@@ -29,23 +29,44 @@ static void activation_text(char *out, size_t cap, const lsuv_layer *l) {
     if (!l->lsuv) snprintf(out + n, cap - (size_t)n, " lsuv=0");
 }
 
+/* The layers read, "input" for the network's: "8", "13,8", "input". */
+static void inputs_text(char *out, size_t cap, const lsuv_layer *l) {
+    size_t n = 0;
+    out[0] = 0;
+    for (uint32_t k = 0; k < l->n_inputs && n < cap; ++k) {
+        if (l->inputs[k] == LSUV_NET_INPUT)
+            n += (size_t)snprintf(out + n, cap - n, "%sinput", k ? "," : "");
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%s%d", k ? "," : "", l->inputs[k]);
+    }
+}
+
 static void summary_text(const lsuv_net *net) {
-    char in[48], out[48], act[96];
+    char in[48], out[48], act[96], from[LSUV_LAYER_MAX_INPUTS * 12];
     shape_text(in, sizeof in, net->input);
     printf("%s: %u layers, input %s, batch %u\n", net->path, net->n_layers, in, net->batch);
-    printf("%5s  %-14s %-14s %-14s %-26s %14s %16s\n", "layer", "type", "input", "output",
-           "activation", "parameters", "MACs/sample");
+    printf("%5s  %-14s %-10s %-14s %-14s %-26s %14s %16s\n", "layer", "type", "inputs", "input",
+           "output", "activation", "parameters", "MACs/sample");
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
         shape_text(in, sizeof in, l->in);
         shape_text(out, sizeof out, l->out);
         activation_text(act, sizeof act, l);
-        printf("%5u  %-14s %-14s %-14s %-26s %14llu %16llu\n", l->index,
-               lsuv_layer_type_name(l->type), in, out, act, (unsigned long long)l->params,
+        inputs_text(from, sizeof from, l);
+        printf("%5u  %-14s %-10s %-14s %-14s %-26s %14llu %16llu\n", l->index,
+               lsuv_layer_type_name(l->type), from, in, out, act, (unsigned long long)l->params,
                (unsigned long long)l->macs);
     }
-    printf("%5s  %-14s %-14s %-14s %-26s %14llu %16llu\n", "total", "", "", "", "",
+    printf("%5s  %-14s %-10s %-14s %-14s %-26s %14llu %16llu\n", "total", "", "", "", "", "",
            (unsigned long long)net->params, (unsigned long long)net->macs);
+}
+
+/* The layers read, -1 for the network's input. */
+static cJSON *inputs_json(const lsuv_layer *l) {
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t k = 0; a && k < l->n_inputs; ++k)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(l->inputs[k]));
+    return a;
 }
 
 static cJSON *shape_json(lsuv_shape s) {
@@ -64,12 +85,12 @@ static int summary_json(const lsuv_net *net, const char *path) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "index", l->index);
         cJSON_AddStringToObject(o, "type", lsuv_layer_type_name(l->type));
+        cJSON_AddItemToObject(o, "inputs", inputs_json(l));
         cJSON_AddItemToObject(o, "in", shape_json(l->in));
         cJSON_AddItemToObject(o, "out", shape_json(l->out));
-        if (lsuv_layer_has_weights(l)) {
+        if (lsuv_layer_has_weights(l) || l->type == LSUV_LAYER_SHORTCUT)
             cJSON_AddStringToObject(o, "activation", lsuv_activation_name(l->activation));
-            cJSON_AddBoolToObject(o, "lsuv", l->lsuv);
-        }
+        if (lsuv_layer_has_weights(l)) cJSON_AddBoolToObject(o, "lsuv", l->lsuv);
         cJSON_AddNumberToObject(o, "params", (double)l->params);
         cJSON_AddNumberToObject(o, "macs", (double)l->macs);
         cJSON_AddItemToArray(layers, o);

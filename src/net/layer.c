@@ -42,9 +42,9 @@ double lsuv_activation_gain(lsuv_activation a, double slope) {
     }
 }
 
-static lsuv_status get_activation(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
+lsuv_status section_get_activation(parse_ctx *ctx, cfg_section *s, const char *def, lsuv_layer *l) {
     cfg_option *o = section_find(s, "activation");
-    const char *name = o ? o->value : "logistic"; /* darknet's default */
+    const char *name = o ? o->value : def;
     for (unsigned i = 0; i < sizeof activation_names / sizeof *activation_names; ++i)
         if (strcmp(name, activation_names[i]) == 0) {
             l->activation = (lsuv_activation)i;
@@ -67,7 +67,7 @@ static lsuv_status get_activation(parse_ctx *ctx, cfg_section *s, lsuv_layer *l)
 /* The options shared by convolutional and connected layers. */
 static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
                                        const lsuv_net_options *options) {
-    lsuv_status st = get_activation(ctx, s, l);
+    lsuv_status st = section_get_activation(ctx, s, "logistic", l); /* darknet's default */
     long bn = 0, lsuv = 1;
     double leak = 0, sub = 0, maxv = 0;
     if (st == LSUV_OK) st = section_get_int(ctx, s, "batch_normalize", 0, 0, 1, &bn);
@@ -272,6 +272,14 @@ lsuv_status section_read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         return LSUV_OK;
     case LSUV_LAYER_CROP:
         return read_crop_layer(ctx, s, l);
+    case LSUV_LAYER_ROUTE:
+    case LSUV_LAYER_SHORTCUT:
+    case LSUV_LAYER_UPSAMPLE:
+    case LSUV_LAYER_REORG:
+    case LSUV_LAYER_YOLO:
+    case LSUV_LAYER_REGION:
+    case LSUV_LAYER_DETECTION:
+        return section_read_graph_layer(ctx, s, l);
     }
     return LSUV_OK;
 }

@@ -15,13 +15,25 @@
 #include <string.h>
 
 const char *lsuv_layer_type_name(lsuv_layer_type type) {
-    static const char *const names[] = {"convolutional", "connected", "maxpool", "avgpool",
-                                        "dropout",       "softmax",   "cost",    "crop"};
+    static const char *const names[] = {"convolutional", "connected", "maxpool",  "avgpool",
+                                        "dropout",       "softmax",   "cost",     "crop",
+                                        "route",         "shortcut",  "upsample", "reorg",
+                                        "yolo",          "region",    "detection"};
     return (unsigned)type < sizeof names / sizeof *names ? names[type] : "unknown";
 }
 
 bool lsuv_layer_has_weights(const lsuv_layer *l) {
     return l->type == LSUV_LAYER_CONVOLUTIONAL || l->type == LSUV_LAYER_CONNECTED;
+}
+
+bool lsuv_layer_is_graph(const lsuv_layer *l) {
+    return l->n_inputs != 1 || l->inputs[0] != (int32_t)l->index - 1;
+}
+
+bool lsuv_net_is_sequential(const lsuv_net *net) {
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (lsuv_layer_is_graph(&net->layers[i])) return false;
+    return true;
 }
 
 uint64_t lsuv_layer_fan_in(const lsuv_layer *l) {
@@ -62,6 +74,23 @@ static const char *const dropout_keys[] = {"probability", NULL};
 static const char *const softmax_keys[] = {"groups",  "temperature", "tree",
                                            "spatial", "noloss",      NULL};
 static const char *const cost_keys[] = {"type", "scale", "ratio", "noobject_scale", "thresh", NULL};
+static const char *const route_keys[] = {"layers", "groups", "group_id", NULL};
+static const char *const shortcut_keys[] = {"from", "activation", "alpha", "beta", NULL};
+static const char *const upsample_keys[] = {"stride", "scale", NULL};
+static const char *const reorg_keys[] = {"stride", "reverse", "flatten", "extra", NULL};
+/* The heads' training options are accepted silently, as [net]'s. */
+static const char *const yolo_keys[] = {"mask",   "anchors",       "classes",      "num",    "max",
+                                        "jitter", "ignore_thresh", "truth_thresh", "random", "map",
+                                        NULL};
+static const char *const region_keys[] = {
+    "coords",      "classes",    "num",         "log",          "sqrt",           "softmax",
+    "background",  "max",        "jitter",      "rescore",      "thresh",         "classfix",
+    "absolute",    "random",     "coord_scale", "object_scale", "noobject_scale", "mask_scale",
+    "class_scale", "bias_match", "tree",        "map",          "anchors",        NULL};
+static const char *const detection_keys[] = {
+    "coords", "classes",     "rescore", "num",          "side",           "softmax",     "sqrt",
+    "max",    "coord_scale", "forced",  "object_scale", "noobject_scale", "class_scale", "jitter",
+    "random", "reorg",       NULL};
 static const char *const crop_keys[] = {"crop_height", "crop_width", "flip",
                                         "angle",       "saturation", "exposure",
                                         "shift",       "noadjust",   NULL};
@@ -88,16 +117,17 @@ static const section_kind kinds[] = {
     {"soft", LSUV_LAYER_SOFTMAX, softmax_keys},
     {"cost", LSUV_LAYER_COST, cost_keys},
     {"crop", LSUV_LAYER_CROP, crop_keys},
+    {"route", LSUV_LAYER_ROUTE, route_keys},
+    {"shortcut", LSUV_LAYER_SHORTCUT, shortcut_keys},
+    {"upsample", LSUV_LAYER_UPSAMPLE, upsample_keys},
+    {"reorg", LSUV_LAYER_REORG, reorg_keys},
+    {"yolo", LSUV_LAYER_YOLO, yolo_keys},
+    {"region", LSUV_LAYER_REGION, region_keys},
+    {"detection", LSUV_LAYER_DETECTION, detection_keys},
 };
 
-/* Sections darknet knows that are not sequential layers lsuv-vk runs. */
-static const char *const unsupported[] = {"route",
-                                          "shortcut",
-                                          "upsample",
-                                          "yolo",
-                                          "region",
-                                          "reorg",
-                                          "local",
+/* Sections darknet knows that lsuv-vk does not run. */
+static const char *const unsupported[] = {"local",
                                           "rnn",
                                           "gru",
                                           "lstm",
@@ -105,7 +135,6 @@ static const char *const unsupported[] = {"route",
                                           "conv_lstm",
                                           "deconvolutional",
                                           "deconv",
-                                          "detection",
                                           "iseg",
                                           "activation",
                                           "logistic",
@@ -289,8 +318,9 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
         else if (!k && in_list(unsupported, s->name))
             st = lsuv_fail(LSUV_ERROR_PARSE,
                            "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
-                           "sequential networks of convolutional, connected, maxpool, avgpool, "
-                           "dropout, softmax, cost and crop layers",
+                           "convolutional, connected, maxpool, avgpool, dropout, softmax, cost, "
+                           "crop, route, shortcut, upsample, reorg, yolo, region and detection "
+                           "layers",
                            name, s->line, s->name, s->line);
         else if (!k)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,
@@ -298,6 +328,7 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
     }
 
     lsuv_shape shape = net->input;
+    ctx.layers = net ? net->layers : NULL;
     for (uint32_t i = 1; st == LSUV_OK && i < cfg.n_sections; ++i) {
         cfg_section *s = &cfg.sections[i];
         const section_kind *k = kind_of(s->name);
@@ -306,6 +337,8 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
         l->index = net->n_layers;
         l->line = s->line;
         l->in = shape;
+        l->n_inputs = 1;
+        l->inputs[0] = (int32_t)l->index - 1; /* LSUV_NET_INPUT for the first */
         l->maxv = INFINITY;
         st = section_read_layer(&ctx, s, l, options);
         if (st == LSUV_OK) st = check_keys(&ctx, s, k->keys);

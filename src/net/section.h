@@ -9,6 +9,7 @@
 typedef struct parse_ctx {
     const char *name;
     cfg_warnings warnings;
+    const lsuv_layer *layers; /* those read so far: [route] and [shortcut] name them */
 } parse_ctx;
 
 /* The most floats one tensor may hold (a layer's weights, or its outputs for
@@ -26,6 +27,13 @@ lsuv_status section_get_int(parse_ctx *ctx, cfg_section *s, const char *key, lon
 /* A finite real option in [min, max], or def when absent. */
 lsuv_status section_get_float(parse_ctx *ctx, cfg_section *s, const char *key, double def,
                               double min, double max, double *out);
+
+/* The activation= option into l (slope too), or def when absent. */
+lsuv_status section_get_activation(parse_ctx *ctx, cfg_section *s, const char *def, lsuv_layer *l);
+
+/* l's options, output shape and inputs for the layers of graphs
+ * (graph.c): route, shortcut, upsample, reorg and the detection heads. */
+lsuv_status section_read_graph_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l);
 
 /* l's options, output shape and counts from its section s; l->type, index,
  * line and in are set. */

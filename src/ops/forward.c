@@ -2,6 +2,7 @@
  * ops/plan.h), walked in order. */
 #include "lsuv/forward.h"
 #include "ops/conv.h"
+#include "ops/graph_ops.h"
 #include "ops/plan.h"
 #include "ops/pool.h"
 #include "ops/sums.h"
@@ -13,7 +14,9 @@
 #include <string.h>
 
 /* Buffers: the input, every layer's output (identity layers reuse their
- * input's), and weights, biases and state for layers with weights. */
+ * input's), and weights, biases and state for layers with weights. Every
+ * output lives as long as the forward: a route or shortcut may read any
+ * earlier one (freeing each after its last reader is left to come). */
 static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
     const lsuv_net *net = f->net;
     lsuv_device *dev = f->device;
@@ -24,7 +27,8 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
         const lsuv_layer *l = &net->layers[i];
         layer_plan *lp = &f->layers[i];
         bool identity = l->type == LSUV_LAYER_DROPOUT || l->type == LSUV_LAYER_SOFTMAX ||
-                        l->type == LSUV_LAYER_COST;
+                        l->type == LSUV_LAYER_COST || l->type == LSUV_LAYER_YOLO ||
+                        l->type == LSUV_LAYER_REGION || l->type == LSUV_LAYER_DETECTION;
         if (identity) {
             lp->out = (lsuv_buffer *)layer_input(f, i);
             continue;
@@ -53,6 +57,8 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
         layer_plan *lp = &f->layers[i];
         if (lsuv_layer_has_weights(l))
             s = conv_layer_create(f, i, &w->layers[i]);
+        else if (graph_op_runs(l))
+            s = graph_layer_create(f, i);
         else if (lp->owns_out)
             s = pool_layer_create(f, i);
         if (s != LSUV_OK) break;
@@ -67,6 +73,12 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
     return s;
 }
 
+static bool has_graph_ops(const lsuv_net *net) {
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (graph_op_runs(&net->layers[i])) return true;
+    return false;
+}
+
 lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsuv_weights *w,
                                 const lsuv_forward_options *options, lsuv_forward **out) {
     *out = NULL;
@@ -78,6 +90,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     if (s == LSUV_OK && !(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     if (s == LSUV_OK) s = pool_pipeline_create(f);
+    if (s == LSUV_OK && has_graph_ops(net)) s = graph_pipeline_create(f);
     if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &f->stats);
     if (s == LSUV_OK) s = create_buffers(f, w);
     if (s == LSUV_OK) s = create_layers(f, w);
@@ -108,6 +121,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     for (int a = 0; a < ACTIVATIONS; ++a)
         for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
     lsuv_pipeline_destroy(f->pool);
+    lsuv_pipeline_destroy(f->graph);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);

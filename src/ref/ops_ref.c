@@ -4,6 +4,7 @@
 #include "lsuv/ref.h"
 
 #include "core/error.h"
+#include "ref/ref_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -211,6 +212,17 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
     case LSUV_LAYER_COST:
         memcpy(out, in, in_count * sizeof *out);
         return;
+    case LSUV_LAYER_UPSAMPLE:
+    case LSUV_LAYER_REORG:
+    case LSUV_LAYER_YOLO:
+    case LSUV_LAYER_REGION:
+    case LSUV_LAYER_DETECTION:
+        ref_graph_layer(NULL, l, &in, n, out);
+        return;
+    case LSUV_LAYER_ROUTE:
+    case LSUV_LAYER_SHORTCUT: /* more than one input: lsuv_ref_layer_inputs */
+        for (uint64_t i = 0; i < (uint64_t)n * os.c * os.h * os.w; ++i) out[i] = NAN;
+        return;
     }
 }
 
@@ -230,63 +242,28 @@ void lsuv_ref_layer_pre(const lsuv_layer *l, const lsuv_layer_params *p, const d
     lsuv_ref_layer(&linear, &no_sub, in, n, out, NULL);
 }
 
-/* Walks layers 0..last, visiting each output (with pre, a layer with
- * weights' pre-activation instead); with keep, hands the last output to
- * the caller. */
-static lsuv_status forward_walk(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
-                                uint32_t last, bool pre, lsuv_ref_visit visit, void *ctx,
-                                double **keep) {
-    if (last >= net->n_layers)
-        return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", last, net->n_layers);
-    uint64_t count = (uint64_t)batch->n * batch->c * batch->h * batch->w;
-    double *cur = malloc(count * sizeof *cur);
-    if (!cur) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    for (uint64_t i = 0; i < count; ++i) cur[i] = batch->data[i];
-    lsuv_status s = LSUV_OK;
-    for (uint32_t i = 0; s == LSUV_OK && i <= last; ++i) {
-        const lsuv_layer *l = &net->layers[i];
-        count = (uint64_t)batch->n * lsuv_ref_layer_outputs(l);
-        double *next = malloc(count * sizeof *next);
-        if (!next) {
-            s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-            break;
-        }
-        const lsuv_layer_params *p = &w->layers[i];
-        if (pre && lsuv_layer_has_weights(l)) {
-            /* The output is the epilogue of the pre-activation: the bits
-             * lsuv_ref_layer gives, with one pass over the inputs. */
-            lsuv_ref_layer_pre(l, p, cur, batch->n, next);
-            if (visit) s = visit(ctx, i, next, count);
-            for (uint64_t k = 0; k < count; ++k) next[k] = epilogue(l, p->sub, next[k]);
-        } else {
-            lsuv_ref_layer(l, p, cur, batch->n, next, NULL);
-            if (visit) s = visit(ctx, i, next, count);
-        }
-        free(cur);
-        cur = next;
-    }
-    if (s == LSUV_OK && keep) {
-        *keep = cur;
-        return LSUV_OK;
-    }
-    free(cur);
-    return s;
+double ref_activate(lsuv_activation a, double slope, double x) {
+    return activate(a, slope, x);
+}
+
+double ref_epilogue(const lsuv_layer *l, double sub, double x) {
+    return epilogue(l, sub, x);
 }
 
 lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
                              uint32_t last, double **out) {
     *out = NULL;
-    return forward_walk(net, w, batch, last, false, NULL, NULL, out);
+    return ref_forward_walk(net, w, batch, last, false, NULL, NULL, out);
 }
 
 lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *w,
                                   const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                   void *ctx) {
-    return forward_walk(net, w, batch, last, false, visit, ctx, NULL);
+    return ref_forward_walk(net, w, batch, last, false, visit, ctx, NULL);
 }
 
 lsuv_status lsuv_ref_forward_each_pre(const lsuv_net *net, const lsuv_weights *w,
                                       const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                       void *ctx) {
-    return forward_walk(net, w, batch, last, true, visit, ctx, NULL);
+    return ref_forward_walk(net, w, batch, last, true, visit, ctx, NULL);
 }
