@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -772,4 +773,38 @@ Test(cli, verify_shows_progress_on_a_terminal) {
     cr_assert(strstr(text, "std-first: fp64 verification, layer 4 of 4 done"), "%s", text);
     cr_assert(strstr(text, "largest |device - fp64|"), "%s", text);
     free(text);
+}
+
+/* Bounded activations: measured post, std 1 is out of their reach and the
+ * run stops before any pass (exit 3); measured pre, LSUV converges. */
+static const char *const bounded_cfg = "[net]\nheight=28\nwidth=28\nchannels=1\n"
+                                       "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
+                                       "activation=tanh\n"
+                                       "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
+                                       "activation=logistic\n"
+                                       "[connected]\noutput=10\nactivation=logistic\n";
+
+Test(cli, bounded_activations_converge_measured_pre) {
+    const char *path = tmp_file("bounded.cfg", bounded_cfg);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--batch", "64", "--order",
+                         "std-first", "--measure", "pre", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    cr_assert_not_null(root, "%s", r.out);
+    const cJSON *layers =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 3);
+    const cJSON *l;
+    cJSON_ArrayForEach(l, layers) {
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(l, "within_tol")));
+        cr_assert_lt(fabs(cJSON_GetObjectItem(l, "std")->valuedouble - 1), 1e-3);
+        cr_assert_str_eq(cJSON_GetObjectItem(l, "measure")->valuestring, "pre");
+    }
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--batch", "64", "--order", "std-first");
+    cr_assert_eq(r.exit_code, 3, "%s", r.err);
+    cr_assert(strstr(r.err, "tanh") && strstr(r.err, "--measure pre"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(path);
 }
