@@ -279,6 +279,29 @@ static const section_kind *kind_of(const char *name) {
     return NULL;
 }
 
+/* Every section after [net] names a layer lsuv-vk runs. */
+static lsuv_status check_section_names(const char *name, const cfg_file *cfg) {
+    lsuv_status st = LSUV_OK;
+    for (uint32_t i = 1; st == LSUV_OK && i < cfg->n_sections; ++i) {
+        const cfg_section *s = &cfg->sections[i];
+        const section_kind *k = kind_of(s->name);
+        if (k && k->type == -1)
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
+                           name, s->line, s->name, s->name);
+        else if (!k && in_list(unsupported, s->name))
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
+                           "convolutional, connected, maxpool, avgpool, dropout, softmax, cost, "
+                           "crop, route, shortcut, upsample, reorg, yolo, region and detection "
+                           "layers",
+                           name, s->line, s->name, s->line);
+        else if (!k)
+            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,
+                           s->name);
+    }
+    return st;
+}
+
 lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
                            const lsuv_net_options *options, lsuv_net **out) {
     *out = NULL;
@@ -309,23 +332,7 @@ lsuv_status lsuv_net_parse(const char *name, const char *text, size_t size,
 
     /* Section names first: a network lsuv-vk cannot run is refused for that
      * before any detail of its layers. */
-    for (uint32_t i = 1; st == LSUV_OK && i < cfg.n_sections; ++i) {
-        const cfg_section *s = &cfg.sections[i];
-        const section_kind *k = kind_of(s->name);
-        if (k && k->type == -1)
-            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
-                           name, s->line, s->name, s->name);
-        else if (!k && in_list(unsupported, s->name))
-            st = lsuv_fail(LSUV_ERROR_PARSE,
-                           "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
-                           "convolutional, connected, maxpool, avgpool, dropout, softmax, cost, "
-                           "crop, route, shortcut, upsample, reorg, yolo, region and detection "
-                           "layers",
-                           name, s->line, s->name, s->line);
-        else if (!k)
-            st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,
-                           s->name);
-    }
+    if (st == LSUV_OK) st = check_section_names(name, &cfg);
 
     lsuv_shape shape = net->input;
     ctx.layers = net ? net->layers : NULL;
