@@ -92,9 +92,11 @@ def lsuv_layer(layer, run, order, tol, max_iters):
         out = run()
         return out.mean().item(), out.std().item()
 
-    mean, std = stats()
+    # Each loop runs the network before its first test, as the notebook's
+    # `while mdl(xb) is not None and ...` does (and lsuv-vk counts).
     loops = ["mean", "std"] if order == "mean-first" else ["std", "mean"]
     for loop in loops:
+        mean, std = stats()
         it = 0
         if loop == "mean":
             while abs(mean) > tol and it < max_iters:
