@@ -11,32 +11,17 @@
 #include "core/file.h"
 #include "lsuv/lsuv.h"
 #include "support/gpu.h"
+#include "support/setup.h"
 #include "support/spawn.h"
 
-#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
-#define FASHION "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-
-typedef struct setup {
-    lsuv_net *net;
-    lsuv_weights *weights;
-    lsuv_batch batch;
-    lsuv_forward *forward;
-} setup;
+#define FASTAI  TEST_FASTAI
+#define FASHION TEST_FASHION
 
 static setup make_with(uint32_t batch, uint64_t seed, lsuv_precision precision,
                        lsuv_conv_kernel kernel, uint64_t max_chunk_bytes) {
-    setup s = {0};
-    TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
-    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
-    lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
-    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch,
-                               .precision = precision,
-                               .conv_kernel = kernel,
-                               .max_chunk_bytes = max_chunk_bytes};
-    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
-    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
-    return s;
+    lsuv_forward_options fo = {
+        .precision = precision, .conv_kernel = kernel, .max_chunk_bytes = max_chunk_bytes};
+    return setup_make(NULL, batch, seed, &fo);
 }
 
 static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
@@ -45,13 +30,6 @@ static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
 
 static setup make(uint32_t batch, uint64_t seed) {
     return make_as(batch, seed, LSUV_PRECISION_FP32);
-}
-
-static void unmake(setup *s) {
-    lsuv_forward_destroy(s->forward);
-    lsuv_batch_free(&s->batch);
-    lsuv_weights_destroy(s->weights);
-    lsuv_net_destroy(s->net);
 }
 
 static lsuv_run run_order(setup *s, lsuv_order order) {
@@ -87,7 +65,7 @@ GPU_TEST(lsuv, mean_first_keeps_a_mean_std_first_does_not) {
     cr_assert_lt(mf.readback_bytes, 1024);
     lsuv_run_free(&mf);
     lsuv_run_free(&sf);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, fixed_point_ends_within_both_tolerances) {
@@ -119,7 +97,7 @@ GPU_TEST(lsuv, fixed_point_ends_within_both_tolerances) {
     cr_assert(fp.converged && !mf.converged);
     lsuv_run_free(&mf);
     lsuv_run_free(&fp);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, mean_first_final_mean_is_the_closed_form) {
@@ -147,7 +125,7 @@ GPU_TEST(lsuv, mean_first_final_mean_is_the_closed_form) {
                   run.layers[l].mean, predicted, mu, sigma);
     }
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, joint_is_exact_in_one_step_for_relu) {
@@ -168,7 +146,7 @@ GPU_TEST(lsuv, joint_is_exact_in_one_step_for_relu) {
     run = run_order(&s, LSUV_ORDER_ALTERNATING);
     cr_assert(run.converged);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
@@ -208,7 +186,7 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
         }
         free(whole);
         lsuv_run_free(&run);
-        unmake(&s);
+        setup_free(&s);
     }
 }
 
@@ -255,7 +233,7 @@ GPU_TEST(lsuv, same_start_same_result) {
     lsuv_run_free(&a);
     lsuv_run_free(&other);
     lsuv_run_free(&b);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, dead_layer_stops_the_run) {
@@ -270,7 +248,7 @@ GPU_TEST(lsuv, dead_layer_stops_the_run) {
     cr_assert_eq(run.n_layers, 1, "the run stops at the dead layer");
     cr_assert_eq(run.layers[0].std, 0.0);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, weights_in_reproduce_the_run) {
@@ -389,20 +367,7 @@ GPU_TEST(lsuv, fp16_storage_reaches_the_same_tolerances) {
         cr_assert_leq(fabs(run.layers[l].mean), 1e-3);
     }
     lsuv_run_free(&run);
-    unmake(&s);
-}
-
-/* A one-network setup from cfg text, on the synthetic input. */
-static setup make_cfg(const char *cfg, uint32_t batch, uint64_t seed) {
-    setup s = {0};
-    TEST_OK(lsuv_net_parse("hazard.cfg", cfg, strlen(cfg), NULL, &s.net));
-    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
-    lsuv_input_options io = {.spec = "synthetic", .batch = batch, .seed = seed};
-    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch};
-    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
-    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
-    return s;
+    setup_free(&s);
 }
 
 /* Runs std-first from the setup's weights; the run must stop at `layer`
@@ -427,7 +392,7 @@ GPU_TEST(lsuv, nan_in_the_input_is_nonfinite_not_dead) {
     s.batch.data[300] = NAN;
     TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
     expect_hazard(&s, LSUV_HAZARD_NONFINITE, 0, "fastai, relu");
-    unmake(&s);
+    setup_free(&s);
     /* Linear and relu6 first layers too: linear was reported dead with a
      * mean of 1.7e36, the unset maxv's clamp having turned NaN into FLT_MAX. */
     static const char *acts[] = {"linear", "relu", "relu6"};
@@ -441,11 +406,11 @@ GPU_TEST(lsuv, nan_in_the_input_is_nonfinite_not_dead) {
                      "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=%s\nlsuv=%u\n"
                      "[connected]\noutput=6\nactivation=%s\n",
                      acts[a], 1 - conn, acts[a]);
-            s = make_cfg(cfg, 5, 8 + a);
+            s = setup_make(cfg, 5, 8 + a, NULL);
             s.batch.data[77] = NAN;
             TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
             expect_hazard(&s, LSUV_HAZARD_NONFINITE, conn, acts[a]);
-            unmake(&s);
+            setup_free(&s);
         }
     }
 }
@@ -459,7 +424,7 @@ GPU_TEST(lsuv, nonfinite_weights_are_nonfinite_not_dead) {
     s.weights->layers[0].weight[12] = 0.1f;
     s.weights->layers[2].weight[40] = NAN;
     expect_hazard(&s, LSUV_HAZARD_NONFINITE, 2, "a NaN weight in layer 2");
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, dead_means_finite_and_equal) {
@@ -478,7 +443,7 @@ GPU_TEST(lsuv, dead_means_finite_and_equal) {
     cr_assert_eq(run.layers[1].std, 0.0);
     cr_assert_eq(run.layers[1].mean, 3.0);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, moments_beyond_fp32_are_an_overflow) {
@@ -488,7 +453,7 @@ GPU_TEST(lsuv, moments_beyond_fp32_are_an_overflow) {
     lsuv_layer_params *p = &s.weights->layers[0];
     for (uint64_t i = 0; i < p->weight_count; ++i) p->weight[i] *= 1e21f;
     expect_hazard(&s, LSUV_HAZARD_OVERFLOW, 0, "weights times 1e21");
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(lsuv, one_value_per_batch_is_refused_up_front) {
@@ -502,24 +467,24 @@ GPU_TEST(lsuv, one_value_per_batch_is_refused_up_front) {
     for (size_t c = 0; c < 2; ++c) {
         /* The convolution sees a 4x1x1 input: lsuv_net_parse shapes a
          * connected layer's output as c x 1 x 1. */
-        setup s = make_cfg(cfgs[c], 1, 14);
+        setup s = setup_make(cfgs[c], 1, 14, NULL);
         lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
         lsuv_run run;
         lsuv_error_clear();
         cr_assert_eq(lsuv_initialize(s.forward, &o, &run), LSUV_ERROR_INVALID, "case %zu", c);
         const char *m = lsuv_error_message();
         cr_assert(strstr(m, "layer 1") && strstr(m, "batch of at least 2"), "%s", m);
-        unmake(&s);
+        setup_free(&s);
         /* A batch of 2 gives two values: one std step and one mean step
          * make them exactly -1 and 1. */
-        s = make_cfg(cfgs[c], 2, 14);
+        s = setup_make(cfgs[c], 2, 14, NULL);
         TEST_OK(lsuv_initialize(s.forward, &o, &run));
         cr_assert_eq(run.hazard, LSUV_HAZARD_NONE, "case %zu: hazard %d", c, run.hazard);
         cr_assert_eq(run.n_layers, 2);
         cr_assert_leq(fabs(run.layers[1].std - 1), 1e-3);
         cr_assert_leq(fabs(run.layers[1].mean), 1e-3);
         lsuv_run_free(&run);
-        unmake(&s);
+        setup_free(&s);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "lsuv/lsuv.h"
 #include "lsuv/ref.h"
 #include "support/gpu.h"
+#include "support/setup.h"
 #include "support/spawn.h"
 
 /* 2 samples x 4 channels x 4x4: 128 values, few enough that n and n - 1
@@ -20,32 +21,6 @@
     "[net]\nheight=4\nwidth=4\nchannels=3\n"                                                       \
     "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=linear\n"
 #define VALUES 128
-
-typedef struct setup {
-    lsuv_net *net;
-    lsuv_weights *weights;
-    lsuv_batch batch;
-    lsuv_forward *forward;
-} setup;
-
-static setup make(const char *cfg, uint32_t batch, uint64_t seed) {
-    setup s = {0};
-    TEST_OK(lsuv_net_parse("rules.cfg", cfg, strlen(cfg), NULL, &s.net));
-    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
-    lsuv_input_options io = {.spec = "synthetic", .batch = batch, .seed = seed};
-    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch};
-    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
-    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
-    return s;
-}
-
-static void unmake(setup *s) {
-    lsuv_forward_destroy(s->forward);
-    lsuv_batch_free(&s->batch);
-    lsuv_weights_destroy(s->weights);
-    lsuv_net_destroy(s->net);
-}
 
 /* A run from s->weights as they are now. */
 static lsuv_run run_with(setup *s, lsuv_options o) {
@@ -71,14 +46,6 @@ static void scale_weights(setup *s, uint32_t layer, double by) {
     for (uint64_t i = 0; i < p->weight_count; ++i) p->weight[i] = (float)(p->weight[i] * by);
 }
 
-/* The weights the forward holds now. */
-static lsuv_weights *read_weights(const setup *s) {
-    lsuv_weights *w;
-    TEST_OK(lsuv_weights_create(s->net, &w));
-    TEST_OK(lsuv_forward_weights_read(s->forward, w));
-    return w;
-}
-
 static const lsuv_trace_row *trace_row(const lsuv_run *run, uint32_t layer, uint32_t pass) {
     for (uint32_t i = 0; i < run->n_trace; ++i)
         if (run->trace[i].layer == layer && run->trace[i].pass == pass) return &run->trace[i];
@@ -88,7 +55,7 @@ static const lsuv_trace_row *trace_row(const lsuv_run *run, uint32_t layer, uint
 
 GPU_TEST(rules, variance_rule_makes_the_population_variance_one_in_a_step) {
     /* Zero biases: W / sqrt(var) divides the variance by var exactly. */
-    setup s = make(LINEAR, 2, 21);
+    setup s = setup_make(LINEAR, 2, 21, NULL);
     lsuv_moments m0 = ref_moments(&s);
     lsuv_options o = {.order = LSUV_ORDER_STD_ONLY,
                       .estimator = LSUV_ESTIMATOR_POPULATION,
@@ -104,7 +71,7 @@ GPU_TEST(rules, variance_rule_makes_the_population_variance_one_in_a_step) {
     cr_assert_eq(run.layers[0].passes, 2, "one step, one pass after it");
     cr_assert(fabs(run.layers[0].std - 1) <= 1e-5, "std %.9g", run.layers[0].std);
     cr_assert(run.layers[0].within_tol && !run.layers[0].capped && run.converged);
-    lsuv_weights *w = read_weights(&s);
+    lsuv_weights *w = setup_weights_now(&s);
     for (uint64_t i = 0; i < w->layers[0].weight_count; i += 7) {
         double want = s.weights->layers[0].weight[i] / m0.std_population;
         cr_assert(fabs(w->layers[0].weight[i] - want) <= 1e-5 * (fabs(want) + 1e-3),
@@ -113,13 +80,13 @@ GPU_TEST(rules, variance_rule_makes_the_population_variance_one_in_a_step) {
     }
     lsuv_weights_destroy(w);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, variance_rule_tests_the_variance_not_the_std) {
     /* Population std 1.015: |std - 1| = 0.015 is within 0.02, |var - 1| =
      * 0.030 is not. */
-    setup s = make(LINEAR, 2, 22);
+    setup s = setup_make(LINEAR, 2, 22, NULL);
     scale_weights(&s, 0, 1.015 / ref_moments(&s).std_population);
     lsuv_options o = {.order = LSUV_ORDER_STD_ONLY,
                       .estimator = LSUV_ESTIMATOR_POPULATION,
@@ -134,14 +101,14 @@ GPU_TEST(rules, variance_rule_tests_the_variance_not_the_std) {
     cr_assert_eq(run.layers[0].passes, 1, "std rule: already within tolerance");
     cr_assert(fabs(run.layers[0].std - 1.015) <= 1e-5, "std %.9g", run.layers[0].std);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, coef_rule_scales_w_and_shifts_the_bias_unscaled) {
     /* LSUV-pytorch: W *= coef, b += -mean * coef. With B the mean of the
      * bias term, the step leaves the mean at (1 - coef) B; the biases end
      * at b0 - sum mean_k coef_k, the weights at W0 prod coef_k. */
-    setup s = make(LINEAR, 2, 23);
+    setup s = setup_make(LINEAR, 2, 23, NULL);
     static const float b0[4] = {0.5f, -0.2f, 0.3f, 0.1f};
     memcpy(s.weights->layers[0].bias, b0, sizeof b0);
     scale_weights(&s, 0, 3.0);
@@ -166,7 +133,7 @@ GPU_TEST(rules, coef_rule_scales_w_and_shifts_the_bias_unscaled) {
         shift -= t->mean * coef;
         scale *= coef;
     }
-    lsuv_weights *w = read_weights(&s);
+    lsuv_weights *w = setup_weights_now(&s);
     for (uint32_t c = 0; c < 4; ++c)
         cr_assert(fabs(w->layers[0].bias[c] - (b0[c] + shift)) <= 1e-5,
                   "bias %u: %.9g, b0 + shifts %.9g (rescaled: %.9g)", c, w->layers[0].bias[c],
@@ -187,7 +154,7 @@ GPU_TEST(rules, coef_rule_scales_w_and_shifts_the_bias_unscaled) {
     cr_assert(fabs(run.layers[0].mean - m0.mean) <= 1e-5, "mean %.9g, initial %.9g",
               run.layers[0].mean, m0.mean);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, each_loop_of_two_starts_with_its_own_pass) {
@@ -195,7 +162,7 @@ GPU_TEST(rules, each_loop_of_two_starts_with_its_own_pass) {
      * mean 0, one std step the std 1. The notebook's two `while mdl(xb)`
      * loops evaluate (1 + 1) + (1 + 1) times: m, then the std loop's own
      * pass, s, then the check. */
-    setup s = make(LINEAR, 2, 24);
+    setup s = setup_make(LINEAR, 2, 24, NULL);
     for (uint32_t c = 0; c < 4; ++c) s.weights->layers[0].bias[c] = 0.5f;
     scale_weights(&s, 0, 3.0);
     lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST};
@@ -211,13 +178,13 @@ GPU_TEST(rules, each_loop_of_two_starts_with_its_own_pass) {
     run = run_with(&s, o);
     cr_assert_eq(run.layers[0].passes, 2);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 /* Biases +-3 by channel: the std is at least 3 whatever W, so the std
  * steps only shrink W. */
 static setup make_bias_spread(uint64_t seed) {
-    setup s = make(LINEAR, 2, seed);
+    setup s = setup_make(LINEAR, 2, seed, NULL);
     for (uint32_t c = 0; c < 4; ++c) s.weights->layers[0].bias[c] = c % 2 ? -3.0f : 3.0f;
     return s;
 }
@@ -231,7 +198,7 @@ GPU_TEST(rules, max_iters_caps_steps_and_passes_are_one_more) {
     cr_assert(run.layers[0].capped && !run.layers[0].within_tol && !run.converged);
     cr_assert_eq(trace_row(&run, 0, 2)->step, '-');
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, stalled_stops_weights_shrinking_to_nothing) {
@@ -244,21 +211,21 @@ GPU_TEST(rules, stalled_stops_weights_shrinking_to_nothing) {
     cr_assert_leq(run.layers[0].passes, 6);
     cr_assert(!run.converged && !run.layers[0].within_tol);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, stalled_stops_weights_growing_without_end) {
     /* relu clamped at maxv 1 has a std of 0.5 at most while sub stays 0:
      * std-first's std loop doubles W or more each step. sub moves later, so
      * the clamp's bound is not certain before the run. */
-    setup s = make("[net]\nheight=8\nwidth=8\nchannels=3\n"
-                   "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\nmaxv=1\n",
-                   4, 27);
+    setup s = setup_make("[net]\nheight=8\nwidth=8\nchannels=3\n"
+                         "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=relu\nmaxv=1\n",
+                         4, 27, NULL);
     lsuv_options o = {.order = LSUV_ORDER_STD_FIRST};
     lsuv_run run = run_with(&s, o);
     cr_assert_eq(run.hazard, LSUV_HAZARD_STALLED, "hazard %d after %u passes, std %g", run.hazard,
                  run.layers[0].passes, run.layers[0].std);
-    lsuv_weights *w = read_weights(&s);
+    lsuv_weights *w = setup_weights_now(&s);
     double grown = 0;
     for (uint64_t i = 0; i < w->layers[0].weight_count; ++i)
         if (s.weights->layers[0].weight[i] != 0)
@@ -266,7 +233,7 @@ GPU_TEST(rules, stalled_stops_weights_growing_without_end) {
     cr_assert_leq(grown, 1e4, "the weights grew %g times", grown);
     lsuv_weights_destroy(w);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, bounded_output_measured_post_is_unreachable_before_any_pass) {
@@ -278,7 +245,7 @@ GPU_TEST(rules, bounded_output_measured_post_is_unreachable_before_any_pass) {
                  "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
                  "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=%s\n",
                  acts[a]);
-        setup s = make(cfg, 2, 28);
+        setup s = setup_make(cfg, 2, 28, NULL);
         lsuv_run run = run_with(&s, (lsuv_options){.order = LSUV_ORDER_MEAN_FIRST});
         cr_assert_eq(run.hazard, LSUV_HAZARD_UNREACHABLE, "%s: hazard %d", acts[a], run.hazard);
         cr_assert_eq(run.n_layers, 1);
@@ -286,7 +253,7 @@ GPU_TEST(rules, bounded_output_measured_post_is_unreachable_before_any_pass) {
         cr_assert_eq(run.layers[0].passes, 0, "%s", acts[a]);
         cr_assert(!run.converged);
         /* Nothing ran: the leaky layer before it is untouched too. */
-        lsuv_weights *w = read_weights(&s);
+        lsuv_weights *w = setup_weights_now(&s);
         cr_assert(memcmp(w->layers[0].weight, s.weights->layers[0].weight,
                          w->layers[0].weight_count * 4) == 0);
         lsuv_weights_destroy(w);
@@ -296,24 +263,24 @@ GPU_TEST(rules, bounded_output_measured_post_is_unreachable_before_any_pass) {
             run_with(&s, (lsuv_options){.order = LSUV_ORDER_STD_ONLY, .measure = LSUV_MEASURE_PRE});
         cr_assert_neq(run.hazard, LSUV_HAZARD_UNREACHABLE, "%s", acts[a]);
         lsuv_run_free(&run);
-        unmake(&s);
+        setup_free(&s);
     }
     /* relu6 reaches 3; relu with maxv 2 and sub fixed (std-only) reaches 1
      * only saturated. */
-    setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
-                   "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nmaxv=2\n",
-                   2, 29);
+    setup s = setup_make("[net]\nheight=4\nwidth=4\nchannels=3\n"
+                         "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nmaxv=2\n",
+                         2, 29, NULL);
     lsuv_run run = run_with(&s, (lsuv_options){.order = LSUV_ORDER_STD_ONLY});
     cr_assert_eq(run.hazard, LSUV_HAZARD_UNREACHABLE);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, convs_leave_connected_layers_alone) {
-    setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
-                   "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
-                   "[connected]\noutput=6\nactivation=linear\n",
-                   4, 30);
+    setup s = setup_make("[net]\nheight=4\nwidth=4\nchannels=3\n"
+                         "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                         "[connected]\noutput=6\nactivation=linear\n",
+                         4, 30, NULL);
     lsuv_run run = run_with(&s, (lsuv_options){.order = LSUV_ORDER_STD_FIRST});
     cr_assert_eq(run.n_layers, 2, "every weighted layer by default");
     lsuv_run_free(&run);
@@ -321,13 +288,13 @@ GPU_TEST(rules, convs_leave_connected_layers_alone) {
     cr_assert_eq(run.hazard, LSUV_HAZARD_NONE);
     cr_assert_eq(run.n_layers, 1);
     cr_assert_eq(run.layers[0].index, 0);
-    lsuv_weights *w = read_weights(&s);
+    lsuv_weights *w = setup_weights_now(&s);
     const lsuv_layer_params *was = &s.weights->layers[1], *now = &w->layers[1];
     cr_assert(memcmp(now->weight, was->weight, was->weight_count * 4) == 0);
     cr_assert(memcmp(now->bias, was->bias, was->bias_count * 4) == 0);
     lsuv_weights_destroy(w);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 /* lsuv_options_check's verdict on one cfg layer; *message its message. */
@@ -378,9 +345,9 @@ Test(rules, options_that_cannot_converge_are_refused) {
 GPU_TEST(rules, initialize_refuses_with_the_sub_the_forward_holds) {
     /* The cfg's sub is 0.4, which a bias shift can steer around; the
      * weights' sub of 0 is not. */
-    setup s = make("[net]\nheight=4\nwidth=4\nchannels=3\n"
-                   "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nsub=0.4\n",
-                   2, 31);
+    setup s = setup_make("[net]\nheight=4\nwidth=4\nchannels=3\n"
+                         "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\nsub=0.4\n",
+                         2, 31, NULL);
     lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST, .mean_param = LSUV_MEAN_BIAS};
     cr_assert_eq(lsuv_options_check(s.net, &o), LSUV_OK, "%s", lsuv_error_message());
     s.weights->layers[0].sub = 0;
@@ -388,7 +355,7 @@ GPU_TEST(rules, initialize_refuses_with_the_sub_the_forward_holds) {
     TEST_OK(lsuv_forward_reset(s.forward, s.weights));
     cr_assert_eq(lsuv_initialize(s.forward, &o, &run), LSUV_ERROR_INVALID);
     cr_assert(strstr(lsuv_error_message(), "layer 0"), "%s", lsuv_error_message());
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(rules, cli_names_unreachable_and_what_to_use) {

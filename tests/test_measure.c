@@ -10,31 +10,8 @@
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 #include "support/gpu.h"
+#include "support/setup.h"
 
-#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
-#define FASHION "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-
-typedef struct setup {
-    lsuv_net *net;
-    lsuv_weights *weights;
-    lsuv_batch batch;
-    lsuv_forward *forward;
-} setup;
-
-static void unmake(setup *s) {
-    lsuv_forward_destroy(s->forward);
-    lsuv_batch_free(&s->batch);
-    lsuv_weights_destroy(s->weights);
-    lsuv_net_destroy(s->net);
-}
-
-/* The final weights of a run: what the device computes with. */
-static lsuv_weights *final_weights(const setup *s) {
-    lsuv_weights *w = NULL;
-    TEST_OK(lsuv_weights_create(s->net, &w));
-    TEST_OK(lsuv_forward_weights_read(s->forward, w));
-    return w;
-}
 
 /* One layer that passes its input through, linear with bias 0: a 1x1
  * convolution of 1; a 3x3 one with 1 at its centre and zeros around it (the
@@ -107,7 +84,7 @@ GPU_TEST(measure, shifted_partials_keep_data_far_from_zero) {
         TEST_OK(lsuv_initialize(s.forward, &o, &run));
         cr_assert_eq(run.hazard, LSUV_HAZARD_NONE);
         cr_assert_eq(run.n_trace, 2, "case %d: a std step and its check", c);
-        lsuv_weights *w = final_weights(&s);
+        lsuv_weights *w = setup_weights_now(&s);
         float scale[2] = {1.0f, w->layers[0].weight[w->layers[0].weight_count / 2]};
         cr_assert_eq(w->layers[0].bias[0], 0.0f);
         for (int r = 0; r < 2; ++r) {
@@ -124,7 +101,7 @@ GPU_TEST(measure, shifted_partials_keep_data_far_from_zero) {
         }
         lsuv_weights_destroy(w);
         lsuv_run_free(&run);
-        unmake(&s);
+        setup_free(&s);
     }
     cr_log_info("worst std error: pass 0 %.2e, pass 1 %.2e relative", worst[0], worst[1]);
     free(in.data);
@@ -132,15 +109,8 @@ GPU_TEST(measure, shifted_partials_keep_data_far_from_zero) {
 
 static setup make_fastai(uint32_t batch, uint64_t seed, lsuv_precision precision,
                          lsuv_conv_kernel kernel) {
-    setup s = {0};
-    TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
-    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
-    lsuv_input_options io = {.spec = FASHION, .batch = batch, .normalize = true};
-    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch, .precision = precision, .conv_kernel = kernel};
-    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
-    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
-    return s;
+    lsuv_forward_options fo = {.precision = precision, .conv_kernel = kernel};
+    return setup_make(NULL, batch, seed, &fo);
 }
 
 static lsuv_run run_measured(setup *s, lsuv_measure measure) {
@@ -176,7 +146,7 @@ static lsuv_status check_layer(void *ctx, uint32_t layer, const double *out, uin
 /* The largest difference between the run's final moments and the fp64
  * reference's at the same point, from the weights the run ended with. */
 static double reference_gap(const setup *s, const lsuv_run *run, bool pre) {
-    lsuv_weights *w = final_weights(s);
+    lsuv_weights *w = setup_weights_now(s);
     ref_check c = {.run = run};
     uint32_t last = run->layers[run->n_layers - 1].index;
     TEST_OK(pre ? lsuv_ref_forward_each_pre(s->net, w, &s->batch, last, check_layer, &c)
@@ -211,7 +181,7 @@ GPU_TEST(measure, pre_is_the_reference_pre_activation) {
     lsuv_run_free(&post);
     lsuv_run_free(&pre);
     lsuv_run_free(&again);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(measure, pre_stores_the_bits_of_a_whole_forward) {
@@ -247,6 +217,6 @@ GPU_TEST(measure, pre_stores_the_bits_of_a_whole_forward) {
         }
         free(whole);
         lsuv_run_free(&run);
-        unmake(&s);
+        setup_free(&s);
     }
 }

@@ -9,47 +9,7 @@
 #include "core/clock.h"
 #include "lsuv/lsuv.h"
 #include "support/gpu.h"
-
-#define FASTAI  LSUV_SOURCE_DIR "/nets/fastai-07a.cfg"
-#define FASHION "idx:/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-
-typedef struct setup {
-    lsuv_net *net;
-    lsuv_weights *weights;
-    lsuv_batch batch;
-    lsuv_forward *forward;
-} setup;
-
-/* cfg text (NULL: fastai on Fashion-MNIST, else synthetic input). */
-static setup make(const char *cfg, uint32_t batch, uint64_t seed) {
-    setup s = {0};
-    if (cfg)
-        TEST_OK(lsuv_net_parse("submit.cfg", cfg, strlen(cfg), NULL, &s.net));
-    else
-        TEST_OK(lsuv_net_load(FASTAI, NULL, &s.net));
-    TEST_OK(lsuv_weights_init(s.net, LSUV_INIT_KAIMING, seed, &s.weights));
-    lsuv_input_options io = {
-        .spec = cfg ? "synthetic" : FASHION, .batch = batch, .seed = seed, .normalize = !cfg};
-    TEST_OK(lsuv_input_load(&io, s.net, &s.batch));
-    lsuv_forward_options fo = {.batch = batch};
-    TEST_OK(lsuv_forward_create(gpu.device, s.net, s.weights, &fo, &s.forward));
-    TEST_OK(lsuv_forward_set_input(s.forward, &s.batch));
-    return s;
-}
-
-static void unmake(setup *s) {
-    lsuv_forward_destroy(s->forward);
-    lsuv_batch_free(&s->batch);
-    lsuv_weights_destroy(s->weights);
-    lsuv_net_destroy(s->net);
-}
-
-static lsuv_weights *weights_now(const setup *s) {
-    lsuv_weights *w;
-    TEST_OK(lsuv_weights_create(s->net, &w));
-    TEST_OK(lsuv_forward_weights_read(s->forward, w));
-    return w;
-}
+#include "support/setup.h"
 
 static bool same_params(const lsuv_layer_params *a, const lsuv_layer_params *b) {
     return a->weight_count == b->weight_count && a->bias_count == b->bias_count &&
@@ -78,7 +38,7 @@ GPU_TEST(submit, one_submission_is_each_layer_submitted_alone) {
      * left, so each layer's passes are a submission of their own. */
     static const lsuv_order orders[] = {LSUV_ORDER_MEAN_FIRST, LSUV_ORDER_STD_FIRST,
                                         LSUV_ORDER_FIXED_POINT};
-    setup s = make(NULL, 64, 5);
+    setup s = setup_make(NULL, 64, 5, NULL);
     for (size_t o = 0; o < sizeof orders / sizeof *orders; ++o) {
         lsuv_options opt = {.order = orders[o], .tol_mean = 1e-5, .tol_std = 1e-5};
         lsuv_run whole, alone;
@@ -86,7 +46,7 @@ GPU_TEST(submit, one_submission_is_each_layer_submitted_alone) {
         TEST_OK(lsuv_initialize(s.forward, &opt, &whole));
         cr_assert_eq(whole.n_layers, 5);
         cr_assert_eq(whole.submissions, 1, "every layer in one submission");
-        lsuv_weights *after_whole = weights_now(&s);
+        lsuv_weights *after_whole = setup_weights_now(&s);
 
         TEST_OK(lsuv_forward_reset(s.forward, s.weights));
         bool lsuv[64] = {0};
@@ -110,7 +70,7 @@ GPU_TEST(submit, one_submission_is_each_layer_submitted_alone) {
         for (uint32_t i = 0; i < s.net->n_layers; ++i) s.net->layers[i].lsuv = lsuv[i];
         cr_assert(passes > 2 * whole.n_layers, "more than a step and a check per layer");
         cr_assert_eq(row, whole.n_trace);
-        lsuv_weights *after_alone = weights_now(&s);
+        lsuv_weights *after_alone = setup_weights_now(&s);
         for (uint32_t i = 0; i < s.net->n_layers; ++i)
             if (after_whole->layers[i].weight)
                 cr_assert(same_params(&after_whole->layers[i], &after_alone->layers[i]),
@@ -119,14 +79,14 @@ GPU_TEST(submit, one_submission_is_each_layer_submitted_alone) {
         lsuv_weights_destroy(after_alone);
         lsuv_run_free(&whole);
     }
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(submit, a_stopped_run_leaves_the_later_layers_alone) {
     /* Layer 2 dead, every output 3: the passes of layers 3 and 4, recorded
      * in the same submission, must not touch their weights, though their
      * inputs (3 everywhere) give outputs LSUV could work on. */
-    setup s = make(NULL, 32, 4);
+    setup s = setup_make(NULL, 32, 4, NULL);
     lsuv_layer_params *dead = &s.weights->layers[2];
     memset(dead->weight, 0, dead->weight_count * 4);
     for (uint32_t o = 0; o < dead->bias_count; ++o) dead->bias[o] = 3.0f;
@@ -138,7 +98,7 @@ GPU_TEST(submit, a_stopped_run_leaves_the_later_layers_alone) {
         TEST_OK(lsuv_initialize(s.forward, &opt, &run));
         cr_assert_eq(run.hazard, LSUV_HAZARD_DEAD);
         cr_assert_eq(run.n_layers, 3);
-        lsuv_weights *w = weights_now(&s);
+        lsuv_weights *w = setup_weights_now(&s);
         for (uint32_t i = 0; i < s.net->n_layers; ++i) {
             if (!w->layers[i].weight) continue;
             bool same = same_params(&w->layers[i], &s.weights->layers[i]);
@@ -148,7 +108,7 @@ GPU_TEST(submit, a_stopped_run_leaves_the_later_layers_alone) {
         lsuv_weights_destroy(w);
         lsuv_run_free(&run);
     }
-    unmake(&s);
+    setup_free(&s);
 }
 
 typedef struct heard {
@@ -175,7 +135,7 @@ GPU_TEST(submit, progress_comes_as_each_layer_finishes) {
                               "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=relu\n"
                               "[maxpool]\nsize=1\nstride=1\n"
                               "[convolutional]\nfilters=32\nsize=3\npad=1\nactivation=relu\n";
-    setup s = make(cfg, 32, 21);
+    setup s = setup_make(cfg, 32, 21, NULL);
     heard h = {0};
     lsuv_options opt = {.order = LSUV_ORDER_STD_FIRST};
     lsuv_run run;
@@ -200,7 +160,7 @@ GPU_TEST(submit, progress_comes_as_each_layer_finishes) {
     cr_assert_geq(gap, 0.5 * g1, "layer 1 heard of %.2f ms after layer 0, its passes take %.2f",
                   gap, g1);
     lsuv_run_free(&run);
-    unmake(&s);
+    setup_free(&s);
 }
 
 GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
@@ -208,7 +168,7 @@ GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
      * records 4 max_iters + 3 a layer; the bound is 256): each layer
      * goes alone. No loop comes near either cap, so the results must be
      * those of --max-iters 60 in one submission, bit for bit. */
-    setup s = make(NULL, 64, 6);
+    setup s = setup_make(NULL, 64, 6, NULL);
     lsuv_options one = {
         .order = LSUV_ORDER_FIXED_POINT, .tol_mean = 1e-5, .tol_std = 1e-5, .max_iters = 60};
     lsuv_options many = one;
@@ -219,10 +179,10 @@ GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
     lsuv_run a, b;
     TEST_OK(lsuv_forward_reset(s.forward, s.weights));
     TEST_OK(lsuv_initialize(s.forward, &one, &a));
-    lsuv_weights *wa = weights_now(&s);
+    lsuv_weights *wa = setup_weights_now(&s);
     TEST_OK(lsuv_forward_reset(s.forward, s.weights));
     TEST_OK(lsuv_initialize(s.forward, &many, &b));
-    lsuv_weights *wb = weights_now(&s);
+    lsuv_weights *wb = setup_weights_now(&s);
     cr_assert(a.converged && b.converged);
     cr_assert_eq(a.submissions, 1);
     cr_assert_geq(b.submissions, b.n_layers, "a submission a layer at least");
@@ -250,5 +210,5 @@ GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
     lsuv_weights_destroy(wb);
     lsuv_run_free(&a);
     lsuv_run_free(&b);
-    unmake(&s);
+    setup_free(&s);
 }
