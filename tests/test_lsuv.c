@@ -166,25 +166,7 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
         setup s = make_with(100, 5, cases[c].precision, cases[c].kernel, cases[c].max_chunk_bytes);
         lsuv_run run = run_order(&s, c % 2 ? LSUV_ORDER_MEAN_FIRST : LSUV_ORDER_STD_FIRST);
-        float *kept[5], *whole = NULL;
-        size_t counts[5];
-        for (uint32_t l = 0; l < 5; ++l) {
-            const lsuv_layer *layer = &s.net->layers[run.layers[l].index];
-            counts[l] = (size_t)100 * layer->out.c * layer->out.h * layer->out.w;
-            cr_assert(kept[l] = malloc(counts[l] * sizeof **kept));
-            TEST_OK(lsuv_forward_read(s.forward, run.layers[l].index, kept[l]));
-        }
-        TEST_OK(lsuv_forward_run(s.forward, 0, run.layers[4].index, false));
-        for (uint32_t l = 0; l < 5; ++l) {
-            cr_assert(whole = realloc(whole, counts[l] * sizeof *whole));
-            TEST_OK(lsuv_forward_read(s.forward, run.layers[l].index, whole));
-            size_t differ = 0;
-            for (size_t k = 0; k < counts[l]; ++k) differ += memcmp(&kept[l][k], &whole[k], 4) != 0;
-            cr_assert_eq(differ, 0, "case %zu, layer %u: %zu of %zu outputs differ", c, l, differ,
-                         counts[l]);
-            free(kept[l]);
-        }
-        free(whole);
+        setup_expect_stored_as_whole(&s, &run, c);
         lsuv_run_free(&run);
         setup_free(&s);
     }

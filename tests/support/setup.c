@@ -1,6 +1,7 @@
 #include "support/setup.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support/gpu.h"
@@ -34,4 +35,27 @@ lsuv_weights *setup_weights_now(const setup *s) {
     TEST_OK(lsuv_weights_create(s->net, &w));
     TEST_OK(lsuv_forward_weights_read(s->forward, w));
     return w;
+}
+
+void setup_expect_stored_as_whole(const setup *s, const lsuv_run *run, size_t what) {
+    float *kept[5], *whole = NULL;
+    size_t counts[5];
+    uint32_t n = s->batch.n;
+    for (uint32_t l = 0; l < 5; ++l) {
+        const lsuv_layer *layer = &s->net->layers[run->layers[l].index];
+        counts[l] = (size_t)n * layer->out.c * layer->out.h * layer->out.w;
+        cr_assert(kept[l] = malloc(counts[l] * sizeof **kept));
+        TEST_OK(lsuv_forward_read(s->forward, run->layers[l].index, kept[l]));
+    }
+    TEST_OK(lsuv_forward_run(s->forward, 0, run->layers[4].index, false));
+    for (uint32_t l = 0; l < 5; ++l) {
+        cr_assert(whole = realloc(whole, counts[l] * sizeof *whole));
+        TEST_OK(lsuv_forward_read(s->forward, run->layers[l].index, whole));
+        size_t differ = 0;
+        for (size_t k = 0; k < counts[l]; ++k) differ += memcmp(&kept[l][k], &whole[k], 4) != 0;
+        cr_assert_eq(differ, 0, "case %zu, layer %u: %zu of %zu outputs differ", what, l, differ,
+                     counts[l]);
+        free(kept[l]);
+    }
+    free(whole);
 }

@@ -5,6 +5,7 @@
 
 #include "lsuv/forward.h"
 #include "lsuv/input.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/net.h"
 #include "lsuv/weights.h"
 
@@ -24,6 +25,9 @@ typedef struct setup {
  * drawn with seed. Fails the test on any error. */
 setup setup_make(const char *cfg, uint32_t batch, uint64_t seed, const lsuv_forward_options *fo);
 void setup_free(setup *s);
+/* The outputs a run stored for its first 5 layers are, bit for bit, those
+ * of a whole forward with its final weights (`what` names the case). */
+void setup_expect_stored_as_whole(const setup *s, const lsuv_run *run, size_t what);
 /* The weights the forward holds now (caller destroys). */
 lsuv_weights *setup_weights_now(const setup *s);
 
