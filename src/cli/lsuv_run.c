@@ -171,13 +171,7 @@ static int report_and_write(const options *o, const lsuv_net *net, const lsuv_ba
                          .seed = o->seed,
                          .verify = o->verify,
                          .preset = o->preset,
-                         .mean_param = (lsuv_mean_param)o->mean_param,
-                         .estimator = o->estimator,
-                         .update = o->update,
-                         .lsuv_layers = o->lsuv_layers,
-                         .tol_mean = o->tol_mean,
-                         .tol_std = o->tol_std,
-                         .max_iters = (uint32_t)o->max_iters};
+                         .method = cli_lsuv_options(o, LSUV_ORDER_MEAN_FIRST)};
     report r = {
         .net = net, .batch = batch, .options = &ro, .devices = devices, .n_devices = selected};
     FILE *text = outputs_text_stream(o);

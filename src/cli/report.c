@@ -81,14 +81,14 @@ void report_table(const report *r, FILE *out) {
 }
 
 /* What the run was asked to do, beside what it did. */
-static void report_method_json(cJSON *o, const report_options *ro) {
-    cJSON_AddStringToObject(o, "mean_param", app_mean_param_name(ro->mean_param));
-    cJSON_AddStringToObject(o, "estimator", app_estimator_name(ro->estimator));
-    cJSON_AddStringToObject(o, "update", app_update_name(ro->update));
-    cJSON_AddStringToObject(o, "lsuv_layers", app_layer_set_name(ro->lsuv_layers));
-    cJSON_AddNumberToObject(o, "tol_mean", ro->tol_mean);
-    cJSON_AddNumberToObject(o, "tol_std", ro->tol_std);
-    cJSON_AddNumberToObject(o, "max_iters", ro->max_iters);
+static void report_method_json(cJSON *o, const lsuv_options *m) {
+    cJSON_AddStringToObject(o, "mean_param", app_mean_param_name(m->mean_param));
+    cJSON_AddStringToObject(o, "estimator", app_estimator_name(m->estimator));
+    cJSON_AddStringToObject(o, "update", app_update_name(m->update));
+    cJSON_AddStringToObject(o, "lsuv_layers", app_layer_set_name(m->layers));
+    cJSON_AddNumberToObject(o, "tol_mean", m->tol_mean);
+    cJSON_AddNumberToObject(o, "tol_std", m->tol_std);
+    cJSON_AddNumberToObject(o, "max_iters", m->max_iters);
 }
 
 static cJSON *report_json(const report *r) {
@@ -111,7 +111,7 @@ static cJSON *report_json(const report *r) {
             if (r->options->preset) cJSON_AddStringToObject(o, "preset", r->options->preset);
             cJSON_AddStringToObject(o, "order", lsuv_order_name(run->order));
             cJSON_AddStringToObject(o, "measure", run_measure(run));
-            report_method_json(o, r->options);
+            report_method_json(o, &r->options->method);
             /* Converged means within tolerance: a loop can stop short of its
              * cap with the other loop's statistic off again. */
             cJSON_AddBoolToObject(o, "converged", app_run_within_tol(run));

@@ -14,14 +14,9 @@ typedef struct report_options {
     const char *json, *csv, *trace, *plot; /* NULL, or a path ("-": standard output) */
     const char *input;                     /* the --input spec; NULL: synthetic */
     uint64_t seed;
-    bool verify;        /* each device's verify[] holds the fp64 check */
-    const char *preset; /* NULL: none given */
-    lsuv_mean_param mean_param;
-    lsuv_estimator estimator;
-    lsuv_update update;
-    lsuv_layer_set lsuv_layers;
-    double tol_mean, tol_std;
-    uint32_t max_iters;
+    bool verify;         /* each device's verify[] holds the fp64 check */
+    const char *preset;  /* NULL: none given */
+    lsuv_options method; /* as asked: what every run shares (its order aside) */
 } report_options;
 
 typedef struct report_device {
