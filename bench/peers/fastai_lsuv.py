@@ -20,23 +20,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    body = data[8 + n :]
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = t["data_offsets"]
-        out[name] = np.frombuffer(body[begin:end], dtype="<f4").reshape(t["shape"]).copy()
-    return out
+sys.dont_write_bytecode = True  # importing the shared module leaves no __pycache__ in the tree
+from fastai07a import build, read_safetensors  # noqa: E402
 
 
 def read_batch(path, n):
@@ -47,39 +33,6 @@ def read_batch(path, n):
     x = x.reshape(n, 1, h, w).astype(np.float64)
     x = (x - x.mean()) / x.std(ddof=1)  # fastai's normalize_to, with the batch's statistics
     return torch.from_numpy(x.astype(np.float32))
-
-
-class GeneralRelu(nn.Module):
-    def __init__(self, sub=0.0):
-        super().__init__()
-        self.sub = sub
-
-    def forward(self, x):
-        return F.relu(x) - self.sub
-
-
-class ConvLayer(nn.Module):
-    def __init__(self, ni, nf, ks, stride=2, sub=0.0):
-        super().__init__()
-        self.conv = nn.Conv2d(ni, nf, ks, padding=ks // 2, stride=stride, bias=True)
-        self.relu = GeneralRelu(sub)
-
-    def forward(self, x):
-        return self.relu(self.conv(x))
-
-
-def build(weights):
-    nfs = [1, 8, 16, 32, 64, 64]
-    layers = [ConvLayer(nfs[i], nfs[i + 1], 5 if i == 0 else 3) for i in range(5)]
-    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
-    with torch.no_grad():
-        for i in range(5):
-            layers[i].conv.weight.copy_(torch.from_numpy(weights[f"layers.{i}.weight"]))
-            layers[i].conv.bias.copy_(torch.from_numpy(weights[f"layers.{i}.bias"]))
-            layers[i].relu.sub = float(weights.get(f"layers.{i}.sub", np.zeros(())).item())
-        model[7].weight.copy_(torch.from_numpy(weights["layers.6.weight"]))
-        model[7].bias.copy_(torch.from_numpy(weights["layers.6.bias"]))
-    return model, layers
 
 
 def lsuv_layer(layer, run, order, tol, max_iters):
