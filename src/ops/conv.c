@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "ops/sums.h"
+#include "ops/bn_fold.h"
 #include "ops/weights_pack.h"
 
 #include <stdlib.h>
@@ -319,7 +320,7 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
                          .row_k = p.row_k,
                          .row_s = p.row_s};
     s = conv_variant_get(f, want, &lp->variant);
-    if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, params->weight);
+    if (s == LSUV_OK) s = bn_layer_upload(f, lp, l, params);
     if (s != LSUV_OK) return s;
     lp->n_dispatches = p.n_dispatches;
     s = ops_alloc_dispatches(lp->n_dispatches, lp->variant->pipeline, &lp->sets, &lp->dispatches);

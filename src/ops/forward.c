@@ -1,6 +1,7 @@
 /* A network's forward pass on a device: the ops' plans of its layers (see
  * ops/plan.h), walked in order. */
 #include "lsuv/forward.h"
+#include "ops/bn_fold.h"
 #include "ops/conv.h"
 #include "ops/graph_ops.h"
 #include "ops/plan.h"
@@ -38,8 +39,8 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
             float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-            s = lsuv_buffer_create(dev, p->bias_count * 4, &lp->bias);
-            if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+            s = lsuv_buffer_create(dev, p->bias_count * 4,
+                                   &lp->bias); /* conv_layer_create fills it */
             if (s == LSUV_OK) s = lsuv_buffer_create(dev, sizeof state, &lp->state);
             if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
         }
@@ -79,6 +80,19 @@ static bool has_graph_ops(const lsuv_net *net) {
     return false;
 }
 
+/* Batch statistics change with every LSUV pass and need a reduction over
+ * the batch before the epilogue: the device forward does not have them. */
+static lsuv_status check_bn(const lsuv_net *net) {
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (net->layers[i].bn_batch)
+            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                             "%s: layer %u (%s): batch norm with the batch's statistics (--bn "
+                             "batch) is only in the fp64 reference; the device takes --bn "
+                             "inference or --bn strip",
+                             net->path, i, lsuv_layer_type_name(net->layers[i].type));
+    return LSUV_OK;
+}
+
 lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsuv_weights *w,
                                 const lsuv_forward_options *options, lsuv_forward **out) {
     *out = NULL;
@@ -86,7 +100,8 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     f->device = dev;
     f->net = net;
-    lsuv_status s = forward_config_make(lsuv_device_get_info(dev), net, options, &f->cfg);
+    lsuv_status s = check_bn(net);
+    if (s == LSUV_OK) s = forward_config_make(lsuv_device_get_info(dev), net, options, &f->cfg);
     if (s == LSUV_OK && !(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     if (s == LSUV_OK) s = pool_pipeline_create(f);
@@ -111,6 +126,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->weights);
         lsuv_buffer_destroy(lp->bias);
         lsuv_buffer_destroy(lp->state);
+        free(lp->bn);
         lsuv_buffer_destroy(lp->partials);
         lsuv_stats_plan_destroy(lp->stats);
         lsuv_binding_set_destroy(lp->sets);
@@ -235,8 +251,7 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         const lsuv_layer_params *p = &w->layers[i];
         if (!lp->weights) continue;
         float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-        s = weights_pack_upload(f, lp, &f->net->layers[i], p->weight);
-        if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+        s = bn_layer_upload(f, lp, &f->net->layers[i], p);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
     }
     return s;
@@ -259,6 +274,7 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         /* What the device computes with: W * wscale, bias * bscale + bshift. */
         for (uint64_t r = 0; r < count; ++r) p->weight[r] *= state[1];
         for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
+        bn_layer_unfold(lp, l, p);
         if (p->sub != state[0]) p->has_sub = true;
         p->sub = state[0];
     }

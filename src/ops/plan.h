@@ -50,11 +50,12 @@ typedef struct layer_plan {
     lsuv_buffer *out; /* the layer's output; identity layers share their input's */
     bool owns_out;
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
-    uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
-    uint32_t ci_t;                       /* input channels a pass of its kernel takes */
-    uint32_t samples;                    /* layers with weights: a chunk's */
-    int kind;                            /* layers with weights: CONV_* */
-    lsuv_buffer *partials;               /* their fused statistics */
+    float *bn; /* batch norm kept: scales, rolling mean, rolling variance (ops/bn_fold.h) */
+    uint32_t packed_tile;  /* weights packed by this channel tile; 0: as given */
+    uint32_t ci_t;         /* input channels a pass of its kernel takes */
+    uint32_t samples;      /* layers with weights: a chunk's */
+    int kind;              /* layers with weights: CONV_* */
+    lsuv_buffer *partials; /* their fused statistics */
     uint32_t n_partials;
     lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
     lsuv_binding_set *sets; /* one per dispatch */
