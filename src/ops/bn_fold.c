@@ -6,6 +6,7 @@
  * folded weights (the same as scaling W) and shifts the folded bias (a shift
  * after the normalization, where darknet's bias is). */
 #include "ops/bn_fold.h"
+#include "ops/bn_batch.h"
 #include "ops/weights_pack.h"
 
 #include "core/error.h"
@@ -30,12 +31,27 @@ static lsuv_status keep_bn(layer_plan *lp, const lsuv_layer_params *p) {
     return LSUV_OK;
 }
 
+/* --bn batch: the weights as they are and a zero bias, so the convolution
+ * stores its bare sums; bn_batch.comp applies the bias after normalizing. */
+static lsuv_status upload_raw(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l,
+                              const lsuv_layer_params *p) {
+    float *zero = calloc(p->bias_count, sizeof *zero);
+    lsuv_status s =
+        zero ? keep_bn(lp, p) : lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, p->weight);
+    if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, zero, p->bias_count * 4);
+    if (s == LSUV_OK && lp->bn_bias) s = bn_batch_upload(lp, p);
+    free(zero);
+    return s;
+}
+
 lsuv_status bn_layer_upload(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l,
                             const lsuv_layer_params *p) {
     if (!l->batch_normalize) {
         lsuv_status s = weights_pack_upload(f, lp, l, p->weight);
         return s == LSUV_OK ? lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4) : s;
     }
+    if (bn_batch_raw(l)) return upload_raw(f, lp, l, p);
     uint32_t oc = p->bias_count;
     uint64_t per_oc = p->weight_count / oc;
     lsuv_status s = keep_bn(lp, p);
@@ -59,7 +75,7 @@ void bn_layer_unfold(const layer_plan *lp, const lsuv_layer *l, lsuv_layer_param
     if (!l->batch_normalize || !lp->bn) return;
     uint32_t oc = p->bias_count;
     uint64_t per_oc = p->weight_count / oc;
-    for (uint32_t c = 0; c < oc; ++c) {
+    for (uint32_t c = 0; !bn_batch_raw(l) && c < oc; ++c) {
         double a = factor(lp->bn, oc, c);
         for (uint64_t r = 0; r < per_oc; ++r)
             p->weight[c * per_oc + r] = (float)(p->weight[c * per_oc + r] / a);

@@ -1,6 +1,7 @@
 /* A network's forward pass on a device: the ops' plans of its layers (see
  * ops/plan.h), walked in order. */
 #include "lsuv/forward.h"
+#include "ops/bn_batch.h"
 #include "ops/bn_fold.h"
 #include "ops/conv.h"
 #include "ops/graph_ops.h"
@@ -11,6 +12,7 @@
 
 #include "core/error.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +65,10 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
         else if (lp->owns_out)
             s = pool_layer_create(f, i);
         if (s != LSUV_OK) break;
-        if (lsuv_layer_has_weights(l))
+        if (bn_batch_raw(l)) s = bn_batch_create(f, i, &w->layers[i]);
+        if (s != LSUV_OK) break;
+        /* The fused statistics describe the sums; bn_batch's output is read. */
+        if (lsuv_layer_has_weights(l) && !bn_batch_raw(l))
             s = lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials, f->results,
                                              i, &lp->stats);
         else if (!f->cfg.fp16) /* the statistics kernel reads floats */
@@ -80,19 +85,6 @@ static bool has_graph_ops(const lsuv_net *net) {
     return false;
 }
 
-/* Batch statistics change with every LSUV pass and need a reduction over
- * the batch before the epilogue: the device forward does not have them. */
-static lsuv_status check_bn(const lsuv_net *net) {
-    for (uint32_t i = 0; i < net->n_layers; ++i)
-        if (net->layers[i].bn_batch)
-            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
-                             "%s: layer %u (%s): batch norm with the batch's statistics (--bn "
-                             "batch) is only in the fp64 reference; the device takes --bn "
-                             "inference or --bn strip",
-                             net->path, i, lsuv_layer_type_name(net->layers[i].type));
-    return LSUV_OK;
-}
-
 lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsuv_weights *w,
                                 const lsuv_forward_options *options, lsuv_forward **out) {
     *out = NULL;
@@ -100,8 +92,7 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     f->device = dev;
     f->net = net;
-    lsuv_status s = check_bn(net);
-    if (s == LSUV_OK) s = forward_config_make(lsuv_device_get_info(dev), net, options, &f->cfg);
+    lsuv_status s = forward_config_make(lsuv_device_get_info(dev), net, options, &f->cfg);
     if (s == LSUV_OK && !(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     if (s == LSUV_OK) s = pool_pipeline_create(f);
@@ -127,6 +118,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->bias);
         lsuv_buffer_destroy(lp->state);
         free(lp->bn);
+        bn_batch_destroy(lp);
         lsuv_buffer_destroy(lp->partials);
         lsuv_stats_plan_destroy(lp->stats);
         lsuv_binding_set_destroy(lp->sets);
@@ -136,6 +128,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
         for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
+    for (int a = 0; a < ACTIVATIONS; ++a) lsuv_pipeline_destroy(f->bn_batch[a]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);
     lsuv_stats_destroy(f->stats);
@@ -164,6 +157,7 @@ lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, 
         lsuv_cmd_barrier(cmd);
         ops_record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, NULL,
                               stats && i == last, NULL, 0);
+        bn_batch_record(lp, cmd);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
@@ -250,7 +244,8 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         layer_plan *lp = &f->layers[i];
         const lsuv_layer_params *p = &w->layers[i];
         if (!lp->weights) continue;
-        float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
+        /* sub, wscale, bshift, bscale; --bn batch's sub is bn_batch's */
+        float state[4] = {bn_batch_raw(&f->net->layers[i]) ? 0.0f : p->sub, 1.0f, 0.0f, 1.0f};
         s = bn_layer_upload(f, lp, &f->net->layers[i], p);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
     }
@@ -275,6 +270,10 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         for (uint64_t r = 0; r < count; ++r) p->weight[r] *= state[1];
         for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
         bn_layer_unfold(lp, l, p);
+        if (bn_batch_raw(l)) { /* its bias and sub are bn_batch's, LSUV does not run */
+            s = lsuv_buffer_read(lp->bn_bias, 0, p->bias, p->bias_count * 4);
+            memcpy(&state[0], lp->bn_dispatch->push + offsetof(lsuv_bn_push, sub) / 4, 4);
+        }
         if (p->sub != state[0]) p->has_sub = true;
         p->sub = state[0];
     }
