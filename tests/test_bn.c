@@ -419,3 +419,77 @@ GPU_TEST(bn_device, batch_normalizes_with_the_batchs_statistics) {
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }
+
+/* What LSUV could do under --bn batch, measured on the reference: scaling a
+ * layer's weights by k (LSUV's std step) scales the sums batch norm sees by
+ * k, yet its output moves only through epsilon (sqrt(k^2 var + eps) against
+ * k sqrt(var + eps)); the mean step's bias comes after the normalization. So
+ * LSUV refuses --bn batch (engine.c) rather than iterate on a scale the
+ * layer divides out. */
+static void moments_of(const double *x, uint64_t n, double *mean, double *std) {
+    double s = 0, q = 0;
+    for (uint64_t i = 0; i < n; ++i) s += x[i];
+    *mean = s / (double)n;
+    for (uint64_t i = 0; i < n; ++i) q += (x[i] - *mean) * (x[i] - *mean);
+    *std = sqrt(q / (double)(n - 1));
+}
+
+Test(bn_ref, batch_divides_out_the_weight_scale) {
+    lsuv_net_options bo = {.bn_batch = true};
+    lsuv_net *net = parse_with(small_cfg, &bo);
+    lsuv_weights *w = bn_weights(net, 31);
+    const lsuv_layer *l = &net->layers[0];
+    lsuv_layer_params *p = &w->layers[0];
+    const uint32_t n = 16;
+    uint64_t in_count = (uint64_t)n * 192, count = (uint64_t)n * lsuv_ref_layer_outputs(l);
+    double *in = malloc(in_count * sizeof *in), *sums = malloc(count * sizeof *sums);
+    double *out = malloc(count * sizeof *out), *base = malloc(count * sizeof *base);
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, 3);
+    for (uint64_t i = 0; i < in_count; ++i) in[i] = lsuv_rng_normal(&rng);
+    /* The sums before batch norm: the same layer without it, bias 0. */
+    lsuv_layer bare = *l;
+    bare.batch_normalize = false;
+    lsuv_layer_params no_bias = *p;
+    float *zero = calloc(p->bias_count, sizeof *zero);
+    no_bias.bias = zero;
+    float *w0 = malloc(p->weight_count * sizeof *w0);
+    memcpy(w0, p->weight, p->weight_count * sizeof *w0);
+    double base_std = 0;
+    static const double ks[3] = {0.5, 2, 10};
+    for (int t = -1; t < 3; ++t) {
+        double k = t < 0 ? 1 : ks[t], m, sd, om, osd;
+        for (uint64_t r = 0; r < p->weight_count; ++r) p->weight[r] = (float)(k * w0[r]);
+        lsuv_ref_layer_pre(&bare, &no_bias, in, n, sums);
+        moments_of(sums, count, &m, &sd);
+        lsuv_ref_layer(l, p, in, n, t < 0 ? base : out, NULL);
+        moments_of(t < 0 ? base : out, count, &om, &osd);
+        if (t < 0) {
+            base_std = sd;
+            cr_log_info("--bn batch, W x 1: pre-BN std %.6f, output mean %.6f std %.6f", sd, om,
+                        osd);
+            continue;
+        }
+        double moved = 0;
+        for (uint64_t i = 0; i < count; ++i) moved = fmax(moved, fabs(out[i] - base[i]));
+        cr_log_info("--bn batch, W x %g: pre-BN std %.6f (x %.4f), output mean %.6f std %.6f, "
+                    "largest output change %.3g",
+                    k, sd, sd / base_std, om, osd, moved);
+        cr_assert(fabs(sd / base_std - k) < 1e-6 * k, "pre-BN std x %g, want x %g", sd / base_std,
+                  k);
+        /* Only epsilon moves the output: a channel's factor changes by
+         * |1 - k sqrt(v + eps) / sqrt(k^2 v + eps)|, about eps / 2v for the
+         * smaller of v and k^2 v: 1e-4 here, where W x k moves the sums by
+         * (k - 1) x. */
+        cr_assert(moved < 1e-3 * osd, "W x %g moved an output by %g", k, moved);
+    }
+    for (uint64_t r = 0; r < p->weight_count; ++r) p->weight[r] = w0[r];
+    free(w0);
+    free(zero);
+    free(in);
+    free(sums);
+    free(out);
+    free(base);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
