@@ -77,6 +77,13 @@ static lsuv_status read_floats(reader *r, const lsuv_layer *l, const char *what,
     return LSUV_OK;
 }
 
+/* A batch norm's vectors, in darknet's order and by its names. */
+static const char *const bn_names[3] = {"scales", "rolling_mean", "rolling_variance"};
+
+static float *bn_vector(const lsuv_layer_params *p, int k) {
+    return k == 0 ? p->scales : k == 1 ? p->rolling_mean : p->rolling_variance;
+}
+
 /* A batch norm's three vectors, in darknet's order; a negative variance
  * would give darknet a NaN square root. */
 static lsuv_status read_batchnorm(reader *r, const lsuv_layer *l, lsuv_layer_params *p) {
@@ -156,18 +163,14 @@ static size_t write_darknet_layer(const lsuv_layer *l, const lsuv_layer_params *
     bool conv = l->type == LSUV_LAYER_CONVOLUTIONAL;
     pos = put_floats(buf, pos, p->bias, p->bias_count);
     for (int k = 0; conv && p->scales && k < 3; ++k)
-        pos = put_floats(buf, pos,
-                         (const float *[]){p->scales, p->rolling_mean, p->rolling_variance}[k],
-                         p->bias_count);
+        pos = put_floats(buf, pos, bn_vector(p, k), p->bias_count);
     if (l->flipped)
         flip_copy(l, p->weight, (float *)(buf + pos), true);
     else
         memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
     pos += p->weight_count * sizeof(float);
     for (int k = 0; !conv && p->scales && k < 3; ++k)
-        pos = put_floats(buf, pos,
-                         (const float *[]){p->scales, p->rolling_mean, p->rolling_variance}[k],
-                         p->bias_count);
+        pos = put_floats(buf, pos, bn_vector(p, k), p->bias_count);
     return pos;
 }
 
@@ -375,12 +378,6 @@ static void layer_shapes(const lsuv_layer *l, uint64_t *weight, int *dims) {
         weight[1] = lsuv_layer_fan_in(l);
         *dims = 2;
     }
-}
-
-static const char *const bn_names[3] = {"scales", "rolling_mean", "rolling_variance"};
-
-static float *bn_vector(const lsuv_layer_params *p, int k) {
-    return k == 0 ? p->scales : k == 1 ? p->rolling_mean : p->rolling_variance;
 }
 
 static lsuv_status read_safetensors_bn(const char *name, const cJSON *header, const uint8_t *base,
