@@ -17,6 +17,7 @@
 #include "lsuv/rng.h"
 #include "support/gpu.h"
 #include "support/nets.h"
+#include "support/spawn.h"
 
 static lsuv_net *parse_with(const char *text, const lsuv_net_options *o) {
     lsuv_net *net = NULL;
@@ -490,6 +491,47 @@ Test(bn_ref, batch_divides_out_the_weight_scale) {
     free(sums);
     free(out);
     free(base);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* lsuv-vk keeps a net's batch norm through LSUV: the weights it saves hold
+ * the batch norm it read, not a fresh identity. */
+Test(bn_cli, lsuv_saves_the_batch_norm_it_read) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 41), *back = NULL;
+    /* Channels' shifts (bias - a mean) spread less than the target std, so
+     * one weight scale and one shift can reach it. */
+    for (uint32_t i = 0; i < 3; i += 2)
+        for (uint32_t c = 0; c < w->layers[i].bias_count; ++c) {
+            w->layers[i].bias[c] = 0;
+            w->layers[i].rolling_mean[c] *= 0.1f;
+        }
+    char cfg[256], in[256], out[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-bn.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(in, sizeof in, "%s/%d-bn-in.weights", LSUV_TEST_TMP, (int)getpid());
+    snprintf(out, sizeof out, "%s/%d-bn-out.safetensors", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, small_cfg));
+    TEST_OK(lsuv_weights_save(net, w, in));
+    const char *const argv[] = {
+        LSUV_VK_BIN, "--layers",  cfg,   "--weights-in",   in,  "--batch", "8", "--device",
+        "llvmpipe",  "--measure", "pre", "--save-weights", out, NULL};
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    TEST_OK(lsuv_weights_load(net, out, &back));
+    for (uint32_t i = 0; i < 3; i += 2) {
+        size_t b = w->layers[i].bias_count * 4;
+        cr_assert(memcmp(back->layers[i].scales, w->layers[i].scales, b) == 0, "layer %u", i);
+        cr_assert(memcmp(back->layers[i].rolling_mean, w->layers[i].rolling_mean, b) == 0);
+        cr_assert(memcmp(back->layers[i].rolling_variance, w->layers[i].rolling_variance, b) == 0);
+        /* And LSUV moved the weights. */
+        cr_assert(memcmp(back->layers[i].weight, w->layers[i].weight, 16) != 0, "layer %u", i);
+    }
+    unlink(cfg);
+    unlink(in);
+    unlink(out);
+    lsuv_weights_destroy(back);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }
