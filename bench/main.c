@@ -40,7 +40,8 @@ static const char usage[] =
     "  --precision LIST   fp32, fp16, or both (default fp32)\n"
     "  --conv-kernel K    how convolutions read input and weights: auto (default),\n"
     "                     storage, uniform or texel, where a layer fits it\n"
-    "  --bn strip         take batch_normalize=1 layers without their batch norm\n"
+    "  --bn MODE          batch_normalize=1 layers: inference (default: with their\n"
+    "                     rolling statistics) or strip (without their batch norm)\n"
     "  --no-peer          skip the PyTorch peer\n"
     "  --images PATH      the IDX images of fastai (default: Debian's Fashion-MNIST)\n"
     "  --device SEL       an index, part of a name, 'all' (default), or a comma list\n"
@@ -297,11 +298,11 @@ static int suite_option(bench_args *a, int opt, const char *arg) {
         so->orders = so->preset->orders;
         return EXIT_OK;
     default: /* OPT_BN */
-        if (strcmp(arg, "strip") != 0) {
-            fprintf(stderr, "lsuv-bench: --bn expects 'strip', got '%s'\n", arg);
+        if (strcmp(arg, "strip") != 0 && strcmp(arg, "inference") != 0) {
+            fprintf(stderr, "lsuv-bench: --bn expects 'inference' or 'strip', got '%s'\n", arg);
             return EXIT_USAGE;
         }
-        so->strip_bn = true;
+        so->strip_bn = strcmp(arg, "strip") == 0;
         return EXIT_OK;
     }
 }

@@ -100,6 +100,13 @@
     LSUV_C_U32 out_base;   /* index of this dispatch's first Partial */               \
     LSUV_C_U32 shift_slot; /* two-pass second pass: the first pass's result (reduce) */
 
+/* bn_batch.comp: batch norm with the batch's statistics, a workgroup per
+ * output channel over n samples of oc x plane values from off. */
+#define LSUV_C_BN_EPSILON 1e-5 /* LSUV_BN_EPSILON */
+#define LSUV_C_BN_PUSH_FIELDS                                                  \
+    LSUV_C_U32 n, oc, plane, off;                                             \
+    float slope, maxv, sub;
+
 /* pool.comp. */
 #define LSUV_C_POOL_MAXPOOL 0u
 #define LSUV_C_POOL_AVGPOOL 1u
@@ -180,6 +187,9 @@ typedef struct lsuv_epilogue_push {
 typedef struct lsuv_stats_push {
     LSUV_C_STATS_PUSH_FIELDS
 } lsuv_stats_push;
+typedef struct lsuv_bn_push {
+    LSUV_C_BN_PUSH_FIELDS
+} lsuv_bn_push;
 typedef struct lsuv_pool_push {
     LSUV_C_POOL_PUSH_FIELDS
 } lsuv_pool_push;

@@ -296,7 +296,7 @@ Test(bench, bad_arguments_exit_2) {
         {"--conv-kernel", "fast", "'fast' is not one of"},
         {"--device", "", "--device '': an empty selector"},
         {"--device", "llvmpipe,", "an empty selector"},
-        {"--bn", "keep", "--bn expects 'strip', got 'keep'"},
+        {"--bn", "keep", "--bn expects 'inference' or 'strip', got 'keep'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         spawn_result r = RUN("--lsuv", "--no-peer", cases[i][0], cases[i][1]);
@@ -380,8 +380,8 @@ Test(bench, option_problems_are_named_in_words) {
     }
 }
 
-Test(bench, bn_strip_takes_batch_norm_cfgs) {
-    /* The message of a batch-norm cfg asks for --bn strip: lsuv-bench has it. */
+Test(bench, batch_norm_cfgs_kept_or_stripped) {
+    /* lsuv-bench takes a batch-norm cfg as lsuv-vk does: kept, or --bn strip. */
     char cfg[256], spec[300];
     snprintf(cfg, sizeof cfg, "%s/bn-%d.cfg", LSUV_TEST_TMP, (int)getpid());
     cr_assert_eq(lsuv_file_write_text(cfg, "[net]\nheight=8\nwidth=8\nchannels=2\n\n"
@@ -389,10 +389,11 @@ Test(bench, bn_strip_takes_batch_norm_cfgs) {
                                            "size=3\npad=1\nactivation=relu\n"),
                  LSUV_OK);
     snprintf(spec, sizeof spec, "%s@8", cfg);
+    /* Kept by default (with the rolling statistics), without a warning. */
     spawn_result r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats",
                          "welford", "--device", "llvmpipe", "--repeats", "5");
-    cr_assert_eq(r.exit_code, 2, "%s", r.err);
-    cr_assert(strstr(r.err, "pass --bn strip"), "%s", r.err);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(!strstr(r.err, "batch norm stripped"), "%s", r.err);
     spawn_result_free(&r);
     r = RUN("--lsuv", "--no-peer", "--net", spec, "--orders", "joint", "--stats", "welford",
             "--device", "llvmpipe", "--repeats", "5", "--bn", "strip", "--json", "-");
@@ -407,7 +408,7 @@ Test(bench, bn_strip_takes_batch_norm_cfgs) {
     cJSON_Delete(root);
     spawn_result_free(&r);
     r = RUN("--help");
-    cr_assert(strstr(r.out, "--bn strip"), "%s", r.out);
+    cr_assert(strstr(r.out, "--bn MODE"), "%s", r.out);
     spawn_result_free(&r);
     unlink(cfg);
 }

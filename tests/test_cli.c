@@ -240,9 +240,15 @@ Test(cli, bad_networks_exit_2_with_file_and_line) {
     const char *bn = tmp_file("bn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
                                         "[convolutional]\nbatch_normalize=1\nfilters=4\n"
                                         "size=3\nactivation=leaky\n");
+    /* Batch norm is kept by default, with no warning; --bn names its modes. */
     r = RUN(NULL, LSUV_VK_BIN, "--layers", bn, "--summary");
-    cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "bn.cfg:6:") && strstr(r.err, "--bn strip"), "%s", r.err);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(!strstr(r.err, "warning:"), "%s", r.err);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", bn, "--bn", "keep", "--summary");
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--bn expects one of inference, batch, strip, got 'keep'"), "%s",
+              r.err);
     spawn_result_free(&r);
     /* 4x3x3x3 weights and 4 biases: batch norm's scales, means and variances are gone. */
     r = RUN(NULL, LSUV_VK_BIN, "--layers", bn, "--bn", "strip", "--summary");

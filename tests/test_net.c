@@ -141,16 +141,15 @@ Test(nets, vgg16_crops_first) {
     lsuv_net_destroy(net);
 }
 
-Test(darknet, batch_norm_needs_strip) {
-    lsuv_net *net = NULL;
-    lsuv_status s = lsuv_net_load(darknet_cfg("cifar.cfg"), NULL, &net);
-    cr_assert_eq(s, LSUV_ERROR_PARSE);
-    cr_assert(strstr(lsuv_error_message(), "cifar.cfg:") &&
-                  strstr(lsuv_error_message(), "--bn strip"),
-              "%s", lsuv_error_message());
+Test(darknet, batch_norm_kept_unless_stripped) {
+    lsuv_net *net = load(darknet_cfg("cifar.cfg"), false);
+    cr_assert_eq(net->n_warnings, 0);
+    cr_assert(net->layers[0].batch_normalize && !net->layers[0].bn_stripped);
+    lsuv_net_destroy(net);
     net = load(darknet_cfg("cifar.cfg"), true);
     cr_assert_gt(net->n_warnings, 0);
     cr_assert(strstr(net->warnings[0], "batch norm stripped"), "%s", net->warnings[0]);
+    cr_assert(!net->layers[0].batch_normalize && net->layers[0].bn_stripped);
     lsuv_net_destroy(net);
 }
 
@@ -253,7 +252,7 @@ Test(dialect, errors_name_file_line_and_text) {
         {"[crop]\ncrop_height=9\ncrop_width=2\n", "t.cfg:5:", "does not fit"},
         {"[convolutional]\nfilters=3\ngroups=2\n", "t.cfg:5:", "groups=2"},
         {"[convolutional]\nleak=0.1\nactivation=tanh\n", "t.cfg:6:", "leak"},
-        {"[convolutional]\nsize=1\nbatch_normalize=1\n", "t.cfg:7:", "--bn strip"},
+        {"[convolutional]\nsize=1\nbatch_normalize=2\n", "t.cfg:7:", "batch_normalize"},
         {"[net]\n", "t.cfg:5:", "only the first section"},
         {"[convolutional\n", "t.cfg:5:", "section header"},
     };

@@ -32,7 +32,31 @@
  *     4 max_iters + 2.
  * A layer is `capped` when a loop ended at max_iters steps with its test
  * still failing (fixed-point also when it ends with the mean out of
- * tolerance and no mean steps left). */
+ * tolerance and no mean steps left).
+ *
+ * Batch norm (batch_normalize=1; see lsuv_layer.batch_normalize). Under
+ * --bn inference (the default) a layer computes
+ *   act(a_c (W_c x) + bias_c - a_c mean_c),  a_c = scales_c / sqrt(var_c + eps)
+ * with the rolling statistics, an affine map of W x; the device folds a_c
+ * into the weights and bias it holds (ops/bn_fold.c). So the std step, which
+ * scales W, scales the normalized pre-activation by the same factor; the
+ * mean step shifts the bias (or sub), which in darknet's order comes after
+ * the normalization and the scales. --measure pre measures that
+ * pre-activation, after batch norm; --measure post the layer's output. A
+ * fresh net's identity batch norm makes a_c = 1 / sqrt(1 + 1e-5) for every
+ * channel, so LSUV there sees W x scaled by 0.999995. (LSUV-pytorch hooks
+ * the convolution itself, before batch norm; measuring there is not
+ * implemented.)
+ *
+ * Under --bn batch a layer normalizes with the batch's own statistics, and
+ * LSUV refuses to run (LSUV_ERROR_UNSUPPORTED): scaling W scales the sums
+ * batch norm sees and is then divided out, up to epsilon. Measured on the
+ * fp64 reference (test_bn, batch_divides_out_the_weight_scale; an 8x8x3
+ * batch of 16 through a 4-filter 3x3 leaky conv): W x 0.5, x 2 and x 10
+ * move the pre-batch-norm std from 1.3235 to 0.6617, 2.6469 and 13.2345,
+ * while the layer's output std stays 0.62604 and no output moves by more
+ * than 3.3e-5; the mean step's bias comes after the normalization, where
+ * the scales and bias alone set the output's moments. */
 #ifndef LSUV_LSUV_H
 #define LSUV_LSUV_H
 

@@ -122,6 +122,14 @@ typedef struct lsuv_layer {
     float maxv;   /* clamp after the shift; +inf when absent */
     bool lsuv;    /* takes part in LSUV (lsuv=0 leaves it out) */
     bool bn_stripped;
+    /* batch_normalize=1 kept: darknet's order, the sums without the bias,
+     * normalized per output channel, times scales, plus the bias, then the
+     * activation. With bn_batch (--bn batch) normalized by the batch's own
+     * mean and variance (n - 1 divisor, as darknet's variance_cpu), else by
+     * the rolling ones (--bn inference). Either way x_hat = (x - mean) /
+     * sqrt(variance + LSUV_BN_EPSILON). */
+    bool batch_normalize;
+    bool bn_batch;
     uint64_t params; /* weights and biases */
     uint64_t macs;   /* multiply-adds per sample */
 } lsuv_layer;
@@ -137,10 +145,19 @@ typedef struct lsuv_net {
     char **warnings; /* "file:line: text", one per unknown key or stripped BN */
 } lsuv_net;
 
+/* darknet's epsilon where it adds one inside the square root: its GPU
+ * normalize_kernel and cuDNN's path. (Its CPU normalize_cpu divides by
+ * sqrt(variance) + 1e-6 instead: the two differ by under 1e-5 relative for
+ * variances near 1.) */
+#define LSUV_BN_EPSILON 1e-5
+
 typedef struct lsuv_net_options {
     /* Take batch_normalize=1 layers without their batch norm, with a
-     * warning, rather than refusing them. */
+     * warning (--bn strip). Otherwise they keep it: by default applied with
+     * the rolling statistics (--bn inference). */
     bool strip_bn;
+    /* Kept batch norm normalizes with the batch's statistics (--bn batch). */
+    bool bn_batch;
 } lsuv_net_options;
 
 /* Reads and checks a .cfg file. Errors name file:line; warnings are kept in

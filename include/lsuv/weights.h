@@ -1,5 +1,6 @@
 /* The parameters of a network: per layer with weights, a weight tensor, a
- * bias vector and the scalar `sub` of fastai's GeneralRelu. */
+ * bias vector and the scalar `sub` of fastai's GeneralRelu; with batch norm
+ * kept, its scales and rolling statistics too. */
 #ifndef LSUV_WEIGHTS_H
 #define LSUV_WEIGHTS_H
 
@@ -19,6 +20,10 @@ typedef struct lsuv_layer_params {
     uint32_t bias_count;
     float sub;
     bool has_sub; /* the cfg sets sub= (even to 0), or LSUV changed it */
+    /* Batch norm kept (lsuv_layer.batch_normalize): bias_count each, as
+     * darknet names them; NULL otherwise. A fresh layer's are the identity:
+     * scales 1, mean 0, variance 1. */
+    float *scales, *rolling_mean, *rolling_variance;
 } lsuv_layer_params;
 
 typedef struct lsuv_weights {
@@ -41,7 +46,8 @@ typedef enum lsuv_init {
 bool lsuv_init_from_name(const char *name, lsuv_init *out);
 const char *lsuv_init_name(lsuv_init init);
 
-/* Zeroed parameters shaped for the network (sub taken from the cfg). */
+/* Zeroed parameters shaped for the network (sub taken from the cfg), batch
+ * norm the identity. */
 lsuv_status lsuv_weights_create(const lsuv_net *net, lsuv_weights **out);
 void lsuv_weights_destroy(lsuv_weights *weights);
 
@@ -53,7 +59,12 @@ void lsuv_weights_destroy(lsuv_weights *weights);
 lsuv_status lsuv_weights_init(const lsuv_net *net, lsuv_init init, uint64_t seed,
                               lsuv_weights **out);
 
-/* By extension: .weights (darknet's format) or .safetensors. */
+/* By extension: .weights (darknet's format) or .safetensors. A layer with
+ * batch norm kept holds its scales, rolling mean and rolling variance:
+ * .weights in darknet's order (convolutional: biases, the three, weights;
+ * connected: biases, weights, the three), .safetensors as
+ * layers.N.scales, layers.N.rolling_mean, layers.N.rolling_variance. A
+ * negative variance is refused (darknet would take its square root). */
 lsuv_status lsuv_weights_load(const lsuv_net *net, const char *path, lsuv_weights **out);
 /* Written to a temporary file and renamed: never half-written. */
 lsuv_status lsuv_weights_save(const lsuv_net *net, const lsuv_weights *weights, const char *path);

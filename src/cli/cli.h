@@ -14,7 +14,8 @@
 
 typedef struct options {
     bool list_devices, validate, summary, normalize, bn_strip;
-    const char *json; /* NULL, "-" for stdout, or a path */
+    bool bn_batch, bn_given; /* --bn batch; --bn any */
+    const char *json;        /* NULL, "-" for stdout, or a path */
     const char *device;
     const char *layers, *input, *weights_in, *save_weights;
     lsuv_init init;

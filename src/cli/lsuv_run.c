@@ -108,6 +108,11 @@ static int read_final(const options *o, const lsuv_net *net, const lsuv_weights 
             memcpy(to->bias, from->bias, to->bias_count * 4);
             to->sub = from->sub;
             to->has_sub = from->has_sub;
+            if (to->scales) {
+                memcpy(to->scales, from->scales, to->bias_count * 4);
+                memcpy(to->rolling_mean, from->rolling_mean, to->bias_count * 4);
+                memcpy(to->rolling_variance, from->rolling_variance, to->bias_count * 4);
+            }
         }
     }
     lsuv_weights_destroy(final);

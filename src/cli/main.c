@@ -22,7 +22,10 @@ static const char usage[] =
     "network (darknet .cfg):\n"
     "  --layers NET        the network to initialize\n"
     "  --summary           print its layers, shapes, parameters and MACs, and exit\n"
-    "  --bn strip          take batch_normalize=1 layers without their batch norm\n"
+    "  --bn MODE           batch_normalize=1 layers: inference (default: the rolling\n"
+    "                      statistics), batch (the batch's own, as in training;\n"
+    "                      LSUV refuses it) or strip (without their batch norm)\n"
+
     "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet,\n"
     "                      fastai (course-v3's init_cnn: conv kaiming a = 0.1)\n"
     "  --seed N            seed of the weights and of synthetic input (default 0)\n"
@@ -105,7 +108,7 @@ static const app_option_hint hints[] = {
     {"count", "an integer of at least 1"},
     {"seed", "an integer"},
     {"layers", "a darknet .cfg"},
-    {"bn", "strip"},
+    {"bn", "one of inference, batch, strip"},
     {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet, fastai"},
     {"input", "synthetic, idx:PATH or npy:PATH, each with an optional @START"},
     {"batch", "an integer of at least 1"},
@@ -259,11 +262,15 @@ static int network_option(parse_state *st, int opt, const char *arg) {
         o->summary = true;
         break;
     case OPT_BN:
-        if (strcmp(arg, "strip") != 0) {
-            fprintf(stderr, "lsuv-vk: --bn expects 'strip', got '%s'\n", arg);
+        if (strcmp(arg, "strip") != 0 && strcmp(arg, "inference") != 0 &&
+            strcmp(arg, "batch") != 0) {
+            fprintf(stderr, "lsuv-vk: --bn expects one of inference, batch, strip, got '%s'\n",
+                    arg);
             return EXIT_USAGE;
         }
-        o->bn_strip = true;
+        o->bn_given = true;
+        o->bn_strip = strcmp(arg, "strip") == 0;
+        o->bn_batch = strcmp(arg, "batch") == 0;
         break;
     case OPT_INIT:
         if (!lsuv_init_from_name(arg, &o->init)) {
@@ -432,7 +439,7 @@ static const option_handler handlers[OPT_END] = {
 /* The first option given that only means something with --layers, or NULL. */
 static const char *needs_layers(const options *o) {
     const char *needs = o->summary        ? "--summary"
-                        : o->bn_strip     ? "--bn"
+                        : o->bn_given     ? "--bn"
                         : o->weights_in   ? "--weights-in"
                         : o->save_weights ? "--save-weights"
                         : o->input        ? "--input"

@@ -155,7 +155,7 @@ static int run_with_net(const options *o, const lsuv_net *net) {
 }
 
 int net_run(const options *o) {
-    lsuv_net_options no = {.strip_bn = o->bn_strip};
+    lsuv_net_options no = {.strip_bn = o->bn_strip, .bn_batch = o->bn_batch};
     lsuv_net *net = NULL;
     lsuv_status s = lsuv_net_load(o->layers, &no, &net);
     if (s != LSUV_OK) return cli_fail_input(s);

@@ -77,6 +77,42 @@ static lsuv_status read_floats(reader *r, const lsuv_layer *l, const char *what,
     return LSUV_OK;
 }
 
+/* A batch norm's vectors, in darknet's order and by its names. */
+static const char *const bn_names[3] = {"scales", "rolling_mean", "rolling_variance"};
+
+static float *bn_vector(const lsuv_layer_params *p, int k) {
+    return k == 0 ? p->scales : k == 1 ? p->rolling_mean : p->rolling_variance;
+}
+
+/* A batch norm's three vectors, in darknet's order; a negative variance
+ * would give darknet a NaN square root. */
+static lsuv_status read_batchnorm(reader *r, const lsuv_layer *l, lsuv_layer_params *p) {
+    lsuv_status st = read_floats(r, l, "scales", p->scales, p->bias_count);
+    if (st == LSUV_OK) st = read_floats(r, l, "rolling_mean", p->rolling_mean, p->bias_count);
+    if (st == LSUV_OK)
+        st = read_floats(r, l, "rolling_variance", p->rolling_variance, p->bias_count);
+    for (uint32_t c = 0; st == LSUV_OK && c < p->bias_count; ++c)
+        if (p->rolling_variance[c] < 0)
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s: layer %u (%s): rolling_variance[%u] is %g; a variance is at least "
+                           "0",
+                           r->name, l->index, lsuv_layer_type_name(l->type), c,
+                           (double)p->rolling_variance[c]);
+    return st;
+}
+
+/* darknet's load_convolutional_weights and load_connected_weights: the
+ * batch norm before a convolution's weights, after a connected layer's. */
+static lsuv_status read_darknet_layer(reader *r, const lsuv_layer *l, lsuv_layer_params *p) {
+    bool conv = l->type == LSUV_LAYER_CONVOLUTIONAL;
+    lsuv_status st = read_floats(r, l, "biases", p->bias, p->bias_count);
+    if (st == LSUV_OK && conv && p->scales) st = read_batchnorm(r, l, p);
+    if (st == LSUV_OK) st = read_floats(r, l, "weights", p->weight, p->weight_count);
+    if (st == LSUV_OK && l->flipped) st = unflip(l, p->weight);
+    if (st == LSUV_OK && !conv && p->scales) st = read_batchnorm(r, l, p);
+    return st;
+}
+
 lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, const uint8_t *data,
                                        size_t size, lsuv_weights **out) {
     *out = NULL;
@@ -101,22 +137,41 @@ lsuv_status lsuv_weights_parse_darknet(const lsuv_net *net, const char *name, co
     lsuv_status st = lsuv_weights_create(net, out);
     for (uint32_t i = 0; st == LSUV_OK && i < net->n_layers; ++i) {
         lsuv_layer_params *p = &(*out)->layers[i];
-        if (!p->weight) continue;
-        st = read_floats(&r, &net->layers[i], "biases", p->bias, p->bias_count);
-        if (st == LSUV_OK)
-            st = read_floats(&r, &net->layers[i], "weights", p->weight, p->weight_count);
-        if (st == LSUV_OK && net->layers[i].flipped) st = unflip(&net->layers[i], p->weight);
+        if (p->weight) st = read_darknet_layer(&r, &net->layers[i], p);
     }
     if (st == LSUV_OK && r.pos != size)
         st = lsuv_fail(LSUV_ERROR_PARSE,
                        "%s: %zu bytes left after the last layer: written for another network "
-                       "(or one with batch norm)",
+                       "(or with batch norm where this one has none: --bn strip?)",
                        name, size - r.pos);
     if (st != LSUV_OK) {
         lsuv_weights_destroy(*out);
         *out = NULL;
     }
     return st;
+}
+
+static size_t put_floats(uint8_t *buf, size_t pos, const float *src, uint64_t count) {
+    memcpy(buf + pos, src, count * sizeof(float));
+    return pos + count * sizeof(float);
+}
+
+/* darknet's save_convolutional_weights and save_connected_weights: the
+ * order read_darknet_layer reads. */
+static size_t write_darknet_layer(const lsuv_layer *l, const lsuv_layer_params *p, uint8_t *buf,
+                                  size_t pos) {
+    bool conv = l->type == LSUV_LAYER_CONVOLUTIONAL;
+    pos = put_floats(buf, pos, p->bias, p->bias_count);
+    for (int k = 0; conv && p->scales && k < 3; ++k)
+        pos = put_floats(buf, pos, bn_vector(p, k), p->bias_count);
+    if (l->flipped)
+        flip_copy(l, p->weight, (float *)(buf + pos), true);
+    else
+        memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
+    pos += p->weight_count * sizeof(float);
+    for (int k = 0; !conv && p->scales && k < 3; ++k)
+        pos = put_floats(buf, pos, bn_vector(p, k), p->bias_count);
+    return pos;
 }
 
 static lsuv_status encode_darknet(const lsuv_net *net, const lsuv_weights *w, const char *path,
@@ -130,7 +185,7 @@ static lsuv_status encode_darknet(const lsuv_net *net, const lsuv_weights *w, co
                              "%s: layer %u has sub=%g, which darknet's .weights cannot hold; save "
                              "to a .safetensors file instead",
                              path, i, (double)p->sub);
-        size += (p->bias_count + p->weight_count) * sizeof(float);
+        size += (p->bias_count * (p->scales ? 4 : 1) + p->weight_count) * sizeof(float);
     }
     uint8_t *buf = malloc(size);
     if (!buf) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -144,13 +199,7 @@ static lsuv_status encode_darknet(const lsuv_net *net, const lsuv_weights *w, co
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer_params *p = &w->layers[i];
         if (!p->weight) continue;
-        memcpy(buf + pos, p->bias, p->bias_count * sizeof(float));
-        pos += p->bias_count * sizeof(float);
-        if (net->layers[i].flipped)
-            flip_copy(&net->layers[i], p->weight, (float *)(buf + pos), true);
-        else
-            memcpy(buf + pos, p->weight, p->weight_count * sizeof(float));
-        pos += p->weight_count * sizeof(float);
+        pos = write_darknet_layer(&net->layers[i], p, buf, pos);
     }
     *out = buf;
     *out_size = size;
@@ -331,6 +380,26 @@ static void layer_shapes(const lsuv_layer *l, uint64_t *weight, int *dims) {
     }
 }
 
+static lsuv_status read_safetensors_bn(const char *name, const cJSON *header, const uint8_t *base,
+                                       uint64_t data_size, uint32_t i, lsuv_layer_params *p) {
+    uint64_t shape[1] = {p->bias_count};
+    lsuv_status st = LSUV_OK;
+    for (int k = 0; k < 3 && st == LSUV_OK; ++k) {
+        char key[64];
+        tensor_ref t;
+        snprintf(key, sizeof key, "layers.%u.%s", i, bn_names[k]);
+        st = find_tensor(name, header, key, shape, 1, base, data_size, false, &t);
+        if (st == LSUV_OK) st = copy_finite(name, key, &t, bn_vector(p, k));
+    }
+    for (uint32_t c = 0; st == LSUV_OK && c < p->bias_count; ++c)
+        if (p->rolling_variance[c] < 0)
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s: tensor layers.%u.rolling_variance: element %u is %g; a variance is "
+                           "at least 0",
+                           name, i, c, (double)p->rolling_variance[c]);
+    return st;
+}
+
 lsuv_status lsuv_weights_parse_safetensors(const lsuv_net *net, const char *name,
                                            const uint8_t *data, size_t size, lsuv_weights **out) {
     *out = NULL;
@@ -373,6 +442,8 @@ lsuv_status lsuv_weights_parse_safetensors(const lsuv_net *net, const char *name
             st = copy_finite(name, key, &t, &p->sub);
             p->has_sub = true;
         }
+        if (st == LSUV_OK && p->scales)
+            st = read_safetensors_bn(name, header, base, data_size, i, p);
     }
     cJSON_Delete(header);
     if (st != LSUV_OK) {
@@ -408,6 +479,14 @@ static lsuv_status pack_safetensors(const char *json, const blob *blobs, size_t 
     return LSUV_OK;
 }
 
+typedef struct tensor_part {
+    const char *what;
+    const float *data;
+    uint64_t count;
+    const uint64_t *shape;
+    int dims;
+} tensor_part;
+
 static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w, uint8_t **out,
                                       size_t *out_size) {
     cJSON *header = cJSON_CreateObject();
@@ -415,7 +494,7 @@ static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w
     cJSON_AddStringToObject(meta, "format", "pt");
     cJSON_AddStringToObject(meta, "producer", "lsuv-vk");
     cJSON_AddStringToObject(meta, "net", net->path);
-    blob *blobs = calloc(3 * (size_t)net->n_layers + 1, sizeof *blobs);
+    blob *blobs = calloc(6 * (size_t)net->n_layers + 1, sizeof *blobs);
     size_t n_blobs = 0;
     uint64_t offset = 0;
     bool ok = header && meta && blobs;
@@ -425,18 +504,17 @@ static lsuv_status encode_safetensors(const lsuv_net *net, const lsuv_weights *w
         uint64_t wshape[4];
         int dims;
         layer_shapes(&net->layers[i], wshape, &dims);
-        struct {
-            const char *what;
-            const float *data;
-            uint64_t count;
-            const uint64_t *shape;
-            int dims;
-        } parts[3] = {
+        const uint64_t vshape[1] = {p->bias_count};
+        tensor_part parts[6] = {
             {"weight", p->weight, p->weight_count, wshape, dims},
-            {"bias", p->bias, p->bias_count, (uint64_t[]){p->bias_count}, 1},
+            {"bias", p->bias, p->bias_count, vshape, 1},
             {"sub", &p->sub, 1, NULL, 0},
         };
-        for (int k = 0; k < (p->has_sub ? 3 : 2) && ok; ++k) {
+        int n_parts = p->has_sub ? 3 : 2;
+        for (int k = 0; p->scales && k < 3; ++k)
+            parts[n_parts++] =
+                (tensor_part){bn_names[k], bn_vector(p, k), p->bias_count, vshape, 1};
+        for (int k = 0; k < n_parts && ok; ++k) {
             char key[64];
             snprintf(key, sizeof key, "layers.%u.%s", i, parts[k].what);
             cJSON *t = cJSON_AddObjectToObject(header, key);

@@ -397,10 +397,26 @@ static lsuv_status read_subs(lsuv_forward *f, const lsuv_options *o, float **out
 /* Before any pass: the options must suit the network and the batch; a layer
  * whose target is out of reach ends the run there, with no pass made (its
  * mean and std NaN), as LSUV_HAZARD_UNREACHABLE. */
+/* Under --bn batch a layer's output is normalized by the batch's own
+ * statistics: scaling W (the std step) is divided out, and the mean step's
+ * bias comes after the normalization (lsuv.h). The passes, which replay a
+ * layer's epilogue over its kept sums, have no batch norm in them either. */
+static lsuv_status check_bn_batch(const lsuv_net *net) {
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (net->layers[i].bn_batch && net->layers[i].lsuv)
+            return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                             "%s: layer %u (%s) normalizes with the batch's statistics (--bn "
+                             "batch), which divide out LSUV's weight scale; run LSUV with --bn "
+                             "inference (the default) or --bn strip",
+                             net->path, i, lsuv_layer_type_name(net->layers[i].type));
+    return LSUV_OK;
+}
+
 static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run *run) {
     const lsuv_net *net = lsuv_forward_net(f);
     float *subs = NULL;
-    lsuv_status s = check_values_per_batch(net, o, lsuv_forward_batch(f));
+    lsuv_status s = check_bn_batch(net);
+    if (s == LSUV_OK) s = check_values_per_batch(net, o, lsuv_forward_batch(f));
     if (s == LSUV_OK) s = read_subs(f, o, &subs);
     if (s == LSUV_OK) s = check_options(net, o, subs);
     uint32_t layer = s == LSUV_OK ? check_unreachable(net, o, subs) : UINT32_MAX;

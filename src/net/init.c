@@ -42,7 +42,16 @@ lsuv_status lsuv_weights_create(const lsuv_net *net, lsuv_weights **out) {
         p->bias = calloc(p->bias_count, sizeof *p->bias);
         p->sub = l->sub;
         p->has_sub = l->has_sub;
-        if (!p->weight || !p->bias) {
+        bool bn_ok = true;
+        if (l->batch_normalize) {
+            p->scales = malloc(p->bias_count * sizeof *p->scales);
+            p->rolling_mean = calloc(p->bias_count, sizeof *p->rolling_mean);
+            p->rolling_variance = malloc(p->bias_count * sizeof *p->rolling_variance);
+            bn_ok = p->scales && p->rolling_mean && p->rolling_variance;
+            for (uint32_t c = 0; bn_ok && c < p->bias_count; ++c)
+                p->scales[c] = p->rolling_variance[c] = 1.0f;
+        }
+        if (!p->weight || !p->bias || !bn_ok) {
             lsuv_weights_destroy(w);
             return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY,
                              "out of host memory for layer %u's %llu weights", i,
@@ -58,6 +67,9 @@ void lsuv_weights_destroy(lsuv_weights *w) {
     for (uint32_t i = 0; i < w->n_layers; ++i) {
         free(w->layers[i].weight);
         free(w->layers[i].bias);
+        free(w->layers[i].scales);
+        free(w->layers[i].rolling_mean);
+        free(w->layers[i].rolling_variance);
     }
     free(w->layers);
     free(w);

@@ -90,11 +90,11 @@ static lsuv_status read_neuron_options(parse_ctx *ctx, cfg_section *s, lsuv_laye
     l->maxv = section_find(s, "maxv") ? (float)maxv : INFINITY;
     l->lsuv = lsuv != 0;
     if (bn) {
-        if (!options->strip_bn)
-            return lsuv_fail(LSUV_ERROR_PARSE,
-                             "%s:%u: [%s] has batch_normalize=1; LSUV is for networks without "
-                             "batch norm: pass --bn strip to take the layer without it",
-                             ctx->name, section_find(s, "batch_normalize")->line, s->name);
+        if (!options->strip_bn) {
+            l->batch_normalize = true;
+            l->bn_batch = options->bn_batch;
+            return LSUV_OK;
+        }
         l->bn_stripped = true;
         return cfg_warn(&ctx->warnings, ctx->name, section_find(s, "batch_normalize")->line,
                         "[%s] layer %u: batch norm stripped (--bn strip)", s->name, l->index);

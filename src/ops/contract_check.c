@@ -97,6 +97,13 @@ CONTRACT_AT(lsuv_stats_push, count, 1);
 CONTRACT_AT(lsuv_stats_push, out_base, 2);
 CONTRACT_AT(lsuv_stats_push, shift_slot, 3);
 
+CONTRACT_AT(lsuv_bn_push, n, 0);
+CONTRACT_AT(lsuv_bn_push, oc, 1);
+CONTRACT_AT(lsuv_bn_push, plane, 2);
+CONTRACT_AT(lsuv_bn_push, off, 3);
+CONTRACT_AT(lsuv_bn_push, slope, 4);
+CONTRACT_AT(lsuv_bn_push, maxv, 5);
+CONTRACT_AT(lsuv_bn_push, sub, 6);
 CONTRACT_AT(lsuv_pool_push, mode, 0);
 CONTRACT_AT(lsuv_pool_push, n, 1);
 CONTRACT_AT(lsuv_pool_push, c, 2);

@@ -4,8 +4,11 @@
 
 #include "core/error.h"
 #include "ops/sums.h"
+#include "ops/bn_batch.h"
+#include "ops/bn_fold.h"
 #include "ops/weights_pack.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +173,8 @@ void conv_plan_dispatch(const forward_config *c, const lsuv_layer *l, const conv
     out->groups[0] = (uint32_t)lsuv_div_up(items, ksplit ? px : (uint64_t)c->conv_wg * px);
     out->groups[1] = (oc1 - oc0 + tile - 1) / tile;
     out->groups[2] = 1;
-    float slope = l->slope, maxv = l->maxv; /* +Inf when unset, so Inf outputs stay Inf */
+    /* +Inf when unset, so Inf outputs stay Inf; and for bare sums. */
+    float slope = l->slope, maxv = bn_batch_raw(l) ? INFINITY : l->maxv;
     out->pc = (lsuv_conv_push){.n = n,
                                .c = in.c,
                                .h = in.h,
@@ -312,14 +316,14 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
     lp->kind = p.kind;
     lp->packed_tile = p.packed_tile;
     conv_variant want = {.kind = p.kind,
-                         .act = l->activation,
+                         .act = bn_batch_raw(l) ? LSUV_ACT_LINEAR : l->activation,
                          .tile_log2 = p.tile_log2,
                          .px_log2 = p.px_log2,
                          .ci_t = p.kernel_ci_t,
                          .row_k = p.row_k,
                          .row_s = p.row_s};
     s = conv_variant_get(f, want, &lp->variant);
-    if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, params->weight);
+    if (s == LSUV_OK) s = bn_layer_upload(f, lp, l, params);
     if (s != LSUV_OK) return s;
     lp->n_dispatches = p.n_dispatches;
     s = ops_alloc_dispatches(lp->n_dispatches, lp->variant->pipeline, &lp->sets, &lp->dispatches);

@@ -1,6 +1,8 @@
 /* A network's forward pass on a device: the ops' plans of its layers (see
  * ops/plan.h), walked in order. */
 #include "lsuv/forward.h"
+#include "ops/bn_batch.h"
+#include "ops/bn_fold.h"
 #include "ops/conv.h"
 #include "ops/graph_ops.h"
 #include "ops/plan.h"
@@ -10,6 +12,7 @@
 
 #include "core/error.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +41,8 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
             float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-            s = lsuv_buffer_create(dev, p->bias_count * 4, &lp->bias);
-            if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+            s = lsuv_buffer_create(dev, p->bias_count * 4,
+                                   &lp->bias); /* conv_layer_create fills it */
             if (s == LSUV_OK) s = lsuv_buffer_create(dev, sizeof state, &lp->state);
             if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
         }
@@ -62,7 +65,10 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
         else if (lp->owns_out)
             s = pool_layer_create(f, i);
         if (s != LSUV_OK) break;
-        if (lsuv_layer_has_weights(l))
+        if (bn_batch_raw(l)) s = bn_batch_create(f, i, &w->layers[i]);
+        if (s != LSUV_OK) break;
+        /* The fused statistics describe the sums; bn_batch's output is read. */
+        if (lsuv_layer_has_weights(l) && !bn_batch_raw(l))
             s = lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials, f->results,
                                              i, &lp->stats);
         else if (!f->cfg.fp16) /* the statistics kernel reads floats */
@@ -111,6 +117,8 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         lsuv_buffer_destroy(lp->weights);
         lsuv_buffer_destroy(lp->bias);
         lsuv_buffer_destroy(lp->state);
+        free(lp->bn);
+        bn_batch_destroy(lp);
         lsuv_buffer_destroy(lp->partials);
         lsuv_stats_plan_destroy(lp->stats);
         lsuv_binding_set_destroy(lp->sets);
@@ -120,6 +128,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
         for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
+    for (int a = 0; a < ACTIVATIONS; ++a) lsuv_pipeline_destroy(f->bn_batch[a]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);
     lsuv_stats_destroy(f->stats);
@@ -148,6 +157,7 @@ lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, 
         lsuv_cmd_barrier(cmd);
         ops_record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, NULL,
                               stats && i == last, NULL, 0);
+        bn_batch_record(lp, cmd);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
@@ -234,9 +244,9 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         layer_plan *lp = &f->layers[i];
         const lsuv_layer_params *p = &w->layers[i];
         if (!lp->weights) continue;
-        float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-        s = weights_pack_upload(f, lp, &f->net->layers[i], p->weight);
-        if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
+        /* sub, wscale, bshift, bscale; --bn batch's sub is bn_batch's */
+        float state[4] = {bn_batch_raw(&f->net->layers[i]) ? 0.0f : p->sub, 1.0f, 0.0f, 1.0f};
+        s = bn_layer_upload(f, lp, &f->net->layers[i], p);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
     }
     return s;
@@ -259,6 +269,11 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *f, lsuv_weights *w) {
         /* What the device computes with: W * wscale, bias * bscale + bshift. */
         for (uint64_t r = 0; r < count; ++r) p->weight[r] *= state[1];
         for (uint32_t o = 0; o < oc; ++o) p->bias[o] = p->bias[o] * state[3] + state[2];
+        bn_layer_unfold(lp, l, p);
+        if (bn_batch_raw(l)) { /* its bias and sub are bn_batch's, LSUV does not run */
+            s = lsuv_buffer_read(lp->bn_bias, 0, p->bias, p->bias_count * 4);
+            memcpy(&state[0], lp->bn_dispatch->push + offsetof(lsuv_bn_push, sub) / 4, 4);
+        }
         if (p->sub != state[0]) p->has_sub = true;
         p->sub = state[0];
     }

@@ -50,11 +50,17 @@ typedef struct layer_plan {
     lsuv_buffer *out; /* the layer's output; identity layers share their input's */
     bool owns_out;
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
-    uint32_t packed_tile;                /* weights packed by this channel tile; 0: as given */
-    uint32_t ci_t;                       /* input channels a pass of its kernel takes */
-    uint32_t samples;                    /* layers with weights: a chunk's */
-    int kind;                            /* layers with weights: CONV_* */
-    lsuv_buffer *partials;               /* their fused statistics */
+    float *bn; /* batch norm kept: scales, rolling mean, rolling variance (ops/bn_fold.h) */
+    /* --bn batch (ops/bn_batch.h): the bias and scales it applies after the
+     * sums, and its one dispatch. */
+    lsuv_buffer *bn_bias, *bn_scales;
+    lsuv_binding_set *bn_sets;
+    dispatch *bn_dispatch;
+    uint32_t packed_tile;  /* weights packed by this channel tile; 0: as given */
+    uint32_t ci_t;         /* input channels a pass of its kernel takes */
+    uint32_t samples;      /* layers with weights: a chunk's */
+    int kind;              /* layers with weights: CONV_* */
+    lsuv_buffer *partials; /* their fused statistics */
     uint32_t n_partials;
     lsuv_stats_plan *stats; /* merges the partials (or reads the output) into its slot */
     lsuv_binding_set *sets; /* one per dispatch */
@@ -78,7 +84,8 @@ struct lsuv_forward {
     /* The epilogue over kept sums (ops/sums.h), by activation, texel sums,
      * store, and statistics of the pre-activation (without store). */
     lsuv_pipeline *epilogue[ACTIVATIONS][2][2][2];
-    void *client; /* forward_set_client's */
+    lsuv_pipeline *bn_batch[ACTIVATIONS]; /* ops/bn_batch.h, by activation */
+    void *client;                         /* forward_set_client's */
     void (*client_destroy)(void *client);
 };
 

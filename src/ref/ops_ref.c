@@ -99,13 +99,14 @@ static void conv_plane(const lsuv_layer *l, const lsuv_layer_params *p, const do
     const float *w = p->weight + (uint64_t)oc * cg * k * k;
     const double *x = in + (b * is.c + (uint64_t)g * cg) * is.h * is.w;
     uint64_t plane = (b * os.c + oc) * os.h * os.w;
+    bool bn = l->batch_normalize; /* the sums alone: ref_batchnorm does the rest */
     for (uint32_t oy = 0; oy < os.h; ++oy) {
         long y0 = (long)(oy * l->stride) - (long)l->padding, ky0, ky1;
         taps(y0, k, is.h, &ky0, &ky1);
         for (uint32_t ox = 0; ox < os.w; ++ox) {
             long x0 = (long)(ox * l->stride) - (long)l->padding, kx0, kx1;
             taps(x0, k, is.w, &kx0, &kx1);
-            double sum = p->bias[oc], abs_sum = fabs(p->bias[oc]);
+            double sum = bn ? 0 : p->bias[oc], abs_sum = bn ? 0 : fabs(p->bias[oc]);
             for (uint32_t c = 0; c < cg; ++c)
                 for (long ky = ky0; ky < ky1; ++ky) {
                     const double *row = x + ((uint64_t)c * is.h + (uint64_t)(y0 + ky)) * is.w;
@@ -117,7 +118,7 @@ static void conv_plane(const lsuv_layer *l, const lsuv_layer_params *p, const do
                     }
                 }
             uint64_t o = plane + (uint64_t)oy * os.w + ox;
-            out[o] = epilogue(l, p->sub, sum);
+            out[o] = bn ? sum : epilogue(l, p->sub, sum);
             if (mag) mag[o] = abs_sum;
         }
     }
@@ -136,16 +137,17 @@ static void conv(const lsuv_layer *l, const lsuv_layer_params *p, const double *
 static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
                       double *out, double *mag) {
     uint64_t k = lsuv_layer_fan_in(l), outputs = (uint64_t)n * l->outputs;
+    bool bn = l->batch_normalize;
 #pragma omp parallel for schedule(static)
     for (uint64_t bo = 0; bo < outputs; ++bo) {
         uint64_t b = bo / l->outputs, o = bo % l->outputs;
-        double sum = p->bias[o], abs_sum = fabs(p->bias[o]);
+        double sum = bn ? 0 : p->bias[o], abs_sum = bn ? 0 : fabs(p->bias[o]);
         for (uint64_t i = 0; i < k; ++i) {
             double t = p->weight[o * k + i] * in[b * k + i];
             sum += t;
             abs_sum += fabs(t);
         }
-        out[bo] = epilogue(l, p->sub, sum);
+        out[bo] = bn ? sum : epilogue(l, p->sub, sum);
         if (mag) mag[bo] = abs_sum;
     }
 }
@@ -181,9 +183,11 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
     switch (l->type) {
     case LSUV_LAYER_CONVOLUTIONAL:
         conv(l, p, in, n, out, mag);
+        if (l->batch_normalize) ref_batchnorm(l, p, n, out, mag);
         return;
     case LSUV_LAYER_CONNECTED:
         connected(l, p, in, n, out, mag);
+        if (l->batch_normalize) ref_batchnorm(l, p, n, out, mag);
         return;
     case LSUV_LAYER_MAXPOOL:
         maxpool(l, in, n, out);

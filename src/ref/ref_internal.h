@@ -10,6 +10,13 @@ double ref_activate(lsuv_activation activation, double slope, double x);
 /* A layer with weights' epilogue of its pre-activation x (ops_ref.c). */
 double ref_epilogue(const lsuv_layer *layer, double sub, double x);
 
+/* A layer with batch norm kept, from its sums without the bias in out (and
+ * their sums of magnitudes in mag, when not NULL): normalized per channel
+ * with the rolling or (bn_batch) the n samples' statistics, times scales,
+ * plus the bias, then the epilogue (bn_ref.c). */
+void ref_batchnorm(const lsuv_layer *layer, const lsuv_layer_params *params, uint32_t n,
+                   double *out, double *mag);
+
 /* Whether graph_ref.c computes the layer: route, shortcut, upsample, reorg
  * and the heads. */
 static inline bool ref_is_graph_op(const lsuv_layer *l) {

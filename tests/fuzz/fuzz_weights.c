@@ -1,4 +1,5 @@
-/* A weights reader against a small network: darknet's .weights, or
+/* A weights reader against a small network (batch norm in its second
+ * convolution and its connected layer): darknet's .weights, or
  * .safetensors when built with FUZZ_SAFETENSORS. */
 #include "fuzz.h"
 #include "lsuv/weights.h"
@@ -9,8 +10,8 @@
 static const char cfg[] =
     "[net]\nheight=28\nwidth=28\nchannels=1\n"
     "[convolutional]\nfilters=8\nsize=5\nstride=2\npad=1\nactivation=relu\nsub=0\n"
-    "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=relu\n"
-    "[avgpool]\n[connected]\noutput=3\nactivation=linear\n";
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=relu\n"
+    "[avgpool]\n[connected]\nbatch_normalize=1\noutput=3\nactivation=linear\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

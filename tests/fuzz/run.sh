@@ -31,6 +31,7 @@ pad=1
 activation=relu
 sub=0
 [convolutional]
+batch_normalize=1
 filters=4
 size=3
 stride=2
@@ -38,6 +39,7 @@ pad=1
 activation=relu
 [avgpool]
 [connected]
+batch_normalize=1
 output=3
 activation=linear
 CFG
