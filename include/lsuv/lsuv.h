@@ -212,10 +212,12 @@ typedef struct lsuv_layer_stats {
  * now (the weights, and LSUV's adjustments: scales, shifts, sub) and fills
  * out[0 .. n_layers - 1], every layer: those LSUV skips, pools, the logits.
  * std and pre_std with the estimator given. One submission: each layer with
- * weights runs its convolution twice (once keeping its sums, with the fused
- * statistics of the pre-activation; once storing its output); the moments
- * are the device's, the active fraction is counted on the host from the
- * sums read back. */
+ * weights runs its convolution once, keeping its sums with the fused
+ * statistics of the pre-activation, then its epilogue over them stores its
+ * output with the output's; the moments are the device's, the active
+ * fraction is counted on the host from the sums read back (the layer's
+ * outputs in fp32). About one forward's time and a readback of every layer
+ * with weights' sums. */
 lsuv_status lsuv_network_measure(lsuv_forward *forward, lsuv_estimator estimator,
                                  lsuv_layer_stats *out);
 

@@ -58,5 +58,8 @@ void ops_epilogue_record_stats(const ops_epilogue *epilogue, lsuv_cmd *cmd, cons
                                uint64_t offset);
 /* Records the layer's output: the same bits as its whole forward. */
 void ops_epilogue_record_store(const ops_epilogue *epilogue, lsuv_cmd *cmd);
+/* Records its statistics with every group dispatched: the indirect
+ * recording, from arguments it makes on first use. */
+lsuv_status ops_epilogue_record_stats_all(ops_epilogue *epilogue, lsuv_cmd *cmd);
 
 #endif
