@@ -92,10 +92,12 @@ static void expect_network(const setup *s, lsuv_estimator estimator, const lsuv_
 }
 
 GPU_TEST(network, fastai_after_lsuv_every_layer_as_the_reference) {
-    /* After mean-first LSUV (sub and scales moved), on a second batch set
-     * after the run, as a study measures its held-out batch. */
+    /* After mean-first LSUV measured pre (the weight scale and the biases'
+     * shift moved, so the pre-activation's sign depends on both), on a
+     * second batch set after the run, as a study measures its held-out
+     * batch. */
     setup s = setup_make(NULL, 256, 3, NULL);
-    lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST, .max_iters = 50};
+    lsuv_options o = {.order = LSUV_ORDER_MEAN_FIRST, .measure = LSUV_MEASURE_PRE, .max_iters = 50};
     o.tol_mean = o.tol_std = 1e-3;
     lsuv_run run = {0};
     TEST_OK(lsuv_initialize(s.forward, &o, &run));
@@ -122,6 +124,12 @@ GPU_TEST(network, pools_connected_softmax_as_the_reference) {
                       "[connected]\noutput=10\nactivation=linear\n"
                       "[softmax]\n";
     setup s = setup_make(cfg, 40, 9, NULL);
+    /* Biases of either sign, so that a unit's activity depends on them. */
+    for (uint32_t i = 0; i < s.net->n_layers; ++i) {
+        lsuv_layer_params *p = &s.weights->layers[i];
+        for (uint32_t o = 0; o < p->bias_count; ++o) p->bias[o] = 0.3f * (float)(o % 7) - 0.9f;
+    }
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
     expect_network(&s, LSUV_ESTIMATOR_POPULATION, &s.batch, 3);
     setup_free(&s);
 }
