@@ -134,6 +134,36 @@ GPU_TEST(network, pools_connected_softmax_as_the_reference) {
     setup_free(&s);
 }
 
+GPU_TEST(network, fp16_outputs_as_stored) {
+    /* Stored as halves: no statistics kernel reads the pools', dropout's and
+     * softmax's, so the host takes their moments; every layer's must be
+     * those of the values the forward stored. */
+    const char *cfg = "[net]\nheight=16\nwidth=16\nchannels=3\n"
+                      "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=leaky\n"
+                      "[maxpool]\nsize=2\nstride=2\n"
+                      "[avgpool]\n"
+                      "[connected]\noutput=10\nactivation=relu\n"
+                      "[softmax]\n";
+    lsuv_forward_options fo = {.precision = LSUV_PRECISION_FP16};
+    setup s = setup_make(cfg, 24, 2, &fo);
+    lsuv_layer_stats got[5];
+    TEST_OK(lsuv_network_measure(s.forward, LSUV_ESTIMATOR_UNBIASED, got));
+    for (uint32_t i = 0; i < 5; ++i) {
+        uint64_t n = 24 * lsuv_ref_layer_outputs(&s.net->layers[i]);
+        float *x = malloc(n * sizeof *x);
+        cr_assert(x);
+        TEST_OK(lsuv_forward_read(s.forward, i, x));
+        lsuv_moments ref;
+        lsuv_ref_moments(x, n, &ref);
+        expect_moments(i, "stored output", got[i].mean, got[i].std, &ref, LSUV_ESTIMATOR_UNBIASED);
+        bool rect = i == 0 || i == 3;
+        cr_expect(rect ? got[i].active > 0.2 && got[i].active < 0.8 : isnan(got[i].active),
+                  "layer %u active %g", i, got[i].active);
+        free(x);
+    }
+    setup_free(&s);
+}
+
 GPU_TEST(network, measuring_leaves_lsuv_runs_as_they_were) {
     /* measure binds its own sums to the layers LSUV's passes keep theirs on;
      * a run after it must see the passes' again. */
