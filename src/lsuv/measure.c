@@ -127,8 +127,7 @@ static lsuv_status post_moments(const measure *m, uint32_t i, lsuv_moments *out)
  * kernels make it, fma(sum, wscale, fma(bias, bscale, bshift)) in fp32. Its
  * sign is that of the exact sum * wscale + shift, which double arithmetic
  * keeps (the product is exact, and one rounding cannot cross 0), short of
- * values fp32 flushes to 0; fmaf per value, a libm call, took 17 ms of CPU
- * for fastai's batch of 512. */
+ * values fp32 flushes to 0. */
 static uint64_t count_active(const float *sums, uint64_t rows, uint32_t plane, const double *shift,
                              uint32_t oc, uint32_t channel, double wscale) {
     uint64_t active = 0;
