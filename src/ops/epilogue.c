@@ -21,6 +21,8 @@ struct ops_epilogue {
     dispatch *dispatches; /* its statistics, a chunk of samples each */
     lsuv_buffer *partials;
     lsuv_stats_plan *stats; /* merges the partials into the layer's slot */
+    lsuv_device *device;
+    lsuv_buffer *all; /* indirect arguments dispatching every group */
 };
 
 /* The pipelines, made once per forward (f->epilogue). */
@@ -115,6 +117,7 @@ lsuv_status ops_epilogue_create(lsuv_forward *f, uint32_t i, const lsuv_buffer *
     const lsuv_layer *l = &f->net->layers[i];
     ops_epilogue *e = *out = calloc(1, sizeof *e);
     if (!e) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    e->device = f->device;
     uint32_t samples = 0;
     lsuv_status s = chunk_samples(f, i, &samples);
     if (s != LSUV_OK) return s;
@@ -147,6 +150,7 @@ lsuv_status ops_epilogue_create(lsuv_forward *f, uint32_t i, const lsuv_buffer *
 
 void ops_epilogue_destroy(ops_epilogue *e) {
     if (!e) return;
+    lsuv_buffer_destroy(e->all);
     lsuv_buffer_destroy(e->partials);
     lsuv_stats_plan_destroy(e->stats);
     lsuv_binding_set_destroy(e->sets);
@@ -173,4 +177,19 @@ void ops_epilogue_record_stats(const ops_epilogue *e, lsuv_cmd *cmd, const lsuv_
 void ops_epilogue_record_store(const ops_epilogue *e, lsuv_cmd *cmd) {
     lsuv_cmd_barrier(cmd);
     ops_record_dispatches(cmd, e->dispatches, e->sets, e->n_dispatches, e->store, true, NULL, 0);
+}
+
+lsuv_status ops_epilogue_record_stats_all(ops_epilogue *e, lsuv_cmd *cmd) {
+    if (!e->all) {
+        uint32_t n = ops_epilogue_groups(e, NULL);
+        uint32_t *grid = calloc(3 * (size_t)n, sizeof *grid);
+        if (!grid) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+        ops_epilogue_groups(e, grid);
+        lsuv_status s = lsuv_buffer_create(e->device, 12ull * n, &e->all);
+        if (s == LSUV_OK) s = lsuv_buffer_write(e->all, 0, grid, 12ull * n);
+        free(grid);
+        if (s != LSUV_OK) return s;
+    }
+    ops_epilogue_record_stats(e, cmd, e->all, 0);
+    return LSUV_OK;
 }
