@@ -195,6 +195,30 @@ lsuv_status lsuv_options_check(const lsuv_net *net, const lsuv_options *options)
  * is not an error: the run stops at that layer and says so in run->hazard. */
 lsuv_status lsuv_initialize(lsuv_forward *forward, const lsuv_options *options, lsuv_run *run);
 
+/* One layer's statistics over the whole batch (lsuv_network_measure). */
+typedef struct lsuv_layer_stats {
+    uint32_t index;           /* the layer's cfg index */
+    double mean, std;         /* its output */
+    double pre_mean, pre_std; /* layers with weights: the pre-activation (after the bias,
+                                 before the activation); NaN for others */
+    /* Layers with weights and a rectifier (relu, leaky, relie, ramp, relu6;
+     * fastai's GeneralRelu is relu then sub): the fraction of pre-activation
+     * values > 0, the units the rectifier passes; NaN for others. */
+    double active;
+    uint64_t count; /* the output's values (batch x outputs per sample) */
+} lsuv_layer_stats;
+
+/* Runs the whole network on the forward's current input with what it holds
+ * now (the weights, and LSUV's adjustments: scales, shifts, sub) and fills
+ * out[0 .. n_layers - 1], every layer: those LSUV skips, pools, the logits.
+ * std and pre_std with the estimator given. One submission: each layer with
+ * weights runs its convolution twice (once keeping its sums, with the fused
+ * statistics of the pre-activation; once storing its output); the moments
+ * are the device's, the active fraction is counted on the host from the
+ * sums read back. */
+lsuv_status lsuv_network_measure(lsuv_forward *forward, lsuv_estimator estimator,
+                                 lsuv_layer_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

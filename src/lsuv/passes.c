@@ -78,7 +78,7 @@ static lsuv_status passes_create(lsuv_forward *f, bool pre, lsuv_passes **out) {
     lsuv_status s = lsuv_buffer_create(dev, most * 4, &p->sums);
     for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
         if (!runs_lsuv(&net->layers[i])) continue;
-        s = forward_keep_sums(f, i, p->sums, pre);
+        s = forward_keep_sums(f, i, p->sums, 0, pre);
         if (s == LSUV_OK)
             s = ops_epilogue_create(f, i, p->sums, forward_state(f, i), pre,
                                     &p->layers[i].epilogue);
@@ -109,6 +109,16 @@ lsuv_status passes_get(lsuv_forward *f, bool pre, lsuv_passes **out) {
     lsuv_status s = passes_create(f, pre, out);
     if (s == LSUV_OK) forward_set_client(f, *out, passes_destroy_client);
     return s;
+}
+
+void passes_keep_again(lsuv_forward *f) {
+    const lsuv_passes *p = forward_client(f);
+    if (!p) return;
+    const lsuv_net *net = lsuv_forward_net(f);
+    /* Binding the same buffer again, with pipelines already built: no
+     * allocation, so nothing to fail. */
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (p->layers[i].epilogue) (void)forward_keep_sums(f, i, p->sums, 0, p->pre);
 }
 
 void passes_record_first(const lsuv_passes *p, lsuv_cmd *cmd, uint32_t layer) {

@@ -16,6 +16,11 @@ typedef struct lsuv_passes lsuv_passes;
  * when a run measures elsewhere than the last. The forward owns them. */
 lsuv_status passes_get(lsuv_forward *forward, bool pre, lsuv_passes **out);
 
+/* Binds the kept passes' sums to their layers again (when the forward holds
+ * passes), after another client of forward_keep_sums (lsuv_network_measure)
+ * bound its own and dropped them. */
+void passes_keep_again(lsuv_forward *forward);
+
 /* The first pass: the convolution, storing its sums, with the statistics of
  * its outputs merged into the layer's result slot; it also copies the
  * argument template of the later passes over their active copy, so they

@@ -337,7 +337,8 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
     return s;
 }
 
-lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums, bool pre) {
+lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums, uint64_t first,
+                              bool pre) {
     const lsuv_layer *l = &f->net->layers[i];
     layer_plan *lp = &f->layers[i];
     conv_variant want = *lp->variant, *v;
@@ -358,8 +359,8 @@ lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *su
         dispatch *dp = &lp->dispatches[d];
         uint32_t n0 = dp->first_sample;
         uint32_t n = f->cfg.batch - n0 < samples ? f->cfg.batch - n0 : samples;
-        dp->push[CONV_SUMS_OFF_WORD] = ops_bind_values(&f->cfg, lp->sets, d, 6, false, sums,
-                                                       (uint64_t)n0 * per, (uint64_t)n * per, 4);
+        dp->push[CONV_SUMS_OFF_WORD] = ops_bind_values(
+            &f->cfg, lp->sets, d, 6, false, sums, first + (uint64_t)n0 * per, (uint64_t)n * per, 4);
     }
     return LSUV_OK;
 }

@@ -211,6 +211,14 @@ lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
     return f->layers[layer].state;
 }
 
+lsuv_buffer *forward_bias(const lsuv_forward *f, uint32_t layer) {
+    return f->layers[layer].bias;
+}
+
+const lsuv_stats *forward_stats(const lsuv_forward *f) {
+    return f->stats;
+}
+
 lsuv_buffer *forward_results(const lsuv_forward *f) {
     return f->results;
 }

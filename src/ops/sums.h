@@ -17,6 +17,10 @@ lsuv_buffer *forward_results(const lsuv_forward *forward);
  * forward makes it from the weights (lsuv_forward_create, _reset) and folds
  * it into what lsuv_forward_weights_read returns. */
 lsuv_buffer *forward_state(const lsuv_forward *forward, uint32_t layer);
+/* A layer's biases, as uploaded (the state scales and shifts them). */
+lsuv_buffer *forward_bias(const lsuv_forward *forward, uint32_t layer);
+/* The statistics pipelines, to read moments from a result buffer. */
+const lsuv_stats *forward_stats(const lsuv_forward *forward);
 
 /* A client's object kept with the forward and destroyed first with it: LSUV's
  * passes are made once per forward, not per run (made per run, their fresh
@@ -25,11 +29,12 @@ void *forward_client(const lsuv_forward *forward);
 void forward_set_client(lsuv_forward *forward, void *client, void (*destroy)(void *client));
 
 /* From now on layer's convolution can store its sums, as fp32, in sums
- * (batch x its outputs, from offset 0), and its pipeline for that is built,
- * its statistics those of the pre-activation with pre, else of the output.
- * Until forward_drop_sums, sums must outlive the forward's recordings. */
+ * (batch x its outputs, from float index first), and its pipeline for that
+ * is built, its statistics those of the pre-activation with pre, else of
+ * the output. Until forward_drop_sums, sums must outlive the forward's
+ * recordings. */
 lsuv_status forward_keep_sums(lsuv_forward *forward, uint32_t layer, const lsuv_buffer *sums,
-                              bool pre);
+                              uint64_t first, bool pre);
 void forward_drop_sums(lsuv_forward *forward, uint32_t layer);
 /* Records the layer's convolution, storing its sums, with its fused
  * statistics as partials. */
