@@ -44,7 +44,7 @@ typedef struct study_ctx {
     uint32_t total, mine, done; /* cases before sharding, this shard's, run so far */
     /* Seconds: images read and devices made; forwards made (n_forwards);
      * lsuv_initialize; whole cases, forwards included. */
-    double t0, setup_s, forward_s, lsuv_s, case_s;
+    double t0, setup_s, forward_s, lsuv_s, eval_s, case_s;
     uint32_t n_forwards;
     bool tty;
     char **weights; /* trained cases' weight files */
@@ -115,15 +115,46 @@ static lsuv_status case_batch(const study_case *c, int which, lsuv_batch *out, c
     return s;
 }
 
+/* eval_layers through lsuv_network_measure: the pre-activation too. */
+static lsuv_status eval_network(lsuv_forward *f, const study_method *m, const lsuv_run *run,
+                                double *mean, double *std) {
+    const lsuv_net *net = lsuv_forward_net(f);
+    lsuv_layer_stats *all = calloc(net->n_layers, sizeof *all);
+    if (!all) return LSUV_ERROR_OUT_OF_MEMORY;
+    lsuv_status s = lsuv_network_measure(f, m->options.estimator, all);
+    for (uint32_t k = 0; s == LSUV_OK && k < run->n_layers; ++k) {
+        const lsuv_layer_stats *l = &all[run->layers[k].index];
+        bool pre = run->layers[k].measure == LSUV_MEASURE_PRE;
+        mean[k] = pre ? l->pre_mean : l->mean;
+        std[k] = pre ? l->pre_std : l->std;
+    }
+    free(all);
+    return s;
+}
+
 /* Each LSUV layer's moments on the held-out batch (which the forward holds)
- * with the run's final weights, at its measuring point. Not measured yet:
- * NaN, which study.json writes as null. */
+ * with the run's final weights, at its measuring point, with its
+ * estimator. lsuv_network_measure measures every layer twice over (its
+ * pre-activation, its output, its active fraction); measured post, the
+ * forward's own statistics of each LSUV layer's output are the same figures
+ * at a fraction of the cost, one layer per run, each reading the outputs
+ * the runs before stored. */
 static lsuv_status eval_layers(lsuv_forward *f, const study_method *m, const lsuv_run *run,
                                double *mean, double *std) {
-    (void)f;
-    (void)m;
-    for (uint32_t k = 0; k < run->n_layers; ++k) mean[k] = std[k] = NAN;
-    return LSUV_OK;
+    bool population = m->options.estimator == LSUV_ESTIMATOR_POPULATION;
+    uint32_t from = 0;
+    lsuv_status s = LSUV_OK;
+    for (uint32_t k = 0; s == LSUV_OK && k < run->n_layers; ++k) {
+        if (run->layers[k].measure == LSUV_MEASURE_PRE) return eval_network(f, m, run, mean, std);
+        uint32_t i = run->layers[k].index;
+        lsuv_moments mo;
+        s = lsuv_forward_run(f, from, i, true);
+        if (s == LSUV_OK) s = lsuv_forward_stats_read(f, i, &mo);
+        mean[k] = mo.mean;
+        std[k] = population ? mo.std_population : mo.std;
+        from = i + 1;
+    }
+    return s;
 }
 
 static void add_row(study_ctx *x, const study_case *c, const lsuv_layer_run *l, double eval_mean,
@@ -217,7 +248,9 @@ static lsuv_status run_lsuv(study_ctx *x, const study_case *c, const lsuv_weight
     *es = calloc(run->n_layers + 1, sizeof **es);
     if (!*em || !*es) return LSUV_ERROR_OUT_OF_MEMORY;
     s = lsuv_forward_set_input(g->forward, eval);
+    t = lsuv_wall_seconds();
     if (s == LSUV_OK) s = eval_layers(g->forward, c->m, run, *em, *es);
+    x->eval_s += lsuv_wall_seconds() - t;
     if (s == LSUV_OK && trained(x, c)) s = save_weights(x, c, w);
     return s;
 }
@@ -373,13 +406,16 @@ static void add_timing(const study_ctx *x, cJSON *meta, double train_s) {
     cJSON_AddNumberToObject(t, "forwards", x->n_forwards);
     cJSON_AddNumberToObject(t, "forwards_s", x->forward_s);
     cJSON_AddNumberToObject(t, "lsuv_s", x->lsuv_s);
+    cJSON_AddNumberToObject(t, "eval_s", x->eval_s);
     cJSON_AddNumberToObject(t, "cases_s", x->case_s);
     cJSON_AddNumberToObject(t, "overhead_ms_per_case", overhead_ms);
     if (x->o->train_epochs) cJSON_AddNumberToObject(t, "training_s", train_s);
     fprintf(stderr,
             "lsuv-bench: study: %u cases in %.1f s: LSUV %.1f s; images and devices %.1f s; "
-            "%u forwards made in %.1f s; per-case overhead %.1f ms",
-            x->done, wall, x->lsuv_s, x->setup_s, x->n_forwards, x->forward_s, overhead_ms);
+            "%u forwards made in %.1f s; per-case overhead %.1f ms, of which %.1f ms the held-out "
+            "pass",
+            x->done, wall, x->lsuv_s, x->setup_s, x->n_forwards, x->forward_s, overhead_ms,
+            x->done ? x->eval_s / x->done * 1e3 : 0);
     if (x->o->train_epochs) fprintf(stderr, "; training %.1f s", train_s);
     fprintf(stderr, "\n");
 }

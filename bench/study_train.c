@@ -151,7 +151,7 @@ int study_train(cJSON *study, const study_options *o, const char *const *weights
         return EXIT_OK;
     }
     if (access(LSUV_TRAIN_SCRIPT, R_OK) != 0) {
-        snprintf(why, sizeof why, "%s: %s", LSUV_TRAIN_SCRIPT, strerror(errno));
+        snprintf(why, sizeof why, "bench/peers/train_fastai.py: %s", strerror(errno));
         add_training(study, o->train_epochs, why, NULL);
         return EXIT_OK;
     }
