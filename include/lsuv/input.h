@@ -50,10 +50,6 @@ lsuv_status lsuv_input_source_parse(const char *spec, lsuv_input_source *out);
 lsuv_status lsuv_input_load(const lsuv_input_options *options, const lsuv_net *net,
                             lsuv_batch *out);
 void lsuv_batch_free(lsuv_batch *batch);
-/* Shifts and scales the batch to mean 0, std 1 (unbiased) with its own fp64
- * statistics, as lsuv_input_options.normalize does; name is for the message
- * when every value is equal. */
-lsuv_status lsuv_batch_normalize(lsuv_batch *batch, const char *name);
 
 /* The parsers, from memory (gzip-compressed data is inflated first). The
  * whole file becomes the batch. */

@@ -381,21 +381,6 @@ static lsuv_status load_synthetic(const lsuv_input_source *src, uint32_t n, uint
     return LSUV_OK;
 }
 
-lsuv_status lsuv_batch_normalize(lsuv_batch *b, const char *name) {
-    /* fastai's normalize_to, with the batch's own statistics (fp64). */
-    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
-    double sum = 0, ss = 0;
-    for (uint64_t i = 0; i < count; ++i) sum += b->data[i];
-    double mean = sum / (double)count;
-    for (uint64_t i = 0; i < count; ++i) ss += (b->data[i] - mean) * (b->data[i] - mean);
-    double std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
-    if (!(std > 0.0))
-        return lsuv_fail(LSUV_ERROR_INVALID, "input %s: every value is %g; it cannot be normalized",
-                         name, mean);
-    for (uint64_t i = 0; i < count; ++i) b->data[i] = (float)((b->data[i] - mean) / std);
-    return LSUV_OK;
-}
-
 lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, lsuv_batch *out) {
     memset(out, 0, sizeof *out);
     const char *spec = o->spec ? o->spec : "synthetic";
@@ -417,9 +402,19 @@ lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, ls
         return st;
     }
     if (o->normalize) {
-        st = lsuv_batch_normalize(out, spec);
-        if (st != LSUV_OK) lsuv_batch_free(out);
-        return st;
+        /* fastai's normalize_to, with the batch's own statistics (fp64). */
+        uint64_t count = (uint64_t)out->n * out->c * out->h * out->w;
+        double sum = 0, ss = 0;
+        for (uint64_t i = 0; i < count; ++i) sum += out->data[i];
+        double mean = sum / (double)count;
+        for (uint64_t i = 0; i < count; ++i) ss += (out->data[i] - mean) * (out->data[i] - mean);
+        double std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
+        if (!(std > 0.0)) {
+            lsuv_batch_free(out);
+            return lsuv_fail(LSUV_ERROR_INVALID,
+                             "input %s: every value is %g; it cannot be normalized", spec, mean);
+        }
+        for (uint64_t i = 0; i < count; ++i) out->data[i] = (float)((out->data[i] - mean) / std);
     }
     return LSUV_OK;
 }
