@@ -6,6 +6,7 @@
 
 #include "app/exit_codes.h"
 #include "core/clock.h"
+#include "core/error.h"
 #include "core/file.h"
 #include "files.h"
 #include "lsuv/input.h"
@@ -110,8 +111,42 @@ static lsuv_status case_batch(const study_case *c, int which, lsuv_batch *out, c
     *out = (lsuv_batch){B, all->c, all->h, all->w, malloc(B * per * sizeof(float))};
     if (!out->data) return LSUV_ERROR_OUT_OF_MEMORY;
     memcpy(out->data, all->data + start * per, B * per * sizeof(float));
-    lsuv_status s = g->sn->normalize ? lsuv_batch_normalize(out, spec) : LSUV_OK;
-    if (s != LSUV_OK) lsuv_batch_free(out);
+    return LSUV_OK;
+}
+
+/* The fitted batch's mean and unbiased std in fp64, as lsuv-vk's
+ * --normalize takes them. */
+static lsuv_status normalizer(const lsuv_batch *b, const char *name, double *mean, double *std) {
+    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
+    double sum = 0, ss = 0;
+    for (uint64_t i = 0; i < count; ++i) sum += b->data[i];
+    *mean = count ? sum / (double)count : 0.0;
+    for (uint64_t i = 0; i < count; ++i) ss += (b->data[i] - *mean) * (b->data[i] - *mean);
+    *std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
+    if (*std > 0.0) return LSUV_OK;
+    return lsuv_fail(LSUV_ERROR_INVALID, "input %s: every value is %g; it cannot be normalized",
+                     name, *mean);
+}
+
+static void normalize(lsuv_batch *b, double mean, double std) {
+    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
+    for (uint64_t i = 0; i < count; ++i) b->data[i] = (float)((b->data[i] - mean) / std);
+}
+
+/* Both batches of a case; normalized (where the net's input is), both by
+ * the fitted batch's mean and std, as lsuv-vk --normalize does with
+ * --eval-input: a dataset's normalizer, which the held-out batch's own
+ * would hide a shift from. */
+static lsuv_status case_batches(const study_case *c, lsuv_batch *fit, lsuv_batch *eval, char *input,
+                                char *eval_input, size_t cap) {
+    lsuv_status s = case_batch(c, 0, fit, input, cap);
+    if (s == LSUV_OK) s = case_batch(c, 1, eval, eval_input, cap);
+    double mean, std;
+    if (s == LSUV_OK && c->g->sn->normalize &&
+        (s = normalizer(fit, input, &mean, &std)) == LSUV_OK) {
+        normalize(fit, mean, std);
+        normalize(eval, mean, std);
+    }
     return s;
 }
 
@@ -263,8 +298,7 @@ static int run_case(study_ctx *x, const study_case *c) {
     lsuv_run run = {0};
     double *em = NULL, *es = NULL;
     lsuv_status s = lsuv_weights_init(c->g->net, c->m->init, c->seed, &w);
-    if (s == LSUV_OK) s = case_batch(c, 0, &fit, input, sizeof input);
-    if (s == LSUV_OK) s = case_batch(c, 1, &eval, eval_input, sizeof eval_input);
+    if (s == LSUV_OK) s = case_batches(c, &fit, &eval, input, eval_input, sizeof input);
     if (s == LSUV_OK) s = run_lsuv(x, c, w, &fit, &eval, &run, &em, &es);
     int code = EXIT_OK;
     if (s != LSUV_OK) {
