@@ -74,16 +74,17 @@ static void assert_case(const cJSON *c, int k) {
 
 /* lsuv-vk on the case's specs, the file's name put back in its folder. */
 static cJSON *lsuv_vk_case(const cJSON *c) {
-    char input[600], seed[32], json[512];
+    char input[600], eval[600], seed[32], json[512];
     snprintf(input, sizeof input, "idx:%s%s", FASHION, strchr(str(c, "input"), '@'));
+    snprintf(eval, sizeof eval, "idx:%s%s", FASHION, strchr(str(c, "eval_input"), '@'));
     snprintf(seed, sizeof seed, "%d", (int)num(c, "seed"));
     snprintf(json, sizeof json, "%s/study-vk-%d-%d.json", LSUV_TEST_TMP, (int)getpid(),
              (int)num(c, "case"));
     spawn_result r = spawn_run(
         (const char *const[]){LSUV_VK_BIN, "--layers", LSUV_SOURCE_DIR "/nets/fastai-07a.cfg",
-                              "--input", input, "--normalize", "--seed", seed, "--batch", "64",
-                              "--order", str(c, "order"), "--device", "llvmpipe", "--json", json,
-                              NULL},
+                              "--input", input, "--eval-input", eval, "--normalize", "--seed", seed,
+                              "--batch", "64", "--order", str(c, "order"), "--device", "llvmpipe",
+                              "--json", json, NULL},
         NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
@@ -120,6 +121,8 @@ Test(study, cases_equal_single_lsuv_vk_runs) {
             /* The same weights, batch and kernels: the same bits. */
             cr_assert_eq(num(row, "mean"), num(want, "mean"), "case %d layer %d", k, l);
             cr_assert_eq(num(row, "std"), num(want, "std"), "case %d layer %d", k, l);
+            cr_assert_eq(num(row, "eval_mean"), num(want, "eval_mean"), "case %d layer %d", k, l);
+            cr_assert_eq(num(row, "eval_std"), num(want, "eval_std"), "case %d layer %d", k, l);
             cr_assert_eq(num(row, "passes"), num(want, "passes"));
             cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(row, "within_tol")),
                          cJSON_IsTrue(cJSON_GetObjectItem(want, "within_tol")));
