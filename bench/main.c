@@ -2,6 +2,7 @@
 #include "files.h"
 #include "kernels.h"
 #include "output.h"
+#include "study.h"
 #include "suite.h"
 
 #include "app/exit_codes.h"
@@ -52,6 +53,9 @@ static const char usage[] =
     "                     goes to standard error)\n"
     "  --out DIR          write results.json, results.csv, kernels.csv and the SVG\n"
     "                     plots there, only when every case finished\n"
+    "  --merge            the other arguments are the study.json files of a study's\n"
+    "                     shards (--study --shard I/N): join them and write the\n"
+    "                     study's files into --out DIR\n"
     "  --compare BASE     print each figure as a ratio to BASE (a results.json)\n"
     "  --threshold PCT    a figure worse than BASE by more than PCT percent is a\n"
     "                     regression (default 10)\n"
@@ -191,7 +195,7 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
 
 /* What the command line asks for. */
 typedef struct bench_args {
-    bool kernels, lsuv, list, validate;
+    bool kernels, lsuv, list, validate, merge;
     const char *device, *json_path, *out_dir, *compare, *images;
     const char *net_specs[64];
     uint32_t n_specs;
@@ -222,6 +226,7 @@ enum {
     OPT_CONV_KERNEL,
     OPT_BN,
     OPT_PRESET,
+    OPT_MERGE,
 };
 
 static const struct option longs[] = {
@@ -245,6 +250,7 @@ static const struct option longs[] = {
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
     {"bn", required_argument, 0, OPT_BASE + OPT_BN},
     {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
+    {"merge", no_argument, 0, OPT_BASE + OPT_MERGE},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -343,6 +349,9 @@ static int run_option(bench_args *a, int opt, const char *arg) {
     case OPT_COMPARE:
         a->compare = arg;
         break;
+    case OPT_MERGE:
+        a->merge = true;
+        break;
     default: /* OPT_THRESHOLD */
         return parse_u64("--threshold", arg, 0, &a->threshold) ? EXIT_USAGE : EXIT_OK;
     }
@@ -370,14 +379,15 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         } else if (c == 'V') {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
-        } else if (c < OPT_BASE || opt > OPT_PRESET) {
+        } else if (c < OPT_BASE || opt > OPT_MERGE) {
             return app_option_problem(&command_line, argv[optind - 1]);
         }
-        bool suite = (opt >= OPT_NET && opt <= OPT_IMAGES) || opt >= OPT_CONV_KERNEL;
+        bool suite =
+            (opt >= OPT_NET && opt <= OPT_IMAGES) || (opt >= OPT_CONV_KERNEL && opt <= OPT_PRESET);
         code = suite ? suite_option(a, opt, optarg) : run_option(a, opt, optarg);
         if (code != EXIT_OK) return code;
     }
-    if (optind < argc) {
+    if (optind < argc && !a->merge) {
         fprintf(stderr, "lsuv-bench: unexpected argument '%s'; try --help\n", argv[optind]);
         return EXIT_USAGE;
     }
@@ -487,6 +497,8 @@ int main(int argc, char **argv) {
     int code = parse_args(argc, argv, &a);
     if (code < 0) return EXIT_OK; /* --help or --version */
     if (code != EXIT_OK) return code;
+    /* The shards' files are the only arguments getopt left. */
+    if (a.merge) return study_merge((const char *const *)argv + optind, argc - optind, a.out_dir);
     if (!a.kernels && !a.lsuv) a.kernels = a.lsuv = true;
     if (!a.n_specs)
         for (; suite_net_name(a.n_specs); ++a.n_specs)
