@@ -103,7 +103,8 @@ static void put_head(lsuv_text *t, const study_view *v) {
                   "\nEach figure is the median over the seeds with a 95%% interval of the "
                   "median (percentile bootstrap, %d resamples, fixed seed). *Fitted*: on the "
                   "batch LSUV fitted the weights to; *held-out*: on the next batch. Every "
-                  "figure: summary.csv; every layer of every case: study.csv.\n",
+                  "figure: [summary.csv](summary.csv); every layer of every case: "
+                  "[study.csv](study.csv).\n",
                   STUDY_BOOT_RESAMPLES);
 }
 
