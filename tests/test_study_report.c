@@ -1,6 +1,7 @@
 /* The reporting of lsuv-bench --study: the summary's statistics against
  * closed forms, the files of study_finish, and --merge of shards against
- * the whole, on a small study made up here with known numbers. */
+ * the whole, on a small study made up here with known numbers (lsuv-bench
+ * --study itself: test_study). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -15,11 +16,11 @@
 #include "study_stats.h"
 #include "support/spawn.h"
 
-TestSuite(study, .timeout = 300);
+TestSuite(study_report, .timeout = 300);
 
 /* ---- the statistics ----------------------------------------------------- */
 
-Test(study, quantiles_interpolate_the_order_statistics) {
+Test(study_report, quantiles_interpolate_the_order_statistics) {
     const double x[] = {1, 2, 4, 8};
     /* h = (n - 1) p; x[floor h] + frac(h) (x[floor h + 1] - x[floor h]) */
     cr_assert_float_eq(study_quantile(x, 4, 0.25), 1.75, 1e-12);
@@ -30,7 +31,7 @@ Test(study, quantiles_interpolate_the_order_statistics) {
     cr_assert_float_eq(study_quantile(x, 1, 0.3), 1.0, 0);
 }
 
-Test(study, box_skips_nan_and_orders_the_values) {
+Test(study_report, box_skips_nan_and_orders_the_values) {
     double x[] = {16, NAN, 1, 8, 2, 4, INFINITY};
     study_box b;
     cr_assert(study_box_of(x, 7, &b));
@@ -46,7 +47,7 @@ Test(study, box_skips_nan_and_orders_the_values) {
     cr_assert(b.n == 0 && isnan(b.median) && isnan(b.ci_lo));
 }
 
-Test(study, bootstrap_interval_closed_forms) {
+Test(study_report, bootstrap_interval_closed_forms) {
     /* Resamples of {0, 1}: median 0 with probability 1/4, 1/2 with 1/2, 1
      * with 1/4, so 2000 draws put the 2.5% and 97.5% points at 0 and 1. */
     double lo, hi;
@@ -62,7 +63,7 @@ Test(study, bootstrap_interval_closed_forms) {
     cr_assert(lo == 3 && hi == 3);
 }
 
-Test(study, bootstrap_is_reproducible_and_holds_the_median) {
+Test(study_report, bootstrap_is_reproducible_and_holds_the_median) {
     double x[41];
     for (int i = 0; i < 41; ++i) x[i] = pow(1.3, i % 17) * 1e-3 * (i % 3 + 1);
     study_box b;
@@ -227,7 +228,7 @@ static void assert_box(const cJSON *e, const char *key, double n, double median,
 
 /* ---- study_finish -------------------------------------------------------- */
 
-Test(study, summary_matches_hand_computed_quartiles) {
+Test(study_report, summary_matches_hand_computed_quartiles) {
     cJSON *doc = make_study(0, 1, false);
     char *dir = tmp_dir("summary");
     cr_assert_eq(study_finish(doc, dir), 0);
@@ -255,7 +256,7 @@ Test(study, summary_matches_hand_computed_quartiles) {
     cJSON_Delete(doc);
 }
 
-Test(study, csv_columns_and_rows) {
+Test(study_report, csv_columns_and_rows) {
     cJSON *doc = make_study(0, 1, false);
     char *dir = tmp_dir("csv");
     cr_assert_eq(study_finish(doc, dir), 0);
@@ -281,7 +282,7 @@ Test(study, csv_columns_and_rows) {
     cJSON_Delete(doc);
 }
 
-Test(study, report_and_plots) {
+Test(study_report, report_and_plots) {
     cJSON *doc = make_study(0, 1, true);
     char *dir = tmp_dir("report");
     cr_assert_eq(study_finish(doc, dir), 0);
@@ -309,7 +310,7 @@ Test(study, report_and_plots) {
     cJSON_Delete(doc);
 }
 
-Test(study, training_skipped_says_why) {
+Test(study_report, training_skipped_says_why) {
     cJSON *doc = make_study(0, 1, false), *t = cJSON_AddObjectToObject(doc, "training");
     cJSON_AddNumberToObject(t, "epochs", 1);
     cJSON_AddStringToObject(t, "skipped", "no module named torch");
@@ -322,7 +323,7 @@ Test(study, training_skipped_says_why) {
     cJSON_Delete(doc);
 }
 
-Test(study, no_file_when_one_cannot_be_written) {
+Test(study_report, no_file_when_one_cannot_be_written) {
     cJSON *doc = make_study(0, 1, false);
     char *dir = tmp_dir("blocked"), path[1024];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
@@ -346,7 +347,7 @@ static char *write_doc(const char *name, cJSON *doc) {
     return path;
 }
 
-Test(study, merged_shards_equal_the_whole) {
+Test(study_report, merged_shards_equal_the_whole) {
     char *a = write_doc("shard1", make_study(0, 2, true)),
          *b = write_doc("shard2", make_study(1, 2, true));
     char *merged = tmp_dir("merged"), *whole = tmp_dir("whole");
@@ -380,7 +381,7 @@ static spawn_result merge_run(const char *x, const char *y, const char *out) {
                      NULL);
 }
 
-Test(study, merge_refuses_what_is_not_one_study) {
+Test(study_report, merge_refuses_what_is_not_one_study) {
     char *a = write_doc("r1", make_study(0, 2, false)),
          *b = write_doc("r2", make_study(1, 2, false));
     char *a2 = write_doc("r1-again", make_study(0, 2, false));
@@ -416,7 +417,7 @@ Test(study, merge_refuses_what_is_not_one_study) {
     free(a), free(b), free(a2), free(c), free(out);
 }
 
-Test(study, merge_names_the_file_and_entry_at_fault) {
+Test(study_report, merge_names_the_file_and_entry_at_fault) {
     cJSON *bad = make_study(1, 2, false);
     cJSON_DeleteItemFromObject(cJSON_GetArrayItem(cJSON_GetObjectItem(bad, "rows"), 3), "layer");
     char *a = write_doc("f1", make_study(0, 2, false)), *b = write_doc("f2", bad);
@@ -440,7 +441,7 @@ static spawn_result splice(const char *readme, const char *study_dir) {
                      (const char *const[]){env_readme, env_out, NULL});
 }
 
-Test(study, readme_splice_between_the_markers) {
+Test(study_report, readme_splice_between_the_markers) {
     cJSON *doc = make_study(0, 1, false);
     char *dir = tmp_dir("splice"), readme[600];
     cr_assert_eq(study_finish(doc, dir), 0);
