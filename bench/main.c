@@ -2,6 +2,7 @@
 #include "files.h"
 #include "kernels.h"
 #include "output.h"
+#include "study.h"
 #include "study_run.h"
 #include "suite.h"
 
@@ -55,6 +56,9 @@ static const char usage[] =
     "                     goes to standard error)\n"
     "  --out DIR          write results.json, results.csv, kernels.csv and the SVG\n"
     "                     plots there, only when every case finished\n"
+    "  --merge            the other arguments are the study.json files of a study's\n"
+    "                     shards (--study --shard I/N): join them and write the\n"
+    "                     study's files into --out DIR\n"
     "  --compare BASE     print each figure as a ratio to BASE (a results.json)\n"
     "  --threshold PCT    a figure worse than BASE by more than PCT percent is a\n"
     "                     regression (default 10)\n"
@@ -223,7 +227,7 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
 
 /* What the command line asks for. */
 typedef struct bench_args {
-    bool kernels, lsuv, list, validate, study, orders_given;
+    bool kernels, lsuv, list, validate, merge, study, orders_given;
     uint64_t *seeds;
     uint32_t n_seeds, *batches, n_batches, shard, n_shards;
     unsigned presets;
@@ -258,6 +262,7 @@ enum {
     OPT_CONV_KERNEL,
     OPT_BN,
     OPT_PRESET,
+    OPT_MERGE,
     OPT_STUDY,
     OPT_SEEDS,
     OPT_BATCHES,
@@ -287,6 +292,7 @@ static const struct option longs[] = {
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
     {"bn", required_argument, 0, OPT_BASE + OPT_BN},
     {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
+    {"merge", no_argument, 0, OPT_BASE + OPT_MERGE},
     {"study", no_argument, 0, OPT_BASE + OPT_STUDY},
     {"seeds", required_argument, 0, OPT_BASE + OPT_SEEDS},
     {"batches", required_argument, 0, OPT_BASE + OPT_BATCHES},
@@ -392,6 +398,9 @@ static int run_option(bench_args *a, int opt, const char *arg) {
     case OPT_COMPARE:
         a->compare = arg;
         break;
+    case OPT_MERGE:
+        a->merge = true;
+        break;
     default: /* OPT_THRESHOLD */
         return parse_u64("--threshold", arg, 0, &a->threshold) ? EXIT_USAGE : EXIT_OK;
     }
@@ -433,7 +442,8 @@ static int check_study_args(const bench_args *a) {
             return EXIT_USAGE;
         }
     if (!a->study) return EXIT_OK;
-    const char *clash = a->kernels              ? "--kernels"
+    const char *clash = a->merge                ? "--merge"
+                        : a->kernels            ? "--kernels"
                         : a->lsuv               ? "--lsuv"
                         : a->so.preset          ? "--preset (a study takes --presets)"
                         : a->json_path          ? "--json (a study writes DIR/study.json)"
@@ -488,7 +498,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
                                 : run_option(a, opt, optarg);
         if (code != EXIT_OK) return code;
     }
-    if (optind < argc) {
+    if (optind < argc && !a->merge) {
         fprintf(stderr, "lsuv-bench: unexpected argument '%s'; try --help\n", argv[optind]);
         return EXIT_USAGE;
     }
@@ -633,6 +643,8 @@ static int parse_nets(bench_args *a, suite_net *nets) {
 }
 
 static int bench_main(int argc, char **argv, bench_args *a) {
+    /* The shards' files are the only arguments getopt left. */
+    if (a->merge) return study_merge((const char *const *)argv + optind, argc - optind, a->out_dir);
     if (!a->kernels && !a->lsuv && !a->study) a->kernels = a->lsuv = true;
     suite_net nets[64];
     if (parse_nets(a, nets)) return EXIT_USAGE;
