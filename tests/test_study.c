@@ -41,10 +41,14 @@ static const char *str(const cJSON *o, const char *key) {
     return s;
 }
 
+static void study_dir(const char *name, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s/study-%s-%d", LSUV_TEST_TMP, name, (int)getpid());
+}
+
 /* A study into a fresh folder; its study.json. */
 static cJSON *run_study(const char *name, const char *shard) {
     char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/study-%s-%d", LSUV_TEST_TMP, name, (int)getpid());
+    study_dir(name, dir, sizeof dir);
     spawn_result r = shard ? STUDY(dir, "--shard", shard) : STUDY(dir);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     /* Off a terminal: no progress line per case, only the closing figures. */
@@ -168,6 +172,27 @@ Test(study, two_shards_hold_the_whole) {
     }
     cr_assert_eq(seen_cases, 4);
     cr_assert_eq(seen_rows, 20);
+    /* --merge joins them into the whole, rows in case order. */
+    char d1[512], d2[512], dm[512], p1[600], p2[600], pm[600];
+    study_dir("shard1", d1, sizeof d1);
+    study_dir("shard2", d2, sizeof d2);
+    study_dir("merged", dm, sizeof dm);
+    snprintf(p1, sizeof p1, "%s/study.json", d1);
+    snprintf(p2, sizeof p2, "%s/study.json", d2);
+    snprintf(pm, sizeof pm, "%s/study.json", dm);
+    spawn_result r = BENCH("--merge", p2, p1, "--out", dm);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    cJSON *merged = read_json(pm);
+    const cJSON *mr = cJSON_GetObjectItem(merged, "rows");
+    cr_assert_eq(cJSON_GetArraySize(mr), 20);
+    for (int i = 0; i < 20; ++i)
+        assert_same_but_ms(cJSON_GetArrayItem(mr, i), cJSON_GetArrayItem(wr, i));
+    const cJSON *mc = cJSON_GetObjectItem(merged, "cases");
+    cr_assert_eq(cJSON_GetArraySize(mc), 4);
+    for (int i = 0; i < 4; ++i)
+        assert_same_but_ms(cJSON_GetArrayItem(mc, i), cJSON_GetArrayItem(wc, i));
+    cJSON_Delete(merged);
     cJSON_Delete(part[0]);
     cJSON_Delete(part[1]);
     cJSON_Delete(whole);
