@@ -109,7 +109,7 @@ static lsuv_status case_batch(const study_case *c, int which, lsuv_batch *out, c
     snprintf(spec, cap, "%s%s@%u", g->src->kind, g->src->shown, start);
     size_t per = (size_t)all->c * all->h * all->w;
     *out = (lsuv_batch){B, all->c, all->h, all->w, malloc(B * per * sizeof(float))};
-    if (!out->data) return LSUV_ERROR_OUT_OF_MEMORY;
+    if (!out->data) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     memcpy(out->data, all->data + start * per, B * per * sizeof(float));
     return LSUV_OK;
 }
@@ -155,7 +155,7 @@ static lsuv_status eval_network(lsuv_forward *f, const study_method *m, const ls
                                 double *mean, double *std) {
     const lsuv_net *net = lsuv_forward_net(f);
     lsuv_layer_stats *all = calloc(net->n_layers, sizeof *all);
-    if (!all) return LSUV_ERROR_OUT_OF_MEMORY;
+    if (!all) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     lsuv_status s = lsuv_network_measure(f, m->options.estimator, all);
     for (uint32_t k = 0; s == LSUV_OK && k < run->n_layers; ++k) {
         const lsuv_layer_stats *l = &all[run->layers[k].index];
@@ -247,7 +247,7 @@ static lsuv_status save_weights(study_ctx *x, const study_case *c, const lsuv_we
     if (s == LSUV_OK) s = lsuv_weights_save(net, final, path);
     lsuv_weights_destroy(final);
     char *copy = s == LSUV_OK ? strdup(path) : NULL;
-    if (s == LSUV_OK && !copy) s = LSUV_ERROR_OUT_OF_MEMORY;
+    if (s == LSUV_OK && !copy) s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     if (s != LSUV_OK) return s;
     x->weights[x->n_weights] = copy;
     x->weight_case[x->n_weights++] = (int)c->index;
@@ -281,7 +281,7 @@ static lsuv_status run_lsuv(study_ctx *x, const study_case *c, const lsuv_weight
     if (s != LSUV_OK) return s;
     *em = calloc(run->n_layers + 1, sizeof **em);
     *es = calloc(run->n_layers + 1, sizeof **es);
-    if (!*em || !*es) return LSUV_ERROR_OUT_OF_MEMORY;
+    if (!*em || !*es) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     s = lsuv_forward_set_input(g->forward, eval);
     t = lsuv_wall_seconds();
     if (s == LSUV_OK) s = eval_layers(g->forward, c->m, run, *em, *es);
