@@ -51,6 +51,16 @@ lsuv_status lsuv_input_load(const lsuv_input_options *options, const lsuv_net *n
                             lsuv_batch *out);
 void lsuv_batch_free(lsuv_batch *batch);
 
+/* What --normalize shifts and scales by: the batch's mean and unbiased std,
+ * in fp64. LSUV_ERROR_INVALID when every value is the same (`name`, the
+ * input's spec, says which in the message). */
+lsuv_status lsuv_batch_normalizer(const lsuv_batch *batch, const char *name, double *mean,
+                                  double *std);
+/* x = (x - mean) / std for every value: with the batch's own normalizer
+ * what lsuv_input_load's normalize does; with another batch's, what a
+ * dataset's normalizer does to a held-out batch. */
+void lsuv_batch_normalize(lsuv_batch *batch, double mean, double std);
+
 /* The parsers, from memory (gzip-compressed data is inflated first). The
  * whole file becomes the batch. */
 lsuv_status lsuv_idx_parse(const char *name, const uint8_t *data, size_t size, uint32_t max_n,

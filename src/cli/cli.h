@@ -17,6 +17,8 @@ typedef struct options {
     const char *json; /* NULL, "-" for stdout, or a path */
     const char *device;
     const char *layers, *input, *weights_in, *save_weights;
+    const char *eval_input; /* --eval-input: a held-out batch; NULL: none */
+    bool all_layers;        /* --all-layers: every layer's statistics after each run */
     lsuv_init init;
     uint64_t count, seed, batch;
     /* LSUV */
@@ -45,7 +47,8 @@ int net_run(const options *o);
 lsuv_options cli_lsuv_options(const options *o, lsuv_order order);
 /* lsuv_options_check of every ordering asked for, before any work. */
 int cli_check_orders(const options *o, const lsuv_net *net);
+/* eval: the --eval-input batch, or NULL. */
 int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *weights,
-                 const lsuv_batch *batch);
+                 const lsuv_batch *batch, const lsuv_batch *eval);
 
 #endif

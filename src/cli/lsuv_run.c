@@ -114,9 +114,30 @@ static int read_final(const options *o, const lsuv_net *net, const lsuv_weights 
     return s == LSUV_OK ? EXIT_OK : cli_fail(s);
 }
 
+/* Every layer's statistics with run k's final weights: on the fitted batch
+ * (--all-layers) and on the eval batch, which then leaves the forward to
+ * the fitted one again for the next ordering. */
+static int measure_run(const options *o, lsuv_forward *f, const lsuv_batch *batch,
+                       const lsuv_batch *eval, report_device *rd, uint32_t k) {
+    uint32_t n = lsuv_forward_net(f)->n_layers;
+    lsuv_status s = LSUV_OK;
+    if (o->all_layers)
+        s = (rd->fitted[k] = calloc(n, sizeof **rd->fitted))
+                ? lsuv_network_measure(f, o->estimator, rd->fitted[k])
+                : LSUV_ERROR_OUT_OF_MEMORY;
+    if (s == LSUV_OK && eval) {
+        s = (rd->eval[k] = calloc(n, sizeof **rd->eval)) ? lsuv_forward_set_input(f, eval)
+                                                         : LSUV_ERROR_OUT_OF_MEMORY;
+        if (s == LSUV_OK) s = lsuv_network_measure(f, o->estimator, rd->eval[k]);
+        lsuv_status back = lsuv_forward_set_input(f, batch);
+        if (s == LSUV_OK) s = back;
+    }
+    return s == LSUV_OK ? EXIT_OK : cli_fail(s);
+}
+
 static int run_device(const options *o, lsuv_instance *inst, uint32_t index, const lsuv_net *net,
-                      const lsuv_weights *w, const lsuv_batch *batch, report_device *rd,
-                      lsuv_weights *kept) {
+                      const lsuv_weights *w, const lsuv_batch *batch, const lsuv_batch *eval,
+                      report_device *rd, lsuv_weights *kept) {
     lsuv_device *dev = NULL;
     lsuv_forward *f = NULL;
     lsuv_status s = lsuv_device_create(inst, index, &dev);
@@ -153,6 +174,8 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
         if (o->verify || keep)
             code = read_final(o, net, w, batch, f, run, &rd->verify[rd->n_runs - 1],
                               keep ? kept : NULL);
+        if (code == EXIT_OK && (o->all_layers || eval))
+            code = measure_run(o, f, batch, eval, rd, rd->n_runs - 1);
     }
     lsuv_forward_destroy(f);
     lsuv_device_destroy(dev);
@@ -168,6 +191,8 @@ static int report_and_write(const options *o, const lsuv_net *net, const lsuv_ba
                          .trace = o->trace,
                          .plot = o->plot,
                          .input = o->input,
+                         .eval_input = o->eval_input,
+                         .all_layers = o->all_layers,
                          .seed = o->seed,
                          .verify = o->verify,
                          .preset = o->preset,
@@ -221,7 +246,7 @@ int cli_check_orders(const options *o, const lsuv_net *net) {
 }
 
 int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
-                 const lsuv_batch *batch) {
+                 const lsuv_batch *batch, const lsuv_batch *eval) {
     lsuv_instance *inst = NULL;
     lsuv_instance_options io = {.validation = o->validate};
     lsuv_status s = lsuv_instance_create(&io, &inst);
@@ -238,7 +263,8 @@ int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
     else if (o->save_weights && (s = lsuv_weights_create(net, &kept)) != LSUV_OK)
         code = cli_fail(s);
     for (uint32_t d = 0; code == EXIT_OK && d < selected; ++d)
-        code = run_device(o, inst, indices[d], net, w, batch, &devices[d], d == 0 ? kept : NULL);
+        code =
+            run_device(o, inst, indices[d], net, w, batch, eval, &devices[d], d == 0 ? kept : NULL);
 
     /* A run the validation layer complained about writes nothing either. */
     bool clean = !o->validate || lsuv_instance_validation_count(inst) == 0;
@@ -250,7 +276,11 @@ int lsuv_cli_run(const options *o, const lsuv_net *net, const lsuv_weights *w,
         if (code == EXIT_OK) code = EXIT_RUNTIME;
     }
     for (uint32_t d = 0; devices && d < selected; ++d)
-        for (uint32_t r = 0; r < devices[d].n_runs; ++r) lsuv_run_free(&devices[d].runs[r]);
+        for (uint32_t r = 0; r < devices[d].n_runs; ++r) {
+            lsuv_run_free(&devices[d].runs[r]);
+            free(devices[d].fitted[r]);
+            free(devices[d].eval[r]);
+        }
     lsuv_weights_destroy(kept);
     free(devices);
     free(indices);

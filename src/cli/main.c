@@ -33,6 +33,16 @@ static const char usage[] =
     "                      any of them begins at sample START (idx:PATH@512)\n"
     "  --batch N           samples (default: [net] batch), the first of a file\n"
     "  --normalize         shift and scale the batch to mean 0, std 1\n"
+    "  --eval-input SPEC   a held-out batch, in --input's forms (idx:PATH@512 after\n"
+    "                      a batch of 512 from idx:PATH is the next one): each\n"
+    "                      ordering's final weights are evaluated on it (eval_mean,\n"
+    "                      eval_std per layer, where --measure says); with\n"
+    "                      --normalize it is normalized with the fitted batch's mean\n"
+    "                      and std, as a dataset's normalizer would, not its own\n"
+    "  --all-layers        after each ordering, every layer's output statistics\n"
+    "                      (mean, std, the fraction of units a rectifier passes),\n"
+    "                      skipped layers and logits too, on the fitted batch and\n"
+    "                      on --eval-input's; JSON key \"network\"\n"
     "\n"
     "LSUV (runs unless --summary):\n"
     "  --preset NAME       one published LSUV, as its source does it: fastai-07a\n"
@@ -108,6 +118,7 @@ static const app_option_hint hints[] = {
     {"bn", "strip"},
     {"init", "one of kaiming, kaiming-uniform, orthonormal, darknet, fastai"},
     {"input", "synthetic, idx:PATH or npy:PATH, each with an optional @START"},
+    {"eval-input", "synthetic, idx:PATH or npy:PATH, each with an optional @START"},
     {"batch", "an integer of at least 1"},
     {"order", "one of mean-first, std-first, alternating, joint, std-only, fixed-point, both, "
               "all, none"},
@@ -162,6 +173,8 @@ enum {
     OPT_ESTIMATOR,
     OPT_UPDATE,
     OPT_LSUV_LAYERS,
+    OPT_EVAL_INPUT,
+    OPT_ALL_LAYERS,
     OPT_END,
 };
 
@@ -199,6 +212,8 @@ static const struct option longs[] = {
     {"estimator", required_argument, 0, OPT_BASE + OPT_ESTIMATOR},
     {"update", required_argument, 0, OPT_BASE + OPT_UPDATE},
     {"lsuv-layers", required_argument, 0, OPT_BASE + OPT_LSUV_LAYERS},
+    {"eval-input", required_argument, 0, OPT_BASE + OPT_EVAL_INPUT},
+    {"all-layers", no_argument, 0, OPT_BASE + OPT_ALL_LAYERS},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -280,6 +295,15 @@ static int network_option(parse_state *st, int opt, const char *arg) {
     case OPT_INPUT:
         o->input = arg;
         break;
+    case OPT_EVAL_INPUT: {
+        lsuv_input_source src;
+        if (lsuv_input_source_parse(arg, &src) != LSUV_OK) {
+            fprintf(stderr, "lsuv-vk: --eval-input: %s\n", lsuv_error_message());
+            return EXIT_USAGE;
+        }
+        o->eval_input = arg;
+        break;
+    }
     case OPT_BATCH:
         if (parse_u64("--batch", arg, 1, &o->batch)) return EXIT_USAGE;
         if (o->batch > (1u << 24)) {
@@ -403,6 +427,9 @@ static int output_option(parse_state *st, int opt, const char *arg) {
     case OPT_PLOT:
         o->plot = arg;
         break;
+    case OPT_ALL_LAYERS:
+        o->all_layers = true;
+        break;
     default: /* OPT_VERIFY */
         o->verify = true;
         break;
@@ -418,6 +445,7 @@ static const option_handler handlers[OPT_END] = {
     [OPT_SEED] = network_option, [OPT_LAYERS] = network_option, [OPT_SUMMARY] = network_option,
     [OPT_BN] = network_option, [OPT_INIT] = network_option, [OPT_WEIGHTS_IN] = network_option,
     [OPT_INPUT] = network_option, [OPT_BATCH] = network_option, [OPT_NORMALIZE] = network_option,
+    [OPT_EVAL_INPUT] = network_option,
     [OPT_ORDER] = order_option, [OPT_KEEP] = order_option,
     [OPT_PRESET] = method_flag, [OPT_MEASURE] = method_flag, [OPT_ESTIMATOR] = method_flag,
     [OPT_UPDATE] = method_flag, [OPT_LSUV_LAYERS] = method_flag, [OPT_MEAN_PARAM] = method_flag,
@@ -426,6 +454,7 @@ static const option_handler handlers[OPT_END] = {
     [OPT_CONV_KERNEL] = lsuv_option,
     [OPT_JSON] = output_option, [OPT_SAVE] = output_option, [OPT_CSV] = output_option,
     [OPT_TRACE] = output_option, [OPT_PLOT] = output_option, [OPT_VERIFY] = output_option,
+    [OPT_ALL_LAYERS] = output_option,
 };
 /* clang-format on */
 
@@ -436,6 +465,7 @@ static const char *needs_layers(const options *o) {
                         : o->weights_in   ? "--weights-in"
                         : o->save_weights ? "--save-weights"
                         : o->input        ? "--input"
+                        : o->eval_input   ? "--eval-input"
                         : o->batch        ? "--batch"
                         : o->normalize    ? "--normalize"
                                           : NULL;
@@ -443,6 +473,7 @@ static const char *needs_layers(const options *o) {
     if (!needs && o->conv_kernel != LSUV_CONV_AUTO) needs = "--conv-kernel";
     if (!needs && (o->csv || o->trace || o->plot || o->verify))
         needs = o->csv ? "--csv" : o->trace ? "--trace" : o->plot ? "--plot" : "--verify";
+    if (!needs && o->all_layers) needs = "--all-layers";
     return needs;
 }
 

@@ -6,6 +6,8 @@
 #include "lsuv/ref.h"
 #include "lsuv/weights.h"
 
+#include "core/error.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,6 +114,32 @@ static int save_initial(const options *o, const lsuv_net *net, const lsuv_weight
     return code;
 }
 
+/* The fitted batch and, with --eval-input, the held-out one; with
+ * --normalize both by the fitted batch's mean and std (norm), as a
+ * dataset's normalizer would: the held-out batch's own would hide a shift
+ * between the two. Messages name the option whose batch failed. */
+static lsuv_status load_batches(const options *o, const lsuv_net *net, lsuv_batch *batch,
+                                lsuv_batch *eval, double norm[2]) {
+    lsuv_input_options io = {.spec = o->input, .batch = (uint32_t)o->batch, .seed = o->seed};
+    lsuv_status s = lsuv_input_load(&io, net, batch);
+    if (s == LSUV_OK && o->normalize)
+        s = lsuv_batch_normalizer(batch, o->input ? o->input : "synthetic", &norm[0], &norm[1]);
+    if (s == LSUV_OK && o->normalize) lsuv_batch_normalize(batch, norm[0], norm[1]);
+    if (s != LSUV_OK) lsuv_batch_free(batch);
+    if (s != LSUV_OK || !eval) return s;
+    io.spec = o->eval_input;
+    io.batch = batch->n;
+    s = lsuv_input_load(&io, net, eval);
+    if (s != LSUV_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", lsuv_error_message());
+        lsuv_batch_free(batch);
+        return lsuv_fail(s, "--eval-input: %s", why);
+    }
+    if (o->normalize) lsuv_batch_normalize(eval, norm[0], norm[1]);
+    return LSUV_OK;
+}
+
 static int run_with_net(const options *o, const lsuv_net *net) {
     if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
     int code = cli_check_orders(o, net);
@@ -126,9 +154,9 @@ static int run_with_net(const options *o, const lsuv_net *net) {
         lsuv_weights_destroy(w);
         return code;
     }
-    lsuv_input_options io = {
-        .spec = o->input, .batch = (uint32_t)o->batch, .seed = o->seed, .normalize = o->normalize};
-    s = lsuv_input_load(&io, net, &batch);
+    lsuv_batch eval = {0};
+    double norm[2] = {0, 0};
+    s = load_batches(o, net, &batch, o->eval_input ? &eval : NULL, norm);
     if (s != LSUV_OK) {
         lsuv_weights_destroy(w);
         return cli_fail_input(s);
@@ -145,10 +173,20 @@ static int run_with_net(const options *o, const lsuv_net *net) {
     fprintf(text, "input: %s, %u x %ux%ux%u%s: mean %.6f, std %.6f\n",
             o->input ? o->input : "synthetic", batch.n, batch.c, batch.h, batch.w,
             o->normalize ? " normalized" : "", m.mean, m.std);
+    if (o->eval_input) {
+        lsuv_ref_moments(eval.data, (size_t)eval.n * eval.c * eval.h * eval.w, &m);
+        fprintf(text, "eval input: %s, %u x %ux%ux%u", o->eval_input, eval.n, eval.c, eval.h,
+                eval.w);
+        if (o->normalize)
+            fprintf(text, " normalized with the fitted batch's mean %.6f and std %.6f", norm[0],
+                    norm[1]);
+        fprintf(text, ": mean %.6f, std %.6f\n", m.mean, m.std);
+    }
     if (o->orders)
-        code = lsuv_cli_run(o, net, w, &batch);
+        code = lsuv_cli_run(o, net, w, &batch, o->eval_input ? &eval : NULL);
     else if (o->save_weights)
         code = save_initial(o, net, w, text);
+    lsuv_batch_free(&eval);
     lsuv_batch_free(&batch);
     lsuv_weights_destroy(w);
     return code;

@@ -114,6 +114,9 @@ static int check_inputs(const options *o) {
     if (code == EXIT_OK && o->input && lsuv_input_source_parse(o->input, &src) == LSUV_OK &&
         src.kind != LSUV_INPUT_SYNTHETIC)
         code = check_input("--input", src.path);
+    if (code == EXIT_OK && o->eval_input &&
+        lsuv_input_source_parse(o->eval_input, &src) == LSUV_OK && src.kind != LSUV_INPUT_SYNTHETIC)
+        code = check_input("--eval-input", src.path);
     return code;
 }
 
@@ -124,11 +127,17 @@ int outputs_check(const options *o) {
                            : o->trace                      ? "--trace"
                            : o->plot                       ? "--plot"
                            : o->verify                     ? "--verify"
+                           : o->eval_input                 ? "--eval-input"
+                           : o->all_layers                 ? "--all-layers"
                            : o->summary && o->save_weights ? "--save-weights"
                                                            : NULL;
         if (what) {
             fprintf(stderr, "lsuv-vk: %s runs no LSUV, so %s has nothing to %s; drop it%s\n",
-                    o->summary ? "--summary" : "--order none", what, o->verify ? "check" : "write",
+                    o->summary ? "--summary" : "--order none", what,
+                    strcmp(what, "--verify") == 0       ? "check"
+                    : strcmp(what, "--eval-input") == 0 ? "evaluate"
+                    : strcmp(what, "--all-layers") == 0 ? "measure"
+                                                        : "write",
                     o->summary ? "" : " or choose an ordering");
             return EXIT_USAGE;
         }

@@ -20,19 +20,31 @@ static const char *run_measure(const lsuv_run *run) {
 /* Two header lines: each ordering with where it measured, then the columns.
  * "tol": the final mean and std meet the tolerances; "cap": a loop hit
  * --max-iters. */
-static void table_header(const report_device *rd, FILE *out) {
+static void table_header(const report_device *rd, bool eval, FILE *out) {
     fprintf(out, "%-5s %-14s %-10s", "layer", "type", "output");
     for (uint32_t k = 0; k < rd->n_runs; ++k) {
         char title[64];
         snprintf(title, sizeof title, "%s, measured %s", lsuv_order_name(rd->runs[k].order),
                  run_measure(&rd->runs[k]));
-        fprintf(out, " | %-48s", title);
+        fprintf(out, " | %-*s", eval ? 71 : 48, title);
     }
     fprintf(out, "\n%-31s", "");
-    for (uint32_t k = 0; k < rd->n_runs; ++k)
+    for (uint32_t k = 0; k < rd->n_runs; ++k) {
         fprintf(out, " | %6s %12s %9s %4s %3s %8s", "passes", "mean", "std", "tol", "cap",
                 "gpu ms");
+        if (eval) fprintf(out, " %12s %9s", "eval mean", "eval std");
+    }
     fprintf(out, "\n");
+}
+
+/* The eval batch's moments of run k's layer l, where the run measured it. */
+static void eval_moments(const report_device *rd, uint32_t k, uint32_t l, double *mean,
+                         double *std) {
+    const lsuv_layer_run *lr = &rd->runs[k].layers[l];
+    const lsuv_layer_stats *st = &rd->eval[k][lr->index];
+    bool pre = lr->measure == LSUV_MEASURE_PRE;
+    *mean = pre ? st->pre_mean : st->mean;
+    *std = pre ? st->pre_std : st->std;
 }
 
 /* The line under the table for each ordering. */
@@ -50,6 +62,27 @@ static void table_summary(const report *r, const report_device *rd, uint32_t k, 
     fprintf(out, "\n");
 }
 
+/* --all-layers: every layer's output after run k, on the fitted batch and
+ * the eval batch; "active": the fraction of units a rectifier passes. */
+static void table_network(const report *r, const report_device *rd, uint32_t k, FILE *out) {
+    const lsuv_layer_stats *fit = rd->fitted[k], *ev = rd->eval[k];
+    fprintf(out, "\nevery layer after %s, %s batch%s\n", lsuv_order_name(rd->runs[k].order),
+            "fitted", ev ? " | eval batch" : "");
+    fprintf(out, "%-5s %-14s %-10s %12s %9s %7s", "layer", "type", "output", "mean", "std",
+            "active");
+    if (ev) fprintf(out, " | %12s %9s %7s", "mean", "std", "active");
+    fprintf(out, "\n");
+    for (uint32_t i = 0; i < r->net->n_layers; ++i) {
+        const lsuv_layer *layer = &r->net->layers[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%ux%ux%u", layer->out.c, layer->out.h, layer->out.w);
+        fprintf(out, "%-5u %-14s %-10s %12.3e %9.6f %7.4f", i, lsuv_layer_type_name(layer->type),
+                shape, fit[i].mean, fit[i].std, fit[i].active);
+        if (ev) fprintf(out, " | %12.3e %9.6f %7.4f", ev[i].mean, ev[i].std, ev[i].active);
+        fprintf(out, "\n");
+    }
+}
+
 void report_table(const report *r, FILE *out) {
     const lsuv_net *net = r->net;
     for (uint32_t d = 0; d < r->n_devices; ++d) {
@@ -58,7 +91,8 @@ void report_table(const report *r, FILE *out) {
                 lsuv_device_type_name(rd->info.type), r->batch->n);
         if (r->options->preset) fprintf(out, ", preset %s", r->options->preset);
         fprintf(out, "\n");
-        table_header(rd, out);
+        bool eval = r->options->eval_input != NULL;
+        table_header(rd, eval, out);
         for (uint32_t l = 0; rd->n_runs && l < rd->runs[0].n_layers; ++l) {
             const lsuv_layer *layer = &net->layers[rd->runs[0].layers[l].index];
             char shape[32];
@@ -67,16 +101,21 @@ void report_table(const report *r, FILE *out) {
                     shape);
             for (uint32_t k = 0; k < rd->n_runs; ++k) {
                 if (l >= rd->runs[k].n_layers) {
-                    fprintf(out, " | %48s", "");
+                    fprintf(out, " | %*s", eval ? 71 : 48, "");
                     continue;
                 }
                 const lsuv_layer_run *lr = &rd->runs[k].layers[l];
                 fprintf(out, " | %6u %12.3e %9.6f %4s %3s %8.2f", lr->passes, lr->mean, lr->std,
                         lr->within_tol ? "yes" : "no", lr->capped ? "yes" : "", lr->gpu_ms);
+                double em, es;
+                if (eval) eval_moments(rd, k, l, &em, &es);
+                if (eval) fprintf(out, " %12.3e %9.6f", em, es);
             }
             fprintf(out, "\n");
         }
         for (uint32_t k = 0; k < rd->n_runs; ++k) table_summary(r, rd, k, out);
+        for (uint32_t k = 0; r->options->all_layers && k < rd->n_runs; ++k)
+            table_network(r, rd, k, out);
     }
 }
 
@@ -91,6 +130,47 @@ static void report_method_json(cJSON *o, const lsuv_options *m) {
     cJSON_AddNumberToObject(o, "max_iters", m->max_iters);
 }
 
+/* eval_mean and eval_std into each LSUV layer's object, at its measuring
+ * point, so that they compare with its mean and std. */
+static void add_eval_json(cJSON *layers, const report_device *rd, uint32_t k) {
+    uint32_t l = 0;
+    for (cJSON *lj = layers ? layers->child : NULL; lj; lj = lj->next, ++l) {
+        double mean, std;
+        eval_moments(rd, k, l, &mean, &std);
+        cJSON_AddNumberToObject(lj, "eval_mean", mean);
+        cJSON_AddNumberToObject(lj, "eval_std", std);
+    }
+}
+
+static void add_stats_json(cJSON *o, const char *prefix, const lsuv_layer_stats *st) {
+    static const char *const names[] = {"mean", "std", "pre_mean", "pre_std", "active"};
+    const double v[] = {st->mean, st->std, st->pre_mean, st->pre_std, st->active};
+    for (int j = 0; j < 5; ++j) {
+        char key[32];
+        snprintf(key, sizeof key, "%s%s", prefix, names[j]);
+        /* NaN (no pre-activation, no rectifier) as null. */
+        if (v[j] == v[j])
+            cJSON_AddNumberToObject(o, key, v[j]);
+        else
+            cJSON_AddNullToObject(o, key);
+    }
+}
+
+/* --all-layers: every layer's statistics after run k. */
+static cJSON *network_json(const report *r, const report_device *rd, uint32_t k) {
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < r->net->n_layers; ++i) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(a, o);
+        cJSON_AddNumberToObject(o, "layer", i);
+        cJSON_AddStringToObject(o, "type", lsuv_layer_type_name(r->net->layers[i].type));
+        cJSON_AddNumberToObject(o, "count", (double)rd->fitted[k][i].count);
+        add_stats_json(o, "", &rd->fitted[k][i]);
+        if (rd->eval[k]) add_stats_json(o, "eval_", &rd->eval[k][i]);
+    }
+    return a;
+}
+
 static cJSON *report_json(const report *r) {
     cJSON *root = cJSON_CreateObject();
     const report_device *rd0 = &r->devices[0];
@@ -101,6 +181,7 @@ static cJSON *report_json(const report *r) {
     cJSON_AddStringToObject(root, "net", r->net->path);
     cJSON_AddNumberToObject(root, "batch", r->batch->n);
     cJSON_AddStringToObject(root, "input", r->options->input ? r->options->input : "synthetic");
+    if (r->options->eval_input) cJSON_AddStringToObject(root, "eval_input", r->options->eval_input);
     cJSON_AddNumberToObject(root, "seed", (double)r->options->seed);
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
     for (uint32_t d = 0; d < r->n_devices; ++d)
@@ -124,7 +205,11 @@ static cJSON *report_json(const report *r) {
             cJSON_AddNumberToObject(o, "wall_ms", run->wall_ms);
             if (r->options->verify)
                 cJSON_AddNumberToObject(o, "verify_max_diff", r->devices[d].verify[k]);
-            cJSON_AddItemToObject(o, "layers", app_run_layers_json(r->net, run));
+            cJSON *layers = app_run_layers_json(r->net, run);
+            if (r->devices[d].eval[k]) add_eval_json(layers, &r->devices[d], k);
+            cJSON_AddItemToObject(o, "layers", layers);
+            if (r->options->all_layers)
+                cJSON_AddItemToObject(o, "network", network_json(r, &r->devices[d], k));
             cJSON_AddItemToArray(runs, o);
         }
     return root;

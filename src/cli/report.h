@@ -13,6 +13,8 @@
 typedef struct report_options {
     const char *json, *csv, *trace, *plot; /* NULL, or a path ("-": standard output) */
     const char *input;                     /* the --input spec; NULL: synthetic */
+    const char *eval_input;                /* the --eval-input spec; NULL: none */
+    bool all_layers;                       /* --all-layers */
     uint64_t seed;
     bool verify;         /* each device's verify[] holds the fp64 check */
     const char *preset;  /* NULL: none given */
@@ -24,6 +26,10 @@ typedef struct report_device {
     lsuv_run runs[LSUV_ORDER_COUNT];
     uint32_t n_runs;
     double verify[LSUV_ORDER_COUNT]; /* largest |device - fp64| of final moments */
+    /* Per run, every layer's statistics with its final weights
+     * (lsuv_network_measure): on the fitted batch with --all-layers, on the
+     * eval batch with --eval-input; NULL otherwise. */
+    lsuv_layer_stats *fitted[LSUV_ORDER_COUNT], *eval[LSUV_ORDER_COUNT];
 } report_device;
 
 typedef struct report {

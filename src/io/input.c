@@ -403,18 +403,32 @@ lsuv_status lsuv_input_load(const lsuv_input_options *o, const lsuv_net *net, ls
     }
     if (o->normalize) {
         /* fastai's normalize_to, with the batch's own statistics (fp64). */
-        uint64_t count = (uint64_t)out->n * out->c * out->h * out->w;
-        double sum = 0, ss = 0;
-        for (uint64_t i = 0; i < count; ++i) sum += out->data[i];
-        double mean = sum / (double)count;
-        for (uint64_t i = 0; i < count; ++i) ss += (out->data[i] - mean) * (out->data[i] - mean);
-        double std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
-        if (!(std > 0.0)) {
+        double mean = 0, std = 0;
+        st = lsuv_batch_normalizer(out, spec, &mean, &std);
+        if (st != LSUV_OK) {
             lsuv_batch_free(out);
-            return lsuv_fail(LSUV_ERROR_INVALID,
-                             "input %s: every value is %g; it cannot be normalized", spec, mean);
+            return st;
         }
-        for (uint64_t i = 0; i < count; ++i) out->data[i] = (float)((out->data[i] - mean) / std);
+        lsuv_batch_normalize(out, mean, std);
     }
     return LSUV_OK;
+}
+
+lsuv_status lsuv_batch_normalizer(const lsuv_batch *b, const char *name, double *mean,
+                                  double *std) {
+    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
+    double sum = 0, ss = 0;
+    for (uint64_t i = 0; i < count; ++i) sum += b->data[i];
+    *mean = count ? sum / (double)count : 0.0;
+    for (uint64_t i = 0; i < count; ++i) ss += (b->data[i] - *mean) * (b->data[i] - *mean);
+    *std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
+    if (!(*std > 0.0))
+        return lsuv_fail(LSUV_ERROR_INVALID, "input %s: every value is %g; it cannot be normalized",
+                         name, *mean);
+    return LSUV_OK;
+}
+
+void lsuv_batch_normalize(lsuv_batch *b, double mean, double std) {
+    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
+    for (uint64_t i = 0; i < count; ++i) b->data[i] = (float)((b->data[i] - mean) / std);
 }
