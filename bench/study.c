@@ -114,25 +114,6 @@ static lsuv_status case_batch(const study_case *c, int which, lsuv_batch *out, c
     return LSUV_OK;
 }
 
-/* The fitted batch's mean and unbiased std in fp64, as lsuv-vk's
- * --normalize takes them. */
-static lsuv_status normalizer(const lsuv_batch *b, const char *name, double *mean, double *std) {
-    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
-    double sum = 0, ss = 0;
-    for (uint64_t i = 0; i < count; ++i) sum += b->data[i];
-    *mean = count ? sum / (double)count : 0.0;
-    for (uint64_t i = 0; i < count; ++i) ss += (b->data[i] - *mean) * (b->data[i] - *mean);
-    *std = count > 1 ? sqrt(ss / (double)(count - 1)) : 0.0;
-    if (*std > 0.0) return LSUV_OK;
-    return lsuv_fail(LSUV_ERROR_INVALID, "input %s: every value is %g; it cannot be normalized",
-                     name, *mean);
-}
-
-static void normalize(lsuv_batch *b, double mean, double std) {
-    uint64_t count = (uint64_t)b->n * b->c * b->h * b->w;
-    for (uint64_t i = 0; i < count; ++i) b->data[i] = (float)((b->data[i] - mean) / std);
-}
-
 /* Both batches of a case; normalized (where the net's input is), both by
  * the fitted batch's mean and std, as lsuv-vk --normalize does with
  * --eval-input: a dataset's normalizer, which the held-out batch's own
@@ -143,9 +124,9 @@ static lsuv_status case_batches(const study_case *c, lsuv_batch *fit, lsuv_batch
     if (s == LSUV_OK) s = case_batch(c, 1, eval, eval_input, cap);
     double mean, std;
     if (s == LSUV_OK && c->g->sn->normalize &&
-        (s = normalizer(fit, input, &mean, &std)) == LSUV_OK) {
-        normalize(fit, mean, std);
-        normalize(eval, mean, std);
+        (s = lsuv_batch_normalizer(fit, input, &mean, &std)) == LSUV_OK) {
+        lsuv_batch_normalize(fit, mean, std);
+        lsuv_batch_normalize(eval, mean, std);
     }
     return s;
 }
