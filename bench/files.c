@@ -69,13 +69,30 @@ int bench_files_write(const bench_files *f, const char *dir) {
         fprintf(stderr, "lsuv-bench: cannot create the directory %s: %s\n", dir, strerror(errno));
         return EXIT_RUNTIME;
     }
-    for (uint32_t i = 0; i < f->n; ++i) {
+    /* Every file staged before any is renamed into place: one that cannot be
+     * written leaves none of the set behind. */
+    lsuv_file_staged **staged = calloc(f->n ? f->n : 1, sizeof *staged);
+    if (!staged) {
+        fprintf(stderr, "lsuv-bench: out of memory writing the files of --out\n");
+        return EXIT_RUNTIME;
+    }
+    lsuv_status s = LSUV_OK;
+    uint32_t n = 0;
+    for (; s == LSUV_OK && n < f->n; ++n) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, f->items[i].name);
-        if (lsuv_file_write_text(path, f->items[i].text) != LSUV_OK) {
-            fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
-            return EXIT_RUNTIME;
-        }
+        snprintf(path, sizeof path, "%s/%s", dir, f->items[n].name);
+        s = lsuv_file_stage(path, f->items[n].text, strlen(f->items[n].text), &staged[n]);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (s == LSUV_OK)
+            s = lsuv_file_commit(staged[i]);
+        else
+            lsuv_file_discard(staged[i]);
+    }
+    free(staged);
+    if (s != LSUV_OK) {
+        fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
+        return EXIT_RUNTIME;
     }
     return EXIT_OK;
 }

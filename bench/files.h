@@ -19,8 +19,9 @@ typedef struct bench_files {
 
 /* Takes text (NULL: it could not be built, which fails the set). */
 void bench_files_add(bench_files *files, const char *name, char *text);
-/* Creates dir if needed and writes each file atomically; returns an exit
- * code, having said why on failure. */
+/* Creates dir if needed and writes the files all or none: each is staged
+ * beside its target and renamed over it only once every one is staged.
+ * Returns an exit code, having said why on failure. */
 int bench_files_write(const bench_files *files, const char *dir);
 void bench_files_free(bench_files *files);
 

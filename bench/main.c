@@ -2,6 +2,8 @@
 #include "files.h"
 #include "kernels.h"
 #include "output.h"
+#include "study.h"
+#include "study_run.h"
 #include "suite.h"
 
 #include "app/exit_codes.h"
@@ -19,8 +21,10 @@
 
 static const char usage[] =
     "usage: lsuv-bench [--kernels] [--lsuv] [options]\n"
+    "       lsuv-bench --study --out DIR [--net ...] [--seeds ...] [--batches ...]\n"
+    "                  [--orders ...] [--presets ...] [--shard I/N] [--train-epochs N]\n"
     "\n"
-    "With neither --kernels nor --lsuv, both run.\n"
+    "With neither --kernels nor --lsuv (nor --study), both run.\n"
     "  --kernels          the statistics kernel against vkCmdCopyBuffer, the\n"
     "                     convolutions against the measured FMA peak\n"
     "  --lsuv             every LSUV ordering on each network, with the precision\n"
@@ -53,9 +57,27 @@ static const char usage[] =
     "                     goes to standard error)\n"
     "  --out DIR          write results.json, results.csv, kernels.csv and the SVG\n"
     "                     plots there, only when every case finished\n"
+    "  --merge            the other arguments are the study.json files of a study's\n"
+    "                     shards (--study --shard I/N): join them and write the\n"
+    "                     study's files into --out DIR\n"
     "  --compare BASE     print each figure as a ratio to BASE (a results.json)\n"
     "  --threshold PCT    a figure worse than BASE by more than PCT percent is a\n"
     "                     regression (default 10)\n"
+    "  --study            LSUV over networks x devices x batch sizes x orderings and\n"
+    "                     presets x seeds, each case fitted on one batch and measured\n"
+    "                     on the next; writes study.json and its reports into --out\n"
+    "                     (--net defaults to fastai alone)\n"
+    "  --seeds LIST       the study's seeds: A-B or a comma list of seeds and ranges\n"
+    "                     (default 1-5)\n"
+    "  --batches LIST     the study's batch sizes, e.g. 64,512,4096 (default: each\n"
+    "                     --net's own)\n"
+    "  --presets LIST     comma list of fastai-07a, lsuv-paper, lsuv-pytorch: study\n"
+    "                     cases with the preset's init and settings, named after it\n"
+    "                     (with neither --orders nor --presets: mean-first,std-first)\n"
+    "  --shard I/N        run only the study's cases k (from 0) with k mod N = I - 1\n"
+    "  --train-epochs N   train each fastai case's final weights for N epochs with\n"
+    "                     bench/peers/train_fastai.py (PyTorch; skipped, and said so\n"
+    "                     in study.json, without it)\n"
     "  -h, --help, -V, --version\n"
     "\n"
     "Times are medians with the fastest and slowest run; GPU times come from\n"
@@ -64,6 +86,15 @@ static const char usage[] =
     "itself. A progress line per finished case goes to standard error as CSV\n"
     "(RFC 4180), after its header: case,device,net,precision,order,batch,wall_ms,\n"
     "gpu_ms,passes, where case counts the cases from 1.\n"
+    "A study's cases are taken net by net, then device, batch size, method (the\n"
+    "orderings in the order above, then the presets in theirs) and seed. A case's\n"
+    "weights come from its seed (kaiming, or the preset's init); with Fashion-MNIST\n"
+    "it is fitted on the B images from START = 2 B seed mod (N - 2 B + 1) of the N\n"
+    "in the file and measured on the B after them; synthetic input is the seed's\n"
+    "stream from 0, then from B. Its \"input\" and \"eval_input\" are the specs\n"
+    "that reproduce it: lsuv-vk --layers CFG --input SPEC --eval-input SPEC2\n"
+    "--normalize (Fashion-MNIST only) --seed S --batch B --order O (or --preset P).\n"
+    "On a terminal a progress line with an ETA is rewritten as cases finish.\n"
     "exit codes: 0 success; 1 a Vulkan, memory or run failure; 2 bad arguments, a\n"
     "missing file or no device; 3 a regression past the threshold of --compare.\n";
 
@@ -87,6 +118,11 @@ static const app_option_hint hints[] = {
     {"bn", "strip"},
     {"json", "a path or -"},
     {"out", "a folder"},
+    {"seeds", "A-B or a comma list of seeds and ranges"},
+    {"batches", "a comma list of batch sizes"},
+    {"presets", "a comma list of fastai-07a, lsuv-paper, lsuv-pytorch"},
+    {"shard", "I/N, e.g. 1/4"},
+    {"train-epochs", "an integer of at least 1"},
 };
 
 static const app_options command_line; /* defined below the option table */
@@ -192,7 +228,11 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
 
 /* What the command line asks for. */
 typedef struct bench_args {
-    bool kernels, lsuv, list, validate;
+    bool kernels, lsuv, list, validate, merge, study, orders_given;
+    uint64_t *seeds;
+    uint32_t n_seeds, *batches, n_batches, shard, n_shards;
+    unsigned presets;
+    uint64_t train_epochs;
     const char *device, *json_path, *out_dir, *compare, *images;
     const char *net_specs[64];
     uint32_t n_specs;
@@ -223,6 +263,13 @@ enum {
     OPT_CONV_KERNEL,
     OPT_BN,
     OPT_PRESET,
+    OPT_MERGE,
+    OPT_STUDY,
+    OPT_SEEDS,
+    OPT_BATCHES,
+    OPT_PRESETS,
+    OPT_SHARD,
+    OPT_TRAIN_EPOCHS,
 };
 
 static const struct option longs[] = {
@@ -246,6 +293,13 @@ static const struct option longs[] = {
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
     {"bn", required_argument, 0, OPT_BASE + OPT_BN},
     {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
+    {"merge", no_argument, 0, OPT_BASE + OPT_MERGE},
+    {"study", no_argument, 0, OPT_BASE + OPT_STUDY},
+    {"seeds", required_argument, 0, OPT_BASE + OPT_SEEDS},
+    {"batches", required_argument, 0, OPT_BASE + OPT_BATCHES},
+    {"presets", required_argument, 0, OPT_BASE + OPT_PRESETS},
+    {"shard", required_argument, 0, OPT_BASE + OPT_SHARD},
+    {"train-epochs", required_argument, 0, OPT_BASE + OPT_TRAIN_EPOCHS},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -268,6 +322,7 @@ static int suite_option(bench_args *a, int opt, const char *arg) {
         a->net_specs[a->n_specs++] = arg;
         return EXIT_OK;
     case OPT_ORDERS:
+        a->orders_given = true;
         return parse_names("--orders", arg, order_names, LSUV_ORDER_COUNT, &so->orders) ? EXIT_USAGE
                                                                                         : EXIT_OK;
     case OPT_STATS:
@@ -344,9 +399,72 @@ static int run_option(bench_args *a, int opt, const char *arg) {
     case OPT_COMPARE:
         a->compare = arg;
         break;
+    case OPT_MERGE:
+        a->merge = true;
+        break;
     default: /* OPT_THRESHOLD */
         return parse_u64("--threshold", arg, 0, &a->threshold) ? EXIT_USAGE : EXIT_OK;
     }
+    return EXIT_OK;
+}
+
+/* --study and its lists. */
+static int study_option(bench_args *a, int opt, const char *arg) {
+    switch (opt) {
+    case OPT_STUDY:
+        a->study = true;
+        return EXIT_OK;
+    case OPT_SEEDS:
+        free(a->seeds);
+        return study_parse_seeds(arg, &a->seeds, &a->n_seeds);
+    case OPT_BATCHES:
+        free(a->batches);
+        return study_parse_batches(arg, &a->batches, &a->n_batches);
+    case OPT_PRESETS:
+        return study_parse_presets(arg, &a->presets);
+    case OPT_SHARD:
+        return study_parse_shard(arg, &a->shard, &a->n_shards);
+    default: /* OPT_TRAIN_EPOCHS */
+        if (parse_u64("--train-epochs", arg, 1, &a->train_epochs)) return EXIT_USAGE;
+        if (a->train_epochs <= 10000) return EXIT_OK;
+        fprintf(stderr, "lsuv-bench: --train-epochs: at most 10000\n");
+        return EXIT_USAGE;
+    }
+}
+
+/* What --study takes and refuses, and what only it takes. */
+static int check_study_args(const bench_args *a) {
+    static const char *const only[] = {"--seeds", "--batches", "--presets", "--shard",
+                                       "--train-epochs"};
+    const bool given[] = {a->seeds, a->batches, a->presets, a->n_shards, a->train_epochs};
+    for (size_t i = 0; !a->study && i < sizeof only / sizeof *only; ++i)
+        if (given[i]) {
+            fprintf(stderr, "lsuv-bench: %s goes with --study\n", only[i]);
+            return EXIT_USAGE;
+        }
+    if (!a->study) return EXIT_OK;
+    const char *clash = a->merge                ? "--merge"
+                        : a->kernels            ? "--kernels"
+                        : a->lsuv               ? "--lsuv"
+                        : a->so.preset          ? "--preset (a study takes --presets)"
+                        : a->json_path          ? "--json (a study writes DIR/study.json)"
+                        : a->compare            ? "--compare"
+                        : a->so.precisions != 1 ? "--precision (a study runs fp32)"
+                                                : NULL;
+    if (clash) {
+        fprintf(stderr, "lsuv-bench: --study does not go with %s\n", clash);
+        return EXIT_USAGE;
+    }
+    if (!a->out_dir) {
+        fprintf(stderr, "lsuv-bench: --study needs --out DIR, where study.json goes\n");
+        return EXIT_USAGE;
+    }
+    for (uint32_t i = 0; a->batches && i < a->n_specs; ++i)
+        if (strchr(a->net_specs[i], '@')) {
+            fprintf(stderr, "lsuv-bench: --net %s: a study with --batches takes no @BATCH\n",
+                    a->net_specs[i]);
+            return EXIT_USAGE;
+        }
     return EXIT_OK;
 }
 
@@ -371,18 +489,21 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         } else if (c == 'V') {
             printf("lsuv-bench %s (%s)\n", lsuv_version(), lsuv_git_commit());
             return -1;
-        } else if (c < OPT_BASE || opt > OPT_PRESET) {
+        } else if (c < OPT_BASE || opt > OPT_TRAIN_EPOCHS) {
             return app_option_problem(&command_line, argv[optind - 1]);
         }
-        bool suite = (opt >= OPT_NET && opt <= OPT_IMAGES) || opt >= OPT_CONV_KERNEL;
-        code = suite ? suite_option(a, opt, optarg) : run_option(a, opt, optarg);
+        bool suite =
+            (opt >= OPT_NET && opt <= OPT_IMAGES) || (opt >= OPT_CONV_KERNEL && opt <= OPT_PRESET);
+        code = opt >= OPT_STUDY ? study_option(a, opt, optarg)
+               : suite          ? suite_option(a, opt, optarg)
+                                : run_option(a, opt, optarg);
         if (code != EXIT_OK) return code;
     }
-    if (optind < argc) {
+    if (optind < argc && !a->merge) {
         fprintf(stderr, "lsuv-bench: unexpected argument '%s'; try --help\n", argv[optind]);
         return EXIT_USAGE;
     }
-    return EXIT_OK;
+    return check_study_args(a);
 }
 
 /* --list-devices, for scripts: index, slug, type and name, tab-separated. */
@@ -483,37 +604,81 @@ static int bench_devices(int argc, char **argv, const bench_args *a, lsuv_instan
     return code;
 }
 
-int main(int argc, char **argv) {
-    bench_args a;
-    int code = parse_args(argc, argv, &a);
-    if (code < 0) return EXIT_OK; /* --help or --version */
-    if (code != EXIT_OK) return code;
-    if (!a.kernels && !a.lsuv) a.kernels = a.lsuv = true;
-    if (!a.n_specs)
-        for (; suite_net_name(a.n_specs); ++a.n_specs)
-            a.net_specs[a.n_specs] = suite_net_name(a.n_specs);
+/* --study on the selected devices. */
+static int run_study(int argc, char **argv, const bench_args *a, lsuv_instance *inst,
+                     const uint32_t *indices, uint32_t count) {
+    static const uint64_t default_seeds[] = {1, 2, 3, 4, 5};
+    study_options so = {.nets = a->so.nets,
+                        .n_nets = a->so.n_nets,
+                        .devices = indices,
+                        .n_devices = count,
+                        .seeds = a->seeds ? a->seeds : default_seeds,
+                        .n_seeds = a->seeds ? a->n_seeds : 5,
+                        .batches = a->batches,
+                        .n_batches = a->n_batches,
+                        .shard = a->shard,
+                        .n_shards = a->n_shards,
+                        .train_epochs = (uint32_t)a->train_epochs,
+                        .images = a->images,
+                        .out_dir = a->out_dir,
+                        .conv_kernel = a->so.conv_kernel,
+                        .strip_bn = a->so.strip_bn};
+    unsigned orders = a->orders_given ? a->so.orders
+                      : a->presets    ? 0
+                                      : 1u << LSUV_ORDER_MEAN_FIRST | 1u << LSUV_ORDER_STD_FIRST;
+    study_methods(orders, a->presets, so.methods, &so.n_methods);
+    cJSON *meta = meta_json(argc, argv, 0);
+    cJSON_DeleteItemFromObject(meta, "repeats");
+    return study_run(inst, &so, meta, a->validate);
+}
+
+/* Every network named, parsed (each file checked) into nets. */
+static int parse_nets(bench_args *a, suite_net *nets) {
+    if (!a->n_specs && a->study) a->net_specs[a->n_specs++] = "fastai";
+    if (!a->n_specs)
+        for (; suite_net_name(a->n_specs); ++a->n_specs)
+            a->net_specs[a->n_specs] = suite_net_name(a->n_specs);
+    for (uint32_t i = 0; i < a->n_specs; ++i)
+        if (!suite_net_parse(a->net_specs[i], a->images, &nets[i])) return EXIT_USAGE;
+    return EXIT_OK;
+}
+
+static int bench_main(int argc, char **argv, bench_args *a) {
+    /* The shards' files are the only arguments getopt left. */
+    if (a->merge) return study_merge((const char *const *)argv + optind, argc - optind, a->out_dir);
+    if (!a->kernels && !a->lsuv && !a->study) a->kernels = a->lsuv = true;
     suite_net nets[64];
-    for (uint32_t i = 0; i < a.n_specs; ++i)
-        if (!suite_net_parse(a.net_specs[i], a.images, &nets[i])) return EXIT_USAGE;
-    a.so.nets = nets;
-    a.so.n_nets = a.n_specs;
-    a.so.repeats = (uint32_t)a.repeats;
-    a.so.images = a.images;
+    if (parse_nets(a, nets)) return EXIT_USAGE;
+    a->so.nets = nets;
+    a->so.n_nets = a->n_specs;
+    a->so.repeats = (uint32_t)a->repeats;
+    a->so.images = a->images;
 
     lsuv_instance *inst = NULL;
-    lsuv_instance_options io = {.validation = a.validate};
+    lsuv_instance_options io = {.validation = a->validate};
     lsuv_status s = lsuv_instance_create(&io, &inst);
     if (s != LSUV_OK) {
         fprintf(stderr, "lsuv-bench: %s\n", lsuv_error_message());
         return app_exit_code(s, APP_FAILED_CALL);
     }
     uint32_t *indices = NULL, count = 0;
-    code = select_devices(inst, a.device, &indices, &count);
-    if (!code && a.list)
+    int code = select_devices(inst, a->device, &indices, &count);
+    if (!code && a->list)
         list_devices(inst, indices, count);
+    else if (!code && a->study)
+        code = run_study(argc, argv, a, inst, indices, count);
     else if (!code)
-        code = bench_devices(argc, argv, &a, inst, indices, count);
+        code = bench_devices(argc, argv, a, inst, indices, count);
     free(indices);
     lsuv_instance_destroy(inst);
     return code;
+}
+
+int main(int argc, char **argv) {
+    bench_args a;
+    int code = parse_args(argc, argv, &a);
+    if (code == EXIT_OK) code = bench_main(argc, argv, &a);
+    free(a.seeds);
+    free(a.batches);
+    return code < 0 ? EXIT_OK : code; /* below 0: after --help or --version */
 }

@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; ++s) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *str(const cJSON *o, const char *key) {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
     return s ? s : "";

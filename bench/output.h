@@ -7,14 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "csv.h"
 #include "lsuv/lsuv.h"
 #include "suite.h"
 #include "summary.h"
-
-/* A CSV field as RFC 4180 has it: in double quotes, with quotes doubled,
- * when it holds a comma, a quote or a line break (device names hold
- * commas). Every CSV of lsuv-bench writes its text through it. */
-void csv_field(FILE *f, const char *s);
 
 /* One LSUV case as results.csv has it: a row per layer of run. */
 typedef struct results_case {
