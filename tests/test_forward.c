@@ -334,7 +334,7 @@ GPU_TEST(forward, alexnet_batch_2) {
     lsuv_weights *w = weights_for(net, 11);
     lsuv_batch b = batch_for(net, 2, 12);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = 2};
+    lsuv_forward_options o = {.batch = 2, .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lsuv/forward.h"
 #include "lsuv/net.h"
 #include "lsuv/ref.h"
 #include "lsuv/weights.h"
@@ -400,5 +401,68 @@ Test(graph_ref, route_reads_outputs_kept_from_earlier) {
     free(l1);
     free(l3);
     free(l8);
+    lsuv_net_destroy(net);
+}
+
+/* Memory by liveness, worked by hand for batch 1, fp32 (every output a
+ * multiple of the 256-byte placement unit): outputs live from their layer to
+ * their last reader, the network's output to the end.
+ *   0 conv 4x4x4   256 B, read by 1, 2, 4: lives 0..4
+ *   1 conv 4x4x4   256 B, read by 2:       lives 1..2
+ *   2 route 1,0    512 B, read by 3:       lives 2..3
+ *   3 conv 4x4x4   256 B, read by 4:       lives 3..4
+ *   4 shortcut 0   256 B, the output:      lives 4..
+ * Live at each layer: 256, 512, 1024, 1024, 768: at most 1024 bytes, and
+ * placing each output where the fewest bytes are added reaches that (3
+ * takes 1's place, 4 the route's). */
+Test(graph, memory_follows_liveness) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=2\n"
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                          "[route]\nlayers=-1,-2\n"
+                          "[convolutional]\nfilters=4\nsize=1\nactivation=relu\n"
+                          "[shortcut]\nfrom=0\n");
+    lsuv_memory m;
+    lsuv_forward_options o = {.batch = 1};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert_eq(m.live, 1024, "%llu", (unsigned long long)m.live);
+    cr_assert_eq(m.activations, 1024, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.input, 2 * 16 * 4);
+    /* 4x2x3x3 + 4, 4x4x3x3 + 4, 4x8x1x1 + 4 floats, and 16 bytes of state each */
+    uint64_t weights = (76 + 148 + 36) * 4 + 3 * 16;
+    cr_assert_eq(m.weights, weights, "%llu", (unsigned long long)m.weights);
+    cr_assert_eq(m.forward_peak, 128 + 1024 + weights);
+    cr_assert_eq(m.lsuv, 64 * 4, "the sums of one 4x4x4 layer"); /* fp32 */
+    cr_assert_eq(m.lsuv_peak, m.forward_peak + 256);
+    /* Kept, every output lives to the end: 256 x 4 + 512. */
+    o.keep_outputs = true;
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 1536, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 1536);
+    /* Batch 3 in fp16: a 384-byte output rounds up to 512, the route's 768
+     * stays; at layers 2 and 3, 512 + 512 + 768 are live. */
+    o = (lsuv_forward_options){.batch = 3, .precision = LSUV_PRECISION_FP16};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 1792, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 1792);
+    cr_assert_eq(m.input, 3 * 32 * 2);
+    lsuv_net_destroy(net);
+}
+
+/* A chain: each output lives while the next layer reads it, so two places
+ * take turns, however long the chain. */
+Test(graph, memory_of_a_chain_is_two_outputs) {
+    lsuv_net *net = parse("[net]\nheight=8\nwidth=8\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[dropout]\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n");
+    lsuv_memory m;
+    lsuv_forward_options o = {.batch = 2};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 2 * 1024, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 2 * 1024);
     lsuv_net_destroy(net);
 }
