@@ -131,6 +131,15 @@
     LSUV_C_U32 c_off, c_first, part; /* route */                                   \
     LSUV_C_U32 in_off, from_off, out_off;
 
+/* local.comp: one invocation per output value; c, h, w the input's, oc,
+ * oh, ow the output's; padding in pixels, as darknet's im2col takes pad=. */
+#define LSUV_C_LOCAL_PUSH_FIELDS                                                \
+    LSUV_C_U32 n, c, h, w, oc, oh, ow;                                          \
+    LSUV_C_U32 size, stride, padding;                                           \
+    LSUV_C_U32 act; /* lsuv_activation */                                       \
+    float slope;                                                                \
+    LSUV_C_U32 in_off, out_off;
+
 /* lsuv_step.comp. */
 #define LSUV_C_STEP_PUSH_FIELDS                                               \
     LSUV_C_U32 order;      /* lsuv_order, as LSUV_C_ORDER_* */                 \
@@ -186,6 +195,9 @@ typedef struct lsuv_pool_push {
 typedef struct lsuv_graph_push {
     LSUV_C_GRAPH_PUSH_FIELDS
 } lsuv_graph_push;
+typedef struct lsuv_local_push {
+    LSUV_C_LOCAL_PUSH_FIELDS
+} lsuv_local_push;
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;

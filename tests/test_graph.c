@@ -466,3 +466,65 @@ Test(graph, memory_of_a_chain_is_two_outputs) {
     cr_assert_eq(m.live, 2 * 1024);
     lsuv_net_destroy(net);
 }
+
+/* [local], as darknet's make_local_layer sizes it: (h - 1) / stride + 1
+ * with pad=, (h - size) / stride + 1 without; weights per output position
+ * (positions x filters x c x k x k) and a bias per output value. */
+Test(graph, local_shapes_and_counts) {
+    lsuv_net *net = parse("[net]\nheight=9\nwidth=11\nchannels=2\n"
+                          "[local]\nfilters=5\nsize=3\nstride=2\nactivation=leaky\n"
+                          "[local]\nfilters=3\nsize=3\npad=1\n");
+    const lsuv_layer *a = &net->layers[0], *b = &net->layers[1];
+    cr_assert(a->out.c == 5 && a->out.h == 4 && a->out.w == 5);
+    cr_assert_eq(a->params, 20 * 5 * 18 + 100, "%llu", (unsigned long long)a->params);
+    cr_assert_eq(lsuv_layer_bias_count(a), 100);
+    cr_assert(b->out.c == 3 && b->out.h == 4 && b->out.w == 5);
+    cr_assert_eq(b->params, 20 * 3 * 45 + 60, "%llu", (unsigned long long)b->params);
+    cr_assert_eq(b->activation, LSUV_ACT_LOGISTIC, "darknet's default");
+    cr_assert(!a->lsuv && !b->lsuv, "LSUV leaves local layers alone");
+    cr_assert_eq(net->params, 1900 + 2760);
+    lsuv_net_destroy(net);
+    /* yolov1's: 3x3, pad=1, 256 filters on 1024x7x7. */
+    net = parse("[net]\nheight=7\nwidth=7\nchannels=1024\n"
+                "[local]\nsize=3\nstride=1\npad=1\nfilters=256\nactivation=leaky\n");
+    cr_assert_eq(net->params, 49ull * 256 * 9216 + 49 * 256);
+    lsuv_net_destroy(net);
+}
+
+/* darknet pads its im2col by pad= pixels but sizes the output as if that
+ * were size / 2: with size 5 the matrix it multiplies was not filled. */
+Test(graph, local_refuses_what_darknet_cannot_run) {
+    static const char text[] = "[net]\nheight=9\nwidth=9\nchannels=2\n"
+                               "[local]\nfilters=2\nsize=5\npad=1\n";
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_parse("g.cfg", text, strlen(text), NULL, &net), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "g.cfg:5: [local] layer 0: pad=1 with size=5") &&
+                  strstr(lsuv_error_message(), "9x9 but pads its input for 7x7"),
+              "%s", lsuv_error_message());
+}
+
+/* darknet's .weights for [local]: its biases (one per output value), then
+ * its weights, as load_weights_upto reads them. */
+Test(graph, local_weights_in_darknet_order) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[local]\nfilters=2\nsize=3\nstride=1\n");
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_create(net, &w), LSUV_OK);
+    lsuv_layer_params *p = &w->layers[0];
+    cr_assert_eq(p->bias_count, 8); /* 2 filters x 2x2 positions */
+    cr_assert_eq(p->weight_count, 4 * 2 * 9);
+    for (uint32_t k = 0; k < p->bias_count; ++k) p->bias[k] = (float)k;
+    for (uint64_t k = 0; k < p->weight_count; ++k) p->weight[k] = -(float)k;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    cr_assert_eq(lsuv_weights_encode(net, w, "x.weights", &data, &size), LSUV_OK, "%s",
+                 lsuv_error_message());
+    cr_assert_eq(size, 20 + 4 * (8 + 72), "%zu", size);
+    float v[80];
+    memcpy(v, data + 20, sizeof v);
+    for (int k = 0; k < 8; ++k) cr_assert_eq(v[k], (float)k, "bias %d", k);
+    for (int k = 0; k < 72; ++k) cr_assert_eq(v[8 + k], -(float)k, "weight %d", k);
+    free(data);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}

@@ -3,6 +3,7 @@
 #include "lsuv/forward.h"
 #include "ops/conv.h"
 #include "ops/graph_ops.h"
+#include "ops/local.h"
 #include "ops/plan.h"
 #include "ops/pool.h"
 #include "ops/sums.h"
@@ -62,14 +63,17 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
     for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
         const lsuv_layer *l = &f->net->layers[i];
         layer_plan *lp = &f->layers[i];
-        if (lsuv_layer_has_weights(l))
+        bool local = l->type == LSUV_LAYER_LOCAL;
+        if (local)
+            s = local_layer_create(f, i, &w->layers[i]);
+        else if (lsuv_layer_has_weights(l))
             s = conv_layer_create(f, i, &w->layers[i]);
         else if (graph_op_runs(l))
             s = graph_layer_create(f, i);
         else if (lp->owns_out)
             s = pool_layer_create(f, i);
         if (s != LSUV_OK) break;
-        if (lsuv_layer_has_weights(l))
+        if (lsuv_layer_has_weights(l) && !local)
             s = lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials, f->results,
                                              i, &lp->stats);
         else if (!f->cfg.fp16) /* the statistics kernel reads floats */
@@ -132,6 +136,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);
+    lsuv_pipeline_destroy(f->local);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
@@ -218,8 +223,10 @@ bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out) {
 
 const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
     static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
-    return layer < f->net->n_layers && f->layers[layer].weights ? names[f->layers[layer].kind]
-                                                                : NULL;
+    return layer < f->net->n_layers && f->layers[layer].weights &&
+                   f->net->layers[layer].type != LSUV_LAYER_LOCAL
+               ? names[f->layers[layer].kind]
+               : NULL;
 }
 
 uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {

@@ -76,6 +76,7 @@ struct lsuv_forward {
     struct conv_variant *conv; /* the convolution pipelines made so far */
     lsuv_pipeline *pool;
     lsuv_pipeline *graph; /* graph_ops.c's; NULL for networks without such layers */
+    lsuv_pipeline *local; /* local.c's; the same */
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;
