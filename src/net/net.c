@@ -132,11 +132,28 @@ static const section_kind kinds[] = {
 };
 
 /* Sections darknet knows that lsuv-vk does not run. */
-static const char *const unsupported[] = {
-    "rnn",         "gru",          "lstm",           "crnn",     "conv_lstm", "deconvolutional",
-    "deconv",      "iseg",         "activation",     "logistic", "l2norm",    "normalization",
-    "lrn",         "batchnorm",    "scale_channels", "sam",      "reorg3d",   "gaussian_yolo",
-    "contrastive", "implicit_add", "implicit_mul",   "empty",    "silence",   NULL};
+/* Recurrent sections: a step over time, which LSUV's one forward of a batch
+ * does not model. */
+static const char *const recurrent[] = {"rnn", "gru", "crnn", "lstm", "conv_lstm", NULL};
+static const char *const unsupported[] = {"deconvolutional",
+                                          "deconv",
+                                          "iseg",
+                                          "activation",
+                                          "logistic",
+                                          "l2norm",
+                                          "normalization",
+                                          "lrn",
+                                          "batchnorm",
+                                          "scale_channels",
+                                          "sam",
+                                          "reorg3d",
+                                          "gaussian_yolo",
+                                          "contrastive",
+                                          "implicit_add",
+                                          "implicit_mul",
+                                          "empty",
+                                          "silence",
+                                          NULL};
 
 static bool in_list(const char *const *list, const char *s) {
     for (; *list; ++list)
@@ -273,6 +290,11 @@ static lsuv_status check_section_names(const char *name, const cfg_file *cfg) {
         if (k && k->type == -1)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
                            name, s->line, s->name, s->name);
+        else if (!k && in_list(recurrent, s->name))
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: [%s] is a recurrent layer; recurrent layers (rnn, gru, crnn, "
+                           "lstm) are not supported: lsuv-vk initializes feed-forward networks",
+                           name, s->line, s->name);
         else if (!k && in_list(unsupported, s->name))
             st = lsuv_fail(LSUV_ERROR_PARSE,
                            "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
