@@ -120,10 +120,11 @@
 #define LSUV_C_GRAPH_UPSAMPLE_SUM 3u   /* alpha x each stride x stride block's sum */
 #define LSUV_C_GRAPH_REORG 4u          /* darknet's reorg, reverse=0 */
 #define LSUV_C_GRAPH_REORG_REVERSE 5u  /* and reverse=1 */
+#define LSUV_C_GRAPH_REORG_EXTRA 6u    /* the ic values of a sample, then zeros */
 #define LSUV_C_GRAPH_PUSH_FIELDS                                                   \
     LSUV_C_U32 mode; /* LSUV_C_GRAPH_* */                                          \
     LSUV_C_U32 n, c, h, w;                                                         \
-    LSUV_C_U32 ic;           /* route: the input's channels */                     \
+    LSUV_C_U32 ic;           /* route: the input's channels; reorg extra=: values */ \
     LSUV_C_U32 fc, fh, fw;   /* shortcut: from='s shape */                         \
     LSUV_C_U32 stride;       /* upsample, reorg */                                 \
     LSUV_C_U32 act;          /* shortcut: lsuv_activation */                       \

@@ -180,7 +180,7 @@ Test(graph, upsample_and_reorg_shapes) {
     parse_fails("[net]\nheight=3\nwidth=4\nchannels=4\n[reorg]\nstride=2\n", "input 4x3x4",
                 "height and width by the stride");
     parse_fails("[net]\nheight=4\nwidth=4\nchannels=4\n[reorg]\nflatten=1\n",
-                "flatten= and extra= are not supported", NULL);
+                "flatten= is not supported", NULL);
     /* 2^20 x 4096 rows would wrap 32 bits to an empty output. */
     parse_fails("[net]\nheight=1048576\nwidth=1\nchannels=1\n[upsample]\nstride=4096\n",
                 "g.cfg:5: [upsample] layer 0 is too large: 1x4294967296x4096", NULL);
@@ -528,5 +528,23 @@ Test(graph, local_weights_in_darknet_order) {
     for (int k = 0; k < 72; ++k) cr_assert_eq(v[8 + k], -(float)k, "weight %d", k);
     free(data);
     lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* darknet's go.cfg: [reorg] extra=1 after a 1x19x19 convolution makes 362
+ * values without a shape, the board's moves then the pass, which darknet
+ * leaves at calloc's zero. */
+Test(graph, reorg_extra_appends_zeros) {
+    lsuv_net *net = parse("[net]\nheight=2\nwidth=3\nchannels=2\n"
+                          "[reorg]\nextra=2\nstride=1\n[softmax]\n");
+    assert_shape(net->layers[0].out, 14, 1, 1);
+    assert_shape(net->layers[1].out, 14, 1, 1);
+    float values[24];
+    iota(values, 24, 1);
+    double *out = ref_run(net, values, 2, 0);
+    for (uint32_t b = 0; b < 2; ++b)
+        for (uint32_t i = 0; i < 14; ++i)
+            cr_assert_eq(out[b * 14 + i], i < 12 ? 1 + b * 12 + i : 0, "sample %u value %u", b, i);
+    free(out);
     lsuv_net_destroy(net);
 }

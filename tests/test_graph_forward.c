@@ -224,3 +224,23 @@ GPU_TEST(graph_forward, lsuv_with_memory_by_liveness) {
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }
+
+/* [reorg] extra=, as darknet's go.cfg has it: the input's values, then
+ * zeros, whatever the memory held before (the first forward's output of
+ * the block went to other layers first). */
+GPU_TEST(graph_forward, reorg_extra) {
+    lsuv_net *net = parse("[net]\nheight=5\nwidth=5\nchannels=2\n"
+                          "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+                          "[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"
+                          "[reorg]\nextra=1\nstride=1\n[softmax]\n");
+    lsuv_weights *w = NULL;
+    lsuv_batch b;
+    lsuv_forward *f = run_net(net, 3, 0, false, &w, &b);
+    float out[3 * 26];
+    TEST_OK(lsuv_forward_read(f, 2, out));
+    for (int s = 0; s < 3; ++s) cr_assert_eq(out[s * 26 + 25], 0.0f, "sample %d", s);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}

@@ -116,6 +116,9 @@ typedef struct lsuv_layer {
     /* upsample: stride (above), scale; reverse: stride=-k, a k x k sum */
     float scale;
     bool reverse; /* upsample with negative stride, reorg with reverse=1 */
+    /* reorg, extra=: the input flattened, then this many zeros (darknet's
+     * go.cfg appends the pass to its 19x19 moves) */
+    uint32_t extra;
     /* yolo, region, detection */
     uint32_t classes, num, coords, side;
     /* convolutional and connected: the activation and fastai's GeneralRelu
