@@ -31,8 +31,9 @@ static const char usage[] =
     "                     and cross-device studies, and PyTorch beside fastai\n"
     "  --net NAME[@BATCH] a network (repeatable): fastai (nets/fastai-07a.cfg, 512\n"
     "                     Fashion-MNIST images), vgg (nets/vgg-bench.cfg, 16),\n"
-    "                     jnet-conv (64) or alexnet (2) from nets/, or a\n"
-    "                     .cfg path on synthetic input; default: all four names\n"
+    "                     jnet-conv (64), alexnet (2) or resnet20\n"
+    "                     (nets/resnet20-bench.cfg, 8) from nets/, or a .cfg\n"
+    "                     path on synthetic input; default: all five names\n"
     "  --orders LIST      comma-separated orderings (mean-first, std-first,\n"
     "                     alternating, joint, std-only, fixed-point), or all (default)\n"
     "  --preset NAME      fastai-07a, lsuv-paper or lsuv-pytorch, as lsuv-vk's:\n"
@@ -104,7 +105,7 @@ static int parse_u64(const char *flag, const char *text, uint64_t min, uint64_t 
 
 /* What a long option's value is, for the message when it is missing. */
 static const app_option_hint hints[] = {
-    {"net", "fastai, vgg, jnet-conv, alexnet or a .cfg path, with @BATCH or not"},
+    {"net", "fastai, vgg, jnet-conv, alexnet, resnet20 or a .cfg path, with @BATCH or not"},
     {"orders", "a comma list of mean-first, std-first, alternating, joint, std-only, "
                "fixed-point, or all"},
     {"preset", "one of fastai-07a, lsuv-paper, lsuv-pytorch"},

@@ -22,6 +22,9 @@ static const struct {
     {"vgg", LSUV_SOURCE_DIR "/nets", "vgg-bench.cfg", 16, false},
     {"jnet-conv", LSUV_SOURCE_DIR "/nets", "jnet-conv.cfg", 64, false},
     {"alexnet", LSUV_SOURCE_DIR "/nets", "alexnet.cfg", 2, false},
+    /* residual: each block's second convolution reads one output and its
+     * shortcut another */
+    {"resnet20", LSUV_SOURCE_DIR "/nets", "resnet20-bench.cfg", 8, false},
 };
 
 const char *suite_net_name(uint32_t i) {
@@ -68,9 +71,11 @@ static bool parse_spec(const char *spec, const char *images, suite_net *out) {
         return net_file_readable(spec, out->path);
     }
     if (!strchr(base, '/') && !strstr(base, ".cfg")) {
-        fprintf(stderr,
-                "lsuv-bench: --net %s: expected fastai, vgg, jnet-conv, alexnet or a .cfg path\n",
-                spec);
+        fprintf(
+            stderr,
+            "lsuv-bench: --net %s: expected fastai, vgg, jnet-conv, alexnet, resnet20 or a .cfg "
+            "path\n",
+            spec);
         return false;
     }
     const char *slash = strrchr(base, '/');

@@ -185,7 +185,9 @@ static lsuv_status device_setup(lsuv_instance *inst, uint32_t index, const lsuv_
     lsuv_status s = lsuv_device_create(inst, index, &ds->dev);
     if (s != LSUV_OK) return s;
     ds->info = lsuv_device_get_info(ds->dev);
-    lsuv_forward_options fo = {.batch = batch->n, .precision = precision, .conv_kernel = kernel};
+    /* The precision study reads every layer LSUV ran on after a forward. */
+    lsuv_forward_options fo = {
+        .batch = batch->n, .precision = precision, .conv_kernel = kernel, .keep_outputs = true};
     double t0 = lsuv_wall_seconds();
     s = lsuv_forward_create(ds->dev, net, w, &fo, &ds->forward);
     ds->setup_ms = (lsuv_wall_seconds() - t0) * 1e3;

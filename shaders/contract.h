@@ -127,16 +127,26 @@
 #define LSUV_C_GRAPH_UPSAMPLE_SUM 3u   /* alpha x each stride x stride block's sum */
 #define LSUV_C_GRAPH_REORG 4u          /* darknet's reorg, reverse=0 */
 #define LSUV_C_GRAPH_REORG_REVERSE 5u  /* and reverse=1 */
+#define LSUV_C_GRAPH_REORG_EXTRA 6u    /* the ic values of a sample, then zeros */
 #define LSUV_C_GRAPH_PUSH_FIELDS                                                   \
     LSUV_C_U32 mode; /* LSUV_C_GRAPH_* */                                          \
     LSUV_C_U32 n, c, h, w;                                                         \
-    LSUV_C_U32 ic;           /* route: the input's channels */                     \
+    LSUV_C_U32 ic;           /* route: the input's channels; reorg extra=: values */ \
     LSUV_C_U32 fc, fh, fw;   /* shortcut: from='s shape */                         \
     LSUV_C_U32 stride;       /* upsample, reorg */                                 \
     LSUV_C_U32 act;          /* shortcut: lsuv_activation */                       \
     float slope, alpha, beta; /* shortcut; alpha is upsample's scale too */        \
     LSUV_C_U32 c_off, c_first, part; /* route */                                   \
     LSUV_C_U32 in_off, from_off, out_off;
+
+/* local.comp: one invocation per output value; c, h, w the input's, oc,
+ * oh, ow the output's; padding in pixels, as darknet's im2col takes pad=. */
+#define LSUV_C_LOCAL_PUSH_FIELDS                                                \
+    LSUV_C_U32 n, c, h, w, oc, oh, ow;                                          \
+    LSUV_C_U32 size, stride, padding;                                           \
+    LSUV_C_U32 act; /* lsuv_activation */                                       \
+    float slope;                                                                \
+    LSUV_C_U32 in_off, out_off;
 
 /* lsuv_step.comp. */
 #define LSUV_C_STEP_PUSH_FIELDS                                               \
@@ -196,6 +206,9 @@ typedef struct lsuv_pool_push {
 typedef struct lsuv_graph_push {
     LSUV_C_GRAPH_PUSH_FIELDS
 } lsuv_graph_push;
+typedef struct lsuv_local_push {
+    LSUV_C_LOCAL_PUSH_FIELDS
+} lsuv_local_push;
 typedef struct lsuv_step_push {
     LSUV_C_STEP_PUSH_FIELDS
 } lsuv_step_push;

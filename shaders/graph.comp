@@ -87,6 +87,8 @@ void main() {
         for (uint dy = 0u; dy < s; ++dy)
             for (uint dx = 0u; dx < s; ++dx)
                 v += pc.alpha * in_at(((b * pc.c + k) * bh + yy * s + dy) * bw + xx * s + dx);
+    } else if (pc.mode == LSUV_C_GRAPH_REORG_EXTRA) {
+        v = o < pc.ic ? in_at(b * pc.ic + o) : 0.0;
     } else {
         v = in_at(b * per + reorg_source(o));
     }

@@ -285,7 +285,7 @@ Test(bench, compare_against_a_baseline) {
 
 Test(bench, bad_arguments_exit_2) {
     const char *cases[][3] = {
-        {"--net", "nosuch", "expected fastai, vgg, jnet-conv, alexnet or a .cfg path"},
+        {"--net", "nosuch", "expected fastai, vgg, jnet-conv, alexnet, resnet20 or a .cfg path"},
         {"--net", "fastai@0", "expected NAME[@BATCH]"},
         {"--net", "/nonexistent/x.cfg", "/nonexistent/x.cfg"},
         {"--orders", "sideways", "'sideways' is not one of"},

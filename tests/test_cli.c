@@ -228,13 +228,41 @@ Test(cli, summary_shows_inputs) {
     unlink(path);
 }
 
+/* Device memory at --batch 2, by hand: outputs of 512 bytes (4x4x4 floats
+ * x 2), the route's 1024; layer 0 lives to 3 (the route reads it), 1 to 2,
+ * 2 to 3, the route to the end: at most 512 + 512 + 1024 live, at the
+ * route. Input 2 x 3x4x4 floats; weights (108 + 4) + (144 + 4) floats and
+ * 16 bytes of state each; LSUV's sums of a 4x4x4 layer, 512. */
+Test(cli, summary_memory) {
+    const char *path = tmp_file("graph.cfg", graph_cfg);
+    spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--summary", "--batch", "2");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "device memory at batch 2: forward 3504 bytes (input 384, activations "
+                            "2048, weights 1072), LSUV 4016 bytes (its sums 512)"),
+              "%s", r.out);
+    spawn_result_free(&r);
+    r = RUN(NULL, LSUV_VK_BIN, "--layers", path, "--summary", "--batch", "2", "--json", "-");
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cJSON *root = cJSON_Parse(r.out);
+    const cJSON *m = cJSON_GetObjectItem(root, "memory");
+    cr_assert_eq(cJSON_GetObjectItem(m, "forward_peak")->valuedouble, 3504, "%s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(m, "lsuv_peak")->valuedouble, 4016, "%s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(m, "live")->valuedouble, 2048, "%s", r.out);
+    cr_assert_eq(cJSON_GetObjectItem(m, "batch")->valuedouble, 2, "%s", r.out);
+    cJSON_Delete(root);
+    spawn_result_free(&r);
+    unlink(path);
+}
+
 Test(cli, bad_networks_exit_2_with_file_and_line) {
     const char *rnn = tmp_file("rnn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"
                                           "[convolutional]\nfilters=4\nsize=3\n"
                                           "[rnn]\noutput=4\n");
     spawn_result r = RUN(NULL, LSUV_VK_BIN, "--layers", rnn, "--summary");
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "rnn.cfg:8:") && strstr(r.err, "not supported yet"), "%s", r.err);
+    cr_assert(strstr(r.err, "rnn.cfg:8: [rnn] is a recurrent layer; recurrent layers (rnn, gru, "
+                            "crnn, lstm) are not supported"),
+              "%s", r.err);
     spawn_result_free(&r);
     unlink(rnn);
     const char *bn = tmp_file("bn.cfg", "[net]\nheight=8\nwidth=8\nchannels=3\n"

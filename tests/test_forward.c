@@ -334,7 +334,7 @@ GPU_TEST(forward, alexnet_batch_2) {
     lsuv_weights *w = weights_for(net, 11);
     lsuv_batch b = batch_for(net, 2, 12);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = 2};
+    lsuv_forward_options o = {.batch = 2, .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
@@ -429,7 +429,8 @@ static void one_layer_fp16(const char *net_line, const char *layer_text, uint32_
     double *in = malloc(count * sizeof *in);
     for (uint64_t i = 0; i < count; ++i) in[i] = b.data[i];
     compare_layer_as(net, w, f, 0, in, n, true);
-    if (lsuv_layer_has_weights(&net->layers[0])) {
+    /* A local layer's statistics are a statistics pass's, which reads floats. */
+    if (lsuv_layer_has_weights(&net->layers[0]) && net->layers[0].type != LSUV_LAYER_LOCAL) {
         /* The fused statistics describe the fp16 tensor as stored. */
         uint64_t out_count = n * lsuv_ref_layer_outputs(&net->layers[0]);
         float *out = malloc(out_count * sizeof *out);
@@ -449,6 +450,45 @@ static void one_layer_fp16(const char *net_line, const char *layer_text, uint32_
     lsuv_net_destroy(net);
 }
 
+/* Locally connected layers (darknet's [local]) against the fp64 reference,
+ * each from the device's own input: strided without padding, padded, 1x1,
+ * on a non-square input, after a convolution. */
+GPU_TEST(forward, local_layers) {
+    lsuv_net *net = parse("[net]\nheight=9\nwidth=11\nchannels=2\n"
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                          "[local]\nfilters=5\nsize=3\nstride=2\nactivation=leaky\n"
+                          "[local]\nfilters=3\nsize=3\npad=1\nactivation=tanh\n"
+                          "[local]\nfilters=2\nsize=1\nactivation=linear\n");
+    cr_assert_eq(net->layers[1].out.h, 4);
+    cr_assert_eq(net->layers[1].out.w, 5);
+    lsuv_weights *w = weights_for(net, 21);
+    lsuv_batch b = batch_for(net, 3, 22);
+    lsuv_forward *f = NULL;
+    lsuv_forward_options o = {.batch = 3, .keep_outputs = true};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
+    uint64_t count = 3ull * b.c * b.h * b.w;
+    double *in = malloc(count * sizeof *in);
+    for (uint64_t i = 0; i < count; ++i) in[i] = b.data[i];
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        check c = compare_layer(net, w, f, i, in, 3);
+        cr_log_info("layer %u: worst error %.3f of its bound", i, c.worst);
+        count = 3 * lsuv_ref_layer_outputs(&net->layers[i]);
+        float *dev = malloc(count * sizeof *dev);
+        TEST_OK(lsuv_forward_read(f, i, dev));
+        free(in);
+        in = malloc(count * sizeof *in);
+        for (uint64_t j = 0; j < count; ++j) in[j] = dev[j];
+        free(dev);
+    }
+    free(in);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
 GPU_TEST(forward, fp16_storage) {
     one_layer_fp16("height=9\nwidth=11\nchannels=4",
                    "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu\nsub=0.1", 5);
@@ -458,6 +498,8 @@ GPU_TEST(forward, fp16_storage) {
                    9);
     one_layer_fp16("height=9\nwidth=7\nchannels=3", "[maxpool]\nsize=2\nstride=2", 3);
     one_layer_fp16("height=7\nwidth=5\nchannels=4", "[avgpool]", 3);
+    one_layer_fp16("height=6\nwidth=5\nchannels=3",
+                   "[local]\nfilters=4\nsize=3\npad=1\nactivation=leaky", 2);
 }
 
 /* One layer on the device with `poison` (NaN or Inf) at two inputs, against

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lsuv/forward.h"
 #include "lsuv/net.h"
 #include "lsuv/ref.h"
 #include "lsuv/weights.h"
@@ -179,7 +180,7 @@ Test(graph, upsample_and_reorg_shapes) {
     parse_fails("[net]\nheight=3\nwidth=4\nchannels=4\n[reorg]\nstride=2\n", "input 4x3x4",
                 "height and width by the stride");
     parse_fails("[net]\nheight=4\nwidth=4\nchannels=4\n[reorg]\nflatten=1\n",
-                "flatten= and extra= are not supported", NULL);
+                "flatten= is not supported", NULL);
     /* 2^20 x 4096 rows would wrap 32 bits to an empty output. */
     parse_fails("[net]\nheight=1048576\nwidth=1\nchannels=1\n[upsample]\nstride=4096\n",
                 "g.cfg:5: [upsample] layer 0 is too large: 1x4294967296x4096", NULL);
@@ -210,7 +211,9 @@ Test(graph, recurrent_layers_stay_refused) {
         char text[256];
         snprintf(text, sizeof text,
                  "[net]\nheight=2\nwidth=2\nchannels=1\n[maxpool]\nsize=1\n[%s]\n", names[i]);
-        parse_fails(text, "g.cfg:7: layer type [", "route, shortcut, upsample, reorg, yolo");
+        char want[96];
+        snprintf(want, sizeof want, "g.cfg:7: [%s] is a recurrent layer", names[i]);
+        parse_fails(text, want, "recurrent layers (rnn, gru, crnn, lstm) are not supported");
     }
 }
 
@@ -400,5 +403,148 @@ Test(graph_ref, route_reads_outputs_kept_from_earlier) {
     free(l1);
     free(l3);
     free(l8);
+    lsuv_net_destroy(net);
+}
+
+/* Memory by liveness, worked by hand for batch 1, fp32 (every output a
+ * multiple of the 256-byte placement unit): outputs live from their layer to
+ * their last reader, the network's output to the end.
+ *   0 conv 4x4x4   256 B, read by 1, 2, 4: lives 0..4
+ *   1 conv 4x4x4   256 B, read by 2:       lives 1..2
+ *   2 route 1,0    512 B, read by 3:       lives 2..3
+ *   3 conv 4x4x4   256 B, read by 4:       lives 3..4
+ *   4 shortcut 0   256 B, the output:      lives 4..
+ * Live at each layer: 256, 512, 1024, 1024, 768: at most 1024 bytes, and
+ * placing each output where the fewest bytes are added reaches that (3
+ * takes 1's place, 4 the route's). */
+Test(graph, memory_follows_liveness) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=2\n"
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=relu\n"
+                          "[route]\nlayers=-1,-2\n"
+                          "[convolutional]\nfilters=4\nsize=1\nactivation=relu\n"
+                          "[shortcut]\nfrom=0\n");
+    lsuv_memory m;
+    lsuv_forward_options o = {.batch = 1};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK, "%s", lsuv_error_message());
+    cr_assert_eq(m.live, 1024, "%llu", (unsigned long long)m.live);
+    cr_assert_eq(m.activations, 1024, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.input, 2 * 16 * 4);
+    /* 4x2x3x3 + 4, 4x4x3x3 + 4, 4x8x1x1 + 4 floats, and 16 bytes of state each */
+    uint64_t weights = (76 + 148 + 36) * 4 + 3 * 16;
+    cr_assert_eq(m.weights, weights, "%llu", (unsigned long long)m.weights);
+    cr_assert_eq(m.forward_peak, 128 + 1024 + weights);
+    cr_assert_eq(m.lsuv, 64 * 4, "the sums of one 4x4x4 layer"); /* fp32 */
+    cr_assert_eq(m.lsuv_peak, m.forward_peak + 256);
+    /* Kept, every output lives to the end: 256 x 4 + 512. */
+    o.keep_outputs = true;
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 1536, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 1536);
+    /* Batch 3 in fp16: a 384-byte output rounds up to 512, the route's 768
+     * stays; at layers 2 and 3, 512 + 512 + 768 are live. */
+    o = (lsuv_forward_options){.batch = 3, .precision = LSUV_PRECISION_FP16};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 1792, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 1792);
+    cr_assert_eq(m.input, 3 * 32 * 2);
+    lsuv_net_destroy(net);
+}
+
+/* A chain: each output lives while the next layer reads it, so two places
+ * take turns, however long the chain. */
+Test(graph, memory_of_a_chain_is_two_outputs) {
+    lsuv_net *net = parse("[net]\nheight=8\nwidth=8\nchannels=1\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[dropout]\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n"
+                          "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=relu\n");
+    lsuv_memory m;
+    lsuv_forward_options o = {.batch = 2};
+    cr_assert_eq(lsuv_forward_memory(net, &o, &m), LSUV_OK);
+    cr_assert_eq(m.activations, 2 * 1024, "%llu", (unsigned long long)m.activations);
+    cr_assert_eq(m.live, 2 * 1024);
+    lsuv_net_destroy(net);
+}
+
+/* [local], as darknet's make_local_layer sizes it: (h - 1) / stride + 1
+ * with pad=, (h - size) / stride + 1 without; weights per output position
+ * (positions x filters x c x k x k) and a bias per output value. */
+Test(graph, local_shapes_and_counts) {
+    lsuv_net *net = parse("[net]\nheight=9\nwidth=11\nchannels=2\n"
+                          "[local]\nfilters=5\nsize=3\nstride=2\nactivation=leaky\n"
+                          "[local]\nfilters=3\nsize=3\npad=1\n");
+    const lsuv_layer *a = &net->layers[0], *b = &net->layers[1];
+    cr_assert(a->out.c == 5 && a->out.h == 4 && a->out.w == 5);
+    cr_assert_eq(a->params, 20 * 5 * 18 + 100, "%llu", (unsigned long long)a->params);
+    cr_assert_eq(lsuv_layer_bias_count(a), 100);
+    cr_assert(b->out.c == 3 && b->out.h == 4 && b->out.w == 5);
+    cr_assert_eq(b->params, 20 * 3 * 45 + 60, "%llu", (unsigned long long)b->params);
+    cr_assert_eq(b->activation, LSUV_ACT_LOGISTIC, "darknet's default");
+    cr_assert(!a->lsuv && !b->lsuv, "LSUV leaves local layers alone");
+    cr_assert_eq(net->params, 1900 + 2760);
+    lsuv_net_destroy(net);
+    /* yolov1's: 3x3, pad=1, 256 filters on 1024x7x7. */
+    net = parse("[net]\nheight=7\nwidth=7\nchannels=1024\n"
+                "[local]\nsize=3\nstride=1\npad=1\nfilters=256\nactivation=leaky\n");
+    cr_assert_eq(net->params, 49ull * 256 * 9216 + 49 * 256);
+    lsuv_net_destroy(net);
+}
+
+/* darknet pads its im2col by pad= pixels but sizes the output as if that
+ * were size / 2: with size 5 the matrix it multiplies was not filled. */
+Test(graph, local_refuses_what_darknet_cannot_run) {
+    static const char text[] = "[net]\nheight=9\nwidth=9\nchannels=2\n"
+                               "[local]\nfilters=2\nsize=5\npad=1\n";
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_parse("g.cfg", text, strlen(text), NULL, &net), LSUV_ERROR_PARSE);
+    cr_assert(strstr(lsuv_error_message(), "g.cfg:5: [local] layer 0: pad=1 with size=5") &&
+                  strstr(lsuv_error_message(), "9x9 but pads its input for 7x7"),
+              "%s", lsuv_error_message());
+}
+
+/* darknet's .weights for [local]: its biases (one per output value), then
+ * its weights, as load_weights_upto reads them. */
+Test(graph, local_weights_in_darknet_order) {
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=1\n"
+                          "[local]\nfilters=2\nsize=3\nstride=1\n");
+    lsuv_weights *w = NULL;
+    cr_assert_eq(lsuv_weights_create(net, &w), LSUV_OK);
+    lsuv_layer_params *p = &w->layers[0];
+    cr_assert_eq(p->bias_count, 8); /* 2 filters x 2x2 positions */
+    cr_assert_eq(p->weight_count, 4 * 2 * 9);
+    for (uint32_t k = 0; k < p->bias_count; ++k) p->bias[k] = (float)k;
+    for (uint64_t k = 0; k < p->weight_count; ++k) p->weight[k] = -(float)k;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    cr_assert_eq(lsuv_weights_encode(net, w, "x.weights", &data, &size), LSUV_OK, "%s",
+                 lsuv_error_message());
+    cr_assert_eq(size, 20 + 4 * (8 + 72), "%zu", size);
+    float v[80];
+    memcpy(v, data + 20, sizeof v);
+    for (int k = 0; k < 8; ++k) cr_assert_eq(v[k], (float)k, "bias %d", k);
+    for (int k = 0; k < 72; ++k) cr_assert_eq(v[8 + k], -(float)k, "weight %d", k);
+    free(data);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* darknet's go.cfg: [reorg] extra=1 after a 1x19x19 convolution makes 362
+ * values without a shape, the board's moves then the pass, which darknet
+ * leaves at calloc's zero. */
+Test(graph, reorg_extra_appends_zeros) {
+    lsuv_net *net = parse("[net]\nheight=2\nwidth=3\nchannels=2\n"
+                          "[reorg]\nextra=2\nstride=1\n[softmax]\n");
+    assert_shape(net->layers[0].out, 14, 1, 1);
+    assert_shape(net->layers[1].out, 14, 1, 1);
+    float values[24];
+    iota(values, 24, 1);
+    double *out = ref_run(net, values, 2, 0);
+    for (uint32_t b = 0; b < 2; ++b)
+        for (uint32_t i = 0; i < 14; ++i)
+            cr_assert_eq(out[b * 14 + i], i < 12 ? 1 + b * 12 + i : 0, "sample %u value %u", b, i);
+    free(out);
     lsuv_net_destroy(net);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lsuv/forward.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/ref.h"
 #include "lsuv/rng.h"
 #include "support/gpu.h"
@@ -83,7 +84,8 @@ static lsuv_forward *run_net(const lsuv_net *net, uint32_t n, uint64_t chunk, bo
     lsuv_forward *f = NULL;
     lsuv_forward_options o = {.batch = n,
                               .max_chunk_bytes = chunk,
-                              .precision = fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32};
+                              .precision = fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32,
+                              .keep_outputs = true};
     TEST_OK(lsuv_forward_create(gpu.device, net, *w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
@@ -142,6 +144,101 @@ GPU_TEST(graph_forward, fp16_storage) {
     lsuv_weights *w = NULL;
     lsuv_batch b;
     lsuv_forward *f = run_net(net, 2, 0, true, &w, &b);
+    lsuv_forward_destroy(f);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* The residual net's output with outputs sharing memory by liveness: bit
+ * for bit that of a forward keeping every output, and the fp64 reference's
+ * within fp32 rounding; an output whose memory went on is not read. */
+GPU_TEST(graph_forward, memory_by_liveness_keeps_the_output) {
+    lsuv_net *net = parse(residual);
+    lsuv_weights *w = NULL;
+    lsuv_batch b;
+    lsuv_forward *kept = run_net(net, 3, 0, false, &w, &b), *f = NULL;
+    lsuv_forward_options o = {.batch = 3};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
+    TEST_OK(lsuv_forward_set_input(f, &b));
+    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
+    uint32_t last = net->n_layers - 1;
+    uint64_t count = 3ull * lsuv_ref_layer_outputs(&net->layers[last]);
+    float *got = malloc(count * sizeof *got), *want = malloc(count * sizeof *want);
+    TEST_OK(lsuv_forward_read(f, last, got));
+    TEST_OK(lsuv_forward_read(kept, last, want));
+    cr_assert_eq(memcmp(got, want, count * sizeof *got), 0);
+    double *ref = NULL, err = 0, norm = 0;
+    TEST_OK(lsuv_ref_forward(net, w, &b, last, &ref));
+    for (uint64_t j = 0; j < count; ++j) {
+        err += (got[j] - ref[j]) * (got[j] - ref[j]);
+        norm += ref[j] * ref[j];
+    }
+    cr_assert(sqrt(err / norm) < 1e-6, "relative error %g", sqrt(err / norm));
+    /* Layer 1 is read by 2 alone; 3 takes its place. */
+    cr_assert_neq(lsuv_forward_read(f, 1, got), LSUV_OK);
+    free(ref);
+    free(got);
+    free(want);
+    lsuv_forward_destroy(f);
+    lsuv_forward_destroy(kept);
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* LSUV initializes a layer from its inputs' final outputs, which may be
+ * several layers back (a shortcut, a route): with memory by liveness it
+ * must leave, bit for bit, the weights and trace it leaves with every
+ * output kept. */
+GPU_TEST(graph_forward, lsuv_with_memory_by_liveness) {
+    lsuv_net *net = parse(residual);
+    lsuv_weights *w = NULL, *got[2];
+    lsuv_batch b;
+    lsuv_forward *f[2] = {run_net(net, 3, 0, false, &w, &b), NULL};
+    lsuv_forward_options o = {.batch = 3};
+    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f[1]));
+    TEST_OK(lsuv_forward_set_input(f[1], &b));
+    lsuv_options lo = {.order = LSUV_ORDER_STD_FIRST, .measure = LSUV_MEASURE_PRE};
+    lsuv_run run[2];
+    for (int k = 0; k < 2; ++k) {
+        TEST_OK(lsuv_initialize(f[k], &lo, &run[k]));
+        cr_assert(run[k].converged);
+        TEST_OK(lsuv_weights_create(net, &got[k]));
+        TEST_OK(lsuv_forward_weights_read(f[k], got[k]));
+    }
+    cr_assert_eq(run[0].n_trace, run[1].n_trace);
+    cr_assert_eq(run[0].n_layers, 4, "%u", run[0].n_layers);
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer_params *a = &got[0]->layers[i], *c = &got[1]->layers[i];
+        if (!a->weight) continue;
+        cr_assert_eq(memcmp(a->weight, c->weight, a->weight_count * 4), 0, "layer %u", i);
+        cr_assert_eq(memcmp(a->bias, c->bias, a->bias_count * 4), 0, "layer %u", i);
+    }
+    for (int k = 0; k < 2; ++k) {
+        lsuv_run_free(&run[k]);
+        lsuv_weights_destroy(got[k]);
+        lsuv_forward_destroy(f[k]);
+    }
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* [reorg] extra=, as darknet's go.cfg has it: the input's values, then
+ * zeros, whatever the memory held before (the first forward's output of
+ * the block went to other layers first). */
+GPU_TEST(graph_forward, reorg_extra) {
+    lsuv_net *net = parse("[net]\nheight=5\nwidth=5\nchannels=2\n"
+                          "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+                          "[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"
+                          "[reorg]\nextra=1\nstride=1\n[softmax]\n");
+    lsuv_weights *w = NULL;
+    lsuv_batch b;
+    lsuv_forward *f = run_net(net, 3, 0, false, &w, &b);
+    float out[3 * 26];
+    TEST_OK(lsuv_forward_read(f, 2, out));
+    for (int s = 0; s < 3; ++s) cr_assert_eq(out[s * 26 + 25], 0.0f, "sample %d", s);
     lsuv_forward_destroy(f);
     lsuv_batch_free(&b);
     lsuv_weights_destroy(w);

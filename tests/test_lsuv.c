@@ -18,14 +18,16 @@
 #define FASHION TEST_FASHION
 
 static setup make_with(uint32_t batch, uint64_t seed, lsuv_precision precision,
-                       lsuv_conv_kernel kernel, uint64_t max_chunk_bytes) {
-    lsuv_forward_options fo = {
-        .precision = precision, .conv_kernel = kernel, .max_chunk_bytes = max_chunk_bytes};
+                       lsuv_conv_kernel kernel, uint64_t max_chunk_bytes, bool keep) {
+    lsuv_forward_options fo = {.precision = precision,
+                               .conv_kernel = kernel,
+                               .max_chunk_bytes = max_chunk_bytes,
+                               .keep_outputs = keep};
     return setup_make(NULL, batch, seed, &fo);
 }
 
 static setup make_as(uint32_t batch, uint64_t seed, lsuv_precision precision) {
-    return make_with(batch, seed, precision, LSUV_CONV_AUTO, 0);
+    return make_with(batch, seed, precision, LSUV_CONV_AUTO, 0, false);
 }
 
 static setup make(uint32_t batch, uint64_t seed) {
@@ -164,7 +166,8 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
                  {LSUV_PRECISION_FP16, LSUV_CONV_AUTO, 0},
                  {LSUV_PRECISION_FP32, LSUV_CONV_AUTO, 20 << 10}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
-        setup s = make_with(100, 5, cases[c].precision, cases[c].kernel, cases[c].max_chunk_bytes);
+        setup s =
+            make_with(100, 5, cases[c].precision, cases[c].kernel, cases[c].max_chunk_bytes, true);
         lsuv_run run = run_order(&s, c % 2 ? LSUV_ORDER_MEAN_FIRST : LSUV_ORDER_STD_FIRST);
         setup_expect_stored_as_whole(&s, &run, c);
         lsuv_run_free(&run);

@@ -107,8 +107,8 @@ GPU_TEST(measure, shifted_partials_keep_data_far_from_zero) {
 }
 
 static setup make_fastai(uint32_t batch, uint64_t seed, lsuv_precision precision,
-                         lsuv_conv_kernel kernel) {
-    lsuv_forward_options fo = {.precision = precision, .conv_kernel = kernel};
+                         lsuv_conv_kernel kernel, bool keep) {
+    lsuv_forward_options fo = {.precision = precision, .conv_kernel = kernel, .keep_outputs = keep};
     return setup_make(NULL, batch, seed, &fo);
 }
 
@@ -159,7 +159,7 @@ GPU_TEST(measure, pre_is_the_reference_pre_activation) {
     /* A post run first, so the passes the forward keeps are made for post:
      * the pre run must not measure through them, nor the post run after it
      * through the pre run's. */
-    setup s = make_fastai(64, 21, LSUV_PRECISION_FP32, LSUV_CONV_AUTO);
+    setup s = make_fastai(64, 21, LSUV_PRECISION_FP32, LSUV_CONV_AUTO, false);
     lsuv_run post = run_measured(&s, LSUV_MEASURE_POST);
     double post_gap = reference_gap(&s, &post, false);
     lsuv_run pre = run_measured(&s, LSUV_MEASURE_PRE);
@@ -194,7 +194,7 @@ GPU_TEST(measure, pre_stores_the_bits_of_a_whole_forward) {
                  {LSUV_PRECISION_FP32, LSUV_CONV_TEXEL},
                  {LSUV_PRECISION_FP16, LSUV_CONV_AUTO}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
-        setup s = make_fastai(100, 22, cases[c].precision, cases[c].kernel);
+        setup s = make_fastai(100, 22, cases[c].precision, cases[c].kernel, true);
         lsuv_run run = run_measured(&s, LSUV_MEASURE_PRE);
         setup_expect_stored_as_whole(&s, &run, c);
         lsuv_run_free(&run);

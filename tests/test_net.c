@@ -246,7 +246,10 @@ Test(dialect, errors_name_file_line_and_text) {
         {"[convolutional]\nsize=3\nactivation=sigmoidal\n", "t.cfg:7:", "unknown activation"},
         {"[convolutional]\nsize\n", "t.cfg:6:", "expected key=value"},
         {"[frobnicate]\n", "t.cfg:5:", "unknown section"},
-        {"[lstm]\noutput=4\n", "layer type [lstm] at line 5 is not supported yet", NULL},
+        {"[lstm]\noutput=4\n", "t.cfg:5: [lstm] is a recurrent layer",
+         "recurrent layers (rnn, gru, crnn, lstm) are not supported"},
+        {"[deconvolutional]\n", "layer type [deconvolutional] at line 5 is not supported yet",
+         NULL},
         {"[convolutional]\nsize=9\n", "t.cfg:5:", "empty output"},
         {"[maxpool]\nsize=9\npadding=0\n", "t.cfg:5:", "empty output"},
         {"[crop]\ncrop_height=9\ncrop_width=2\n", "t.cfg:5:", "does not fit"},
@@ -426,5 +429,84 @@ Test(weights, flipped_layers_are_stored_transposed) {
     cr_assert_eq(n, sizeof file);
     cr_assert(memcmp(back + 20, file + 20, sizeof file - 20) == 0, "not written as read");
     lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* Parameters as the papers count them: the stripped net's weights and
+ * biases (batch norm's shift is darknet's bias) plus a batch-norm scale per
+ * channel of each layer that had batch norm. */
+static uint64_t params_with_bn_scales(const lsuv_net *net) {
+    uint64_t p = net->params;
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        if (net->layers[i].bn_stripped) p += lsuv_layer_bias_count(&net->layers[i]);
+    return p;
+}
+
+static void assert_out(const lsuv_net *net, uint32_t i, uint32_t c, uint32_t h, uint32_t w) {
+    lsuv_shape s = net->layers[i].out;
+    cr_assert(s.c == c && s.h == h && s.w == w, "layer %u: %ux%ux%u, expected %ux%ux%u", i, s.c,
+              s.h, s.w, c, h, w);
+}
+
+/* He et al. 2015: ResNet-18 has 11.69M parameters (torchvision counts
+ * 11,689,512), 1.8 GFLOPs (multiply-adds) at 224x224. */
+Test(nets, resnet18) {
+    lsuv_net *net = load(LSUV_SOURCE_DIR "/nets/resnet18.cfg", true);
+    cr_assert_eq(params_with_bn_scales(net), 11689512, "%llu",
+                 (unsigned long long)params_with_bn_scales(net));
+    cr_assert_eq(net->params, 11684712);
+    cr_assert(net->macs > 1800000000ull && net->macs < 1830000000ull, "%llu",
+              (unsigned long long)net->macs);
+    assert_out(net, 1, 64, 56, 56); /* after the max pool */
+    assert_out(net, net->n_layers - 1, 1000, 1, 1);
+    uint32_t shortcuts = 0, projections = 0;
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        shortcuts += l->type == LSUV_LAYER_SHORTCUT;
+        /* a projection's input is the block's: a route back past its two convolutions */
+        projections += l->type == LSUV_LAYER_ROUTE && l->inputs[0] == (int32_t)i - 3;
+    }
+    cr_assert_eq(shortcuts, 8);
+    cr_assert_eq(projections, 3);
+    lsuv_net_destroy(net);
+}
+
+/* He et al. 2015, section 4.2: ResNet-20 on CIFAR-10, 0.27M parameters
+ * (269,722 with option A shortcuts). */
+Test(nets, resnet20_cifar) {
+    lsuv_net *net = load(LSUV_SOURCE_DIR "/nets/resnet20-cifar.cfg", true);
+    cr_assert_eq(params_with_bn_scales(net), 269722, "%llu",
+                 (unsigned long long)params_with_bn_scales(net));
+    uint32_t weighted = 0;
+    for (uint32_t i = 0; i < net->n_layers; ++i)
+        weighted += lsuv_layer_has_weights(&net->layers[i]);
+    cr_assert_eq(weighted, 20);
+    /* the stages' last outputs, and option A onto a smaller, wider output */
+    assert_out(net, 9, 16, 32, 32);
+    assert_out(net, 18, 32, 16, 16);
+    assert_out(net, 27, 64, 8, 8);
+    cr_assert_eq(net->layers[12].type, LSUV_LAYER_SHORTCUT);
+    cr_assert_eq(net->layers[12].inputs[1], 9);
+    assert_out(net, net->n_layers - 1, 10, 1, 1);
+    lsuv_net_destroy(net);
+    /* The benchmark's copy without batch norm: the same graph. */
+    net = load(LSUV_SOURCE_DIR "/nets/resnet20-bench.cfg", false);
+    cr_assert_eq(net->params, 269034);
+    cr_assert_eq(net->n_layers, 31);
+    lsuv_net_destroy(net);
+}
+
+/* The YOLO-style detector's counts, worked out in its file. */
+Test(nets, yolo_small) {
+    lsuv_net *net = load(LSUV_SOURCE_DIR "/nets/yolo-small.cfg", true);
+    cr_assert_eq(net->params, 958346, "%llu", (unsigned long long)net->params);
+    cr_assert_eq(params_with_bn_scales(net), 958346 + 1072);
+    cr_assert_eq(net->layers[12].type, LSUV_LAYER_YOLO);
+    assert_out(net, 12, 21, 10, 10);
+    cr_assert_eq(net->layers[16].n_inputs, 2);
+    cr_assert(net->layers[16].inputs[0] == 15 && net->layers[16].inputs[1] == 6);
+    assert_out(net, 16, 192, 20, 20);
+    cr_assert_eq(net->layers[19].type, LSUV_LAYER_YOLO);
+    assert_out(net, 19, 21, 20, 20);
     lsuv_net_destroy(net);
 }

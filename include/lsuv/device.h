@@ -94,6 +94,12 @@ uint64_t lsuv_device_cache_loaded(const lsuv_device *device);
 /* A storage buffer in device memory. read and write go through a mapping when
  * the memory is host-visible and through a staging copy otherwise. */
 lsuv_status lsuv_buffer_create(lsuv_device *device, uint64_t size, lsuv_buffer **out);
+/* A buffer of its own over bytes [offset, offset + size) of parent's memory,
+ * so that tensors whose lifetimes do not overlap share memory; offset must
+ * meet the device's alignment for buffers (256 does everywhere known). The
+ * parent must outlive it; the memory is the parent's to free. */
+lsuv_status lsuv_buffer_create_alias(lsuv_buffer *parent, uint64_t offset, uint64_t size,
+                                     lsuv_buffer **out);
 void lsuv_buffer_destroy(lsuv_buffer *buffer);
 uint64_t lsuv_buffer_size(const lsuv_buffer *buffer);
 lsuv_status lsuv_buffer_write(lsuv_buffer *buffer, uint64_t offset, const void *data,

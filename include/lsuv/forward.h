@@ -48,7 +48,29 @@ typedef struct lsuv_forward_options {
      * elsewhere. Connected layers with fewer samples than a workgroup has
      * invocations always split their sums across it, reading storage. */
     lsuv_conv_kernel conv_kernel;
+    /* Every layer's output stays readable after a run (lsuv_forward_read of
+     * any layer). Otherwise an output's memory goes to a later layer once
+     * its last reader has run; the network's output is always kept. */
+    bool keep_outputs;
 } lsuv_forward_options;
+
+/* The device memory of a forward, and of LSUV on it, in bytes of tensors
+ * (not counting the device's padding, descriptors, statistics partials and
+ * LSUV's per-layer control blocks and traces: a few KiB a layer). */
+typedef struct lsuv_memory {
+    uint64_t input;        /* the batch */
+    uint64_t activations;  /* the block the layers' outputs are placed in, each for its lifetime */
+    uint64_t live;         /* the most bytes of outputs live at once: the block's lower bound */
+    uint64_t weights;      /* weights as stored, biases and each such layer's state, as floats */
+    uint64_t lsuv;         /* LSUV's own: the fp32 sums of the largest layer it initializes */
+    uint64_t forward_peak; /* input + activations + weights */
+    uint64_t lsuv_peak;    /* forward_peak + lsuv */
+} lsuv_memory;
+
+/* What lsuv_forward_create with these options (batch, precision,
+ * keep_outputs) takes, without a device. */
+lsuv_status lsuv_forward_memory(const lsuv_net *net, const lsuv_forward_options *options,
+                                lsuv_memory *out);
 
 lsuv_status lsuv_forward_create(lsuv_device *device, const lsuv_net *net,
                                 const lsuv_weights *weights, const lsuv_forward_options *options,
@@ -80,7 +102,9 @@ lsuv_status lsuv_forward_reset(lsuv_forward *forward, const lsuv_weights *weight
  * weights shaped for the network. */
 lsuv_status lsuv_forward_weights_read(const lsuv_forward *forward, lsuv_weights *weights);
 
-/* The output of a layer for the whole batch, n x c x h x w floats. */
+/* The output of a layer for the whole batch, n x c x h x w floats. Fails
+ * when a later layer recorded since has been given its memory (see
+ * keep_outputs). */
 lsuv_status lsuv_forward_read(const lsuv_forward *forward, uint32_t layer, float *out);
 /* Dispatches one recording of layer makes. */
 uint32_t lsuv_forward_dispatches(const lsuv_forward *forward, uint32_t layer);

@@ -37,6 +37,10 @@ typedef enum lsuv_layer_type {
     LSUV_LAYER_YOLO,
     LSUV_LAYER_REGION,
     LSUV_LAYER_DETECTION,
+    /* Locally connected: a convolution with weights and a bias of its own
+     * at every output position (darknet's local_layer.c); LSUV leaves it
+     * as it is. */
+    LSUV_LAYER_LOCAL,
 } lsuv_layer_type;
 
 /* darknet's section name: "convolutional", "connected", ... */
@@ -90,7 +94,8 @@ typedef struct lsuv_layer {
     uint32_t index; /* from 0; [net] is not counted */
     uint32_t line;  /* of the section header */
     lsuv_shape in, out;
-    /* convolutional */
+    /* convolutional; local: filters, size, stride, padding (darknet's pad=,
+     * taken as pixels as its im2col does) */
     uint32_t filters, size, stride, padding, groups;
     /* connected */
     uint32_t outputs;
@@ -111,6 +116,9 @@ typedef struct lsuv_layer {
     /* upsample: stride (above), scale; reverse: stride=-k, a k x k sum */
     float scale;
     bool reverse; /* upsample with negative stride, reorg with reverse=1 */
+    /* reorg, extra=: the input flattened, then this many zeros (darknet's
+     * go.cfg appends the pass to its 19x19 moves) */
+    uint32_t extra;
     /* yolo, region, detection */
     uint32_t classes, num, coords, side;
     /* convolutional and connected: the activation and fastai's GeneralRelu
@@ -174,13 +182,15 @@ bool lsuv_net_is_sequential(const lsuv_net *net);
 /* Whether the layer reads other than the previous output alone. */
 bool lsuv_layer_is_graph(const lsuv_layer *layer);
 
-/* Whether the layer has weights (convolutional, connected). */
+/* Whether the layer has weights (convolutional, connected, local). */
 bool lsuv_layer_has_weights(const lsuv_layer *layer);
-/* Elements of the weight tensor: out x in/groups x k x k, or out x in. */
+/* Elements of the weight tensor: out x in/groups x k x k, out x in, or for
+ * local out positions x filters x in x k x k. */
 uint64_t lsuv_layer_weight_count(const lsuv_layer *layer);
-/* Length of the bias vector: filters or outputs. */
+/* Length of the bias vector: filters, outputs, or for local filters x out
+ * positions (one per output value). */
 uint32_t lsuv_layer_bias_count(const lsuv_layer *layer);
-/* Inputs feeding one output: in/groups x k x k, or in. */
+/* Inputs feeding one output: in/groups x k x k (local: in x k x k), or in. */
 uint64_t lsuv_layer_fan_in(const lsuv_layer *layer);
 
 #ifdef __cplusplus

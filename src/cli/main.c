@@ -21,11 +21,11 @@ static const char usage[] =
     "\n"
     "network (darknet .cfg):\n"
     "  --layers NET        the network to initialize\n"
-    "  --summary           print its layers, shapes, parameters and MACs, and exit\n"
+    "  --summary           print its layers, shapes, parameters, MACs and device memory\n"
+    "                      (at --batch, --precision), and exit\n"
     "  --bn MODE           batch_normalize=1 layers: inference (default: the rolling\n"
     "                      statistics), batch (the batch's own, as in training;\n"
     "                      LSUV refuses it) or strip (without their batch norm)\n"
-
     "  --init SCHEME       kaiming (default), kaiming-uniform, orthonormal, darknet,\n"
     "                      fastai (course-v3's init_cnn: conv kaiming a = 0.1)\n"
     "  --seed N            seed of the weights and of synthetic input (default 0)\n"

@@ -1,6 +1,7 @@
 /* --layers: a network, its weights and the batch it is initialized on. */
 #include "cli/cli.h"
 #include "cli/outputs.h"
+#include "lsuv/forward.h"
 #include "lsuv/input.h"
 #include "lsuv/net.h"
 #include "lsuv/ref.h"
@@ -43,7 +44,16 @@ static void inputs_text(char *out, size_t cap, const lsuv_layer *l) {
     }
 }
 
-static void summary_text(const lsuv_net *net) {
+/* The device memory at the batch and precision asked for. */
+static int summary_memory(const options *o, const lsuv_net *net, lsuv_memory *m, uint32_t *batch) {
+    lsuv_forward_options fo = {.batch = (uint32_t)o->batch,
+                               .precision = o->fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32};
+    *batch = fo.batch ? fo.batch : net->batch;
+    lsuv_status s = lsuv_forward_memory(net, &fo, m);
+    return s == LSUV_OK ? EXIT_OK : cli_fail(s);
+}
+
+static void summary_text(const lsuv_net *net, const lsuv_memory *m, uint32_t batch) {
     char in[48], out[48], act[96], from[LSUV_LAYER_MAX_INPUTS * 12];
     shape_text(in, sizeof in, net->input);
     printf("%s: %u layers, input %s, batch %u\n", net->path, net->n_layers, in, net->batch);
@@ -61,6 +71,11 @@ static void summary_text(const lsuv_net *net) {
     }
     printf("%5s  %-14s %-10s %-14s %-14s %-26s %14llu %16llu\n", "total", "", "", "", "", "",
            (unsigned long long)net->params, (unsigned long long)net->macs);
+    printf("device memory at batch %u: forward %llu bytes (input %llu, activations %llu, "
+           "weights %llu), LSUV %llu bytes (its sums %llu)\n",
+           batch, (unsigned long long)m->forward_peak, (unsigned long long)m->input,
+           (unsigned long long)m->activations, (unsigned long long)m->weights,
+           (unsigned long long)m->lsuv_peak, (unsigned long long)m->lsuv);
 }
 
 /* The layers read, -1 for the network's input. */
@@ -76,7 +91,21 @@ static cJSON *shape_json(lsuv_shape s) {
     return cJSON_CreateDoubleArray(v, 3);
 }
 
-static int summary_json(const lsuv_net *net, const char *path) {
+static cJSON *memory_json(const lsuv_memory *m, uint32_t batch) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "batch", batch);
+    cJSON_AddNumberToObject(o, "forward_peak", (double)m->forward_peak);
+    cJSON_AddNumberToObject(o, "lsuv_peak", (double)m->lsuv_peak);
+    cJSON_AddNumberToObject(o, "input", (double)m->input);
+    cJSON_AddNumberToObject(o, "activations", (double)m->activations);
+    cJSON_AddNumberToObject(o, "live", (double)m->live);
+    cJSON_AddNumberToObject(o, "weights", (double)m->weights);
+    cJSON_AddNumberToObject(o, "lsuv", (double)m->lsuv);
+    return o;
+}
+
+static int summary_json(const lsuv_net *net, const lsuv_memory *m, uint32_t batch,
+                        const char *path) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "net", net->path);
     cJSON_AddNumberToObject(root, "batch", net->batch);
@@ -99,7 +128,18 @@ static int summary_json(const lsuv_net *net, const char *path) {
     }
     cJSON_AddNumberToObject(root, "params", (double)net->params);
     cJSON_AddNumberToObject(root, "macs", (double)net->macs);
+    cJSON_AddItemToObject(root, "memory", memory_json(m, batch));
     return outputs_write_json(root, "--json", path);
+}
+
+static int summary(const options *o, const lsuv_net *net) {
+    lsuv_memory m;
+    uint32_t batch;
+    int code = summary_memory(o, net, &m, &batch);
+    if (code != EXIT_OK) return code;
+    if (o->json) return summary_json(net, &m, batch, o->json);
+    summary_text(net, &m, batch);
+    return EXIT_OK;
 }
 
 static int save_initial(const options *o, const lsuv_net *net, const lsuv_weights *w, FILE *text) {
@@ -141,7 +181,7 @@ static lsuv_status load_batches(const options *o, const lsuv_net *net, lsuv_batc
 }
 
 static int run_with_net(const options *o, const lsuv_net *net) {
-    if (o->summary) return o->json ? summary_json(net, o->json) : (summary_text(net), EXIT_OK);
+    if (o->summary) return summary(o, net);
     int code = cli_check_orders(o, net);
     if (code != EXIT_OK) return code;
     lsuv_weights *w = NULL;

@@ -373,6 +373,12 @@ static void layer_shapes(const lsuv_layer *l, uint64_t *weight, int *dims) {
         weight[1] = l->in.c / l->groups;
         weight[2] = weight[3] = l->size;
         *dims = 4;
+    } else if (l->type == LSUV_LAYER_LOCAL) {
+        /* darknet's order: per output position, filters x (c x k x k) */
+        weight[0] = (uint64_t)l->out.h * l->out.w;
+        weight[1] = l->filters;
+        weight[2] = lsuv_layer_fan_in(l);
+        *dims = 3;
     } else {
         weight[0] = l->outputs;
         weight[1] = lsuv_layer_fan_in(l);

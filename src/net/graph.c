@@ -196,12 +196,18 @@ static lsuv_status read_reorg(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
         (st = section_get_int(ctx, s, "flatten", 0, 0, 1, &flatten)) ||
         (st = section_get_int(ctx, s, "extra", 0, 0, 1 << 20, &extra)))
         return st;
-    if (flatten || extra)
+    if (flatten)
         return lsuv_fail(LSUV_ERROR_PARSE,
-                         "%s:%u: [reorg] layer %u: flatten= and extra= are not supported; "
-                         "expected the stride= and reverse= reorganization",
+                         "%s:%u: [reorg] layer %u: flatten= is not supported; expected the "
+                         "stride= and reverse= reorganization, or extra=",
                          ctx->name, s->line, l->index);
     const lsuv_shape in = l->in;
+    /* darknet's make_reorg_layer: with extra= the output has no shape, only
+     * inputs + extra values, the input's copied and the rest left zero. */
+    if (extra) {
+        l->extra = (uint32_t)extra;
+        return shape_of(ctx, s, l, (uint64_t)in.c * in.h * in.w + (uint64_t)extra, 1, 1, &l->out);
+    }
     uint32_t k = (uint32_t)stride;
     l->stride = k;
     l->reverse = reverse != 0;

@@ -204,6 +204,55 @@ static lsuv_status read_connected_layer(parse_ctx *ctx, cfg_section *s, lsuv_lay
     return LSUV_OK;
 }
 
+/* darknet's make_local_layer sizes its output as (h - 1) / stride + 1 with
+ * pad=, else (h - size) / stride + 1, while its im2col pads by pad=
+ * pixels: where the two disagree, darknet multiplies a matrix it did not
+ * fill, so only cfgs where they agree are taken. */
+static lsuv_status read_local_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
+    long v[4];
+    lsuv_status st = LSUV_OK;
+    const lsuv_shape in = l->in;
+    if ((st = section_get_int(ctx, s, "filters", 1, 1, 1 << 20, &v[0])) ||
+        (st = section_get_int(ctx, s, "size", 1, 1, 4096, &v[1])) ||
+        (st = section_get_int(ctx, s, "stride", 1, 1, 4096, &v[2])) ||
+        (st = section_get_int(ctx, s, "pad", 0, 0, 4096, &v[3])) ||
+        (st = section_get_activation(ctx, s, "logistic", l)))
+        return st;
+    l->filters = (uint32_t)v[0];
+    l->size = (uint32_t)v[1];
+    l->stride = (uint32_t)v[2];
+    l->padding = (uint32_t)v[3];
+    l->maxv = INFINITY;
+    l->lsuv = false;
+    uint64_t cut = l->padding ? 1 : l->size, padded = 2ull * l->padding;
+    char why[160];
+    snprintf(why, sizeof why, "size %u, stride %u, pad %u", l->size, l->stride, l->padding);
+    if (in.h < cut || in.w < cut || in.h + padded < l->size || in.w + padded < l->size)
+        return empty_output(ctx, s, l, why);
+    uint64_t oh = (in.h - cut) / l->stride + 1, ow = (in.w - cut) / l->stride + 1;
+    if (oh != (in.h + padded - l->size) / l->stride + 1 ||
+        ow != (in.w + padded - l->size) / l->stride + 1)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: [local] layer %u: pad=%u with size=%u: darknet sizes the output "
+                         "%llux%llu but pads its input for %llux%llu; expected pad=0, or pad=1 "
+                         "with size=3",
+                         ctx->name, s->line, l->index, l->padding, l->size, (unsigned long long)oh,
+                         (unsigned long long)ow,
+                         (unsigned long long)((in.h + padded - l->size) / l->stride + 1),
+                         (unsigned long long)((in.w + padded - l->size) / l->stride + 1));
+    if ((uint64_t)l->filters * oh * ow >= 1ull << 31)
+        return lsuv_fail(LSUV_ERROR_PARSE,
+                         "%s:%u: [local] layer %u is too large: %ux%llux%llu values per sample; "
+                         "expected under 2^31",
+                         ctx->name, s->line, l->index, l->filters, (unsigned long long)oh,
+                         (unsigned long long)ow);
+    l->out = (lsuv_shape){l->filters, (uint32_t)oh, (uint32_t)ow};
+    if ((st = weights_fit(ctx, s, l))) return st;
+    l->params = lsuv_layer_weight_count(l) + lsuv_layer_bias_count(l);
+    l->macs = lsuv_layer_weight_count(l);
+    return LSUV_OK;
+}
+
 static lsuv_status read_maxpool_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l) {
     long v[3];
     lsuv_status st = LSUV_OK;
@@ -272,6 +321,8 @@ lsuv_status section_read_layer(parse_ctx *ctx, cfg_section *s, lsuv_layer *l,
         return LSUV_OK;
     case LSUV_LAYER_CROP:
         return read_crop_layer(ctx, s, l);
+    case LSUV_LAYER_LOCAL:
+        return read_local_layer(ctx, s, l);
     case LSUV_LAYER_ROUTE:
     case LSUV_LAYER_SHORTCUT:
     case LSUV_LAYER_UPSAMPLE:

@@ -15,15 +15,16 @@
 #include <string.h>
 
 const char *lsuv_layer_type_name(lsuv_layer_type type) {
-    static const char *const names[] = {"convolutional", "connected", "maxpool",  "avgpool",
-                                        "dropout",       "softmax",   "cost",     "crop",
-                                        "route",         "shortcut",  "upsample", "reorg",
-                                        "yolo",          "region",    "detection"};
+    static const char *const names[] = {"convolutional", "connected", "maxpool",   "avgpool",
+                                        "dropout",       "softmax",   "cost",      "crop",
+                                        "route",         "shortcut",  "upsample",  "reorg",
+                                        "yolo",          "region",    "detection", "local"};
     return (unsigned)type < sizeof names / sizeof *names ? names[type] : "unknown";
 }
 
 bool lsuv_layer_has_weights(const lsuv_layer *l) {
-    return l->type == LSUV_LAYER_CONVOLUTIONAL || l->type == LSUV_LAYER_CONNECTED;
+    return l->type == LSUV_LAYER_CONVOLUTIONAL || l->type == LSUV_LAYER_CONNECTED ||
+           l->type == LSUV_LAYER_LOCAL;
 }
 
 bool lsuv_layer_is_graph(const lsuv_layer *l) {
@@ -40,12 +41,14 @@ uint64_t lsuv_layer_fan_in(const lsuv_layer *l) {
     if (l->type == LSUV_LAYER_CONVOLUTIONAL)
         return (uint64_t)(l->in.c / l->groups) * l->size * l->size;
     if (l->type == LSUV_LAYER_CONNECTED) return (uint64_t)l->in.c * l->in.h * l->in.w;
+    if (l->type == LSUV_LAYER_LOCAL) return (uint64_t)l->in.c * l->size * l->size;
     return 0;
 }
 
 uint32_t lsuv_layer_bias_count(const lsuv_layer *l) {
     if (l->type == LSUV_LAYER_CONVOLUTIONAL) return l->filters;
     if (l->type == LSUV_LAYER_CONNECTED) return l->outputs;
+    if (l->type == LSUV_LAYER_LOCAL) return l->out.c * l->out.h * l->out.w;
     return 0;
 }
 
@@ -69,6 +72,7 @@ static const char *const conv_keys[] = {
 static const char *const connected_keys[] = {
     "output", "activation", "batch_normalize", "leak", "sub", "maxv", "lsuv", NULL};
 static const char *const maxpool_keys[] = {"size", "stride", "padding", NULL};
+static const char *const local_keys[] = {"filters", "size", "stride", "pad", "activation", NULL};
 static const char *const avgpool_keys[] = {NULL};
 static const char *const dropout_keys[] = {"probability", NULL};
 static const char *const softmax_keys[] = {"groups",  "temperature", "tree",
@@ -124,16 +128,14 @@ static const section_kind kinds[] = {
     {"yolo", LSUV_LAYER_YOLO, yolo_keys},
     {"region", LSUV_LAYER_REGION, region_keys},
     {"detection", LSUV_LAYER_DETECTION, detection_keys},
+    {"local", LSUV_LAYER_LOCAL, local_keys},
 };
 
 /* Sections darknet knows that lsuv-vk does not run. */
-static const char *const unsupported[] = {"local",
-                                          "rnn",
-                                          "gru",
-                                          "lstm",
-                                          "crnn",
-                                          "conv_lstm",
-                                          "deconvolutional",
+/* Recurrent sections: a step over time, which LSUV's one forward of a batch
+ * does not model. */
+static const char *const recurrent[] = {"rnn", "gru", "crnn", "lstm", "conv_lstm", NULL};
+static const char *const unsupported[] = {"deconvolutional",
                                           "deconv",
                                           "iseg",
                                           "activation",
@@ -288,12 +290,17 @@ static lsuv_status check_section_names(const char *name, const cfg_file *cfg) {
         if (k && k->type == -1)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': only the first section may be [%s]",
                            name, s->line, s->name, s->name);
+        else if (!k && in_list(recurrent, s->name))
+            st = lsuv_fail(LSUV_ERROR_PARSE,
+                           "%s:%u: [%s] is a recurrent layer; recurrent layers (rnn, gru, crnn, "
+                           "lstm) are not supported: lsuv-vk initializes feed-forward networks",
+                           name, s->line, s->name);
         else if (!k && in_list(unsupported, s->name))
             st = lsuv_fail(LSUV_ERROR_PARSE,
                            "%s:%u: layer type [%s] at line %u is not supported yet; lsuv-vk runs "
-                           "convolutional, connected, maxpool, avgpool, dropout, softmax, cost, "
-                           "crop, route, shortcut, upsample, reorg, yolo, region and detection "
-                           "layers",
+                           "convolutional, connected, local, maxpool, avgpool, dropout, softmax, "
+                           "cost, crop, route, shortcut, upsample, reorg, yolo, region and "
+                           "detection layers",
                            name, s->line, s->name, s->line);
         else if (!k)
             st = lsuv_fail(LSUV_ERROR_PARSE, "%s:%u: '[%s]': unknown section", name, s->line,

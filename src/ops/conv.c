@@ -390,6 +390,7 @@ void forward_record_sums(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i) {
     const layer_plan *lp = &f->layers[i];
     lsuv_cmd_barrier(cmd);
     ops_record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, lp->sums, true, NULL, 0);
+    forward_note_written(f, i); /* the passes then store its output */
 }
 
 void forward_record_layer_stats(lsuv_forward *f, lsuv_cmd *cmd, uint32_t i) {

@@ -5,6 +5,7 @@
 #include "ops/bn_fold.h"
 #include "ops/conv.h"
 #include "ops/graph_ops.h"
+#include "ops/local.h"
 #include "ops/plan.h"
 #include "ops/pool.h"
 #include "ops/sums.h"
@@ -16,28 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers: the input, every layer's output (identity layers reuse their
- * input's), and weights, biases and state for layers with weights. Every
- * output lives as long as the forward: a route or shortcut may read any
- * earlier one (freeing each after its last reader is left to come). */
-static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
+/* A layer's output: for those that pass their input on, their input's
+ * buffer; for the rest, their part of the block of activations. */
+static lsuv_status create_output(lsuv_forward *f, uint32_t i) {
+    layer_plan *lp = &f->layers[i];
+    int32_t o = f->memory.owner[i];
+    if (o != (int32_t)i) {
+        lp->out = o == LSUV_NET_INPUT ? f->input : f->layers[o].out;
+        return LSUV_OK;
+    }
+    lp->owns_out = true;
+    return lsuv_buffer_create_alias(f->activations, f->memory.offset[i], f->memory.size[i],
+                                    &lp->out);
+}
+
+/* Buffers: the input, the block of activations and every output in it,
+ * and weights, biases and state for layers with weights. */
+static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w, bool keep) {
     const lsuv_net *net = f->net;
     lsuv_device *dev = f->device;
     uint32_t batch = f->cfg.batch, es = f->cfg.es;
     lsuv_status s =
         lsuv_buffer_create(dev, (uint64_t)batch * shape_count(net->input) * es, &f->input);
+    if (s == LSUV_OK) s = memory_plan_make(net, batch, es, keep, &f->memory);
+    if (s == LSUV_OK && f->memory.block)
+        s = lsuv_buffer_create(dev, f->memory.block, &f->activations);
     for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
         layer_plan *lp = &f->layers[i];
-        bool identity = l->type == LSUV_LAYER_DROPOUT || l->type == LSUV_LAYER_SOFTMAX ||
-                        l->type == LSUV_LAYER_COST || l->type == LSUV_LAYER_YOLO ||
-                        l->type == LSUV_LAYER_REGION || l->type == LSUV_LAYER_DETECTION;
-        if (identity) {
-            lp->out = (lsuv_buffer *)layer_input(f, i);
-            continue;
-        }
-        lp->owns_out = true;
-        s = lsuv_buffer_create(dev, (uint64_t)batch * shape_count(l->out) * es, &lp->out);
+        s = create_output(f, i);
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
             float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
@@ -58,7 +66,10 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
     for (uint32_t i = 0; s == LSUV_OK && i < f->net->n_layers; ++i) {
         const lsuv_layer *l = &f->net->layers[i];
         layer_plan *lp = &f->layers[i];
-        if (lsuv_layer_has_weights(l))
+        bool local = l->type == LSUV_LAYER_LOCAL;
+        if (local)
+            s = local_layer_create(f, i, &w->layers[i]);
+        else if (lsuv_layer_has_weights(l))
             s = conv_layer_create(f, i, &w->layers[i]);
         else if (graph_op_runs(l))
             s = graph_layer_create(f, i);
@@ -68,7 +79,7 @@ static lsuv_status create_layers(lsuv_forward *f, const lsuv_weights *w) {
         if (bn_batch_raw(l)) s = bn_batch_create(f, i, &w->layers[i]);
         if (s != LSUV_OK) break;
         /* The fused statistics describe the sums; bn_batch's output is read. */
-        if (lsuv_layer_has_weights(l) && !bn_batch_raw(l))
+        if (lsuv_layer_has_weights(l) && !bn_batch_raw(l) && !local)
             s = lsuv_stats_plan_create_merge(f->stats, lp->partials, 0, lp->n_partials, f->results,
                                              i, &lp->stats);
         else if (!f->cfg.fp16) /* the statistics kernel reads floats */
@@ -92,13 +103,14 @@ lsuv_status lsuv_forward_create(lsuv_device *dev, const lsuv_net *net, const lsu
     if (!f) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     f->device = dev;
     f->net = net;
+    f->written = UINT32_MAX;
     lsuv_status s = forward_config_make(lsuv_device_get_info(dev), net, options, &f->cfg);
     if (s == LSUV_OK && !(f->layers = calloc(net->n_layers, sizeof *f->layers)))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     if (s == LSUV_OK) s = pool_pipeline_create(f);
     if (s == LSUV_OK && has_graph_ops(net)) s = graph_pipeline_create(f);
     if (s == LSUV_OK) s = lsuv_stats_create(dev, NULL, &f->stats);
-    if (s == LSUV_OK) s = create_buffers(f, w);
+    if (s == LSUV_OK) s = create_buffers(f, w, options && options->keep_outputs);
     if (s == LSUV_OK) s = create_layers(f, w);
     if (s != LSUV_OK) {
         lsuv_forward_destroy(f);
@@ -125,12 +137,15 @@ void lsuv_forward_destroy(lsuv_forward *f) {
         free(lp->dispatches);
     }
     free(f->layers);
+    lsuv_buffer_destroy(f->activations);
+    memory_plan_free(&f->memory);
     conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
         for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
     for (int a = 0; a < ACTIVATIONS; ++a) lsuv_pipeline_destroy(f->bn_batch[a]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);
+    lsuv_pipeline_destroy(f->local);
     lsuv_stats_destroy(f->stats);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
@@ -158,6 +173,7 @@ lsuv_status lsuv_forward_record(lsuv_forward *f, lsuv_cmd *cmd, uint32_t first, 
         ops_record_dispatches(cmd, lp->dispatches, lp->sets, lp->n_dispatches, NULL,
                               stats && i == last, NULL, 0);
         bn_batch_record(lp, cmd);
+        forward_note_written(f, i);
     }
     /* The statistics plan starts with its own barrier. */
     if (stats && last < f->net->n_layers && f->layers[last].stats)
@@ -189,6 +205,14 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
         return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", layer,
                          f->net->n_layers);
     const lsuv_layer *l = &f->net->layers[layer];
+    int32_t by = f->written == UINT32_MAX ? -1
+                                          : memory_reused_by(&f->memory, f->net->n_layers,
+                                                             f->memory.owner[layer], f->written);
+    if (by >= 0)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "layer %u's output is gone: once its last reader had run, its memory "
+                         "went to layer %d's; make the forward with keep_outputs to read it",
+                         layer, by);
     return ops_download_values(&f->cfg, f->layers[layer].out, out,
                                (uint64_t)f->cfg.batch * shape_count(l->out));
 }
@@ -209,12 +233,18 @@ bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out) {
 
 const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
     static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
-    return layer < f->net->n_layers && f->layers[layer].weights ? names[f->layers[layer].kind]
-                                                                : NULL;
+    return layer < f->net->n_layers && f->layers[layer].weights &&
+                   f->net->layers[layer].type != LSUV_LAYER_LOCAL
+               ? names[f->layers[layer].kind]
+               : NULL;
 }
 
 uint32_t lsuv_forward_dispatches(const lsuv_forward *f, uint32_t layer) {
     return layer < f->net->n_layers ? f->layers[layer].n_dispatches : 0;
+}
+
+void forward_note_written(lsuv_forward *f, uint32_t layer) {
+    if (f->written == UINT32_MAX || layer > f->written) f->written = layer;
 }
 
 lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {

@@ -60,6 +60,7 @@ static uint32_t mode_of(const lsuv_layer *l) {
     case LSUV_LAYER_UPSAMPLE:
         return l->reverse ? LSUV_C_GRAPH_UPSAMPLE_SUM : LSUV_C_GRAPH_UPSAMPLE;
     default:
+        if (l->extra) return LSUV_C_GRAPH_REORG_EXTRA;
         return l->reverse ? LSUV_C_GRAPH_REORG_REVERSE : LSUV_C_GRAPH_REORG;
     }
 }
@@ -81,7 +82,7 @@ static void fill(lsuv_forward *f, uint32_t i, uint32_t d, uint32_t k, uint32_t n
         .c = l->out.c,
         .h = l->out.h,
         .w = l->out.w,
-        .ic = is.c,
+        .ic = l->extra ? (uint32_t)shape_count(is) : is.c,
         .fc = fs.c,
         .fh = fs.h,
         .fw = fs.w,

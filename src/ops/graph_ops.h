@@ -1,6 +1,6 @@
 /* Internal to src/ops: the layers of darknet's graphs that graph.comp runs
- * (route, shortcut, upsample, reorg). Every layer's output stays on the
- * device for the whole forward, so any later layer may read it. */
+ * (route, shortcut, upsample, reorg). A layer's output stays on the device
+ * until its last reader has run (ops/memory.h). */
 #ifndef LSUV_OPS_GRAPH_OPS_H
 #define LSUV_OPS_GRAPH_OPS_H
 

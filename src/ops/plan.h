@@ -8,6 +8,7 @@
 
 #include "contract.h"
 #include "lsuv/forward.h"
+#include "ops/memory.h"
 #include "vk/dispatch.h"
 
 enum {
@@ -47,7 +48,7 @@ typedef struct dispatch {
 } dispatch;
 
 typedef struct layer_plan {
-    lsuv_buffer *out; /* the layer's output; identity layers share their input's */
+    lsuv_buffer *out; /* the layer's output; layers passing it on share their input's */
     bool owns_out;
     lsuv_buffer *weights, *bias, *state; /* layers with weights */
     float *bn; /* batch norm kept: scales, rolling mean, rolling variance (ops/bn_fold.h) */
@@ -75,9 +76,13 @@ struct lsuv_forward {
     const lsuv_net *net;
     forward_config cfg;
     lsuv_buffer *input;
+    lsuv_buffer *activations; /* the block every owned output aliases a part of */
+    memory_plan memory;
+    uint32_t written; /* the last layer whose output a recording has written; UINT32_MAX: none */
     struct conv_variant *conv; /* the convolution pipelines made so far */
     lsuv_pipeline *pool;
     lsuv_pipeline *graph; /* graph_ops.c's; NULL for networks without such layers */
+    lsuv_pipeline *local; /* local.c's; the same */
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
     layer_plan *layers;

@@ -11,6 +11,9 @@
 #include "lsuv/forward.h"
 
 lsuv_device *forward_device(const lsuv_forward *forward);
+/* A recording wrote the layer's output: earlier outputs whose memory it
+ * took can no longer be read (lsuv_forward_read). */
+void forward_note_written(lsuv_forward *forward, uint32_t layer);
 /* A statistics slot per layer (slot = layer index). */
 lsuv_buffer *forward_results(const lsuv_forward *forward);
 /* The state the layer's kernels apply, {sub, wscale, bshift, bscale}: the

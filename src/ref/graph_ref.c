@@ -80,6 +80,12 @@ static void upsample(const lsuv_layer *l, const double *in, uint32_t n, double *
  * reorg moves the input viewed as fewer, larger channels into more, smaller
  * ones), reverse=1 takes out[B] = in[A]. */
 static void reorg(const lsuv_layer *l, const double *in, uint32_t n, double *out) {
+    if (l->extra) {
+        uint64_t from = count_of(l->in), to = count_of(l->out);
+        for (uint64_t b = 0; b < n; ++b)
+            for (uint64_t i = 0; i < to; ++i) out[b * to + i] = i < from ? in[b * from + i] : 0;
+        return;
+    }
     const uint32_t w = l->in.w, h = l->in.h, c = l->in.c, s = l->stride;
     const uint32_t out_c = c / (s * s);
     for (uint64_t b = 0; b < n; ++b)

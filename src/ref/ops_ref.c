@@ -152,6 +152,38 @@ static void connected(const lsuv_layer *l, const lsuv_layer_params *p, const dou
     }
 }
 
+/* darknet's forward_local_layer: per output position j, its own filters x
+ * (c x k x k) matrix (weights from j x filters x c k k on) times the
+ * column im2col makes of the input there, onto the biases, one per output
+ * value (filter f's at f x positions + j); then the activation. */
+static void local(const lsuv_layer *l, const lsuv_layer_params *p, const double *in, uint32_t n,
+                  double *out, double *mag) {
+    const lsuv_shape is = l->in, os = l->out;
+    uint64_t positions = (uint64_t)os.h * os.w, cols = lsuv_layer_fan_in(l);
+    uint32_t k = l->size;
+#pragma omp parallel for schedule(dynamic)
+    for (uint64_t bj = 0; bj < n * positions; ++bj) {
+        uint64_t b = bj / positions, j = bj % positions;
+        long y0 = (long)((j / os.w) * l->stride) - (long)l->padding;
+        long x0 = (long)((j % os.w) * l->stride) - (long)l->padding;
+        for (uint32_t f = 0; f < os.c; ++f) {
+            const float *w = p->weight + (j * os.c + f) * cols;
+            double sum = p->bias[f * positions + j], abs_sum = fabs(sum);
+            for (uint64_t r = 0; r < cols; ++r) {
+                long y = y0 + (long)(r / k % k), x = x0 + (long)(r % k);
+                if (y < 0 || x < 0 || y >= (long)is.h || x >= (long)is.w) continue;
+                double t =
+                    w[r] * in[((b * is.c + r / (k * k)) * is.h + (uint64_t)y) * is.w + (uint64_t)x];
+                sum += t;
+                abs_sum += fabs(t);
+            }
+            uint64_t o = (b * os.c + f) * positions + j;
+            out[o] = epilogue(l, p->sub, sum);
+            if (mag) mag[o] = abs_sum;
+        }
+    }
+}
+
 /* darknet's maxpool: the window starts padding/2 before the output's
  * stride-scaled position; positions outside the input do not count. A NaN
  * in the window makes the max NaN (darknet's v > m would skip it). */
@@ -188,6 +220,9 @@ void lsuv_ref_layer(const lsuv_layer *l, const lsuv_layer_params *p, const doubl
     case LSUV_LAYER_CONNECTED:
         connected(l, p, in, n, out, mag);
         if (l->batch_normalize) ref_batchnorm(l, p, n, out, mag);
+        return;
+    case LSUV_LAYER_LOCAL:
+        local(l, p, in, n, out, mag);
         return;
     case LSUV_LAYER_MAXPOOL:
         maxpool(l, in, n, out);

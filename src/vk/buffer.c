@@ -28,6 +28,7 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsa
     if (!b) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     b->device = dev;
     b->size = size;
+    b->usage = usage;
     VkBufferCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
@@ -63,6 +64,7 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsa
         return lsuv_fail(LSUV_ERROR_UNSUPPORTED, "no memory type fits a buffer of %llu bytes",
                          (unsigned long long)size);
     }
+    b->type = type;
     VkMemoryAllocateInfo alloc = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
         .allocationSize = req.size,
@@ -101,8 +103,58 @@ void lsuv_buffer_destroy(lsuv_buffer *b) {
     if (!b) return;
     lsuv_device *dev = b->device;
     if (b->buffer) dev->vk.vkDestroyBuffer(dev->device, b->buffer, NULL);
-    if (b->memory) dev->vk.vkFreeMemory(dev->device, b->memory, NULL);
+    if (b->memory && !b->alias) dev->vk.vkFreeMemory(dev->device, b->memory, NULL);
     free(b);
+}
+
+lsuv_status lsuv_buffer_create_alias(lsuv_buffer *parent, uint64_t offset, uint64_t size,
+                                     lsuv_buffer **out) {
+    *out = NULL;
+    lsuv_device *dev = parent->device;
+    if (size == 0 || offset > parent->size || size > parent->size - offset)
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "an alias of bytes %llu..%llu of a buffer of %llu bytes was asked for",
+                         (unsigned long long)offset, (unsigned long long)(offset + size),
+                         (unsigned long long)parent->size);
+    lsuv_buffer *b = calloc(1, sizeof *b);
+    if (!b) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
+    *b = (lsuv_buffer){.device = dev,
+                       .size = size,
+                       .usage = parent->usage,
+                       .type = parent->type,
+                       .memory = parent->memory,
+                       .alias = true};
+    VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                               .size = size,
+                               .usage = parent->usage,
+                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkResult r = dev->vk.vkCreateBuffer(dev->device, &info, NULL, &b->buffer);
+    if (r != VK_SUCCESS) {
+        free(b);
+        return lsuv_vk_fail(r, "vkCreateBuffer");
+    }
+    VkMemoryRequirements req;
+    dev->vk.vkGetBufferMemoryRequirements(dev->device, b->buffer, &req);
+    /* The same usage asks for the same memory types; the offset is the
+     * caller's to align, and a size rounded up past the parent's end would
+     * make the device read beyond its memory. */
+    if (!(req.memoryTypeBits & (1u << parent->type)) || offset % req.alignment ||
+        req.size > parent->size - offset) {
+        lsuv_buffer_destroy(b);
+        return lsuv_fail(LSUV_ERROR_UNSUPPORTED,
+                         "bytes %llu..%llu of a buffer cannot hold a buffer of their own (it "
+                         "needs alignment %llu and %llu bytes)",
+                         (unsigned long long)offset, (unsigned long long)(offset + size),
+                         (unsigned long long)req.alignment, (unsigned long long)req.size);
+    }
+    r = dev->vk.vkBindBufferMemory(dev->device, b->buffer, parent->memory, offset);
+    if (r != VK_SUCCESS) {
+        lsuv_buffer_destroy(b);
+        return lsuv_vk_fail(r, "binding a buffer to its parent's memory");
+    }
+    if (parent->mapped) b->mapped = (char *)parent->mapped + offset;
+    *out = b;
+    return LSUV_OK;
 }
 
 uint64_t lsuv_buffer_size(const lsuv_buffer *b) {

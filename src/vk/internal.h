@@ -44,6 +44,9 @@ struct lsuv_buffer {
     VkDeviceMemory memory;
     uint64_t size;
     void *mapped; /* non-NULL when host-visible and coherent */
+    VkBufferUsageFlags usage;
+    uint32_t type; /* its memory's type */
+    bool alias;    /* memory is its parent's (lsuv_buffer_create_alias) */
 };
 
 struct lsuv_cmd {
