@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "lsuv/lsuv.h"
+#include "ops/sums.h"
 #include "support/gpu.h"
 #include "support/setup.h"
 
@@ -275,5 +276,51 @@ GPU_TEST(submit, a_loop_capped_within_the_chunks_takes_every_step) {
     cr_assert_eq(row, run.n_trace);
     cr_assert_geq(capped, 1, "layers capped: %u", capped);
     lsuv_run_free(&run);
+    setup_free(&s);
+}
+
+/* The forward's host-visible subs, against want (a float per layer). */
+static void assert_subs(const setup *s, const lsuv_weights *want, const char *when) {
+    float subs[64];
+    cr_assert_leq(s->net->n_layers, 64);
+    TEST_OK(lsuv_buffer_read(forward_subs(s->forward), 0, subs, 4ull * s->net->n_layers));
+    for (uint32_t i = 0; i < s->net->n_layers; ++i)
+        if (want->layers[i].weight)
+            cr_assert(memcmp(&subs[i], &want->layers[i].sub, 4) == 0,
+                      "%s, layer %u: sub %.9g, the device holds %.9g", when, i, subs[i],
+                      want->layers[i].sub);
+}
+
+GPU_TEST(submit, the_subs_are_one_host_read_of_what_the_device_holds) {
+    /* Before its passes a run reads each layer's sub once, from a
+     * host-visible copy the forward writes on reset and each run's
+     * submission updates: what it reads back is the control blocks up to
+     * the last layer, the trace rows and a float per layer, no more. The
+     * copy equals the device's state after reset and after mean-first
+     * (whose mean steps move the subs), and a second run going on from the
+     * first reads what the first left. */
+    setup s = setup_make(NULL, 64, 5, NULL);
+    uint64_t align = lsuv_device_get_info(gpu.device)->min_storage_buffer_offset_alignment;
+    uint64_t stride = (48 + (align ? align : 4) - 1) / (align ? align : 4) * (align ? align : 4);
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    assert_subs(&s, s.weights, "after reset");
+    lsuv_options opt = {.order = LSUV_ORDER_MEAN_FIRST};
+    for (int round = 0; round < 2; ++round) {
+        lsuv_run run;
+        TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+        cr_assert_eq(run.submissions, 1);
+        uint32_t last = run.layers[run.n_layers - 1].index;
+        uint64_t want = (last + 1) * stride + 16ull * run.n_trace + 4ull * s.net->n_layers;
+        cr_assert_eq(run.readback_bytes, want, "round %d: %llu bytes read back, want %llu", round,
+                     (unsigned long long)run.readback_bytes, (unsigned long long)want);
+        lsuv_weights *now = setup_weights_now(&s);
+        assert_subs(&s, now, round ? "after the second run" : "after the first run");
+        uint32_t moved = 0;
+        for (uint32_t i = 0; i < s.net->n_layers; ++i)
+            moved += now->layers[i].weight && now->layers[i].sub != s.weights->layers[i].sub;
+        cr_assert_geq(moved, 4, "mean steps moved %u subs", moved);
+        lsuv_weights_destroy(now);
+        lsuv_run_free(&run);
+    }
     setup_free(&s);
 }

@@ -249,8 +249,9 @@ static lsuv_status record_layer(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *
     }
     for (uint32_t p = 0; p < later; ++p) record_pass(e, cmd, i);
     /* The layer's output, stored with its final state, is the next layer's
-     * input. */
+     * input; its final sub is what the host reads before the next run. */
     passes_record_store(e->passes, cmd, i);
+    lsuv_cmd_copy(cmd, forward_state(e->forward, i), 0, forward_subs(e->forward), 4ull * i, 4);
     if (e->timer) lsuv_timer_mark(e->timer, cmd, k + 1);
     lsuv_cmd_barrier(cmd);
     lsuv_cmd_fill(cmd, e->progress, 0, sizeof(uint32_t), k + 1);
@@ -338,19 +339,14 @@ static lsuv_status run_start(engine *e, lsuv_run *run) {
 }
 
 /* The sub each layer starts from, as the forward holds it (--weights-in may
- * set one other than the cfg's). */
-static lsuv_status read_subs(lsuv_forward *f, const lsuv_options *o, float **out) {
+ * set one other than the cfg's; a run before this one may have moved it):
+ * one read of the forward's host-visible copy. */
+static lsuv_status read_subs(lsuv_forward *f, lsuv_run *run, float **out) {
     const lsuv_net *net = lsuv_forward_net(f);
     float *subs = *out = calloc(net->n_layers ? net->n_layers : 1, sizeof *subs);
     if (!subs) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    lsuv_status s = LSUV_OK;
-    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
-        float state[4]; /* sub, wscale, bshift, bscale */
-        if (!check_runs_on(&net->layers[i], o)) continue;
-        s = lsuv_buffer_read(forward_state(f, i), 0, state, sizeof state);
-        subs[i] = state[0];
-    }
-    return s;
+    run->readback_bytes += 4ull * net->n_layers;
+    return lsuv_buffer_read(forward_subs(f), 0, subs, 4ull * net->n_layers);
 }
 
 /* Before any pass: the options must suit the network and the batch; a layer
@@ -360,7 +356,7 @@ static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run
     const lsuv_net *net = lsuv_forward_net(f);
     float *subs = NULL;
     lsuv_status s = check_values_per_batch(net, o, lsuv_forward_batch(f));
-    if (s == LSUV_OK) s = read_subs(f, o, &subs);
+    if (s == LSUV_OK) s = read_subs(f, run, &subs);
     if (s == LSUV_OK) s = check_options(net, o, subs);
     uint32_t layer = s == LSUV_OK ? check_unreachable(net, o, subs) : UINT32_MAX;
     free(subs);

@@ -46,6 +46,9 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w) {
     }
     if (s == LSUV_OK)
         s = lsuv_buffer_create(dev, (uint64_t)net->n_layers * LSUV_STATS_RESULT_BYTES, &f->results);
+    if (s == LSUV_OK) s = lsuv_buffer_create_host(dev, (uint64_t)net->n_layers * 4, &f->subs);
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i)
+        if (f->layers[i].state) s = lsuv_buffer_write(f->subs, 4ull * i, &w->layers[i].sub, 4);
     return s;
 }
 
@@ -123,6 +126,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);
     lsuv_stats_destroy(f->stats);
+    lsuv_buffer_destroy(f->subs);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
     free(f);
@@ -211,6 +215,10 @@ lsuv_buffer *forward_state(const lsuv_forward *f, uint32_t layer) {
     return f->layers[layer].state;
 }
 
+lsuv_buffer *forward_subs(const lsuv_forward *f) {
+    return f->subs;
+}
+
 lsuv_buffer *forward_results(const lsuv_forward *f) {
     return f->results;
 }
@@ -238,6 +246,7 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         s = weights_pack_upload(f, lp, &f->net->layers[i], p->weight);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, p->bias, p->bias_count * 4);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
+        if (s == LSUV_OK) s = lsuv_buffer_write(f->subs, 4ull * i, &p->sub, 4);
     }
     return s;
 }

@@ -74,6 +74,7 @@ struct lsuv_forward {
     lsuv_pipeline *graph; /* graph_ops.c's; NULL for networks without such layers */
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
+    lsuv_buffer *subs;    /* host-visible, a float per layer: forward_subs */
     layer_plan *layers;
     /* The epilogue over kept sums (ops/sums.h), by activation, texel sums,
      * store, and statistics of the pre-activation (without store). */

@@ -17,6 +17,11 @@ lsuv_buffer *forward_results(const lsuv_forward *forward);
  * forward makes it from the weights (lsuv_forward_create, _reset) and folds
  * it into what lsuv_forward_weights_read returns. */
 lsuv_buffer *forward_state(const lsuv_forward *forward, uint32_t layer);
+/* Host-visible and host-coherent, a float per layer: the sub of each layer
+ * with weights as its state holds it, where the host wrote it (create,
+ * reset) and a client that changes a state copies it, so the host reads
+ * the subs from mapped memory with no staging copy or submission. */
+lsuv_buffer *forward_subs(const lsuv_forward *forward);
 
 /* A client's object kept with the forward and destroyed first with it: LSUV's
  * passes are made once per forward, not per run (made per run, their fresh
