@@ -8,6 +8,7 @@
 # usage: bench/run-gpu.sh [DEVICE] [lsuv-bench options...]
 #   DEVICE  a selector of lsuv-bench --device (default: all)
 #   BUILD   environment: the build folder (default: build)
+#   RESULTS environment: where the device folders go (default: bench/results)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BUILD:-$root/build}/lsuv-bench
@@ -20,8 +21,8 @@ fi
 devices=$("$bench" --list-devices --device "$device")
 status=0
 while IFS=$'\t' read -r index slug type name; do
-    out=$root/bench/results/$slug
-    echo "run-gpu.sh: device $index, $name ($type) -> bench/results/$slug" >&2
+    out=${RESULTS:-$root/bench/results}/$slug
+    echo "run-gpu.sh: device $index, $name ($type) -> $out" >&2
     table=$(mktemp)
     # The results land in $out only when every case finished; the table
     # follows them.
@@ -31,7 +32,7 @@ while IFS=$'\t' read -r index slug type name; do
     else
         status=$?
         rm -f "$table"
-        echo "run-gpu.sh: $name failed (exit $status); bench/results/$slug is unchanged" >&2
+        echo "run-gpu.sh: $name failed (exit $status); $out is unchanged" >&2
     fi
 done <<<"$devices"
 exit $status

@@ -300,6 +300,8 @@ static int add_order_entry(const net_ctx *c, const device_state *ds, lsuv_order 
     cJSON_AddNumberToObject(e, "readback_bytes", (double)run->readback_bytes);
     cJSON_AddNumberToObject(e, "repeats", c->o->repeats);
     cJSON_AddItemToObject(e, "gpu_ms", summary_json(&t->gpu));
+    /* Of the median run. */
+    app_json_add_ms_per_pass(e, t->gpu.median, run->passes);
     cJSON_AddItemToObject(e, "wall_ms", summary_json(&t->wall));
     cJSON_AddNumberToObject(e, "first_wall_ms", t->first_ms);
     cJSON_AddItemToObject(e, "layers", order_layers_json(c, run, errors, worst));
@@ -327,11 +329,12 @@ static void print_order(const net_ctx *c, const device_state *ds, lsuv_order ord
     const lsuv_run *run = &ds->last[order];
     const summary *g = &t->gpu, *wl = &t->wall;
     fprintf(c->table,
-            "%-32.32s %-11s %6u %4u %6llu %8.2f (%6.2f-%7.2f) %8.2f (%6.2f-%7.2f) "
+            "%-32.32s %-11s %6u %4u %6llu %8.2f (%6.2f-%7.2f) %8.3f %8.2f (%6.2f-%7.2f) "
             "%8.1e %8.1e %7.1f",
             ds->info->name, lsuv_order_name(order), run->passes, run->submissions,
-            (unsigned long long)run->readback_bytes, g->median, g->min, g->max, wl->median, wl->min,
-            wl->max, worst->mean, worst->std, worst->engine);
+            (unsigned long long)run->readback_bytes, g->median, g->min, g->max,
+            app_ms_per_pass(g->median, run->passes), wl->median, wl->min, wl->max, worst->mean,
+            worst->std, worst->engine);
     for (int m = 0; m < METHOD_COUNT; ++m)
         if (c->o->methods & (1u << m)) fprintf(c->table, " %8.1f", worst->method[m]);
     fprintf(c->table, "\n");
@@ -466,12 +469,14 @@ static void add_plots(const net_ctx *c, const device_state *ds, uint32_t n_dev,
 static void print_header(const net_ctx *c) {
     fprintf(c->table,
             "\nLSUV: %s (%s), batch %u, %s, input %s: 1 warm-up + %u runs; ms median (min-max); "
+            "ms/pass: median GPU time over passes; "
             "worst layer's |mean|, |std-1|, and statistics errors in fp32 eps (engine: fused, "
             "against the fp64 forward; methods: over the device's output)\n",
             c->sn->name, c->sn->shown_path, c->batch->n, suite_precision_names[c->precision],
             c->sn->shown_input, c->o->repeats);
-    fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %24s %8s %8s %7s", "device", "order", "passes",
-            "subs", "bytes", "gpu ms", "wall ms", "|mean|", "|std-1|", "engine");
+    fprintf(c->table, "%-32s %-11s %6s %4s %6s %24s %8s %24s %8s %8s %7s", "device", "order",
+            "passes", "subs", "bytes", "gpu ms", "ms/pass", "wall ms", "|mean|", "|std-1|",
+            "engine");
     for (int m = 0; m < METHOD_COUNT; ++m)
         if (c->o->methods & (1u << m)) fprintf(c->table, " %8s", suite_method_names[m]);
     fprintf(c->table, "\n");

@@ -168,10 +168,21 @@ Test(bench, suite_on_one_device_twice) {
         assert_spread(e, "wall_ms");
         /* The engine's promise: one submission per run. */
         cr_assert_eq(num(e, "submissions"), 1, "%s", order);
+        /* GPU time per pass, of the median run (cJSON prints 15 digits
+         * where they read back within an epsilon). */
+        double median = num(cJSON_GetObjectItem(e, "gpu_ms"), "median");
+        double per = median / num(e, "passes");
+        cr_assert(num(e, "passes") > 0 && median > 0 &&
+                      fabs(num(e, "gpu_ms_per_pass") - per) <= 1e-14 * per,
+                  "%s: %g ms a pass, %g ms over %g passes", order, num(e, "gpu_ms_per_pass"),
+                  median, num(e, "passes"));
         cr_assert_gt(num(e, "readback_bytes"), 0);
         double worst_mean = 0;
         cJSON_ArrayForEach(l, cJSON_GetObjectItem(e, "layers")) {
             ++layers;
+            double layer_per = num(l, "gpu_ms") / num(l, "passes");
+            cr_assert(num(l, "passes") > 0 &&
+                      fabs(num(l, "gpu_ms_per_pass") - layer_per) <= 1e-14 * layer_per);
             double abs_mean = num(l, "abs_mean"), abs_std = num(l, "abs_std_minus_1");
             cr_assert_eq(abs_mean, fabs(num(l, "mean")));
             worst_mean = fmax(worst_mean, abs_mean);

@@ -1,6 +1,7 @@
 /* The LSUV engine on fastai's 07a network and Fashion-MNIST: the orderings
  * do what the notebook and its critics say, with closed forms from the
  * engine's own trace. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -303,6 +304,34 @@ GPU_TEST(lsuv, hazard_exits_3_and_writes_nothing) {
     lsuv_net_destroy(net);
 }
 
+static double number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    cr_assert(cJSON_IsNumber(v), "no number '%s'", key);
+    return v->valuedouble;
+}
+
+/* Every run's and every layer's gpu_ms_per_pass is its gpu_ms over its
+ * passes (cJSON prints 15 digits where they read back within an epsilon). */
+static void assert_ms_per_pass(const char *json) {
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *run, *layer;
+    int runs = 0;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItem(root, "runs")) {
+        ++runs;
+        double want = number(run, "gpu_ms") / number(run, "passes");
+        cr_assert(number(run, "passes") > 0 &&
+                  fabs(number(run, "gpu_ms_per_pass") - want) <= 1e-14 * want);
+        cJSON_ArrayForEach(layer, cJSON_GetObjectItem(run, "layers")) {
+            double per = number(layer, "gpu_ms_per_pass");
+            double want_layer = number(layer, "gpu_ms") / number(layer, "passes");
+            cr_assert(per > 0 && fabs(per - want_layer) <= 1e-14 * want_layer,
+                      "layer %g: %g ms a pass", number(layer, "index"), per);
+        }
+    }
+    cr_assert_eq(runs, 6);
+    cJSON_Delete(root);
+}
+
 GPU_TEST(lsuv, reports_have_their_keys) {
     char json[256], csv[256], trace[256], svg[256];
     snprintf(json, sizeof json, "%s/rep-%d.json", LSUV_TEST_TMP, (int)getpid());
@@ -328,6 +357,7 @@ GPU_TEST(lsuv, reports_have_their_keys) {
         "\"alternating\""};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k)
         cr_assert(strstr(text, keys[k]), "JSON lacks %s", keys[k]);
+    assert_ms_per_pass(text);
     free(text);
     TEST_OK(lsuv_file_read_all(trace, 1 << 22, &text, &n));
     cr_assert(strncmp(text, "order,layer,pass,step,mean,std,measure\n", 39) == 0, "%.60s", text);

@@ -1,5 +1,6 @@
-/* One submission per LSUV run: every layer's passes recorded at once give,
- * bit for bit, what each layer's passes submitted on their own give; a run
+/* One submission per LSUV run, whatever the cap: every layer's passes
+ * recorded at once give, bit for bit, what each layer's passes submitted on
+ * their own give, and what a cap whose passes are each recorded gives; a run
  * stopped at a layer leaves the layers after it as they were; the progress
  * callback hears of each layer as the device finishes it. */
 #include <criterion/criterion.h>
@@ -8,6 +9,7 @@
 
 #include "core/clock.h"
 #include "lsuv/lsuv.h"
+#include "ops/sums.h"
 #include "support/gpu.h"
 #include "support/setup.h"
 
@@ -163,52 +165,162 @@ GPU_TEST(submit, progress_comes_as_each_layer_finishes) {
     setup_free(&s);
 }
 
-GPU_TEST(submit, past_the_bound_layers_go_one_at_a_time_with_the_same_bits) {
-    /* --max-iters 200 records too many passes for one submission (fixed-point
-     * records 4 max_iters + 3 a layer; the bound is 256): each layer
-     * goes alone. No loop comes near either cap, so the results must be
-     * those of --max-iters 60 in one submission, bit for bit. */
-    setup s = setup_make(NULL, 64, 6, NULL);
-    lsuv_options one = {
-        .order = LSUV_ORDER_FIXED_POINT, .tol_mean = 1e-5, .tol_std = 1e-5, .max_iters = 60};
-    lsuv_options many = one;
-    heard h = {0};
-    many.max_iters = 200;
-    many.progress = hear;
-    many.progress_ctx = &h;
-    lsuv_run a, b;
-    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
-    TEST_OK(lsuv_initialize(s.forward, &one, &a));
-    lsuv_weights *wa = setup_weights_now(&s);
-    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
-    TEST_OK(lsuv_initialize(s.forward, &many, &b));
-    lsuv_weights *wb = setup_weights_now(&s);
-    cr_assert(a.converged && b.converged);
-    cr_assert_eq(a.submissions, 1);
-    cr_assert_geq(b.submissions, b.n_layers, "a submission a layer at least");
-    cr_assert(a.n_layers == 5 && b.n_layers == 5 && a.n_trace == b.n_trace);
-    cr_assert_eq(h.calls, 5);
-    for (uint32_t k = 0; k < 5; ++k) {
-        const lsuv_layer_run *x = &a.layers[k], *y = &b.layers[k];
-        cr_assert(h.k[k] == k + 1 && h.n[k] == 5 && h.layer[k] == y->index);
+/* Runs opt from the setup's weights; *w gets the weights it left. */
+static void run_from_start(setup *s, const lsuv_options *opt, lsuv_run *run, lsuv_weights **w) {
+    TEST_OK(lsuv_forward_reset(s->forward, s->weights));
+    TEST_OK(lsuv_initialize(s->forward, opt, run));
+    *w = setup_weights_now(s);
+}
+
+/* a and b, runs of the same network, agree bit for bit: per layer, per
+ * trace row, and the weights they left. */
+static void assert_same_runs(const setup *s, const lsuv_run *a, const lsuv_weights *wa,
+                             const lsuv_run *b, const lsuv_weights *wb, const char *what) {
+    cr_assert(a->n_layers == b->n_layers && a->n_trace == b->n_trace, "%s", what);
+    for (uint32_t k = 0; k < a->n_layers; ++k) {
+        const lsuv_layer_run *x = &a->layers[k], *y = &b->layers[k];
         cr_assert(x->passes == y->passes && memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
-                      memcmp(&x->std, &y->std, sizeof x->std) == 0 && y->gpu_ms > 0,
-                  "layer %u: %u passes %.9g %.9g, past the bound %u %.9g %.9g", x->index, x->passes,
-                  x->mean, x->std, y->passes, y->mean, y->std);
+                      memcmp(&x->std, &y->std, sizeof x->std) == 0 && x->capped == y->capped,
+                  "%s, layer %u: %u passes %.9g %.9g, against %u %.9g %.9g", what, x->index,
+                  x->passes, x->mean, x->std, y->passes, y->mean, y->std);
     }
-    for (uint32_t r = 0; r < a.n_trace; ++r) {
-        const lsuv_trace_row *x = &a.trace[r], *y = &b.trace[r];
+    for (uint32_t r = 0; r < a->n_trace; ++r) {
+        const lsuv_trace_row *x = &a->trace[r], *y = &b->trace[r];
         cr_assert(x->layer == y->layer && x->pass == y->pass && x->step == y->step &&
                       memcmp(&x->mean, &y->mean, sizeof x->mean) == 0 &&
                       memcmp(&x->std, &y->std, sizeof x->std) == 0,
-                  "trace row %u", r);
+                  "%s, trace row %u", what, r);
     }
-    for (uint32_t i = 0; i < s.net->n_layers; ++i)
+    for (uint32_t i = 0; i < s->net->n_layers; ++i)
         if (wa->layers[i].weight)
-            cr_assert(same_params(&wa->layers[i], &wb->layers[i]), "layer %u's weights", i);
-    lsuv_weights_destroy(wa);
-    lsuv_weights_destroy(wb);
-    lsuv_run_free(&a);
-    lsuv_run_free(&b);
+            cr_assert(same_params(&wa->layers[i], &wb->layers[i]), "%s: layer %u's weights", what,
+                      i);
+}
+
+GPU_TEST(submit, max_iters_1000_is_one_submission_with_the_same_bits) {
+    /* --max-iters 1000 has std-first record 2003 passes a layer, most as
+     * repeated executions of a recorded chunk, in the run's one submission.
+     * No loop comes near either cap, so the results must be those of a cap
+     * whose passes are each recorded on their own (14: 31 passes a layer,
+     * fewer than two chunks), bit for bit. Fixed-point, 4 max_iters + 3
+     * passes a layer, needs more than 7 (31 passes): 120 against 60, both
+     * chunked. (Larger caps cost the validation layer minutes.) */
+    setup s = setup_make(NULL, 64, 6, NULL);
+    static const struct {
+        lsuv_order order;
+        uint32_t small, big;
+    } cases[] = {{LSUV_ORDER_STD_FIRST, 14, 1000}, {LSUV_ORDER_FIXED_POINT, 60, 120}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
+        lsuv_options small = {.order = cases[c].order,
+                              .tol_mean = 1e-5,
+                              .tol_std = 1e-5,
+                              .max_iters = cases[c].small};
+        lsuv_options big = small;
+        heard h = {0};
+        big.max_iters = cases[c].big;
+        big.progress = hear;
+        big.progress_ctx = &h;
+        lsuv_run a, b;
+        lsuv_weights *wa, *wb;
+        run_from_start(&s, &small, &a, &wa);
+        run_from_start(&s, &big, &b, &wb);
+        const char *name = lsuv_order_name(cases[c].order);
+        cr_assert_eq(a.n_layers, 5, "%s", name);
+        for (uint32_t k = 0; k < 5; ++k)
+            cr_assert(!a.layers[k].capped, "%s: layer %u capped at %u", name, a.layers[k].index,
+                      cases[c].small);
+        cr_assert(a.submissions == 1 && b.submissions == 1, "%s: %u and %u submissions", name,
+                  a.submissions, b.submissions);
+        cr_assert_eq(h.calls, 5, "%s: progress on each layer", name);
+        for (uint32_t k = 0; k < 5; ++k)
+            cr_assert(h.k[k] == k + 1 && h.n[k] == 5 && h.layer[k] == b.layers[k].index &&
+                      b.layers[k].gpu_ms > 0);
+        assert_same_runs(&s, &a, wa, &b, wb, name);
+        lsuv_weights_destroy(wa);
+        lsuv_weights_destroy(wb);
+        lsuv_run_free(&a);
+        lsuv_run_free(&b);
+    }
+    setup_free(&s);
+}
+
+GPU_TEST(submit, a_loop_capped_within_the_chunks_takes_every_step) {
+    /* Tolerances of 1e-12, which only a mean of exactly 0 or an std of
+     * exactly 1.0f meet: at --max-iters 40 mean-first's std loop takes all
+     * its 40 steps on some layers (fastai on these images: layers 0 and 4),
+     * most of its passes run from the chunk executions of the layer's 83.
+     * Every layer's passes are its two loops' first passes and their steps,
+     * and a layer is capped exactly when a loop took 40 steps. */
+    setup s = setup_make(NULL, 64, 6, NULL);
+    lsuv_options opt = {
+        .order = LSUV_ORDER_MEAN_FIRST, .tol_mean = 1e-12, .tol_std = 1e-12, .max_iters = 40};
+    lsuv_run run;
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+    cr_assert_eq(run.submissions, 1);
+    cr_assert_eq(run.n_layers, 5);
+    uint32_t row = 0, capped = 0;
+    for (uint32_t k = 0; k < run.n_layers; ++k) {
+        const lsuv_layer_run *l = &run.layers[k];
+        uint32_t steps[2] = {0, 0}, first = row;
+        for (; row < run.n_trace && run.trace[row].layer == l->index; ++row) {
+            steps[0] += run.trace[row].step == 'm';
+            steps[1] += run.trace[row].step == 's';
+        }
+        cr_assert(l->passes == row - first && l->passes == 2 + steps[0] + steps[1] &&
+                      (steps[0] == 40 || steps[1] == 40) == l->capped,
+                  "layer %u: capped %d, %u mean and %u std steps in %u passes", l->index, l->capped,
+                  steps[0], steps[1], l->passes);
+        capped += l->capped;
+    }
+    cr_assert_eq(row, run.n_trace);
+    cr_assert_geq(capped, 1, "layers capped: %u", capped);
+    lsuv_run_free(&run);
+    setup_free(&s);
+}
+
+/* The forward's host-visible subs, against want (a float per layer). */
+static void assert_subs(const setup *s, const lsuv_weights *want, const char *when) {
+    float subs[64];
+    cr_assert_leq(s->net->n_layers, 64);
+    TEST_OK(lsuv_buffer_read(forward_subs(s->forward), 0, subs, 4ull * s->net->n_layers));
+    for (uint32_t i = 0; i < s->net->n_layers; ++i)
+        if (want->layers[i].weight)
+            cr_assert(memcmp(&subs[i], &want->layers[i].sub, 4) == 0,
+                      "%s, layer %u: sub %.9g, the device holds %.9g", when, i, subs[i],
+                      want->layers[i].sub);
+}
+
+GPU_TEST(submit, the_subs_are_one_host_read_of_what_the_device_holds) {
+    /* Before its passes a run reads each layer's sub once, from a
+     * host-visible copy the forward writes on reset and each run's
+     * submission updates: what it reads back is the control blocks up to
+     * the last layer, the trace rows and a float per layer, no more. The
+     * copy equals the device's state after reset and after mean-first
+     * (whose mean steps move the subs), and a second run going on from the
+     * first reads what the first left. */
+    setup s = setup_make(NULL, 64, 5, NULL);
+    uint64_t align = lsuv_device_get_info(gpu.device)->min_storage_buffer_offset_alignment;
+    uint64_t stride = (48 + (align ? align : 4) - 1) / (align ? align : 4) * (align ? align : 4);
+    TEST_OK(lsuv_forward_reset(s.forward, s.weights));
+    assert_subs(&s, s.weights, "after reset");
+    lsuv_options opt = {.order = LSUV_ORDER_MEAN_FIRST};
+    for (int round = 0; round < 2; ++round) {
+        lsuv_run run;
+        TEST_OK(lsuv_initialize(s.forward, &opt, &run));
+        cr_assert_eq(run.submissions, 1);
+        uint32_t last = run.layers[run.n_layers - 1].index;
+        uint64_t want = (last + 1) * stride + 16ull * run.n_trace + 4ull * s.net->n_layers;
+        cr_assert_eq(run.readback_bytes, want, "round %d: %llu bytes read back, want %llu", round,
+                     (unsigned long long)run.readback_bytes, (unsigned long long)want);
+        lsuv_weights *now = setup_weights_now(&s);
+        assert_subs(&s, now, round ? "after the second run" : "after the first run");
+        uint32_t moved = 0;
+        for (uint32_t i = 0; i < s.net->n_layers; ++i)
+            moved += now->layers[i].weight && now->layers[i].sub != s.weights->layers[i].sub;
+        cr_assert_geq(moved, 4, "mean steps moved %u subs", moved);
+        lsuv_weights_destroy(now);
+        lsuv_run_free(&run);
+    }
     setup_free(&s);
 }

@@ -122,6 +122,15 @@ lsuv_status lsuv_cmd_submit(lsuv_cmd *cmd);
 lsuv_status lsuv_cmd_submit_async(lsuv_cmd *cmd);
 lsuv_status lsuv_cmd_wait(lsuv_cmd *cmd, uint64_t timeout_ns, bool *done);
 void lsuv_cmd_destroy(lsuv_cmd *cmd);
+/* A secondary command buffer: recorded once, then executed by primaries
+ * any number of times, several times in one recording too (the same
+ * commands again, for the cost of one). It starts with nothing bound. */
+lsuv_status lsuv_cmd_begin_secondary(lsuv_device *device, lsuv_cmd **out);
+/* Ends a secondary's recording; it may then be executed. */
+lsuv_status lsuv_cmd_end(lsuv_cmd *secondary);
+/* Records the execution of an ended secondary into cmd. Destroy the
+ * secondary only once every submission of cmd that executes it is done. */
+void lsuv_cmd_execute(lsuv_cmd *cmd, const lsuv_cmd *secondary);
 /* Makes earlier shader and transfer writes visible to later shader and
  * transfer reads and to indirect dispatch arguments. */
 void lsuv_cmd_barrier(lsuv_cmd *cmd);

@@ -7,9 +7,10 @@
  * forward with fused statistics at the measuring point (the whole tensor,
  * with the chosen estimator), and a one-invocation shader decides and
  * applies the next step. Every layer's passes, as many as its loops may
- * take, are recorded into one submission for the whole network; once a
- * layer is done its passes, step included, are dispatched indirectly with
- * zero groups, so the rest cost next to nothing.
+ * take whatever max_iters is, go into one submission for the whole
+ * network, most as repeated executions of a chunk of passes recorded once;
+ * once a layer is done its passes, step included, are dispatched
+ * indirectly with zero groups, so the rest cost next to nothing.
  *
  * Passes, steps and the cap. A pass is one evaluation of the layer's
  * statistics; a step is one adjustment. Every loop is `while the test fails

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 
 void app_device_slug(const lsuv_device_info *info, char *out, size_t size) {
     size_t n = 0;
@@ -58,6 +59,18 @@ uint32_t app_run_capped_layers(const lsuv_run *run) {
     return n;
 }
 
+double app_ms_per_pass(double ms, uint32_t passes) {
+    return passes ? ms / passes : NAN;
+}
+
+void app_json_add_ms_per_pass(cJSON *o, double ms, uint32_t passes) {
+    double per = app_ms_per_pass(ms, passes);
+    if (isnan(per))
+        cJSON_AddNullToObject(o, "gpu_ms_per_pass");
+    else
+        cJSON_AddNumberToObject(o, "gpu_ms_per_pass", per);
+}
+
 cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
     cJSON *layers = cJSON_CreateArray();
     for (uint32_t l = 0; layers && l < run->n_layers; ++l) {
@@ -76,6 +89,7 @@ cJSON *app_run_layers_json(const lsuv_net *net, const lsuv_run *run) {
         cJSON_AddBoolToObject(lj, "within_tol", lr->within_tol);
         cJSON_AddBoolToObject(lj, "capped", lr->capped);
         cJSON_AddNumberToObject(lj, "gpu_ms", lr->gpu_ms);
+        app_json_add_ms_per_pass(lj, lr->gpu_ms, lr->passes);
     }
     return layers;
 }

@@ -19,19 +19,19 @@ static const char *run_measure(const lsuv_run *run) {
 
 /* Two header lines: each ordering with where it measured, then the columns.
  * "tol": the final mean and std meet the tolerances; "cap": a loop hit
- * --max-iters. */
+ * --max-iters; "ms/pass": the layer's GPU time over its passes. */
 static void table_header(const report_device *rd, bool eval, FILE *out) {
     fprintf(out, "%-5s %-14s %-10s", "layer", "type", "output");
     for (uint32_t k = 0; k < rd->n_runs; ++k) {
         char title[64];
         snprintf(title, sizeof title, "%s, measured %s", lsuv_order_name(rd->runs[k].order),
                  run_measure(&rd->runs[k]));
-        fprintf(out, " | %-*s", eval ? 71 : 48, title);
+        fprintf(out, " | %-*s", eval ? 80 : 57, title);
     }
     fprintf(out, "\n%-31s", "");
     for (uint32_t k = 0; k < rd->n_runs; ++k) {
-        fprintf(out, " | %6s %12s %9s %4s %3s %8s", "passes", "mean", "std", "tol", "cap",
-                "gpu ms");
+        fprintf(out, " | %6s %12s %9s %4s %3s %8s %8s", "passes", "mean", "std", "tol", "cap",
+                "gpu ms", "ms/pass");
         if (eval) fprintf(out, " %12s %9s", "eval mean", "eval std");
     }
     fprintf(out, "\n");
@@ -52,11 +52,12 @@ static void table_summary(const report *r, const report_device *rd, uint32_t k, 
     const lsuv_run *run = &rd->runs[k];
     fprintf(out,
             "%-11s %s, %u of %u layers capped, %u passes, %u submissions, %llu bytes read back, "
-            "gpu %.2f ms, wall %.2f ms",
+            "gpu %.2f ms (%.3f a pass), wall %.2f ms",
             lsuv_order_name(run->order),
             app_run_within_tol(run) ? "within tolerance" : "NOT within tolerance",
             app_run_capped_layers(run), run->n_layers, run->passes, run->submissions,
-            (unsigned long long)run->readback_bytes, run->gpu_ms, run->wall_ms);
+            (unsigned long long)run->readback_bytes, run->gpu_ms,
+            app_ms_per_pass(run->gpu_ms, run->passes), run->wall_ms);
     if (r->options->verify)
         fprintf(out, "; largest |device - fp64| of final mean and std: %.3g", rd->verify[k]);
     fprintf(out, "\n");
@@ -101,12 +102,13 @@ void report_table(const report *r, FILE *out) {
                     shape);
             for (uint32_t k = 0; k < rd->n_runs; ++k) {
                 if (l >= rd->runs[k].n_layers) {
-                    fprintf(out, " | %*s", eval ? 71 : 48, "");
+                    fprintf(out, " | %*s", eval ? 80 : 57, "");
                     continue;
                 }
                 const lsuv_layer_run *lr = &rd->runs[k].layers[l];
-                fprintf(out, " | %6u %12.3e %9.6f %4s %3s %8.2f", lr->passes, lr->mean, lr->std,
-                        lr->within_tol ? "yes" : "no", lr->capped ? "yes" : "", lr->gpu_ms);
+                fprintf(out, " | %6u %12.3e %9.6f %4s %3s %8.2f %8.3f", lr->passes, lr->mean,
+                        lr->std, lr->within_tol ? "yes" : "no", lr->capped ? "yes" : "", lr->gpu_ms,
+                        app_ms_per_pass(lr->gpu_ms, lr->passes));
                 double em, es;
                 if (eval) eval_moments(rd, k, l, &em, &es);
                 if (eval) fprintf(out, " %12.3e %9.6f", em, es);
@@ -202,6 +204,7 @@ static cJSON *report_json(const report *r) {
             cJSON_AddNumberToObject(o, "submissions", run->submissions);
             cJSON_AddNumberToObject(o, "readback_bytes", (double)run->readback_bytes);
             cJSON_AddNumberToObject(o, "gpu_ms", run->gpu_ms);
+            app_json_add_ms_per_pass(o, run->gpu_ms, run->passes);
             cJSON_AddNumberToObject(o, "wall_ms", run->wall_ms);
             if (r->options->verify)
                 cJSON_AddNumberToObject(o, "verify_max_diff", r->devices[d].verify[k]);

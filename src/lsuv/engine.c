@@ -71,6 +71,7 @@ typedef struct engine {
     lsuv_buffer *trace;     /* per layer, trace_capacity rows */
     lsuv_buffer *progress;  /* host-visible: how many layers the device has done */
     lsuv_timer *timer;      /* a mark at the start, then one after each layer */
+    lsuv_cmd **chunks;      /* per layer LSUV runs on, its later passes (record_chunk) */
     uint32_t *layers;       /* the layers LSUV runs on, in order */
     double *layer_ms;       /* per layer LSUV runs on, its GPU time */
     uint32_t n_lsuv;
@@ -87,6 +88,8 @@ static void engine_destroy(engine *e) {
     lsuv_buffer_destroy(e->trace);
     lsuv_buffer_destroy(e->progress);
     lsuv_timer_destroy(e->timer);
+    for (uint32_t k = 0; e->chunks && k < e->n_lsuv; ++k) lsuv_cmd_destroy(e->chunks[k]);
+    free(e->chunks);
     free(e->layers);
     free(e->layer_ms);
 }
@@ -132,7 +135,8 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
     if (s == LSUV_OK) s = lsuv_buffer_create_host(dev, sizeof(uint32_t), &e->progress);
     if (s == LSUV_OK && (!(e->layers = calloc(n, sizeof *e->layers)) ||
-                         !(e->layer_ms = calloc(n, sizeof *e->layer_ms))))
+                         !(e->layer_ms = calloc(n, sizeof *e->layer_ms)) ||
+                         !(e->chunks = calloc(n, sizeof *e->chunks))))
         s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t i = 0; s == LSUV_OK && i < n; ++i)
         if (check_runs_on(&e->net->layers[i], &e->options)) e->layers[e->n_lsuv++] = i;
@@ -202,10 +206,31 @@ static void record_gate(engine *e, lsuv_cmd *cmd, uint32_t from, uint32_t to) {
                   to * e->control_stride + offsetof(control, status), sizeof(uint32_t));
 }
 
+/* Later passes a secondary command buffer holds: recording a pass costs the
+ * host more than running it empty costs the device (lavapipe: about 15 us
+ * against 2), so a layer's later passes are this many recorded once and
+ * executed over and over, not each recorded. */
+enum { CHUNK_PASSES = 16 };
+
+/* A later pass of layer i, with its step. */
+static void record_pass(engine *e, lsuv_cmd *cmd, uint32_t i) {
+    passes_record(e->passes, cmd, i);
+    record_step(e, cmd, i);
+}
+
+/* The k-th layer's CHUNK_PASSES later passes, in a secondary. */
+static lsuv_status record_chunk(engine *e, uint32_t k) {
+    lsuv_status s = lsuv_cmd_begin_secondary(e->device, &e->chunks[k]);
+    for (uint32_t p = 0; s == LSUV_OK && p < CHUNK_PASSES; ++p)
+        record_pass(e, e->chunks[k], e->layers[k]);
+    return s == LSUV_OK ? lsuv_cmd_end(e->chunks[k]) : s;
+}
+
 /* Records the passes of the k-th layer LSUV runs on: its input from the
  * layers before it that are not yet current, trace_capacity passes, each
- * with its step (more than it can take), and the store; then the timer's
- * mark and the count of layers done, for the host. */
+ * with its step (more than it can take), the later ones as executions of
+ * its chunk and the rest, and the store; then the timer's mark and the
+ * count of layers done, for the host. */
 static lsuv_status record_layer(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *next_input) {
     uint32_t i = e->layers[k];
     if (k > 0) record_gate(e, cmd, e->layers[k - 1], i);
@@ -213,16 +238,20 @@ static lsuv_status record_layer(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *
         lsuv_status s = lsuv_forward_record(e->forward, cmd, *next_input, i - 1, false);
         if (s != LSUV_OK) return s;
     }
-    for (uint32_t p = 0; p < e->trace_capacity; ++p) {
-        if (p == 0)
-            passes_record_first(e->passes, cmd, i);
-        else
-            passes_record(e->passes, cmd, i);
-        record_step(e, cmd, i);
+    passes_record_first(e->passes, cmd, i);
+    record_step(e, cmd, i);
+    uint32_t later = e->trace_capacity - 1, chunks = later / CHUNK_PASSES;
+    if (chunks > 1) {
+        lsuv_status s = record_chunk(e, k);
+        if (s != LSUV_OK) return s;
+        for (uint32_t c = 0; c < chunks; ++c) lsuv_cmd_execute(cmd, e->chunks[k]);
+        later -= chunks * CHUNK_PASSES;
     }
+    for (uint32_t p = 0; p < later; ++p) record_pass(e, cmd, i);
     /* The layer's output, stored with its final state, is the next layer's
-     * input. */
+     * input; its final sub is what the host reads before the next run. */
     passes_record_store(e->passes, cmd, i);
+    lsuv_cmd_copy(cmd, forward_state(e->forward, i), 0, forward_subs(e->forward), 4ull * i, 4);
     if (e->timer) lsuv_timer_mark(e->timer, cmd, k + 1);
     lsuv_cmd_barrier(cmd);
     lsuv_cmd_fill(cmd, e->progress, 0, sizeof(uint32_t), k + 1);
@@ -248,78 +277,9 @@ static lsuv_status wait_reporting(engine *e, lsuv_cmd *cmd) {
     return s;
 }
 
-/* Recording every pass a layer may take costs the host time per pass
- * (lavapipe: about 15 us to record one, 2 us to run it empty), more than
- * submissions cost past this many passes a layer (--max-iters 128 on): the
- * layers then go one at a time, each in as many submissions as it needs. */
-enum { ONE_SUBMISSION_PASSES = 256 };
-
-/* Passes to record in the next submission for a layer: enough for what the
- * last layer needed, with room, within what the caps allow. */
-static uint32_t batch_passes(uint32_t last_needed, uint32_t left) {
-    uint32_t p = last_needed ? 2 * last_needed + 2 : 12;
-    if (p < 8) p = 8;
-    return p < left ? p : left;
-}
-
-/* The k-th layer's passes, as many a submission as batch_passes says, until
- * the device has it done or its trace is full; ctl is then its control
- * block. Layers from *next_input on are recorded first, so its input is
- * current. */
-static lsuv_status run_layer_batched(engine *e, lsuv_cmd *cmd, uint32_t k, uint32_t *next_input,
-                                     uint32_t last_needed, lsuv_run *run, control *ctl) {
-    uint32_t i = e->layers[k], cap = e->trace_capacity, recorded = 0;
-    lsuv_status s = LSUV_OK;
-    while (s == LSUV_OK && !ctl->done && recorded < cap) {
-        uint32_t passes = batch_passes(last_needed, cap - recorded);
-        if (e->timer) {
-            lsuv_timer_reset(e->timer, cmd);
-            lsuv_timer_mark(e->timer, cmd, 0);
-        }
-        if (*next_input < i) s = lsuv_forward_record(e->forward, cmd, *next_input, i - 1, false);
-        if (s != LSUV_OK) break;
-        *next_input = i;
-        for (uint32_t p = 0; p < passes; ++p) {
-            if (recorded + p == 0)
-                passes_record_first(e->passes, cmd, i);
-            else
-                passes_record(e->passes, cmd, i);
-            record_step(e, cmd, i);
-        }
-        passes_record_store(e->passes, cmd, i);
-        if (e->timer) lsuv_timer_mark(e->timer, cmd, 1);
-        recorded += passes;
-        s = lsuv_cmd_submit(cmd);
-        run->submissions++;
-        if (s == LSUV_OK) s = lsuv_buffer_read(e->control, i * e->control_stride, ctl, sizeof *ctl);
-        run->readback_bytes += sizeof *ctl;
-        double ns = 0;
-        if (s == LSUV_OK && e->timer && lsuv_timer_elapsed_ns(e->timer, 0, 1, &ns) == LSUV_OK)
-            e->layer_ms[k] += ns * 1e-6;
-    }
-    *next_input = i + 1;
-    return s;
-}
-
-/* Layer after layer, until one stops the run. */
-static lsuv_status run_layers_batched(engine *e, lsuv_cmd *cmd, lsuv_run *run) {
-    uint32_t next_input = 0, last_needed = 0;
-    control ctl = {0};
-    lsuv_status s = LSUV_OK;
-    for (uint32_t k = 0; s == LSUV_OK && k < e->n_lsuv && ctl.status == 0; ++k) {
-        memset(&ctl, 0, sizeof ctl);
-        s = run_layer_batched(e, cmd, k, &next_input, last_needed, run, &ctl);
-        last_needed = ctl.passes;
-        if (s == LSUV_OK && e->options.progress)
-            e->options.progress(e->options.progress_ctx, k + 1, e->n_lsuv, e->layers[k]);
-    }
-    return s;
-}
-
-/* Every layer's passes in one submission (up to ONE_SUBMISSION_PASSES a
- * layer): the device decides each step and when each layer is done. */
+/* Every layer's passes in one submission, whatever the cap: the device
+ * decides each step and when each layer is done. */
 static lsuv_status run_passes(engine *e, lsuv_cmd *cmd, lsuv_run *run) {
-    if (e->trace_capacity > ONE_SUBMISSION_PASSES) return run_layers_batched(e, cmd, run);
     uint32_t zero = 0, next_input = 0; /* the first layer whose output is not yet current */
     lsuv_status s = lsuv_buffer_write(e->progress, 0, &zero, sizeof zero);
     if (e->timer) {
@@ -379,19 +339,14 @@ static lsuv_status run_start(engine *e, lsuv_run *run) {
 }
 
 /* The sub each layer starts from, as the forward holds it (--weights-in may
- * set one other than the cfg's). */
-static lsuv_status read_subs(lsuv_forward *f, const lsuv_options *o, float **out) {
+ * set one other than the cfg's; a run before this one may have moved it):
+ * one read of the forward's host-visible copy. */
+static lsuv_status read_subs(lsuv_forward *f, lsuv_run *run, float **out) {
     const lsuv_net *net = lsuv_forward_net(f);
     float *subs = *out = calloc(net->n_layers ? net->n_layers : 1, sizeof *subs);
     if (!subs) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
-    lsuv_status s = LSUV_OK;
-    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
-        float state[4]; /* sub, wscale, bshift, bscale */
-        if (!check_runs_on(&net->layers[i], o)) continue;
-        s = lsuv_buffer_read(forward_state(f, i), 0, state, sizeof state);
-        subs[i] = state[0];
-    }
-    return s;
+    run->readback_bytes += 4ull * net->n_layers;
+    return lsuv_buffer_read(forward_subs(f), 0, subs, 4ull * net->n_layers);
 }
 
 /* Before any pass: the options must suit the network and the batch; a layer
@@ -417,7 +372,7 @@ static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run
     float *subs = NULL;
     lsuv_status s = check_bn_batch(net);
     if (s == LSUV_OK) s = check_values_per_batch(net, o, lsuv_forward_batch(f));
-    if (s == LSUV_OK) s = read_subs(f, o, &subs);
+    if (s == LSUV_OK) s = read_subs(f, run, &subs);
     if (s == LSUV_OK) s = check_options(net, o, subs);
     uint32_t layer = s == LSUV_OK ? check_unreachable(net, o, subs) : UINT32_MAX;
     free(subs);

@@ -57,6 +57,9 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w, bool k
     }
     if (s == LSUV_OK)
         s = lsuv_buffer_create(dev, (uint64_t)net->n_layers * LSUV_STATS_RESULT_BYTES, &f->results);
+    if (s == LSUV_OK) s = lsuv_buffer_create_host(dev, (uint64_t)net->n_layers * 4, &f->subs);
+    for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i)
+        if (f->layers[i].state) s = lsuv_buffer_write(f->subs, 4ull * i, &w->layers[i].sub, 4);
     return s;
 }
 
@@ -147,6 +150,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     lsuv_pipeline_destroy(f->graph);
     lsuv_pipeline_destroy(f->local);
     lsuv_stats_destroy(f->stats);
+    lsuv_buffer_destroy(f->subs);
     lsuv_buffer_destroy(f->results);
     lsuv_buffer_destroy(f->input);
     free(f);
@@ -259,6 +263,10 @@ const lsuv_stats *forward_stats(const lsuv_forward *f) {
     return f->stats;
 }
 
+lsuv_buffer *forward_subs(const lsuv_forward *f) {
+    return f->subs;
+}
+
 lsuv_buffer *forward_results(const lsuv_forward *f) {
     return f->results;
 }
@@ -286,6 +294,7 @@ lsuv_status lsuv_forward_reset(lsuv_forward *f, const lsuv_weights *w) {
         float state[4] = {bn_batch_raw(&f->net->layers[i]) ? 0.0f : p->sub, 1.0f, 0.0f, 1.0f};
         s = bn_layer_upload(f, lp, &f->net->layers[i], p);
         if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
+        if (s == LSUV_OK) s = lsuv_buffer_write(f->subs, 4ull * i, &state[0], 4);
     }
     return s;
 }

@@ -85,6 +85,7 @@ struct lsuv_forward {
     lsuv_pipeline *local; /* local.c's; the same */
     lsuv_stats *stats;
     lsuv_buffer *results; /* a statistics slot per layer */
+    lsuv_buffer *subs;    /* host-visible, a float per layer: forward_subs */
     layer_plan *layers;
     /* The epilogue over kept sums (ops/sums.h), by activation, texel sums,
      * store, and statistics of the pre-activation (without store). */

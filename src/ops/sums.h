@@ -24,6 +24,11 @@ lsuv_buffer *forward_state(const lsuv_forward *forward, uint32_t layer);
 lsuv_buffer *forward_bias(const lsuv_forward *forward, uint32_t layer);
 /* The statistics pipelines, to read moments from a result buffer. */
 const lsuv_stats *forward_stats(const lsuv_forward *forward);
+/* Host-visible and host-coherent, a float per layer: the sub of each layer
+ * with weights as its state holds it, where the host wrote it (create,
+ * reset) and a client that changes a state copies it, so the host reads
+ * the subs from mapped memory with no staging copy or submission. */
+lsuv_buffer *forward_subs(const lsuv_forward *forward);
 
 /* A client's object kept with the forward and destroyed first with it: LSUV's
  * passes are made once per forward, not per run (made per run, their fresh

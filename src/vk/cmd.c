@@ -14,7 +14,7 @@ static lsuv_status cmd_start(lsuv_cmd *cmd) {
     return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "vkBeginCommandBuffer");
 }
 
-lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
+static lsuv_status cmd_allocate(lsuv_device *dev, VkCommandBufferLevel level, lsuv_cmd **out) {
     *out = NULL;
     lsuv_cmd *cmd = calloc(1, sizeof *cmd);
     if (!cmd) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -22,7 +22,7 @@ lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
     VkCommandBufferAllocateInfo alloc = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
         .commandPool = dev->pool,
-        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .level = level,
         .commandBufferCount = 1,
     };
     VkResult r = dev->vk.vkAllocateCommandBuffers(dev->device, &alloc, &cmd->buffer);
@@ -30,13 +30,56 @@ lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
         free(cmd);
         return lsuv_vk_fail(r, "vkAllocateCommandBuffers");
     }
+    *out = cmd;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_cmd_begin_secondary(lsuv_device *dev, lsuv_cmd **out) {
+    lsuv_cmd *cmd;
+    lsuv_status s = cmd_allocate(dev, VK_COMMAND_BUFFER_LEVEL_SECONDARY, &cmd);
+    if (s != LSUV_OK) return s;
+    cmd->secondary = true;
+    VkCommandBufferInheritanceInfo inherit = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_INHERITANCE_INFO};
+    /* Simultaneous use: a primary may execute it many times over. */
+    VkCommandBufferBeginInfo begin = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT,
+        .pInheritanceInfo = &inherit,
+    };
+    VkResult r = dev->vk.vkBeginCommandBuffer(cmd->buffer, &begin);
+    if (r != VK_SUCCESS) {
+        lsuv_cmd_destroy(cmd);
+        return lsuv_vk_fail(r, "vkBeginCommandBuffer");
+    }
+    *out = cmd;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_cmd_end(lsuv_cmd *secondary) {
+    if (!secondary->secondary)
+        return lsuv_fail(LSUV_ERROR_INVALID, "ending a primary command buffer unsubmitted");
+    VkResult r = secondary->device->vk.vkEndCommandBuffer(secondary->buffer);
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(r, "vkEndCommandBuffer");
+}
+
+void lsuv_cmd_execute(lsuv_cmd *cmd, const lsuv_cmd *secondary) {
+    cmd->device->vk.vkCmdExecuteCommands(cmd->buffer, 1, &secondary->buffer);
+    /* The secondary leaves the primary's bindings undefined. */
+    cmd->bound = VK_NULL_HANDLE;
+}
+
+lsuv_status lsuv_cmd_begin(lsuv_device *dev, lsuv_cmd **out) {
+    lsuv_cmd *cmd;
+    lsuv_status s = cmd_allocate(dev, VK_COMMAND_BUFFER_LEVEL_PRIMARY, &cmd);
+    if (s != LSUV_OK) return s;
     VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    r = dev->vk.vkCreateFence(dev->device, &fence, NULL, &cmd->fence);
+    VkResult r = dev->vk.vkCreateFence(dev->device, &fence, NULL, &cmd->fence);
     if (r != VK_SUCCESS) {
         lsuv_cmd_destroy(cmd);
         return lsuv_vk_fail(r, "vkCreateFence");
     }
-    lsuv_status s = cmd_start(cmd);
+    s = cmd_start(cmd);
     if (s != LSUV_OK) {
         lsuv_cmd_destroy(cmd);
         return s;
@@ -58,6 +101,8 @@ void lsuv_cmd_barrier_host(lsuv_cmd *cmd) {
 
 lsuv_status lsuv_cmd_submit_async(lsuv_cmd *cmd) {
     lsuv_device *dev = cmd->device;
+    if (cmd->secondary)
+        return lsuv_fail(LSUV_ERROR_INVALID, "submitting a secondary command buffer");
     /* Whatever the batch wrote, the host may read once the fence signals. */
     lsuv_cmd_barrier_host(cmd);
     VkResult r = dev->vk.vkEndCommandBuffer(cmd->buffer);

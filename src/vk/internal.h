@@ -55,6 +55,7 @@ struct lsuv_cmd {
     VkFence fence;
     VkPipeline bound; /* the pipeline bound in this recording, if any */
     bool pending;     /* submitted, and not yet seen finished */
+    bool secondary;   /* executed from a primary (lsuv_cmd_begin_secondary) */
 };
 
 /* "vkCreateDevice failed: VK_ERROR_..." as a status; out-of-memory results map
