@@ -131,9 +131,12 @@ static lsuv_status case_batches(const study_case *c, lsuv_batch *fit, lsuv_batch
     return s;
 }
 
-/* eval_layers through lsuv_network_measure: the pre-activation too. */
-static lsuv_status eval_network(lsuv_forward *f, const study_method *m, const lsuv_run *run,
-                                double *mean, double *std) {
+/* Each LSUV layer's moments on the held-out batch (which the forward holds)
+ * with the run's final weights, at its measuring point, with its estimator:
+ * lsuv_network_measure's, as lsuv-vk --eval-input takes them, so that a
+ * case is bit for bit the single run. */
+static lsuv_status eval_layers(lsuv_forward *f, const study_method *m, const lsuv_run *run,
+                               double *mean, double *std) {
     const lsuv_net *net = lsuv_forward_net(f);
     lsuv_layer_stats *all = calloc(net->n_layers, sizeof *all);
     if (!all) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -145,31 +148,6 @@ static lsuv_status eval_network(lsuv_forward *f, const study_method *m, const ls
         std[k] = pre ? l->pre_std : l->std;
     }
     free(all);
-    return s;
-}
-
-/* Each LSUV layer's moments on the held-out batch (which the forward holds)
- * with the run's final weights, at its measuring point, with its
- * estimator. lsuv_network_measure measures every layer twice over (its
- * pre-activation, its output, its active fraction); measured post, the
- * forward's own statistics of each LSUV layer's output are the same figures
- * at a fraction of the cost, one layer per run, each reading the outputs
- * the runs before stored. */
-static lsuv_status eval_layers(lsuv_forward *f, const study_method *m, const lsuv_run *run,
-                               double *mean, double *std) {
-    bool population = m->options.estimator == LSUV_ESTIMATOR_POPULATION;
-    uint32_t from = 0;
-    lsuv_status s = LSUV_OK;
-    for (uint32_t k = 0; s == LSUV_OK && k < run->n_layers; ++k) {
-        if (run->layers[k].measure == LSUV_MEASURE_PRE) return eval_network(f, m, run, mean, std);
-        uint32_t i = run->layers[k].index;
-        lsuv_moments mo;
-        s = lsuv_forward_run(f, from, i, true);
-        if (s == LSUV_OK) s = lsuv_forward_stats_read(f, i, &mo);
-        mean[k] = mo.mean;
-        std[k] = population ? mo.std_population : mo.std;
-        from = i + 1;
-    }
     return s;
 }
 

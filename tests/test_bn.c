@@ -297,7 +297,7 @@ GPU_TEST(bn_device, inference_folds_into_the_epilogue) {
     lsuv_rng_seed(&rng, 5);
     lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, 0, 1);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n};
+    lsuv_forward_options o = {.batch = n, .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
@@ -378,7 +378,7 @@ GPU_TEST(bn_device, batch_normalizes_with_the_batchs_statistics) {
     lsuv_rng_seed(&rng, 7);
     lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, 0.5, 2);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n};
+    lsuv_forward_options o = {.batch = n, .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, true));

@@ -144,7 +144,7 @@ GPU_TEST(network, fp16_outputs_as_stored) {
                       "[avgpool]\n"
                       "[connected]\noutput=10\nactivation=relu\n"
                       "[softmax]\n";
-    lsuv_forward_options fo = {.precision = LSUV_PRECISION_FP16};
+    lsuv_forward_options fo = {.precision = LSUV_PRECISION_FP16, .keep_outputs = true};
     setup s = setup_make(cfg, 24, 2, &fo);
     lsuv_layer_stats got[5];
     TEST_OK(lsuv_network_measure(s.forward, LSUV_ESTIMATOR_UNBIASED, got));

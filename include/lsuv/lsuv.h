@@ -242,7 +242,10 @@ typedef struct lsuv_layer_stats {
  * output with the output's; the moments are the device's, the active
  * fraction is counted on the host from the sums read back (the layer's
  * outputs in fp32). About one forward's time and a readback of every layer
- * with weights' sums. */
+ * with weights' sums. In fp16 no statistics kernel reads a layer without
+ * weights: the host takes its moments from its stored values, so make the
+ * forward with keep_outputs, or their memory may have gone to later layers
+ * (LSUV_ERROR_INVALID says which). */
 lsuv_status lsuv_network_measure(lsuv_forward *forward, lsuv_estimator estimator,
                                  lsuv_layer_stats *out);
 

@@ -152,7 +152,9 @@ static int run_device(const options *o, lsuv_instance *inst, uint32_t index, con
     rd->info = *lsuv_device_get_info(dev);
     lsuv_forward_options fo = {.batch = batch->n,
                                .precision = o->fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32,
-                               .conv_kernel = o->conv_kernel};
+                               .conv_kernel = o->conv_kernel,
+                               /* lsuv_network_measure reads fp16 pools' outputs */
+                               .keep_outputs = o->fp16 && (o->all_layers || eval)};
     s = lsuv_forward_create(dev, net, w, &fo, &f);
     if (s == LSUV_OK) s = lsuv_forward_set_input(f, batch);
     int code = s == LSUV_OK ? EXIT_OK : cli_fail(s);

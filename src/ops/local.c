@@ -8,7 +8,7 @@
 
 #include "contract.h"
 #include "core/error.h"
-#include "ops/weights_pack.h"
+#include "ops/bn_fold.h"
 
 #include <string.h>
 
@@ -69,7 +69,7 @@ lsuv_status local_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_par
     uint32_t samples;
     lsuv_status s = local_pipeline(f);
     if (s == LSUV_OK) s = ops_samples_per_chunk(c, l, &samples);
-    if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, params->weight);
+    if (s == LSUV_OK) s = bn_layer_upload(f, lp, l, params); /* weights and bias */
     if (s != LSUV_OK) return s;
     uint32_t chunks = (uint32_t)lsuv_div_up(c->batch, samples);
     lp->n_dispatches = chunks;
