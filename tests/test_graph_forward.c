@@ -83,7 +83,8 @@ static lsuv_forward *run_net(const lsuv_net *net, uint32_t n, uint64_t chunk, bo
     lsuv_forward *f = NULL;
     lsuv_forward_options o = {.batch = n,
                               .max_chunk_bytes = chunk,
-                              .precision = fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32};
+                              .precision = fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32,
+                              .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, *w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
