@@ -137,14 +137,16 @@ void conv_gemm_tile_choose(const lsuv_device_info *info, conv_gemm_tile *out) {
 
 /* The gemm kind's chunks: output channels by whole groups a dispatch (its
  * tiles never straddle two), samples within the workgroup count. False
- * where one group's weights exceed a binding: storage runs the layer then. */
+ * where one group's weights exceed a binding, or K reaches 2^22 (the
+ * shader's division by a float reciprocal is exact below it): storage runs
+ * the layer then. */
 static bool gemm_plan(const forward_config *c, const lsuv_layer *l, conv_plan *p) {
     uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
     uint32_t oc = lsuv_layer_bias_count(l), og = oc / groups;
     uint64_t chunk = (c->range - c->align) / c->es / lsuv_layer_fan_in(l);
     if (groups > 1) chunk = chunk / og * og;
     uint64_t most = (uint64_t)c->max_groups_x * c->gemm.bn / ((uint64_t)l->out.h * l->out.w);
-    if (chunk == 0 || most == 0) return false;
+    if (chunk == 0 || most == 0 || lsuv_layer_fan_in(l) >= (1u << 22)) return false;
     if (p->samples > most) p->samples = (uint32_t)most;
     p->kind = CONV_GEMM;
     p->oc_chunk = chunk < oc ? (uint32_t)chunk : oc;
