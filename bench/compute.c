@@ -41,8 +41,11 @@ static lsuv_status peak_create(lsuv_device *dev, peak_ctx *c) {
     c->groups = cpu ? 4096 : 65535;
     c->iterations = cpu ? 64 : 256;
     uint32_t spec[] = {wg};
-    lsuv_pipeline_desc desc = {
-        .shader = LSUV_SHADER_FMA_PEAK, .bindings = 1, .push_size = 8, .spec = spec, .spec_count = 1};
+    lsuv_pipeline_desc desc = {.shader = LSUV_SHADER_FMA_PEAK,
+                               .bindings = 1,
+                               .push_size = 8,
+                               .spec = spec,
+                               .spec_count = 1};
     lsuv_status s = lsuv_pipeline_create(dev, &desc, &c->pipeline);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, (uint64_t)c->groups * wg * 4, &c->sink);
     if (s == LSUV_OK) s = lsuv_binding_set_create(c->pipeline, 1, &c->set);
@@ -185,18 +188,34 @@ static void conv_report_row(const conv_case *c, summary t, summary ratio, const 
     cJSON_AddItemToArray(entries, e);
 }
 
-/* The peak's row, then each convolution's; cases[0] is the peak's times and
- * cases[c + 1] convolution c's, R rounds each. Returns the exit code. */
-static int compute_report(lsuv_device *dev, const peak_ctx *peak, const conv_case *convs,
-                          uint32_t n_convs, const bench_case *cases, uint32_t R, double *ratios,
-                          FILE *table, cJSON *entries) {
-    int code = 0;
+/* Each convolution's row; cases[0] is the peak's times and cases[c + 1]
+ * convolution c's, R rounds each; peak_gflops the run's peak, for the
+ * entries. Returns the exit code. */
+static int conv_rows(lsuv_device *dev, const peak_ctx *peak, const conv_case *convs,
+                     uint32_t n_convs, const bench_case *cases, uint32_t R, double *ratios,
+                     double peak_gflops, FILE *table, cJSON *entries) {
     const char *name = lsuv_device_get_info(dev)->name;
     /* Per round: the case's rate over the peak's rate in that round. */
     for (uint32_t c = 0; c < n_convs; ++c)
         for (uint32_t r = 0; r < R; ++r)
             ratios[c * R + r] =
                 (convs[c].flops / cases[c + 1].gpu_s[r]) / (peak_flops(peak) / cases[0].gpu_s[r]);
+    for (uint32_t c = 0; c < n_convs; ++c) {
+        summary t = summary_of(cases[c + 1].gpu_s, R);
+        summary ratio = summary_of(ratios + c * R, R);
+        if (!(t.min > 0)) return bench_zero_time(dev);
+        conv_report_row(&convs[c], t, ratio, name, peak_gflops, table, entries);
+    }
+    return 0;
+}
+
+/* The peak's row, then each convolution's (conv_rows); sets the peak's
+ * GFLOP/s. Returns the exit code. */
+static int compute_report(lsuv_device *dev, const peak_ctx *peak, const conv_case *convs,
+                          uint32_t n_convs, const bench_case *cases, uint32_t R, double *ratios,
+                          double *peak_out, FILE *table, cJSON *entries) {
+    int code = 0;
+    const char *name = lsuv_device_get_info(dev)->name;
     summary peak_t = summary_of(cases[0].gpu_s, R);
     if (!(peak_t.min > 0)) code = bench_zero_time(dev);
     if (!peak_verify(peak)) code = EXIT_RUNTIME;
@@ -209,15 +228,62 @@ static int compute_report(lsuv_device *dev, const peak_ctx *peak, const conv_cas
     cJSON_AddStringToObject(pe, "device", name);
     cJSON_AddNumberToObject(pe, "gflops", peak_gflops);
     cJSON_AddItemToArray(entries, pe);
-    for (uint32_t c = 0; c < n_convs && !code; ++c) {
-        summary t = summary_of(cases[c + 1].gpu_s, R);
-        summary ratio = summary_of(ratios + c * R, R);
-        if (!(t.min > 0)) {
-            code = bench_zero_time(dev);
-            break;
-        }
-        conv_report_row(&convs[c], t, ratio, name, peak_gflops, table, entries);
+    *peak_out = peak_gflops;
+    if (code) return code;
+    return conv_rows(dev, peak, convs, n_convs, cases, R, ratios, peak_gflops, table, entries);
+}
+
+/* batch 256, 64 -> 64 channels, 56x56, 3x3, stride 1, pad 1 (a ResNet
+ * stage's layer at a GPU's batch): 59.2 GFLOP. */
+static const char gpu_cfg[] = "[net]\nbatch=256\nheight=56\nwidth=56\nchannels=64\n"
+                              "[convolutional]\nfilters=64\nsize=3\nstride=1\npad=1\n"
+                              "activation=relu\n";
+
+/* One kind on one case, timed beside the peak in rounds of its own, so
+ * that one forward is alive at a time (the GPU-sized case's input and
+ * output take 411 MB): the row "CASE: KIND", named conv2d_kind. */
+static int kind_row(lsuv_device *dev, peak_ctx *peak, double peak_gflops, const char *label,
+                    const char *cfg, lsuv_conv_kernel kind, uint32_t R, FILE *table,
+                    cJSON *entries) {
+    net_setup n = {0};
+    char case_label[64];
+    snprintf(case_label, sizeof case_label, "%s: %s", label, lsuv_conv_kernel_name(kind));
+    conv_case c = {"conv2d_kind", case_label, NULL, 0, false, 0};
+    double *samples = calloc(5 * (size_t)R, sizeof *samples);
+    lsuv_status s =
+        samples ? net_setup_create(dev, label, cfg, kind, &n) : LSUV_ERROR_OUT_OF_MEMORY;
+    bench_case cases[2] = {{record_peak, peak, samples, samples + R},
+                           {record_conv, &c, samples + 2 * R, samples + 3 * R}};
+    if (s == LSUV_OK) {
+        c.forward = n.forward;
+        c.flops = 2.0 * (double)n.net->layers[0].macs * n.net->batch;
+        s = time_cases(dev, R, cases, 2);
     }
+    int code = s != LSUV_OK ? bench_fail(dev, s)
+                            : conv_rows(dev, peak, &c, 1, cases, R, samples + 4 * R, peak_gflops,
+                                        table, entries);
+    free(samples);
+    net_setup_destroy(&n);
+    return code;
+}
+
+/* Every kind side by side at the standard case and, on a GPU or when
+ * asked, the GPU-sized one: on lavapipe its 59 GFLOP take seconds a run
+ * (stated in the README), so a CPU runs it only with --kernels-gpu-case;
+ * and a CPU runs 3 rounds of each (gemm is lavapipe's slowest kind). */
+static int kind_rows(lsuv_device *dev, const kernel_options *opt, peak_ctx *peak,
+                     double peak_gflops, FILE *table, cJSON *entries) {
+    static const lsuv_conv_kernel kinds[] = {LSUV_CONV_STORAGE, LSUV_CONV_UNIFORM, LSUV_CONV_TEXEL,
+                                             LSUV_CONV_GEMM};
+    bool cpu = lsuv_device_get_info(dev)->type == LSUV_DEVICE_CPU;
+    bool gpu_case = !cpu || opt->gpu_case;
+    int code = 0;
+    uint32_t R = cpu && opt->repeats > 3 ? 3 : opt->repeats;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds && !code; ++k)
+        code =
+            kind_row(dev, peak, peak_gflops, "standard", standard_cfg, kinds[k], R, table, entries);
+    for (size_t k = 0; gpu_case && k < sizeof kinds / sizeof *kinds && !code; ++k)
+        code = kind_row(dev, peak, peak_gflops, "gpu-sized", gpu_cfg, kinds[k], R, table, entries);
     return code;
 }
 
@@ -249,13 +315,16 @@ int bench_compute(lsuv_device *dev, const kernel_options *opt, FILE *table, cJSO
                                         samples + (2 * c + 3) * R};
         s = time_cases(dev, R, cases, n_cases);
     }
-    int code = s != LSUV_OK ? bench_fail(dev, s)
-                            : compute_report(dev, &peak, convs, n_convs, cases, R,
-                                             samples + 2 * n_cases * R, table, entries);
+    double peak_gflops = 0;
+    int code = s != LSUV_OK
+                   ? bench_fail(dev, s)
+                   : compute_report(dev, &peak, convs, n_convs, cases, R, samples + 2 * n_cases * R,
+                                    &peak_gflops, table, entries);
     free(samples);
     free(fastai_text);
     net_setup_destroy(&fastai);
     net_setup_destroy(&standard);
+    if (!code) code = kind_rows(dev, opt, &peak, peak_gflops, table, entries);
     peak_destroy(&peak);
     return code;
 }

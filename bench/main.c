@@ -26,7 +26,11 @@ static const char usage[] =
     "\n"
     "With neither --kernels nor --lsuv (nor --study), both run.\n"
     "  --kernels          the statistics kernel against vkCmdCopyBuffer, the\n"
-    "                     convolutions against the measured FMA peak\n"
+    "                     convolutions against the measured FMA peak, and every\n"
+    "                     conv kind side by side at the standard case and, on a\n"
+    "                     GPU, at a GPU-sized one (batch 256, 64->64, 56x56, 3x3)\n"
+    "  --kernels-gpu-case the GPU-sized case on a CPU too (3 runs; lavapipe takes\n"
+    "                     seconds a run)\n"
     "  --lsuv             every LSUV ordering on each network, with the precision\n"
     "                     and cross-device studies, and PyTorch beside fastai\n"
     "  --net NAME[@BATCH] a network (repeatable): fastai (nets/fastai-07a.cfg, 512\n"
@@ -44,7 +48,7 @@ static const char usage[] =
     "                     twopass, or all (default)\n"
     "  --precision LIST   fp32, fp16, or both (default fp32)\n"
     "  --conv-kernel K    how convolutions read input and weights: auto (default),\n"
-    "                     storage, uniform or texel, where a layer fits it\n"
+    "                     storage, uniform, texel or gemm, where a layer fits it\n"
     "  --bn MODE          batch_normalize=1 layers: inference (default: with their\n"
     "                     rolling statistics) or strip (without their batch norm)\n"
     "  --no-peer          skip the PyTorch peer\n"
@@ -115,7 +119,7 @@ static const app_option_hint hints[] = {
     {"size-mib", "an integer of at least 1"},
     {"repeats", "an integer from 5 to 1000"},
     {"threshold", "a percentage"},
-    {"conv-kernel", "one of auto, storage, uniform, texel"},
+    {"conv-kernel", "one of auto, storage, uniform, texel, gemm"},
     {"bn", "strip"},
     {"json", "a path or -"},
     {"out", "a folder"},
@@ -229,7 +233,7 @@ static cJSON *meta_json(int argc, char **argv, uint32_t repeats) {
 
 /* What the command line asks for. */
 typedef struct bench_args {
-    bool kernels, lsuv, list, validate, merge, study, orders_given;
+    bool kernels, lsuv, list, validate, merge, study, orders_given, gpu_case;
     uint64_t *seeds;
     uint32_t n_seeds, *batches, n_batches, shard, n_shards;
     unsigned presets;
@@ -261,6 +265,7 @@ enum {
     OPT_COMPARE,
     OPT_THRESHOLD,
     OPT_VALIDATE,
+    OPT_GPU_CASE,
     OPT_CONV_KERNEL,
     OPT_BN,
     OPT_PRESET,
@@ -291,6 +296,7 @@ static const struct option longs[] = {
     {"compare", required_argument, 0, OPT_BASE + OPT_COMPARE},
     {"threshold", required_argument, 0, OPT_BASE + OPT_THRESHOLD},
     {"validate", no_argument, 0, OPT_BASE + OPT_VALIDATE},
+    {"kernels-gpu-case", no_argument, 0, OPT_BASE + OPT_GPU_CASE},
     {"conv-kernel", required_argument, 0, OPT_BASE + OPT_CONV_KERNEL},
     {"bn", required_argument, 0, OPT_BASE + OPT_BN},
     {"preset", required_argument, 0, OPT_BASE + OPT_PRESET},
@@ -344,7 +350,8 @@ static int suite_option(bench_args *a, int opt, const char *arg) {
     case OPT_CONV_KERNEL:
         if (lsuv_conv_kernel_from_name(arg, &so->conv_kernel)) return EXIT_OK;
         fprintf(stderr,
-                "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform texel\n", arg);
+                "lsuv-bench: --conv-kernel: '%s' is not one of: auto storage uniform texel gemm\n",
+                arg);
         return EXIT_USAGE;
     case OPT_PRESET:
         if (!(so->preset = app_preset_find(arg))) {
@@ -381,6 +388,9 @@ static int run_option(bench_args *a, int opt, const char *arg) {
         break;
     case OPT_VALIDATE:
         a->validate = true;
+        break;
+    case OPT_GPU_CASE:
+        a->gpu_case = true;
         break;
     case OPT_SIZE:
         return parse_u64("--size-mib", arg, 1, &a->size_mib) ? EXIT_USAGE : EXIT_OK;
@@ -525,7 +535,8 @@ static int run_parts(const bench_args *a, lsuv_instance *inst, const uint32_t *i
     if (a->kernels) {
         kernel_options ko = {.bytes = a->size_mib << 20,
                              .repeats = (uint32_t)a->repeats,
-                             .conv_kernel = a->so.conv_kernel};
+                             .conv_kernel = a->so.conv_kernel,
+                             .gpu_case = a->gpu_case};
         fprintf(table,
                 "kernels: %llu MiB buffer, 1 warm-up + %u runs, GPU timestamps; GB/s median, "
                 "slowest, fastest; ms median\n",

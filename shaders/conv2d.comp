@@ -71,73 +71,18 @@ layout(set = 0, binding = 1, std140) uniform Weights { vec4 wts4[4096]; };
 layout(set = 0, binding = 1) readonly buffer Weights { STORED wts[]; };
 #endif
 #endif
-layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(set = 0, binding = 3) writeonly buffer Output { STORED y[]; };
-layout(set = 0, binding = 5) writeonly buffer Stats { Partial partials[]; };
-// With SUMS the kernel stores its sums (W x) here instead of its outputs, for
-// LSUV's later passes to apply the epilogue to (epilogue.comp): none of
-// LSUV's steps changes W.
-layout(set = 0, binding = 6) writeonly buffer Sums { float sums[]; };
-
-#include "contract.h"
-#define LSUV_PUSH_FIELDS LSUV_C_CONV_PUSH_FIELDS
-layout(push_constant) uniform Push { LSUV_PUSH_FIELDS } pc;
-// The push constants as values, copied once at the top of main: inside a
-// branch or a loop lavapipe loads a push constant lane by lane, every time
-// (reading them and the biases so in the epilogue, LSUV's first pass over
-// fastai's first layer took 5.6 ms instead of 4.0).
-struct Params { LSUV_PUSH_FIELDS };
-Params P;
-
-void params_load() {
-    P = Params(pc.n, pc.c, pc.h, pc.w, pc.oc, pc.oh, pc.ow, pc.k, pc.stride, pc.pad, pc.cg, pc.og,
-               pc.slope, pc.maxv, pc.in_off, pc.out_off, pc.w_off, pc.oc_begin, pc.oc_end,
-               pc.stats_base, pc.sums_off);
-}
-
-#define LSUV_STATE_BINDING 4
-#include "epilogue.glsl"
+#include "conv_io.glsl"
 
 // The epilogue's constants of the tile's channels from oc0, read at the top
-// level for the same reason.
+// level for the reason params_load is (conv_io.glsl).
 void shifts_load(Scales sc, uint oc0, out float shift[OC_T]) {
     for (uint j = 0u; j < OC_T; ++j)
         shift[j] = epilogue_shift(sc, bias[min(oc0 + j, P.oc_end - 1u)]);
 }
 
-// One output, at index `at` of the chunk: the epilogue stored, or with SUMS
-// the sum; and its measured value added to the statistics, about origin.
-void emit(Scales sc, float shift, uint at, float acc, bool stats, float origin, inout Moments m) {
-    if (SUMS)
-        sums[P.sums_off + at] = acc;
-    else
-        y[P.out_off + at] = STORED(epilogue_value(sc, acc, shift));
-    if (stats) m = moments_add_output(m, epilogue_measured(sc, acc, shift), origin);
-}
-
-// The workgroup's partial statistics, one per workgroup.
-void write_partial(bool stats, float origin, Moments m) {
-    if (!stats) return;
-    m = workgroup_merge(m);
-    if (gl_LocalInvocationIndex == 0u)
-        partials[P.stats_base + gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x] =
-            Partial(origin, m.mean, m.m2, m.n, m.nonfinite, 0u);
-}
+#include "conv_emit.glsl"
 
 #ifndef LSUV_KSPLIT
-shared float wg_origin;
-
-// The origin of the workgroup's moments: its first measured value (the
-// first invocation's first output, always inside the layer). Only that
-// invocation has its sum; the others wait for it.
-float workgroup_origin(bool stats, Scales sc, float shift, float acc) {
-    if (!stats) return 0.0;
-    if (gl_LocalInvocationIndex == 0u)
-        wg_origin = moments_origin(epilogue_measured(sc, acc, shift));
-    barrier();
-    return wg_origin;
-}
-
 // Input channels per inner-loop pass (1, 2 or 4: fewer only for layers with
 // fewer channels a group). lavapipe keeps loop-carried values in memory and
 // blends every write to them with the execution mask, so an accumulator

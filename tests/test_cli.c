@@ -40,7 +40,7 @@ Test(cli, bad_arguments_exit_2) {
         {"--count", "ten", "--count expects an integer"},
         {"--count", "0", "--count expects an integer"},
         {"stray", NULL, "unexpected argument 'stray'"},
-        {"--conv-kernel", "fast", "--conv-kernel expects auto, storage, uniform or texel"},
+        {"--conv-kernel", "fast", "--conv-kernel expects auto, storage, uniform, texel or gemm"},
         {"--conv-kernel", "storage", "--conv-kernel goes with --layers"},
         {"--preset", "fastai", "--preset expects fastai-07a, lsuv-paper or lsuv-pytorch"},
         {"--measure", "middle", "--measure expects pre or post, got 'middle'"},

@@ -82,9 +82,10 @@ static void check_dispatches(const forward_config *c, const lsuv_layer *l, const
             cr_assert_leq(cd.w_count * c->es,
                           p->kind == CONV_UBO ? c->ubo_range - c->ubo_align - 16 : room);
         cr_assert_leq(cd.groups[0], c->max_groups_x, "layer %u dispatch %u", l->index, d);
-        uint32_t tile = 1u << p->tile_log2, px = 1u << p->px_log2;
+        bool gemm = p->kind == CONV_GEMM;
+        uint32_t tile = gemm ? c->gemm.bm : 1u << p->tile_log2, px = 1u << p->px_log2;
         cr_assert_geq((uint64_t)cd.groups[1] * tile, cd.oc1 - cd.oc0);
-        uint64_t lanes = p->kind == CONV_KSPLIT ? 1 : c->conv_wg;
+        uint64_t lanes = p->kind == CONV_KSPLIT ? 1 : gemm ? c->gemm.bn : c->conv_wg;
         cr_assert_geq((uint64_t)cd.groups[0] * lanes * px, (uint64_t)cd.n * l->out.h * l->out.w);
         cr_assert_eq(cd.push[0], cd.n);
         cr_assert_eq(cd.push[17], cd.oc0);
@@ -118,7 +119,10 @@ Test(conv_plan, cpu_reads_texels_in_row_tiles) {
 
 Test(conv_plan, gpu_reads_uniform_weights) {
     lsuv_net *net = load(NETS "fastai-07a.cfg");
-    forward_config c = config(gpu_info(), 512, 0, LSUV_PRECISION_FP32, LSUV_CONV_AUTO);
+    /* auto's choice on a GPU that is not discrete. */
+    lsuv_device_info info = gpu_info();
+    info.type = LSUV_DEVICE_INTEGRATED;
+    forward_config c = config(info, 512, 0, LSUV_PRECISION_FP32, LSUV_CONV_AUTO);
     cr_assert_eq(c.conv_kernel, LSUV_CONV_UNIFORM);
     for (uint32_t i = 0; i < 5; ++i) {
         conv_plan p = plan_of(&c, &net->layers[i]);
@@ -138,12 +142,14 @@ Test(conv_plan, fp16_reads_storage) {
     lsuv_net *net = load(NETS "fastai-07a.cfg");
     lsuv_device_info infos[] = {cpu_info(), gpu_info()};
     for (int d = 0; d < 2; ++d)
-        for (lsuv_conv_kernel k = LSUV_CONV_AUTO; k <= LSUV_CONV_TEXEL; ++k) {
+        for (lsuv_conv_kernel k = LSUV_CONV_AUTO; k <= LSUV_CONV_GEMM; ++k) {
             forward_config c = config(infos[d], 512, 0, LSUV_PRECISION_FP16, k);
             for (uint32_t i = 0; i < net->n_layers; ++i) {
                 if (!lsuv_layer_has_weights(&net->layers[i])) continue;
                 conv_plan p = plan_of(&c, &net->layers[i]);
-                cr_assert_eq(p.kind, CONV_STORAGE, "device %d kernel %d layer %u", d, k, i);
+                /* gemm (auto's on the discrete GPU) reads storage too. */
+                int want = c.conv_kernel == LSUV_CONV_GEMM ? CONV_GEMM : CONV_STORAGE;
+                cr_assert_eq(p.kind, want, "device %d kernel %d layer %u", d, k, i);
                 cr_assert_eq(p.packed_tile, 0);
                 check_dispatches(&c, &net->layers[i], &p);
             }
@@ -183,16 +189,99 @@ Test(conv_plan, small_bindings_split_samples_and_channels) {
     lsuv_net *net = load(NETS "alexnet.cfg");
     lsuv_device_info infos[] = {cpu_info(), gpu_info()};
     for (int d = 0; d < 2; ++d)
-        for (lsuv_conv_kernel k = LSUV_CONV_AUTO; k <= LSUV_CONV_TEXEL; ++k) {
+        for (lsuv_conv_kernel k = LSUV_CONV_AUTO; k <= LSUV_CONV_GEMM; ++k) {
             forward_config c = config(infos[d], 4, 64u << 20, LSUV_PRECISION_FP32, k);
             for (uint32_t i = 0; i < net->n_layers; ++i) {
                 if (!lsuv_layer_has_weights(&net->layers[i])) continue;
                 conv_plan p = plan_of(&c, &net->layers[i]);
                 if (k == LSUV_CONV_STORAGE) cr_assert_neq(p.kind, CONV_UBO);
+                if (k == LSUV_CONV_GEMM && p.kind != CONV_KSPLIT)
+                    cr_assert_eq(p.kind, CONV_GEMM, "layer %u", i);
                 if (k != LSUV_CONV_TEXEL && (k != LSUV_CONV_AUTO || d == 1))
                     cr_assert_neq(p.kind, CONV_TEXEL);
                 check_dispatches(&c, &net->layers[i], &p);
             }
         }
+    lsuv_net_destroy(net);
+}
+
+/* Limits like an H200's (NVIDIA 580): 48 KiB of shared memory, 1024
+ * invocations, subgroups of 32. */
+static lsuv_device_info h200_info(void) {
+    lsuv_device_info i = gpu_info();
+    i.max_workgroup_invocations = 1024;
+    i.max_workgroup_size_x = 1024;
+    i.max_shared_memory = 48u << 10;
+    return i;
+}
+
+static void assert_tile(const conv_gemm_tile *g, uint32_t bm, uint32_t bn, uint32_t bk, uint32_t tm,
+                        uint32_t tn, uint32_t wg) {
+    cr_assert(g->bm == bm && g->bn == bn && g->bk == bk && g->tm == tm && g->tn == tn &&
+                  g->wg == wg,
+              "%ux%ux%u, %ux%u, %u", g->bm, g->bn, g->bk, g->tm, g->tn, g->wg);
+    cr_assert_eq(g->wg, (g->bm / g->tm) * (g->bn / g->tn));
+}
+
+Test(conv_plan, gemm_tile_from_the_limits) {
+    conv_gemm_tile g;
+    lsuv_device_info h200 = h200_info();
+    conv_gemm_tile_choose(&h200, &g);
+    assert_tile(&g, 128, 128, 16, 8, 8, 256);
+    cr_assert(g.subgroup);
+    /* lavapipe's limits: 1024 invocations, 32 KiB; a CPU starts lower. */
+    lsuv_device_info cpu = cpu_info();
+    cpu.max_workgroup_invocations = cpu.max_workgroup_size_x = 1024;
+    cpu.max_shared_memory = 32u << 10;
+    conv_gemm_tile_choose(&cpu, &g);
+    assert_tile(&g, 32, 32, 8, 4, 4, 64);
+    /* Vulkan's required minimum: 128 invocations, 16 KiB. */
+    lsuv_device_info small = h200;
+    small.max_workgroup_invocations = small.max_workgroup_size_x = 128;
+    small.max_shared_memory = 16u << 10;
+    conv_gemm_tile_choose(&small, &g);
+    assert_tile(&g, 32, 32, 8, 4, 4, 64);
+    /* 20 KiB of shared memory leaves out the 20.004 KiB of 64x64x16. */
+    small.max_workgroup_invocations = small.max_workgroup_size_x = 256;
+    small.max_shared_memory = 20u << 10;
+    conv_gemm_tile_choose(&small, &g);
+    assert_tile(&g, 64, 64, 8, 4, 4, 256);
+}
+
+Test(conv_plan, discrete_gpu_runs_gemm) {
+    lsuv_net *net = load(NETS "alexnet.cfg");
+    lsuv_precision precisions[] = {LSUV_PRECISION_FP32, LSUV_PRECISION_FP16};
+    for (int fp16 = 0; fp16 < 2; ++fp16) {
+        forward_config c = config(h200_info(), 128, 0, precisions[fp16], LSUV_CONV_AUTO);
+        cr_assert_eq(c.conv_kernel, LSUV_CONV_GEMM);
+        for (uint32_t i = 0; i < net->n_layers; ++i) {
+            if (!lsuv_layer_has_weights(&net->layers[i])) continue;
+            conv_plan p = plan_of(&c, &net->layers[i]);
+            cr_assert_eq(p.kind, CONV_GEMM, "layer %u", i);
+            cr_assert_eq(p.packed_tile, 0);
+            check_dispatches(&c, &net->layers[i], &p);
+        }
+    }
+    lsuv_net_destroy(net);
+}
+
+Test(conv_plan, gemm_chunks_by_whole_groups) {
+    /* 64 -> 40 channels in 4 groups of 10, 16 x 9 weights a channel: a
+     * 16 KiB binding holds 28 channels' weights, so a dispatch takes two
+     * groups (20), never part of one; and 3 samples. */
+    lsuv_net *net = parse("[net]\nheight=4\nwidth=4\nchannels=64\n"
+                          "[convolutional]\nfilters=40\nsize=3\npad=1\ngroups=4\n"
+                          "activation=relu\n");
+    forward_config c = config(h200_info(), 7, 16384, LSUV_PRECISION_FP32, LSUV_CONV_GEMM);
+    conv_plan p = plan_of(&c, &net->layers[0]);
+    cr_assert_eq(p.kind, CONV_GEMM);
+    cr_assert_eq(p.oc_chunk, 20);
+    cr_assert_eq(p.samples, 3);
+    cr_assert_eq(p.n_dispatches, 3 * 2);
+    conv_dispatch cd;
+    conv_plan_dispatch(&c, &net->layers[0], &p, 1, &cd);
+    cr_assert_eq(cd.groups[1], 2, "one 128-row tile for each of 2 groups");
+    cr_assert_eq(cd.groups[0], 1, "3 samples x 16 pixels in one 128-column tile");
+    check_dispatches(&c, &net->layers[0], &p);
     lsuv_net_destroy(net);
 }

@@ -134,7 +134,7 @@ static check one_layer_with(const char *net_line, const char *layer_text, uint32
 
 static check one_layer(const char *net_line, const char *layer_text, uint32_t n, uint64_t chunk,
                        uint32_t min_dispatches) {
-    return one_layer_with(net_line, layer_text, n, chunk, min_dispatches, LSUV_CONV_AUTO, NULL);
+    return one_layer_with(net_line, layer_text, n, chunk, min_dispatches, test_conv_kernel(), NULL);
 }
 
 GPU_TEST(forward, conv_shapes) {
@@ -166,19 +166,63 @@ GPU_TEST(forward, conv_shapes) {
     /* Every kernel: each reads its weights in its own layout. A forced
      * kernel runs wherever the layer fits it: texels and uniform buffers
      * need a channel tile of 4 or more, which the grouped cases here, with
-     * 2 and 1 output channels a group, do not have. */
+     * 2 and 1 output channels a group, do not have; gemm takes any groups. */
     static const struct {
         lsuv_conv_kernel kernel;
         const char *name;
-    } kernels[] = {
-        {LSUV_CONV_STORAGE, "storage"}, {LSUV_CONV_UNIFORM, "uniform"}, {LSUV_CONV_TEXEL, "texel"}};
+    } kernels[] = {{LSUV_CONV_STORAGE, "storage"},
+                   {LSUV_CONV_UNIFORM, "uniform"},
+                   {LSUV_CONV_TEXEL, "texel"},
+                   {LSUV_CONV_GEMM, "gemm"}};
+    /* A run for one kind (LSUV_TEST_CONV_KERNEL) checks that kind alone. */
+    lsuv_conv_kernel only = test_conv_kernel();
     for (unsigned k = 0; k < sizeof kernels / sizeof *kernels; ++k)
         for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
-            bool tiny_groups = strstr(cases[i].layer, "groups=") != NULL;
+            if (only != LSUV_CONV_AUTO && kernels[k].kernel != only) continue;
+            bool tiny_groups =
+                strstr(cases[i].layer, "groups=") != NULL && kernels[k].kernel != LSUV_CONV_GEMM;
             check c = one_layer_with(cases[i].net, cases[i].layer, cases[i].n, 0, 1,
                                      kernels[k].kernel, tiny_groups ? "storage" : kernels[k].name);
             cr_log_info("%s, case %u: worst error %.3f of its bound", kernels[k].name, i, c.worst);
         }
+}
+
+GPU_TEST(forward, gemm_edge_tiles) {
+    /* The gemm kind where M (channels), N (samples x pixels) and K (a
+     * group's channels x taps) are not multiples of its tile (32 x 32 x 8
+     * on lavapipe), and across groups, strides, 1x1 and 7x7, a connected
+     * layer, and chunks of samples and of whole groups. */
+    static const struct {
+        const char *net, *layer;
+        uint32_t n;
+        uint64_t chunk;
+        uint32_t min_dispatches;
+    } cases[] = {
+        {"height=9\nwidth=11\nchannels=5", /* K 45, N 297, M 7 */
+         "[convolutional]\nfilters=7\nsize=3\npad=1\nactivation=relu", 3, 0, 1},
+        {"height=6\nwidth=6\nchannels=17", /* M 130: five row tiles, the last of 2 */
+         "[convolutional]\nfilters=130\nsize=1\nactivation=leaky", 5, 0, 1},
+        {"height=23\nwidth=23\nchannels=3", /* 7x7 stride 2: K 147 */
+         "[convolutional]\nfilters=10\nsize=7\nstride=2\npadding=3\nactivation=linear", 2, 0, 1},
+        {"height=9\nwidth=9\nchannels=12", /* 3 groups of 4 -> 6, stride 2 */
+         "[convolutional]\nfilters=18\nsize=3\nstride=2\npad=1\ngroups=3\nactivation=relu", 4, 0,
+         1},
+        {"height=7\nwidth=7\nchannels=16", /* depthwise: a channel a group */
+         "[convolutional]\nfilters=16\nsize=3\npad=1\ngroups=16\nactivation=linear", 3, 0, 1},
+        {"height=8\nwidth=7\nchannels=6", /* 1x1 stride 2 */
+         "[convolutional]\nfilters=9\nsize=1\nstride=2\nactivation=relu", 3, 0, 1},
+        {"height=3\nwidth=5\nchannels=7", /* a connected layer: a pixel a sample */
+         "[connected]\noutput=70\nactivation=linear", 65, 0, 1},
+        {"height=4\nwidth=4\nchannels=64", /* 3 samples and 2 of 4 groups a dispatch */
+         "[convolutional]\nfilters=40\nsize=3\npad=1\ngroups=4\nactivation=relu", 7, 16384, 6},
+        {"height=4\nwidth=4\nchannels=64", /* 7 of 40 channels a dispatch */
+         "[convolutional]\nfilters=40\nsize=3\npad=1\nactivation=relu", 7, 16384, 18},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        check c = one_layer_with(cases[i].net, cases[i].layer, cases[i].n, cases[i].chunk,
+                                 cases[i].min_dispatches, LSUV_CONV_GEMM, "gemm");
+        cr_log_info("gemm edge case %u: worst error %.3f of its bound", i, c.worst);
+    }
 }
 
 GPU_TEST(forward, every_activation) {
@@ -207,7 +251,7 @@ static float *run_exact(const char *text, const float *x, uint32_t n) {
     b.data = malloc(count * sizeof *b.data);
     memcpy(b.data, x, count * sizeof *b.data);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n};
+    lsuv_forward_options o = {.batch = n, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, 0, false));
@@ -334,7 +378,9 @@ GPU_TEST(forward, alexnet_batch_2) {
     lsuv_weights *w = weights_for(net, 11);
     lsuv_batch b = batch_for(net, 2, 12);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = 2, .keep_outputs = true}; /* every layer is read */
+    lsuv_forward_options o = {.batch = 2,
+                              .conv_kernel = test_conv_kernel(),
+                              .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
@@ -385,7 +431,7 @@ GPU_TEST(forward, fused_statistics_match_the_output) {
     lsuv_weights *w = weights_for(net, 5);
     lsuv_batch b = batch_for(net, 33, 6);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = 33};
+    lsuv_forward_options o = {.batch = 33, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     for (uint32_t layer = 0; layer < 3; ++layer) {
@@ -422,7 +468,8 @@ static void one_layer_fp16(const char *net_line, const char *layer_text, uint32_
     for (uint32_t i = 0; i < w->n_layers; ++i)
         if (w->layers[i].weight) round_to_half(w->layers[i].weight, w->layers[i].weight_count);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n, .precision = LSUV_PRECISION_FP16};
+    lsuv_forward_options o = {
+        .batch = n, .precision = LSUV_PRECISION_FP16, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, 0, true));
@@ -516,7 +563,7 @@ static uint64_t poisoned_layer(const char *net_line, const char *layer_text, uin
     b.data[in_count / 3] = poison;
     b.data[in_count - 2] = poison;
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n};
+    lsuv_forward_options o = {.batch = n, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, 0, false));

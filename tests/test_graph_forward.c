@@ -85,6 +85,7 @@ static lsuv_forward *run_net(const lsuv_net *net, uint32_t n, uint64_t chunk, bo
     lsuv_forward_options o = {.batch = n,
                               .max_chunk_bytes = chunk,
                               .precision = fp16 ? LSUV_PRECISION_FP16 : LSUV_PRECISION_FP32,
+                              .conv_kernel = test_conv_kernel(),
                               .keep_outputs = true};
     TEST_OK(lsuv_forward_create(gpu.device, net, *w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, b));
@@ -158,7 +159,7 @@ GPU_TEST(graph_forward, memory_by_liveness_keeps_the_output) {
     lsuv_weights *w = NULL;
     lsuv_batch b;
     lsuv_forward *kept = run_net(net, 3, 0, false, &w, &b), *f = NULL;
-    lsuv_forward_options o = {.batch = 3};
+    lsuv_forward_options o = {.batch = 3, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
@@ -196,7 +197,7 @@ GPU_TEST(graph_forward, lsuv_with_memory_by_liveness) {
     lsuv_weights *w = NULL, *got[2];
     lsuv_batch b;
     lsuv_forward *f[2] = {run_net(net, 3, 0, false, &w, &b), NULL};
-    lsuv_forward_options o = {.batch = 3};
+    lsuv_forward_options o = {.batch = 3, .conv_kernel = test_conv_kernel()};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f[1]));
     TEST_OK(lsuv_forward_set_input(f[1], &b));
     lsuv_options lo = {.order = LSUV_ORDER_STD_FIRST, .measure = LSUV_MEASURE_PRE};

@@ -165,7 +165,10 @@ GPU_TEST(lsuv, passes_store_the_bits_of_a_whole_forward) {
                  {LSUV_PRECISION_FP32, LSUV_CONV_UNIFORM, 0},
                  {LSUV_PRECISION_FP32, LSUV_CONV_TEXEL, 0},
                  {LSUV_PRECISION_FP16, LSUV_CONV_AUTO, 0},
-                 {LSUV_PRECISION_FP32, LSUV_CONV_AUTO, 20 << 10}};
+                 {LSUV_PRECISION_FP32, LSUV_CONV_AUTO, 20 << 10},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_GEMM, 0},
+                 {LSUV_PRECISION_FP16, LSUV_CONV_GEMM, 0},
+                 {LSUV_PRECISION_FP32, LSUV_CONV_GEMM, 20 << 10}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
         setup s =
             make_with(100, 5, cases[c].precision, cases[c].kernel, cases[c].max_chunk_bytes, true);

@@ -27,15 +27,18 @@ typedef enum lsuv_precision {
 
 /* How convolutional and connected layers read their input and weights. */
 typedef enum lsuv_conv_kernel {
-    /* Texels on a CPU (lavapipe), else uniform-buffer weights where a layer's
-     * fit a few bindings, else storage. */
+    /* Texels on a CPU (lavapipe), gemm on a discrete GPU, else uniform-buffer
+     * weights where a layer's fit a few bindings, else storage. */
     LSUV_CONV_AUTO,
     LSUV_CONV_STORAGE,
     LSUV_CONV_UNIFORM, /* weights from a uniform buffer, input as storage */
     LSUV_CONV_TEXEL,   /* input and weights from uniform texel buffers */
+    /* An implicit GEMM, input and weight tiles staged in shared memory: the
+     * GPU's kind, and AUTO's on a discrete GPU. */
+    LSUV_CONV_GEMM,
 } lsuv_conv_kernel;
 
-/* "auto", "storage", "uniform", "texel"; NULL outside the enum. */
+/* "auto", "storage", "uniform", "texel", "gemm"; NULL outside the enum. */
 const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel);
 /* The kind so named; false for any other name. */
 bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out);
@@ -108,8 +111,8 @@ lsuv_status lsuv_forward_weights_read(const lsuv_forward *forward, lsuv_weights 
 lsuv_status lsuv_forward_read(const lsuv_forward *forward, uint32_t layer, float *out);
 /* Dispatches one recording of layer makes. */
 uint32_t lsuv_forward_dispatches(const lsuv_forward *forward, uint32_t layer);
-/* The kernel a layer with weights runs: "storage", "uniform", "texel" or
- * "split-sum"; NULL for other layers. */
+/* The kernel a layer with weights runs: "storage", "uniform", "texel",
+ * "gemm" or "split-sum"; NULL for other layers. */
 const char *lsuv_forward_conv_kernel(const lsuv_forward *forward, uint32_t layer);
 
 #ifdef __cplusplus

@@ -84,8 +84,10 @@ static const char usage[] =
     "  --precision P       fp32 (default) or fp16: activations and weights stored\n"
     "                      as fp16, arithmetic in fp32 (needs 16-bit storage)\n"
     "  --conv-kernel K     how convolutions read input and weights: auto (default:\n"
-    "                      texels on a CPU, uniform-buffer weights elsewhere),\n"
-    "                      storage, uniform or texel, where a layer fits it\n"
+    "                      texels on a CPU, gemm on a discrete GPU, uniform-buffer\n"
+    "                      weights elsewhere), storage, uniform, texel or gemm (an\n"
+    "                      implicit GEMM tiled in shared memory), where a layer\n"
+    "                      fits it\n"
     "\n"
     "devices:\n"
     "  --list-devices      list every Vulkan device and its limits\n"
@@ -137,7 +139,7 @@ static const app_option_hint hints[] = {
     {"max-iters", "an integer from 1 to 10000"},
     {"keep", "one of mean-first, std-first, alternating, joint, std-only, fixed-point"},
     {"precision", "one of fp32, fp16"},
-    {"conv-kernel", "one of auto, storage, uniform, texel"},
+    {"conv-kernel", "one of auto, storage, uniform, texel, gemm"},
 };
 
 /* Each long option; getopt_long returns OPT_BASE plus it, above any character. */
@@ -400,7 +402,7 @@ static int lsuv_option(parse_state *st, int opt, const char *arg) {
     default: /* OPT_CONV_KERNEL */
         if (!lsuv_conv_kernel_from_name(arg, &o->conv_kernel)) {
             fprintf(stderr,
-                    "lsuv-vk: --conv-kernel expects auto, storage, uniform or texel, got "
+                    "lsuv-vk: --conv-kernel expects auto, storage, uniform, texel or gemm, got "
                     "'%s'\n",
                     arg);
             return EXIT_USAGE;

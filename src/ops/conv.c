@@ -100,6 +100,70 @@ static lsuv_status fit_group_count(const forward_config *c, const lsuv_layer *l,
     return LSUV_OK;
 }
 
+/* The gemm kind's tile, picked from the device's limits as ncnn and
+ * uVkCompute pick theirs. The candidates, largest first (bm x bn x bk,
+ * tm x tn an invocation, invocations, shared memory with the statistics'
+ * merge):
+ *   128x128x16, 8x8, 256, 36 KiB: the classic SGEMM shape on NVIDIA and AMD,
+ *     64 accumulators and 16 loads from shared memory for 64 FMAs;
+ *   64x64x16, 4x4, 256, 20 KiB;  64x64x8, 4x4, 256, 12 KiB;
+ *   32x32x8, 4x4, 64, 5 KiB;  16x16x8, 2x2, 64, 3 KiB (within any Vulkan
+ *     device's required limits: 128 invocations, 16 KiB).
+ * The first is taken whose workgroup the device allows
+ * (maxComputeWorkGroupInvocations, maxComputeWorkGroupSize.x) and whose two
+ * stages of both tiles, the Moments of each invocation and the origin fit
+ * maxComputeSharedMemorySize. A CPU starts at the fourth: lavapipe runs the
+ * kind far below its texels whatever the tile (standard case, loaded
+ * machine: 32x32x8 0.56 GFLOP/s, 64x64x16 0.25, 16x16x8 0.19, texels 4.7),
+ * and its pipelines build in time that grows with the unrolled tile.
+ * Statistics merge by subgroups as conv2d.comp's do, where the workgroup is
+ * whole subgroups of the largest size. */
+void conv_gemm_tile_choose(const lsuv_device_info *info, conv_gemm_tile *out) {
+    static const conv_gemm_tile tiles[] = {{128, 128, 16, 8, 8, 256, false},
+                                           {64, 64, 16, 4, 4, 256, false},
+                                           {64, 64, 8, 4, 4, 256, false},
+                                           {32, 32, 8, 4, 4, 64, false},
+                                           {16, 16, 8, 2, 2, 64, false}};
+    enum { N_TILES = sizeof tiles / sizeof *tiles };
+    uint32_t t = info->type == LSUV_DEVICE_CPU ? 3 : 0;
+    for (; t + 1 < N_TILES; ++t) {
+        const conv_gemm_tile *g = &tiles[t];
+        uint64_t shared = 4ull * 2 * g->bk * (g->bm + g->bn) + 16ull * g->wg + 4;
+        if (g->wg <= info->max_workgroup_invocations && g->wg <= info->max_workgroup_size_x &&
+            shared <= info->max_shared_memory)
+            break;
+    }
+    *out = tiles[t];
+    out->subgroup = info->full_subgroups && info->subgroup_shuffle && info->max_subgroup_size &&
+                    out->wg % info->max_subgroup_size == 0;
+}
+
+/* The gemm kind's chunks: output channels by whole groups a dispatch (its
+ * tiles never straddle two), samples within the workgroup count. False
+ * where one group's weights exceed a binding, or K reaches 2^22 (the
+ * shader's division by a float reciprocal is exact below it): storage runs
+ * the layer then. */
+static bool gemm_plan(const forward_config *c, const lsuv_layer *l, conv_plan *p) {
+    uint32_t groups = l->type == LSUV_LAYER_CONVOLUTIONAL ? l->groups : 1;
+    uint32_t oc = lsuv_layer_bias_count(l), og = oc / groups;
+    uint64_t chunk = (c->range - c->align) / c->es / lsuv_layer_fan_in(l);
+    if (groups > 1) chunk = chunk / og * og;
+    uint64_t most = (uint64_t)c->max_groups_x * c->gemm.bn / ((uint64_t)l->out.h * l->out.w);
+    if (chunk == 0 || most == 0 || lsuv_layer_fan_in(l) >= (1u << 22)) return false;
+    if (p->samples > most) p->samples = (uint32_t)most;
+    p->kind = CONV_GEMM;
+    p->oc_chunk = chunk < oc ? (uint32_t)chunk : oc;
+    p->tile_log2 = p->px_log2 = p->kernel_ci_t = p->packed_tile = 0;
+    p->row_k = 1;
+    return true;
+}
+
+static void plan_counts(const forward_config *c, const lsuv_layer *l, conv_plan *p) {
+    p->n_sample_chunks = (uint32_t)lsuv_div_up(c->batch, p->samples);
+    p->n_oc_chunks = (uint32_t)lsuv_div_up(lsuv_layer_bias_count(l), p->oc_chunk);
+    p->n_dispatches = p->n_sample_chunks * p->n_oc_chunks;
+}
+
 lsuv_status conv_plan_make(const forward_config *c, const lsuv_layer *l, conv_plan *out) {
     conv_plan *p = out;
     memset(p, 0, sizeof *p);
@@ -118,6 +182,10 @@ lsuv_status conv_plan_make(const forward_config *c, const lsuv_layer *l, conv_pl
      * its sums over the inputs across them, reading weights as storage. */
     bool ksplit = !conv && p->samples < c->conv_wg;
     p->ci_t = pass_channels(l);
+    if (!ksplit && c->conv_kernel == LSUV_CONV_GEMM && gemm_plan(c, l, p)) {
+        plan_counts(c, l, p);
+        return LSUV_OK;
+    }
     bool texel = !ksplit && texel_fits(c, l, p->samples, p->tile_log2, p->ci_t);
     uint32_t ubo_chunk = 0;
     bool ubo = !ksplit && ubo_fits(c, l, p->ci_t, &p->tile_log2, &ubo_chunk);
@@ -136,9 +204,7 @@ lsuv_status conv_plan_make(const forward_config *c, const lsuv_layer *l, conv_pl
     p->kernel_ci_t = ksplit ? CONV_CI_T : p->ci_t;
     p->row_k = rows ? l->size : 1;
     p->row_s = rows ? l->stride : 0;
-    p->n_sample_chunks = (uint32_t)lsuv_div_up(c->batch, p->samples);
-    p->n_oc_chunks = (uint32_t)lsuv_div_up(oc, p->oc_chunk);
-    p->n_dispatches = p->n_sample_chunks * p->n_oc_chunks;
+    plan_counts(c, l, p);
     return LSUV_OK;
 }
 
@@ -173,6 +239,12 @@ void conv_plan_dispatch(const forward_config *c, const lsuv_layer *l, const conv
     out->groups[0] = (uint32_t)lsuv_div_up(items, ksplit ? px : (uint64_t)c->conv_wg * px);
     out->groups[1] = (oc1 - oc0 + tile - 1) / tile;
     out->groups[2] = 1;
+    if (p->kind == CONV_GEMM) {
+        /* BM-row tiles of each group's channels (conv_gemm.comp's segments). */
+        uint32_t og = oc / groups, seg = og < oc1 - oc0 ? og : oc1 - oc0;
+        out->groups[0] = (uint32_t)lsuv_div_up(items, c->gemm.bn);
+        out->groups[1] = (oc1 - oc0) / seg * lsuv_div_up(seg, c->gemm.bm);
+    }
     /* +Inf when unset, so Inf outputs stay Inf; and for bare sums. */
     float slope = l->slope, maxv = bn_batch_raw(l) ? INFINITY : l->maxv;
     out->pc = (lsuv_conv_push){.n = n,
@@ -226,15 +298,29 @@ static void conv_desc_make(const forward_config *c, const conv_variant *v, conv_
     };
     uint32_t spec[] = {c->conv_wg, 0,        1u << v->tile_log2, 1u << v->px_log2, v->act,
                        v->ci_t,    v->row_k, v->row_s,           v->sums,          v->measure};
+    bool subgroup = c->subgroup;
+    lsuv_shader shader = variants[subgroup][v->kind][c->fp16];
+    if (v->kind == CONV_GEMM) {
+        /* conv_gemm.comp's ids: 0 wg, 2 bm, 3 bn, 5 bk, 6 tm, 7 tn. */
+        const conv_gemm_tile *g = &c->gemm;
+        uint32_t gemm[] = {g->wg, 0,     g->bm, g->bn,   v->act,
+                           g->bk, g->tm, g->tn, v->sums, v->measure};
+        memcpy(spec, gemm, sizeof spec);
+        subgroup = g->subgroup;
+        static const lsuv_shader gemm_variants[2][2] = {
+            {LSUV_SHADER_CONV_GEMM_SHARED, LSUV_SHADER_CONV_GEMM_SHARED_FP16},
+            {LSUV_SHADER_CONV_GEMM_SUBGROUP, LSUV_SHADER_CONV_GEMM_SUBGROUP_FP16}};
+        shader = gemm_variants[subgroup][c->fp16];
+    }
     memcpy(d->spec, spec, sizeof spec);
     d->desc = (lsuv_pipeline_desc){
-        .shader = variants[c->subgroup][v->kind][c->fp16],
+        .shader = shader,
         .bindings = CONV_BINDINGS,
         .kinds = conv_kinds[v->kind],
         .push_size = CONV_PUSH_WORDS * 4,
         .spec = d->spec,
         .spec_count = sizeof spec / sizeof *spec,
-        .full_subgroups = c->subgroup,
+        .full_subgroups = subgroup,
     };
 }
 

@@ -22,9 +22,10 @@ enum {
 
 /* How a convolution reads its weights and input: as storage; packed
  * weights from a uniform buffer; input and packed weights as texels (on a
- * CPU); or as storage with the sum over the inputs split across lanes
- * (connected layers at small batches). */
-enum { CONV_STORAGE, CONV_UBO, CONV_TEXEL, CONV_KSPLIT, CONV_KINDS };
+ * CPU); as storage with the sum over the inputs split across lanes
+ * (connected layers at small batches); or as an implicit GEMM
+ * (conv_gemm.comp) with forward_config's gemm tile. */
+enum { CONV_STORAGE, CONV_UBO, CONV_TEXEL, CONV_KSPLIT, CONV_GEMM, CONV_KINDS };
 
 /* A layer's plan: its kernel and how its dispatches split the work. */
 typedef struct conv_plan {

@@ -222,12 +222,12 @@ lsuv_status lsuv_forward_read(const lsuv_forward *f, uint32_t layer, float *out)
 }
 
 const char *lsuv_conv_kernel_name(lsuv_conv_kernel kernel) {
-    static const char *const names[] = {"auto", "storage", "uniform", "texel"};
+    static const char *const names[] = {"auto", "storage", "uniform", "texel", "gemm"};
     return (unsigned)kernel < sizeof names / sizeof *names ? names[kernel] : NULL;
 }
 
 bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out) {
-    for (int k = LSUV_CONV_AUTO; k <= LSUV_CONV_TEXEL; ++k)
+    for (int k = LSUV_CONV_AUTO; k <= LSUV_CONV_GEMM; ++k)
         if (strcmp(name, lsuv_conv_kernel_name((lsuv_conv_kernel)k)) == 0) {
             *out = (lsuv_conv_kernel)k;
             return true;
@@ -236,7 +236,8 @@ bool lsuv_conv_kernel_from_name(const char *name, lsuv_conv_kernel *out) {
 }
 
 const char *lsuv_forward_conv_kernel(const lsuv_forward *f, uint32_t layer) {
-    static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum"};
+    static const char *const names[CONV_KINDS] = {"storage", "uniform", "texel", "split-sum",
+                                                  "gemm"};
     return layer < f->net->n_layers && f->layers[layer].weights &&
                    f->net->layers[layer].type != LSUV_LAYER_LOCAL
                ? names[f->layers[layer].kind]

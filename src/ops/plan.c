@@ -55,12 +55,15 @@ lsuv_status forward_config_make(const lsuv_device_info *info, const lsuv_net *ne
     c->conv_px_log2 = cpu ? 3 : 2;
     c->conv_kernel = options ? options->conv_kernel : LSUV_CONV_AUTO;
     if (c->conv_kernel == LSUV_CONV_AUTO)
-        c->conv_kernel = cpu ? LSUV_CONV_TEXEL : LSUV_CONV_UNIFORM;
+        c->conv_kernel = cpu                                  ? LSUV_CONV_TEXEL
+                         : info->type == LSUV_DEVICE_DISCRETE ? LSUV_CONV_GEMM
+                                                              : LSUV_CONV_UNIFORM;
     c->conv_tile_log2 = cpu ? 5 : 4;
     c->pool_wg = 64;
     c->epilogue_items = cpu ? 64 : 8;
     c->subgroup =
         info->full_subgroups && info->subgroup_shuffle && c->conv_wg % info->max_subgroup_size == 0;
+    conv_gemm_tile_choose(info, &c->gemm);
     return LSUV_OK;
 }
 

@@ -17,6 +17,17 @@ enum {
     ACTIVATIONS = LSUV_ACT_STAIR + 1,
 };
 
+/* conv_gemm.comp's specialization: a workgroup of wg invocations computes
+ * bm output channels by bn outputs in steps of bk inputs, each invocation
+ * tm by tn of them. */
+typedef struct conv_gemm_tile {
+    uint32_t bm, bn, bk, tm, tn, wg;
+    bool subgroup; /* its statistics merge with subgroup shuffles */
+} conv_gemm_tile;
+
+/* The tile for a device (conv.c says how it is chosen). */
+void conv_gemm_tile_choose(const lsuv_device_info *info, conv_gemm_tile *out);
+
 /* The device's limits and the options, resolved once per forward: all a
  * plan depends on besides the layer, so plans are made without a device. */
 typedef struct forward_config {
@@ -31,6 +42,7 @@ typedef struct forward_config {
     lsuv_conv_kernel conv_kernel; /* what the options ask for; AUTO resolved */
     bool subgroup;
     uint32_t conv_wg, conv_px_log2, conv_tile_log2, pool_wg, epilogue_items;
+    conv_gemm_tile gemm;
 } forward_config;
 
 /* Fails where fp16 is asked for and the device has no 16-bit storage. */

@@ -20,6 +20,15 @@ void test_gpu_open(test_gpu *g) {
     cr_assert_eq(s, LSUV_OK, "device: %s", lsuv_error_message());
 }
 
+lsuv_conv_kernel test_conv_kernel(void) {
+    const char *name = getenv("LSUV_TEST_CONV_KERNEL");
+    lsuv_conv_kernel k = LSUV_CONV_AUTO;
+    if (name && *name)
+        cr_assert(lsuv_conv_kernel_from_name(name, &k), "LSUV_TEST_CONV_KERNEL=%s: not a kind",
+                  name);
+    return k;
+}
+
 void test_gpu_close(test_gpu *g) {
     lsuv_device_destroy(g->device);
     g->device = NULL;

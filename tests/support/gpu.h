@@ -4,6 +4,7 @@
 #define LSUV_TEST_GPU_H
 
 #include "lsuv/device.h"
+#include "lsuv/forward.h"
 
 typedef struct test_gpu {
     lsuv_instance *instance;
@@ -14,6 +15,11 @@ typedef struct test_gpu {
 void test_gpu_open(test_gpu *g);
 /* Fails the test if the validation layer reported anything, then closes. */
 void test_gpu_close(test_gpu *g);
+
+/* The kind the forward suites ask for where a test names none: the one
+ * LSUV_TEST_CONV_KERNEL names (ctest's forward_gemm and graph_forward_gemm
+ * set gemm, so every shape of those suites runs with it), else auto. */
+lsuv_conv_kernel test_conv_kernel(void);
 
 /* The device of the running GPU_TEST. */
 extern test_gpu gpu;
