@@ -151,15 +151,20 @@ static lsuv_status eval_layers(lsuv_forward *f, const study_method *m, const lsu
     return s;
 }
 
+/* What names a case, in its entry and in each of its rows. */
+static void add_keys(cJSON *o, const study_case *c) {
+    cJSON_AddNumberToObject(o, "case", c->index);
+    cJSON_AddStringToObject(o, "net", c->g->sn->name);
+    cJSON_AddStringToObject(o, "device", c->g->device);
+    cJSON_AddStringToObject(o, "order", c->m->name);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "batch", c->g->batch);
+}
+
 static void add_row(study_ctx *x, const study_case *c, const lsuv_layer_run *l, double eval_mean,
                     double eval_std) {
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddNumberToObject(r, "case", c->index);
-    cJSON_AddStringToObject(r, "net", c->g->sn->name);
-    cJSON_AddStringToObject(r, "device", c->g->device);
-    cJSON_AddStringToObject(r, "order", c->m->name);
-    cJSON_AddNumberToObject(r, "seed", (double)c->seed);
-    cJSON_AddNumberToObject(r, "batch", c->g->batch);
+    add_keys(r, c);
     cJSON_AddNumberToObject(r, "layer", l->index);
     cJSON_AddNumberToObject(r, "mean", l->mean);
     cJSON_AddNumberToObject(r, "std", l->std);
@@ -175,12 +180,7 @@ static void add_row(study_ctx *x, const study_case *c, const lsuv_layer_run *l, 
 static void add_case(study_ctx *x, const study_case *c, const lsuv_run *run, const char *input,
                      const char *eval_input) {
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddNumberToObject(e, "case", c->index);
-    cJSON_AddStringToObject(e, "net", c->g->sn->name);
-    cJSON_AddStringToObject(e, "device", c->g->device);
-    cJSON_AddStringToObject(e, "order", c->m->name);
-    cJSON_AddNumberToObject(e, "seed", (double)c->seed);
-    cJSON_AddNumberToObject(e, "batch", c->g->batch);
+    add_keys(e, c);
     cJSON_AddStringToObject(e, "input", input);
     cJSON_AddStringToObject(e, "eval_input", eval_input);
     cJSON_AddNumberToObject(e, "passes", run->passes);

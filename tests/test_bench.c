@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/file.h"
+#include "support/json_read.h"
 #include "support/spawn.h"
 
 TestSuite(bench, .timeout = 900);
@@ -17,31 +18,10 @@ TestSuite(bench, .timeout = 900);
 #define RUN(...) spawn_run((const char *const[]){LSUV_BENCH_BIN, __VA_ARGS__, NULL}, NULL)
 #define FASTAI16 "fastai@16"
 
-static cJSON *read_json(const char *path) {
-    char *text;
-    size_t n;
-    cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &n), LSUV_OK, "%s", path);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    cr_assert_not_null(root, "%s is not JSON", path);
-    return root;
-}
-
-static double num(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItem(o, key);
-    cr_assert(cJSON_IsNumber(v), "no number '%s'", key);
-    return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
-    cr_assert_not_null(s, "no string '%s'", key);
-    return s;
-}
-
 static void assert_spread(const cJSON *e, const char *key) {
     const cJSON *s = cJSON_GetObjectItem(e, key);
-    double lo = num(s, "min"), mid = num(s, "median"), hi = num(s, "max");
+    double lo = test_json_num(s, "min"), mid = test_json_num(s, "median"),
+           hi = test_json_num(s, "max");
     cr_assert(lo > 0 && lo <= mid && mid <= hi && isfinite(hi), "%s: %g %g %g", key, lo, mid, hi);
 }
 
@@ -138,20 +118,23 @@ Test(bench, suite_on_one_device_twice) {
     spawn_result_free(&r);
 
     snprintf(path, sizeof path, "%s/results.json", dir);
-    cJSON *root = read_json(path);
+    cJSON *root = test_json_file(path);
     const cJSON *meta = cJSON_GetObjectItem(root, "meta");
-    cr_assert(strlen(str(meta, "git_commit")) > 0 && strlen(str(meta, "lsuv_vk_version")) > 0);
+    cr_assert(strlen(test_json_str(meta, "git_commit")) > 0 &&
+              strlen(test_json_str(meta, "lsuv_vk_version")) > 0);
     /* Results name no folder of the machine that ran them: the cfg relative
      * to the repository, files elsewhere by name. */
-    const char *command = str(meta, "command");
+    const char *command = test_json_str(meta, "command");
     cr_assert(strstr(command, "--out") && command[0] != '/' && !strstr(command, " /"), "%s",
               command);
-    cr_assert(strlen(str(meta, "date")) == 20, "%s", str(meta, "date"));
+    cr_assert(strlen(test_json_str(meta, "date")) == 20, "%s", test_json_str(meta, "date"));
     const cJSON *devices = cJSON_GetObjectItem(root, "devices"), *d;
     cr_assert_eq(cJSON_GetArraySize(devices), 2);
     cJSON_ArrayForEach(d, devices) {
-        cr_assert(strncmp(str(d, "slug"), "llvmpipe-", 9) == 0, "%s", str(d, "slug"));
-        cr_assert(strlen(str(d, "driver")) > 0 && strlen(str(d, "api_version")) > 0);
+        cr_assert(strncmp(test_json_str(d, "slug"), "llvmpipe-", 9) == 0, "%s",
+                  test_json_str(d, "slug"));
+        cr_assert(strlen(test_json_str(d, "driver")) > 0 &&
+                  strlen(test_json_str(d, "api_version")) > 0);
     }
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "compiles")), 2);
 
@@ -159,36 +142,37 @@ Test(bench, suite_on_one_device_twice) {
     int entries = 0, layers = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
         ++entries;
-        const char *order = str(e, "order");
-        cr_assert_str_eq(str(e, "cfg"), "nets/fastai-07a.cfg");
-        cr_assert_str_eq(str(e, "input"), "idx:train-images-idx3-ubyte.gz");
-        cr_assert_eq(num(e, "batch"), 16);
-        cr_assert_eq(num(e, "repeats"), 5);
+        const char *order = test_json_str(e, "order");
+        cr_assert_str_eq(test_json_str(e, "cfg"), "nets/fastai-07a.cfg");
+        cr_assert_str_eq(test_json_str(e, "input"), "idx:train-images-idx3-ubyte.gz");
+        cr_assert_eq(test_json_num(e, "batch"), 16);
+        cr_assert_eq(test_json_num(e, "repeats"), 5);
         assert_spread(e, "gpu_ms");
         assert_spread(e, "wall_ms");
         /* The engine's promise: one submission per run. */
-        cr_assert_eq(num(e, "submissions"), 1, "%s", order);
+        cr_assert_eq(test_json_num(e, "submissions"), 1, "%s", order);
         /* GPU time per pass, of the median run (cJSON prints 15 digits
          * where they read back within an epsilon). */
-        double median = num(cJSON_GetObjectItem(e, "gpu_ms"), "median");
-        double per = median / num(e, "passes");
-        cr_assert(num(e, "passes") > 0 && median > 0 &&
-                      fabs(num(e, "gpu_ms_per_pass") - per) <= 1e-14 * per,
-                  "%s: %g ms a pass, %g ms over %g passes", order, num(e, "gpu_ms_per_pass"),
-                  median, num(e, "passes"));
-        cr_assert_gt(num(e, "readback_bytes"), 0);
+        double median = test_json_num(cJSON_GetObjectItem(e, "gpu_ms"), "median");
+        double per = median / test_json_num(e, "passes");
+        cr_assert(test_json_num(e, "passes") > 0 && median > 0 &&
+                      fabs(test_json_num(e, "gpu_ms_per_pass") - per) <= 1e-14 * per,
+                  "%s: %g ms a pass, %g ms over %g passes", order,
+                  test_json_num(e, "gpu_ms_per_pass"), median, test_json_num(e, "passes"));
+        cr_assert_gt(test_json_num(e, "readback_bytes"), 0);
         double worst_mean = 0;
         cJSON_ArrayForEach(l, cJSON_GetObjectItem(e, "layers")) {
             ++layers;
-            double layer_per = num(l, "gpu_ms") / num(l, "passes");
-            cr_assert(num(l, "passes") > 0 &&
-                      fabs(num(l, "gpu_ms_per_pass") - layer_per) <= 1e-14 * layer_per);
-            double abs_mean = num(l, "abs_mean"), abs_std = num(l, "abs_std_minus_1");
-            cr_assert_eq(abs_mean, fabs(num(l, "mean")));
+            double layer_per = test_json_num(l, "gpu_ms") / test_json_num(l, "passes");
+            cr_assert(test_json_num(l, "passes") > 0 &&
+                      fabs(test_json_num(l, "gpu_ms_per_pass") - layer_per) <= 1e-14 * layer_per);
+            double abs_mean = test_json_num(l, "abs_mean"),
+                   abs_std = test_json_num(l, "abs_std_minus_1");
+            cr_assert_eq(abs_mean, fabs(test_json_num(l, "mean")));
             worst_mean = fmax(worst_mean, abs_mean);
             if (strcmp(order, "std-first") == 0)
                 cr_assert(abs_std <= 1e-3 && abs_mean <= 1e-5, "std-first layer %g: %g %g",
-                          num(l, "index"), abs_mean, abs_std);
+                          test_json_num(l, "index"), abs_mean, abs_std);
             /* Welford over the device's output, and the engine's fused
              * statistics against the fp64 forward: within the bound of the
              * statistics tests, 0.5 log2(n) eps of the spread, with n the
@@ -198,12 +182,12 @@ Test(bench, suite_on_one_device_twice) {
             const char *checked[] = {"welford", "engine"};
             for (int k = 0; k < 2; ++k) {
                 const cJSON *m = cJSON_GetObjectItem(err, checked[k]);
-                cr_assert(num(m, "mean") <= bound && num(m, "std") <= bound,
-                          "%s, layer %g, %s: %g %g eps > %g", order, num(l, "index"), checked[k],
-                          num(m, "mean"), num(m, "std"), bound);
+                cr_assert(test_json_num(m, "mean") <= bound && test_json_num(m, "std") <= bound,
+                          "%s, layer %g, %s: %g %g eps > %g", order, test_json_num(l, "index"),
+                          checked[k], test_json_num(m, "mean"), test_json_num(m, "std"), bound);
             }
-            cr_assert(isfinite(num(cJSON_GetObjectItem(err, "naive"), "std")));
-            cr_assert(isfinite(num(cJSON_GetObjectItem(err, "twopass"), "std")));
+            cr_assert(isfinite(test_json_num(cJSON_GetObjectItem(err, "naive"), "std")));
+            cr_assert(isfinite(test_json_num(cJSON_GetObjectItem(err, "twopass"), "std")));
         }
         /* The notebook's order leaves means far above the tolerance. */
         if (strcmp(order, "mean-first") == 0) cr_assert_gt(worst_mean, 1e-2);
@@ -213,9 +197,9 @@ Test(bench, suite_on_one_device_twice) {
     int pairs = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "across_devices")) {
         ++pairs;
-        cr_assert_eq(num(e, "max_mean_diff"), 0.0, "%s", str(e, "order"));
-        cr_assert_eq(num(e, "max_std_diff"), 0.0);
-        cr_assert_eq(num(e, "max_weight_rel_diff"), 0.0);
+        cr_assert_eq(test_json_num(e, "max_mean_diff"), 0.0, "%s", test_json_str(e, "order"));
+        cr_assert_eq(test_json_num(e, "max_std_diff"), 0.0);
+        cr_assert_eq(test_json_num(e, "max_weight_rel_diff"), 0.0);
     }
     cr_assert_eq(pairs, 6);
     cJSON_Delete(root);
@@ -246,7 +230,7 @@ Test(bench, suite_on_one_device_twice) {
 
 /* Copies base with every LSUV time multiplied by factor. */
 static void write_scaled(const char *from, const char *to, double factor) {
-    cJSON *root = read_json(from);
+    cJSON *root = test_json_file(from);
     cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "lsuv")) {
         const char *keys[] = {"wall_ms", "gpu_ms"};
@@ -342,8 +326,8 @@ Test(bench, kernels_measure_under_their_peak) {
     int convs = 0, kinds = 0;
     double peak = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(root, "kernels")) {
-        const char *name = str(e, "name");
-        if (!strcmp(name, "fma_peak")) peak = num(e, "gflops");
+        const char *name = test_json_str(e, "name");
+        if (!strcmp(name, "fma_peak")) peak = test_json_num(e, "gflops");
         if (strncmp(name, "conv2d", 6)) continue;
         ++convs;
         /* Rates against the peak of the same run: a convolution far above it
@@ -351,25 +335,27 @@ Test(bench, kernels_measure_under_their_peak) {
          * counted twice the FMAs it ran). Not 1: on a loaded machine the
          * peak's rounds can meet more of the load than a convolution's, and
          * up to 1.38 of it was seen; speed itself is the bench's to judge. */
-        double g = num(e, "gflops"), ratio = num(e, "ratio_to_peak");
-        cr_assert(g > 0 && num(e, "peak_gflops") == peak, "%s", str(e, "case"));
-        cr_assert(ratio > 0 && ratio < 2, "%s: %g of the peak", str(e, "case"), ratio);
+        double g = test_json_num(e, "gflops"), ratio = test_json_num(e, "ratio_to_peak");
+        cr_assert(g > 0 && test_json_num(e, "peak_gflops") == peak, "%s", test_json_str(e, "case"));
+        cr_assert(ratio > 0 && ratio < 2, "%s: %g of the peak", test_json_str(e, "case"), ratio);
         /* A kind's row is timed against the peak of its own rounds, which
          * the load may move away from the run's peak: under ctest -j2 gemm's
          * 0.028 of its own peak was more than half off its rate over the
          * run's. */
         if (strcmp(name, "conv2d_kind"))
-            cr_assert(fabs(ratio - g / peak) < 0.5 * ratio, "%s: %g", str(e, "case"), ratio);
+            cr_assert(fabs(ratio - g / peak) < 0.5 * ratio, "%s: %g", test_json_str(e, "case"),
+                      ratio);
         /* lavapipe is a CPU: its convolutions read texels, but in the rows
          * of every kind side by side ("standard: gemm"), which run the kind
          * they name; a CPU leaves out the GPU-sized case unless asked. */
-        const char *kind = strstr(str(e, "case"), ": ");
+        const char *kind = strstr(test_json_str(e, "case"), ": ");
         if (!strcmp(name, "conv2d_kind")) {
-            cr_assert(kind && !strncmp(str(e, "case"), "standard: ", 10), "%s", str(e, "case"));
-            cr_assert_str_eq(str(e, "kernel"), kind + 2);
+            cr_assert(kind && !strncmp(test_json_str(e, "case"), "standard: ", 10), "%s",
+                      test_json_str(e, "case"));
+            cr_assert_str_eq(test_json_str(e, "kernel"), kind + 2);
             ++kinds;
         } else {
-            cr_assert_str_eq(str(e, "kernel"), "texel", "%s", str(e, "case"));
+            cr_assert_str_eq(test_json_str(e, "kernel"), "texel", "%s", test_json_str(e, "case"));
         }
     }
     cr_assert(peak > 0 && convs == 16 && kinds == 4, "peak %g, %d convolution cases, %d kinds",

@@ -288,21 +288,34 @@ static double *compare(const lsuv_net *net, const lsuv_weights *w, lsuv_forward 
     return out;
 }
 
-GPU_TEST(bn_device, inference_folds_into_the_epilogue) {
-    lsuv_net *net = parse_with(small_cfg, NULL);
-    lsuv_weights *w = bn_weights(net, 21);
+/* small_cfg's whole forward over a batch of 6 normal(mean, std) samples
+ * from the seed, every output kept; *x the batch as doubles. */
+static lsuv_forward *forward_on_noise(const lsuv_net *net, const lsuv_weights *w, uint64_t seed,
+                                      float mean, float std, bool stats, double **x) {
     const uint32_t n = 6;
     lsuv_batch b = {n, 3, 8, 8, malloc((size_t)n * 192 * sizeof(float))};
+    cr_assert(b.data);
     lsuv_rng rng;
-    lsuv_rng_seed(&rng, 5);
-    lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, 0, 1);
+    lsuv_rng_seed(&rng, seed);
+    lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, mean, std);
     lsuv_forward *f = NULL;
     lsuv_forward_options o = {.batch = n, .keep_outputs = true}; /* every layer is read */
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
-    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, false));
-    double *x = malloc((size_t)n * 192 * sizeof *x);
-    for (uint64_t i = 0; i < (uint64_t)n * 192; ++i) x[i] = b.data[i];
+    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, stats));
+    *x = malloc((size_t)n * 192 * sizeof **x);
+    cr_assert(*x);
+    for (uint64_t i = 0; i < (uint64_t)n * 192; ++i) (*x)[i] = b.data[i];
+    lsuv_batch_free(&b);
+    return f;
+}
+
+GPU_TEST(bn_device, inference_folds_into_the_epilogue) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 21);
+    const uint32_t n = 6;
+    double *x;
+    lsuv_forward *f = forward_on_noise(net, w, 5, 0, 1, false, &x);
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         double *y = compare(net, w, f, i, x, n);
         free(x);
@@ -328,7 +341,6 @@ GPU_TEST(bn_device, inference_folds_into_the_epilogue) {
     }
     lsuv_weights_destroy(back);
     lsuv_forward_destroy(f);
-    lsuv_batch_free(&b);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }
@@ -373,17 +385,8 @@ GPU_TEST(bn_device, batch_normalizes_with_the_batchs_statistics) {
     lsuv_weights *w = bn_weights(net, 23);
     w->layers[0].sub = 0.25f; /* the op's sub too */
     const uint32_t n = 6;
-    lsuv_batch b = {n, 3, 8, 8, malloc((size_t)n * 192 * sizeof(float))};
-    lsuv_rng rng;
-    lsuv_rng_seed(&rng, 7);
-    lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, 0.5, 2);
-    lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n, .keep_outputs = true}; /* every layer is read */
-    TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
-    TEST_OK(lsuv_forward_set_input(f, &b));
-    TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, true));
-    double *x = malloc((size_t)n * 192 * sizeof *x);
-    for (uint64_t i = 0; i < (uint64_t)n * 192; ++i) x[i] = b.data[i];
+    double *x;
+    lsuv_forward *f = forward_on_noise(net, w, 7, 0.5, 2, true, &x);
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         double *y = i == 1 ? compare(net, w, f, i, x, n) : compare_batch(net, w, f, i, x, n);
         free(x);
@@ -416,7 +419,6 @@ GPU_TEST(bn_device, batch_normalizes_with_the_batchs_statistics) {
                   strstr(lsuv_error_message(), "--bn batch"),
               "%s", lsuv_error_message());
     lsuv_forward_destroy(f);
-    lsuv_batch_free(&b);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
 }

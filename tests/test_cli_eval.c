@@ -11,6 +11,7 @@
 #include "lsuv/input.h"
 #include "lsuv/ref.h"
 #include "lsuv/weights.h"
+#include "support/json_read.h"
 #include "support/spawn.h"
 
 TestSuite(cli_eval, .timeout = 300);
@@ -24,12 +25,6 @@ static cJSON *run_json(const spawn_result *r) {
     cJSON *root = cJSON_Parse(r->out);
     cr_assert_not_null(root, "%s", r->out);
     return root;
-}
-
-static double num(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItem(o, key);
-    cr_assert(cJSON_IsNumber(v), "no number %s", key);
-    return v->valuedouble;
 }
 
 /* Evaluated on the batch it was fitted to, every layer gives back the run's
@@ -47,17 +42,20 @@ static void expect_eval_is_the_run(const char *measure) {
         const cJSON *l, *net = cJSON_GetObjectItem(run, "network");
         cr_assert_eq(cJSON_GetArraySize(net), 7);
         cJSON_ArrayForEach(l, cJSON_GetObjectItem(run, "layers")) {
-            cr_assert_leq(fabs(num(l, "eval_mean") - num(l, "mean")), 1e-6, "%s", r.out);
-            cr_assert_leq(fabs(num(l, "eval_std") - num(l, "std")), 1e-6, "%s", r.out);
-            const cJSON *all = cJSON_GetArrayItem(net, (int)num(l, "index"));
+            cr_assert_leq(fabs(test_json_num(l, "eval_mean") - test_json_num(l, "mean")), 1e-6,
+                          "%s", r.out);
+            cr_assert_leq(fabs(test_json_num(l, "eval_std") - test_json_num(l, "std")), 1e-6, "%s",
+                          r.out);
+            const cJSON *all = cJSON_GetArrayItem(net, (int)test_json_num(l, "index"));
             const char *at = strcmp(measure, "pre") == 0 ? "pre_mean" : "mean";
-            cr_assert_leq(fabs(num(all, at) - num(l, "mean")), 1e-6, "%s", r.out);
+            cr_assert_leq(fabs(test_json_num(all, at) - test_json_num(l, "mean")), 1e-6, "%s",
+                          r.out);
         }
         cJSON_ArrayForEach(l, net) {
-            cr_assert_eq(num(l, "eval_mean"), num(l, "mean"));
-            cr_assert_eq(num(l, "eval_std"), num(l, "std"));
+            cr_assert_eq(test_json_num(l, "eval_mean"), test_json_num(l, "mean"));
+            cr_assert_eq(test_json_num(l, "eval_std"), test_json_num(l, "std"));
             if (cJSON_IsNumber(cJSON_GetObjectItem(l, "active")))
-                cr_assert_eq(num(l, "eval_active"), num(l, "active"));
+                cr_assert_eq(test_json_num(l, "eval_active"), test_json_num(l, "active"));
         }
     }
     cr_assert_eq(runs, 2);
@@ -126,20 +124,21 @@ Test(cli_eval, a_held_out_batch_matches_the_reference_with_the_saved_weights) {
     const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), *l;
     double moved = 0;
     cJSON_ArrayForEach(l, cJSON_GetObjectItem(run, "layers")) {
-        const lsuv_moments *m = &e.post[(int)num(l, "index")];
-        cr_expect_leq(fabs(num(l, "eval_mean") - m->mean), 1e-5, "%s", r.out);
-        cr_expect_leq(fabs(num(l, "eval_std") - m->std), 1e-5, "%s", r.out);
+        const lsuv_moments *m = &e.post[(int)test_json_num(l, "index")];
+        cr_expect_leq(fabs(test_json_num(l, "eval_mean") - m->mean), 1e-5, "%s", r.out);
+        cr_expect_leq(fabs(test_json_num(l, "eval_std") - m->std), 1e-5, "%s", r.out);
         /* Std-first ends each layer at mean 0 on the fitted batch: the
          * held-out batch's is the sampling error. */
-        cr_expect_leq(fabs(num(l, "mean")), 1e-6);
-        moved = fmax(moved, fabs(num(l, "eval_mean")));
+        cr_expect_leq(fabs(test_json_num(l, "mean")), 1e-6);
+        moved = fmax(moved, fabs(test_json_num(l, "eval_mean")));
     }
     cr_expect_gt(moved, 1e-3, "the held-out means look like the fitted ones: %s", r.out);
     int i = 0;
     cJSON_ArrayForEach(l, cJSON_GetObjectItem(run, "network")) {
-        cr_expect_leq(fabs(num(l, "eval_mean") - e.post[i].mean), 1e-5, "layer %d", i);
-        cr_expect_leq(fabs(num(l, "eval_std") - e.post[i].std), 1e-5, "layer %d", i);
-        if (i < 5) cr_expect_leq(fabs(num(l, "eval_active") - e.active[i]), 1e-4, "layer %d", i);
+        cr_expect_leq(fabs(test_json_num(l, "eval_mean") - e.post[i].mean), 1e-5, "layer %d", i);
+        cr_expect_leq(fabs(test_json_num(l, "eval_std") - e.post[i].std), 1e-5, "layer %d", i);
+        if (i < 5)
+            cr_expect_leq(fabs(test_json_num(l, "eval_active") - e.active[i]), 1e-4, "layer %d", i);
         ++i;
     }
     cr_assert_eq(i, 7);

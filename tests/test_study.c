@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/file.h"
+#include "support/json_read.h"
 #include "support/spawn.h"
 
 TestSuite(study, .timeout = 900);
@@ -18,28 +19,6 @@ TestSuite(study, .timeout = 900);
 #define STUDY(dir, ...)                                                                            \
     BENCH("--study", "--net", "fastai", "--seeds", "1-2", "--batches", "64", "--orders",           \
           "mean-first,std-first", "--device", "llvmpipe", "--out", dir, ##__VA_ARGS__)
-
-static cJSON *read_json(const char *path) {
-    char *text;
-    size_t n;
-    cr_assert_eq(lsuv_file_read_all(path, 1 << 26, &text, &n), LSUV_OK, "%s", path);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    cr_assert_not_null(root, "%s is not JSON", path);
-    return root;
-}
-
-static double num(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItem(o, key);
-    cr_assert(cJSON_IsNumber(v), "no number '%s'", key);
-    return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
-    cr_assert_not_null(s, "no string '%s'", key);
-    return s;
-}
 
 static void study_dir(const char *name, char *dir, size_t cap) {
     snprintf(dir, cap, "%s/study-%s-%d", LSUV_TEST_TMP, name, (int)getpid());
@@ -56,43 +35,43 @@ static cJSON *run_study(const char *name, const char *shard) {
     cr_assert_not_null(strstr(r.err, "per-case overhead"), "%s", r.err);
     spawn_result_free(&r);
     snprintf(path, sizeof path, "%s/study.json", dir);
-    return read_json(path);
+    return test_json_file(path);
 }
 
 /* Case k of the documented enumeration: method (mean-first, std-first)
  * then seed (1, 2). */
 static void assert_case(const cJSON *c, int k) {
     static const char *const orders[] = {"mean-first", "std-first"};
-    cr_assert_eq(num(c, "case"), k);
-    cr_assert_str_eq(str(c, "order"), orders[k / 2]);
-    cr_assert_eq(num(c, "seed"), 1 + k % 2);
-    cr_assert_eq(num(c, "batch"), 64);
-    cr_assert_str_eq(str(c, "net"), "fastai");
+    cr_assert_eq(test_json_num(c, "case"), k);
+    cr_assert_str_eq(test_json_str(c, "order"), orders[k / 2]);
+    cr_assert_eq(test_json_num(c, "seed"), 1 + k % 2);
+    cr_assert_eq(test_json_num(c, "batch"), 64);
+    cr_assert_str_eq(test_json_str(c, "net"), "fastai");
     /* START = 2 B seed mod (60000 - 2 B + 1): 128 and 256 with B = 64. */
     char want[128];
     snprintf(want, sizeof want, "idx:train-images-idx3-ubyte.gz@%d", 128 * (1 + k % 2));
-    cr_assert_str_eq(str(c, "input"), want);
+    cr_assert_str_eq(test_json_str(c, "input"), want);
     snprintf(want, sizeof want, "idx:train-images-idx3-ubyte.gz@%d", 128 * (1 + k % 2) + 64);
-    cr_assert_str_eq(str(c, "eval_input"), want);
+    cr_assert_str_eq(test_json_str(c, "eval_input"), want);
 }
 
 /* lsuv-vk on the case's specs, the file's name put back in its folder. */
 static cJSON *lsuv_vk_case(const cJSON *c) {
     char input[600], eval[600], seed[32], json[512];
-    snprintf(input, sizeof input, "idx:%s%s", FASHION, strchr(str(c, "input"), '@'));
-    snprintf(eval, sizeof eval, "idx:%s%s", FASHION, strchr(str(c, "eval_input"), '@'));
-    snprintf(seed, sizeof seed, "%d", (int)num(c, "seed"));
+    snprintf(input, sizeof input, "idx:%s%s", FASHION, strchr(test_json_str(c, "input"), '@'));
+    snprintf(eval, sizeof eval, "idx:%s%s", FASHION, strchr(test_json_str(c, "eval_input"), '@'));
+    snprintf(seed, sizeof seed, "%d", (int)test_json_num(c, "seed"));
     snprintf(json, sizeof json, "%s/study-vk-%d-%d.json", LSUV_TEST_TMP, (int)getpid(),
-             (int)num(c, "case"));
+             (int)test_json_num(c, "case"));
     spawn_result r = spawn_run(
         (const char *const[]){LSUV_VK_BIN, "--layers", LSUV_SOURCE_DIR "/nets/fastai-07a.cfg",
                               "--input", input, "--eval-input", eval, "--normalize", "--seed", seed,
-                              "--batch", "64", "--order", str(c, "order"), "--device", "llvmpipe",
-                              "--json", json, NULL},
+                              "--batch", "64", "--order", test_json_str(c, "order"), "--device",
+                              "llvmpipe", "--json", json, NULL},
         NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
-    cJSON *root = read_json(json);
+    cJSON *root = test_json_file(json);
     unlink(json);
     return root;
 }
@@ -100,7 +79,7 @@ static cJSON *lsuv_vk_case(const cJSON *c) {
 Test(study, cases_equal_single_lsuv_vk_runs) {
     cJSON *study = run_study("whole", NULL);
     const cJSON *meta = cJSON_GetObjectItem(study, "meta");
-    cr_assert_eq(num(meta, "cases_total"), 4);
+    cr_assert_eq(test_json_num(meta, "cases_total"), 4);
     cr_assert(cJSON_IsNull(cJSON_GetObjectItem(meta, "shard")));
     const cJSON *cases = cJSON_GetObjectItem(study, "cases"),
                 *rows = cJSON_GetObjectItem(study, "rows");
@@ -113,21 +92,25 @@ Test(study, cases_equal_single_lsuv_vk_runs) {
         const cJSON *c = cJSON_GetArrayItem(cases, k);
         cJSON *vk = lsuv_vk_case(c);
         const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(vk, "runs"), 0);
-        cr_assert_str_eq(str(run, "order"), str(c, "order"));
-        cr_assert_eq(num(run, "passes"), num(c, "passes"));
+        cr_assert_str_eq(test_json_str(run, "order"), test_json_str(c, "order"));
+        cr_assert_eq(test_json_num(run, "passes"), test_json_num(c, "passes"));
         const cJSON *layers = cJSON_GetObjectItem(run, "layers");
         cr_assert_eq(cJSON_GetArraySize(layers), 5);
         for (int l = 0; l < 5; ++l) {
             const cJSON *row = cJSON_GetArrayItem(rows, k * 5 + l),
                         *want = cJSON_GetArrayItem(layers, l);
-            cr_assert_eq(num(row, "case"), k);
-            cr_assert_eq(num(row, "layer"), num(want, "index"));
+            cr_assert_eq(test_json_num(row, "case"), k);
+            cr_assert_eq(test_json_num(row, "layer"), test_json_num(want, "index"));
             /* The same weights, batch and kernels: the same bits. */
-            cr_assert_eq(num(row, "mean"), num(want, "mean"), "case %d layer %d", k, l);
-            cr_assert_eq(num(row, "std"), num(want, "std"), "case %d layer %d", k, l);
-            cr_assert_eq(num(row, "eval_mean"), num(want, "eval_mean"), "case %d layer %d", k, l);
-            cr_assert_eq(num(row, "eval_std"), num(want, "eval_std"), "case %d layer %d", k, l);
-            cr_assert_eq(num(row, "passes"), num(want, "passes"));
+            cr_assert_eq(test_json_num(row, "mean"), test_json_num(want, "mean"),
+                         "case %d layer %d", k, l);
+            cr_assert_eq(test_json_num(row, "std"), test_json_num(want, "std"), "case %d layer %d",
+                         k, l);
+            cr_assert_eq(test_json_num(row, "eval_mean"), test_json_num(want, "eval_mean"),
+                         "case %d layer %d", k, l);
+            cr_assert_eq(test_json_num(row, "eval_std"), test_json_num(want, "eval_std"),
+                         "case %d layer %d", k, l);
+            cr_assert_eq(test_json_num(row, "passes"), test_json_num(want, "passes"));
             cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(row, "within_tol")),
                          cJSON_IsTrue(cJSON_GetObjectItem(want, "within_tol")));
         }
@@ -154,18 +137,18 @@ Test(study, two_shards_hold_the_whole) {
     int seen_cases = 0, seen_rows = 0;
     for (int p = 0; p < 2; ++p) {
         const cJSON *meta = cJSON_GetObjectItem(part[p], "meta");
-        cr_assert_eq(num(meta, "cases_total"), 4);
-        cr_assert_str_eq(str(meta, "shard"), p ? "2/2" : "1/2");
+        cr_assert_eq(test_json_num(meta, "cases_total"), 4);
+        cr_assert_str_eq(test_json_str(meta, "shard"), p ? "2/2" : "1/2");
         const cJSON *c, *r;
         /* Shard I/N holds the cases k with k mod N = I - 1. */
         cJSON_ArrayForEach(c, cJSON_GetObjectItem(part[p], "cases")) {
-            int k = (int)num(c, "case");
+            int k = (int)test_json_num(c, "case");
             cr_assert_eq(k % 2, p, "case %d in shard %d", k, p + 1);
             assert_same_but_ms(c, cJSON_GetArrayItem(wc, k));
             seen_cases++;
         }
         cJSON_ArrayForEach(r, cJSON_GetObjectItem(part[p], "rows")) {
-            int k = (int)num(r, "case"), l = (int)num(r, "layer");
+            int k = (int)test_json_num(r, "case"), l = (int)test_json_num(r, "layer");
             assert_same_but_ms(r, cJSON_GetArrayItem(wr, k * 5 + l));
             seen_rows++;
         }
@@ -183,7 +166,7 @@ Test(study, two_shards_hold_the_whole) {
     spawn_result r = BENCH("--merge", p2, p1, "--out", dm);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     spawn_result_free(&r);
-    cJSON *merged = read_json(pm);
+    cJSON *merged = test_json_file(pm);
     const cJSON *mr = cJSON_GetObjectItem(merged, "rows");
     cr_assert_eq(cJSON_GetArraySize(mr), 20);
     for (int i = 0; i < 20; ++i)
