@@ -15,8 +15,9 @@
  *                that reproduce it with lsuv-vk), "passes", "converged",
  *                "hazard", "ms" (the LSUV run's wall time),
  *                "training": {"loss_1", "loss_10", "loss_100", "train_acc",
- *                             "test_acc", "seconds"} (only with
- *                             --train-epochs, when training ran) } ]
+ *                             "test_acc", "seconds", "diverged" (a loss
+ *                             was Inf or NaN)} (only with --train-epochs,
+ *                             when training ran) } ]
  *   "rows":  [ { "case", "net", "device", "order", "seed", "batch",
  *                "layer" (cfg index), "mean", "std", "eval_mean",
  *                "eval_std", "passes", "within_tol", "ms" } ]

@@ -256,11 +256,29 @@ static bool training_boxes(const study_view *v, const char *net, const char *dev
     return ok;
 }
 
-static void put_iqr(lsuv_text *t, const study_box *b) {
+/* A figure over the cases where it is finite, saying how many those are
+ * when some diverged. */
+static void put_iqr(lsuv_text *t, const study_box *b, size_t cases) {
     if (b->n == 0)
         lsuv_text_put(t, " – |");
+    else if (b->n < cases)
+        lsuv_text_put(t, " %.4g (%.4g–%.4g; %zu of %zu) |", b->median, b->q1, b->q3, b->n, cases);
     else
         lsuv_text_put(t, " %.4g (%.4g–%.4g) |", b->median, b->q1, b->q3);
+}
+
+/* The cases of one net, device, order and batch, and how many diverged. */
+static size_t count_cases(const study_view *v, const char *net, const char *device,
+                          const char *order, double batch, size_t *diverged) {
+    size_t n = 0;
+    *diverged = 0;
+    for (const cJSON *c = cJSON_GetObjectItem(v->doc, "cases")->child; c; c = c->next)
+        if (case_in(c, net, device, order, batch)) {
+            ++n;
+            *diverged +=
+                cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "training"), "diverged"));
+        }
+    return n;
 }
 
 /* The table of one net and device, and the boxes of its test accuracy
@@ -268,9 +286,9 @@ static void put_iqr(lsuv_text *t, const study_box *b) {
 static bool put_training_table(lsuv_text *t, const study_view *v, const char *net,
                                const char *device, app_plot_box *acc) {
     lsuv_text_put(t,
-                  "\n### %s, %s\n\n| batch | order | cases | loss after 1 step | 10 steps | "
-                  "100 steps | train accuracy | test accuracy |\n|---|---|---|---|---|---|---|"
-                  "---|\n",
+                  "\n### %s, %s\n\n| batch | order | cases | diverged | loss after 1 step | "
+                  "10 steps | 100 steps | train accuracy | test accuracy |\n|---|---|---|---|---|"
+                  "---|---|---|---|\n",
                   net, device);
     for (size_t b = 0; b < v->n_batches; ++b)
         for (size_t o = 0; o < v->orders.n; ++o) {
@@ -281,9 +299,12 @@ static bool put_training_table(lsuv_text *t, const study_view *v, const char *ne
             acc[b * v->orders.n + o] = a->n
                                            ? (app_plot_box){a->q1, a->median, a->q3, a->min, a->max}
                                            : (app_plot_box){NAN, NAN, NAN, NAN, NAN};
-            if (a->n == 0 && boxes[0].n == 0) continue;
-            lsuv_text_put(t, "| %g | %s | %zu |", v->batches[b], v->orders.items[o], a->n);
-            for (int k = 0; k < TRAINING_KEYS; ++k) put_iqr(t, &boxes[k]);
+            size_t diverged,
+                cases = count_cases(v, net, device, v->orders.items[o], v->batches[b], &diverged);
+            if (cases == 0) continue;
+            lsuv_text_put(t, "| %g | %s | %zu | %zu |", v->batches[b], v->orders.items[o], cases,
+                          diverged);
+            for (int k = 0; k < TRAINING_KEYS; ++k) put_iqr(t, &boxes[k], cases);
             lsuv_text_put(t, "\n");
         }
     return true;
@@ -328,7 +349,10 @@ static void put_training(lsuv_text *t, const study_view *v, bench_files *files) 
     if (cJSON_IsNumber(epochs))
         lsuv_text_put(t, "%g epoch%s", epochs->valuedouble, epochs->valuedouble == 1 ? "" : "s");
     if (optimizer) lsuv_text_put(t, "%s%s", cJSON_IsNumber(epochs) ? "; " : "", optimizer);
-    lsuv_text_put(t, "%sEach figure: the median over the seeds (the quartiles in brackets).\n",
+    lsuv_text_put(t,
+                  "%sEach figure: the median over the seeds (the quartiles in brackets), of the "
+                  "cases where it is finite (how many, when not all). *Diverged*: the cases "
+                  "where a minibatch's loss was Inf or NaN.\n",
                   cJSON_IsNumber(epochs) || optimizer ? ".\n\n" : "");
     size_t n = v->n_batches * v->orders.n;
     app_plot_box *acc = malloc((n ? n : 1) * sizeof *acc);

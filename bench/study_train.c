@@ -110,6 +110,7 @@ static bool add_results(cJSON *study, const cJSON *out, const char *const *weigh
             const cJSON *v = cJSON_GetObjectItem(r, figures[f]);
             cJSON_AddNumberToObject(t, figures[f], cJSON_IsNumber(v) ? v->valuedouble : NAN);
         }
+        cJSON_AddBoolToObject(t, "diverged", cJSON_IsTrue(cJSON_GetObjectItem(r, "diverged")));
     }
     return true;
 }

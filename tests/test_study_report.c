@@ -107,7 +107,12 @@ static cJSON *make_case(int c, bool training) {
         cJSON *t = cJSON_AddObjectToObject(e, "training");
         cJSON_AddNumberToObject(t, "loss_1", 2.5 - s / 8.0);
         cJSON_AddNumberToObject(t, "loss_10", 1.5 - s / 8.0);
-        cJSON_AddNumberToObject(t, "loss_100", 0.75 - s / 16.0);
+        /* seed 5 diverges after step 10 */
+        if (s == 5)
+            cJSON_AddNullToObject(t, "loss_100");
+        else
+            cJSON_AddNumberToObject(t, "loss_100", 0.75 - s / 16.0);
+        cJSON_AddBoolToObject(t, "diverged", s == 5);
         cJSON_AddNumberToObject(t, "train_acc", 0.75 + s / 64.0);
         cJSON_AddNumberToObject(t, "test_acc", 0.75 + s / 64.0 + o / 32.0);
     }
@@ -293,7 +298,9 @@ Test(study_report, report_and_plots) {
     cr_assert(strstr(md, "| \\|mean\\| fitted | 0.25 ["), "%s", md);
     cr_assert(strstr(md, "| mean-first | std-first |"), "%s", md);
     /* training: loss after 1 step 2.5 - s/8, median at s = 3 */
-    cr_assert(strstr(md, "| 64 | mean-first | 5 | 2.125 (2–2.25) |"), "%s", md);
+    cr_assert(strstr(md, "| 64 | mean-first | 5 | 1 | 2.125 (2–2.25) |"), "%s", md);
+    /* seed 5 diverged before step 100: the median of the other 4, 0.75 - s/16 */
+    cr_assert(strstr(md, "| 0.5938 (0.5469–0.6406; 4 of 5) |"), "%s", md);
     const char *svgs[] = {"mean-fastai-b64.svg", "mean-fastai-b512.svg", "std-fastai-b64.svg",
                           "batch-fastai.svg", "accuracy-fastai.svg"};
     for (int i = 0; i < 5; ++i) {

@@ -154,6 +154,7 @@ static void expect_case(const cJSON *c, const char *weights, double loss_1) {
     cr_expect_float_eq(number(c, "loss_1"), loss_1, 2e-5, "loss_1 %.7f, reference %.7f",
                        number(c, "loss_1"), loss_1);
     cr_expect(number(c, "loss_10") > 0);
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(c, "diverged")), "finite losses, not diverged");
     cr_expect(cJSON_IsNull(cJSON_GetObjectItem(c, "loss_100")), "loss_100 after 10 steps");
     /* Accuracies of whole counts: the last epoch's one batch, the test set. */
     double train = number(c, "train_acc") * N_TRAIN, test = number(c, "test_acc") * N_TEST;

@@ -26,6 +26,8 @@ Reported per weights file, in the order given:
              all epochs) computed before that minibatch's update: what the
              notebook's Recorder records; null when training has < K steps
              or when that loss is not finite (training diverged).
+  diverged   true when any minibatch's loss was not finite (Inf or NaN):
+             SGD at lr 0.6 does diverge from some initializations.
   train_acc  the accuracy of the last epoch's minibatches, each before its
              update, weighted by their sizes: the notebook's "train:" line.
   test_acc   the accuracy of the trained network on the whole test set.
@@ -181,6 +183,7 @@ def train(weights, data, epochs, steps_cap, seed):
     model, _ = fastai07a.build(weights)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.0, weight_decay=0.0)
     losses = {k: None for k in RECORD}
+    diverged = False
     step = 0
     start = time.perf_counter()
     model.train()
@@ -195,7 +198,9 @@ def train(weights, data, epochs, steps_cap, seed):
             pred = model(xb)
             loss = F.cross_entropy(pred, yb)
             step += 1
-            if step in losses and math.isfinite(value := loss.item()):
+            value = loss.item()
+            diverged = diverged or not math.isfinite(value)
+            if step in losses and math.isfinite(value):
                 losses[step] = value
             correct += (pred.argmax(1) == yb).sum().item()
             seen += len(yb)
@@ -208,7 +213,8 @@ def train(weights, data, epochs, steps_cap, seed):
         hits = sum((model(xb).argmax(1) == yb).sum().item()
                    for xb, yb in zip(x_test.split(2 * BATCH), y_test.split(2 * BATCH)))
     return {"loss_1": losses[1], "loss_10": losses[10], "loss_100": losses[100],
-            "train_acc": correct / seen, "test_acc": hits / len(x_test), "seconds": seconds}
+            "diverged": diverged, "train_acc": correct / seen, "test_acc": hits / len(x_test),
+            "seconds": seconds}
 
 
 def write_atomic(path, doc):
