@@ -207,6 +207,13 @@ Test(bn_files, darknets_published_sizes) {
     cr_assert_eq(darknet_file_size(darknet_cfg("darknet.cfg"), true), 29269556);
 }
 
+/* Our own YOLOv3 (nets/yolov3.cfg, written from the paper): the size of
+ * the published yolov3.weights, 248,007,048 bytes, a fact independent of
+ * this parser: 20 bytes of header and 62,001,757 floats. */
+Test(bn_files, yolov3_is_the_published_size) {
+    cr_assert_eq(darknet_file_size(LSUV_SOURCE_DIR "/nets/yolov3.cfg", false), 248007048);
+}
+
 /* ---- the reference against closed forms ------------------------------- */
 
 /* One channel, 1x1 convolution of weight 2 over a 1x2 input, batch 2:
