@@ -17,6 +17,7 @@
 #include "lsuv/rng.h"
 #include "support/gpu.h"
 #include "support/nets.h"
+#include "support/json_read.h"
 #include "support/spawn.h"
 
 static lsuv_net *parse_with(const char *text, const lsuv_net_options *o) {
@@ -735,6 +736,111 @@ GPU_TEST(bn_lsuv, post_measures_after_batch_norm) {
     lsuv_net_destroy(net);
 }
 
+/* The program's JSON for small_cfg's batch-norm net from bn_weights(61),
+ * std-first, with the fp64 verification and the measuring point given. */
+static cJSON *cli_bn_run(const char *measure) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 61);
+    char cfg[256], in[256], json[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-bnm.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(in, sizeof in, "%s/%d-bnm.weights", LSUV_TEST_TMP, (int)getpid());
+    snprintf(json, sizeof json, "%s/%d-bnm.json", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, small_cfg));
+    TEST_OK(lsuv_weights_save(net, w, in));
+    const char *argv[] = {LSUV_VK_BIN, "--layers", cfg,        "--weights-in", in,
+                          "--batch",   "8",        "--device", "llvmpipe",     "--order",
+                          "std-first", "--verify", "--json",   json,           NULL,
+                          NULL,        NULL};
+    if (measure) {
+        argv[14] = "--measure";
+        argv[15] = measure;
+    }
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    cJSON *root = test_json_file(json);
+    unlink(cfg);
+    unlink(in);
+    unlink(json);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return root;
+}
+
+/* Each layer's measuring point in the JSON; the fp64 check of the final
+ * moments there (W x for conv) agrees with the device. */
+static void expect_cli_measured(const cJSON *root, const char *want) {
+    const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert(run, "no run");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(run, "converged")));
+    double diff = test_json_num(run, "verify_max_diff");
+    cr_expect(diff <= 1e-4, "verify_max_diff %g", diff);
+    const cJSON *layers = cJSON_GetObjectItem(run, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 2);
+    for (const cJSON *l = layers->child; l; l = l->next)
+        cr_assert_str_eq(test_json_str(l, "measure"), want);
+}
+
+Test(bn_cli, measures_w_x_by_default_and_post_when_asked) {
+    cJSON *root = cli_bn_run(NULL);
+    expect_cli_measured(root, "conv");
+    cJSON_Delete(root);
+    root = cli_bn_run("post");
+    expect_cli_measured(root, "post");
+    cJSON_Delete(root);
+}
+
+/* Without batch norm there is no W x before it: conv is refused before
+ * any run, naming the layer. */
+Test(bn_cli, conv_without_batch_norm_is_refused) {
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-nobn.cfg", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, "[net]\nheight=8\nwidth=8\nchannels=3\n"
+                                      "[convolutional]\nfilters=4\nsize=3\npad=1\n"
+                                      "activation=leaky\n"));
+    const char *const argv[] = {LSUV_VK_BIN, "--layers", cfg,         "--batch", "8",
+                                "--device",  "llvmpipe", "--measure", "conv",    NULL};
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "layer 0 (convolutional) has no batch norm"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(cfg);
+}
+
+/* LSUV-pytorch's coef update shifts the bias by -mean coef with each std
+ * step; measured at conv nothing moves W x's mean, so the step scales W
+ * alone and darknet's bias stays as read. */
+GPU_TEST(bn_lsuv, coef_at_conv_leaves_the_bias) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 53), *back = NULL;
+    lsuv_options o = {.order = LSUV_ORDER_STD_ONLY,
+                      .measure = LSUV_MEASURE_CONV,
+                      .update = LSUV_UPDATE_COEF,
+                      .estimator = LSUV_ESTIMATOR_POPULATION};
+    lsuv_batch b;
+    lsuv_run run = bn_lsuv(net, w, &o, LSUV_CONV_AUTO, &back, &b);
+    lsuv_moments m[3];
+    ref_at(net, back, &b, LSUV_MEASURE_CONV, m);
+    for (uint32_t l = 0; l < run.n_layers; ++l) {
+        uint32_t i = run.layers[l].index;
+        cr_assert(run.layers[l].within_tol, "layer %u", i);
+        cr_expect(fabs(m[i].std_population - 1) <= 1e-3 + 1e-5, "layer %u: fp64 std %.9g", i,
+                  m[i].std_population);
+        cr_assert(fabs(m[i].mean) > 1e-3, "layer %u: W x's mean %g, left where it was", i,
+                  m[i].mean);
+        for (uint32_t c = 0; c < w->layers[i].bias_count; ++c)
+            cr_assert(fabs(back->layers[i].bias[c] - w->layers[i].bias[c]) <=
+                          1e-6 * (fabs(w->layers[i].bias[c]) + 1),
+                      "layer %u bias %u: %.9g, was %.9g", i, c, back->layers[i].bias[c],
+                      w->layers[i].bias[c]);
+    }
+    lsuv_batch_free(&b);
+    lsuv_run_free(&run);
+    lsuv_weights_destroy(back);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
 static lsuv_status keep_layer(void *ctx, uint32_t layer, const double *out, uint64_t count) {
     double **keep = ctx;
     if (!keep[layer]) keep[layer] = malloc(count * sizeof *out);
@@ -784,4 +890,28 @@ Test(bn_ref, conv_is_the_sums_batch_norm_maps_to_pre) {
     lsuv_batch_free(&b);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
+}
+
+/* Measured at conv LSUV shifts no sub, so darknet's .weights can hold what
+ * it saves; measured post the mean step shifts sub, which they cannot. */
+Test(bn_cli, conv_saves_darknet_weights) {
+    char cfg[256], out[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-bns.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(out, sizeof out, "%s/%d-bns.weights", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, small_cfg));
+    const char *argv[] = {LSUV_VK_BIN, "--layers", cfg,       "--batch", "8",
+                          "--device",  "llvmpipe", "--order", "both",    "--save-weights",
+                          out,         NULL,       NULL,      NULL};
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "saved the std-first weights"), "%s", r.out);
+    spawn_result_free(&r);
+    argv[11] = "--measure";
+    argv[12] = "post";
+    r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "shifts the sub of layer 0"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(cfg);
+    unlink(out);
 }

@@ -42,11 +42,12 @@
  * into the weights and bias it holds (ops/bn_fold.c). So the std step, which
  * scales W, scales the normalized pre-activation by the same factor; the
  * mean step shifts the bias (or sub), which in darknet's order comes after
- * the normalization and the scales. By default (--measure auto) such a
- * layer is measured at conv, the convolution's output W x before batch
- * norm, as LSUV-pytorch's hook on the convolution sees it: the std step
- * scales W, and so W x, by 1 / std; no parameter moves the mean of W x, so
- * the mean loop does not run there. --measure pre measures the
+ * the normalization and the scales. With --measure auto (the program's
+ * default; lsuv_options' zero value is post) such a layer is measured at
+ * conv, the convolution's output W x before batch norm, as LSUV-pytorch's
+ * hook on the convolution sees it: the std step scales W, and so W x, by
+ * 1 / std; no parameter moves the mean of W x, so the mean loop does not
+ * run there. --measure pre measures the
  * pre-activation, after batch norm; --measure post the layer's output. A
  * fresh net's identity batch norm makes a_c = 1 / sqrt(1 + 1e-5) for every
  * channel, so pre there sees W x scaled by 0.999995.
