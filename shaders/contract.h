@@ -57,6 +57,13 @@
  * (LSUV's later passes), which values a workgroup's partials describe. */
 #define LSUV_C_MEASURE_POST 0u /* the output as stored */
 #define LSUV_C_MEASURE_PRE 1u  /* the pre-activation, in fp32 */
+#define LSUV_C_MEASURE_CONV 2u /* W x before batch norm, in fp32 (conv_io.glsl) */
+
+/* lsuv_step.comp's mean_param: what the mean steps shift. None where no
+ * parameter acts at the measuring point (conv): the std step alone. */
+#define LSUV_C_MEAN_SUB 0u
+#define LSUV_C_MEAN_BIAS 1u
+#define LSUV_C_MEAN_NONE 2u
 
 /* Push constants: all 4-byte scalars, so std430's push-constant layout is
  * C's, with no padding on either side (src/ops/contract_check.c checks the
@@ -151,7 +158,7 @@
 /* lsuv_step.comp. */
 #define LSUV_C_STEP_PUSH_FIELDS                                               \
     LSUV_C_U32 order;      /* lsuv_order, as LSUV_C_ORDER_* */                 \
-    LSUV_C_U32 mean_param; /* 0 sub, 1 bias */                                 \
+    LSUV_C_U32 mean_param; /* LSUV_C_MEAN_* */                                 \
     float tol_mean, tol_std;                                                   \
     LSUV_C_U32 max_iters;                                                      \
     LSUV_C_U32 slot;           /* the layer's statistics slot */               \

@@ -75,9 +75,12 @@ layout(set = 0, binding = 1) readonly buffer Weights { STORED wts[]; };
 
 // The epilogue's constants of the tile's channels from oc0, read at the top
 // level for the reason params_load is (conv_io.glsl).
-void shifts_load(Scales sc, uint oc0, out float shift[OC_T]) {
-    for (uint j = 0u; j < OC_T; ++j)
-        shift[j] = epilogue_shift(sc, bias[min(oc0 + j, P.oc_end - 1u)]);
+void shifts_load(Scales sc, uint oc0, out float shift[OC_T], out float unfold[OC_T]) {
+    for (uint j = 0u; j < OC_T; ++j) {
+        uint ch = min(oc0 + j, P.oc_end - 1u);
+        shift[j] = epilogue_shift(sc, bias[ch]);
+        unfold[j] = unfold_load(ch);
+    }
 }
 
 #include "conv_emit.glsl"
@@ -157,15 +160,15 @@ void main_rows() {
     bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
     Scales sc = scales_load(P.slope, P.maxv);
-    float shift[OC_T];
-    shifts_load(sc, oc0, shift);
-    float origin = workgroup_origin(stats, sc, shift[0], acc[0][0]);
+    float shift[OC_T], unfold[OC_T];
+    shifts_load(sc, oc0, shift, unfold);
+    float origin = workgroup_origin(stats, sc, shift[0], unfold[0], acc[0][0]);
     uint out_plane = P.oh * P.ow;
     uint at0 = (b * P.oc + oc0) * out_plane + oy * P.ow + ox0;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p)
             if (oc0 + j < P.oc_end && item < items && ox0 + p < P.ow)
-                emit(sc, shift[j], at0 + j * out_plane + p, acc[j][p], stats, origin, m);
+                emit(sc, shift[j], unfold[j], at0 + j * out_plane + p, acc[j][p], stats, origin, m);
     write_partial(stats, origin, m);
 }
 #endif
@@ -261,15 +264,15 @@ void main() {
     bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
     Scales sc = scales_load(P.slope, P.maxv);
-    float shift[OC_T];
-    shifts_load(sc, oc0, shift);
-    float origin = workgroup_origin(stats, sc, shift[0], acc[0][0]);
+    float shift[OC_T], unfold[OC_T];
+    shifts_load(sc, oc0, shift, unfold);
+    float origin = workgroup_origin(stats, sc, shift[0], unfold[0], acc[0][0]);
     uint out_plane = P.oh * P.ow;
     for (uint j = 0u; j < OC_T; ++j)
         for (uint p = 0u; p < PX_T; ++p) {
             uint px = px_base + p * gl_WorkGroupSize.x;
             if (oc0 + j < P.oc_end && px < pixels)
-                emit(sc, shift[j], out_at[p] + j * out_plane, acc[j][p], stats, origin, m);
+                emit(sc, shift[j], unfold[j], out_at[p] + j * out_plane, acc[j][p], stats, origin, m);
         }
     write_partial(stats, origin, m);
 }
@@ -315,8 +318,8 @@ void main() {
     bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
     Scales sc = scales_load(P.slope, P.maxv);
-    float shift[OC_T];
-    shifts_load(sc, oc0, shift);
+    float shift[OC_T], unfold[OC_T];
+    shifts_load(sc, oc0, shift, unfold);
     // Output (j, p) goes to lane (j * PX_T + p) mod the workgroup's size.
     // Every lane has every total, so each takes the first output (0, 0),
     // always inside the layer, as the origin of the moments.
@@ -325,10 +328,10 @@ void main() {
         for (uint p = 0u; p < PX_T; ++p) {
             float total = workgroup_sum(acc[j][p]);
             if (j == 0u && p == 0u)
-                origin = moments_origin(epilogue_measured(sc, total, shift[0]));
+                origin = moments_origin(epilogue_measured(sc, total, shift[0], unfold[0]));
             if ((j * PX_T + p) % gl_WorkGroupSize.x == lid && oc0 + j < P.oc_end &&
                 px0 + p < P.n)
-                emit(sc, shift[j], (px0 + p) * P.oc + oc0 + j, total, stats, origin, m);
+                emit(sc, shift[j], unfold[j], (px0 + p) * P.oc + oc0 + j, total, stats, origin, m);
         }
     write_partial(stats, origin, m);
 }

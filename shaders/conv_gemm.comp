@@ -169,11 +169,14 @@ void main() {
     bool stats = P.stats_base != 0xffffffffu;
     Moments m = moments_empty;
     Scales sc = scales_load(P.slope, P.maxv);
-    float shift[TM];
-    for (uint i = 0u; i < TM; ++i)
-        shift[i] = epilogue_shift(sc, bias[min(t.m0 + ty + i * BMT, P.oc_end - 1u)]);
+    float shift[TM], unfold[TM];
+    for (uint i = 0u; i < TM; ++i) {
+        uint ch = min(t.m0 + ty + i * BMT, P.oc_end - 1u);
+        shift[i] = epilogue_shift(sc, bias[ch]);
+        unfold[i] = unfold_load(ch);
+    }
     // Invocation 0's first output is (m0, the tile's first column): inside.
-    float origin = workgroup_origin(stats, sc, shift[0], acc[0][0]);
+    float origin = workgroup_origin(stats, sc, shift[0], unfold[0], acc[0][0]);
     uint plane = P.oh * P.ow, pixels = P.n * plane;
     for (uint j = 0u; j < TN; ++j) {
         uint n = gl_WorkGroupID.x * BN + tx + j * BNT;
@@ -181,7 +184,7 @@ void main() {
         for (uint i = 0u; i < TM; ++i) {
             uint ch = t.m0 + ty + i * BMT;
             if (ch < t.m_end && n < pixels)
-                emit(sc, shift[i], at + ch * plane, acc[i][j], stats, origin, m);
+                emit(sc, shift[i], unfold[i], at + ch * plane, acc[i][j], stats, origin, m);
         }
     }
     write_partial(stats, origin, m);

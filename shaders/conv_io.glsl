@@ -29,3 +29,10 @@ void params_load() {
 
 #define LSUV_STATE_BINDING 4
 #include "epilogue.glsl"
+
+// A channel's factor from a sum to W x (epilogue_measured), which the host
+// puts after the biases of a layer with batch norm; only MEASURE conv reads
+// it, so other layers' bias buffers need not hold it.
+float unfold_load(uint ch) {
+    return MEASURE == LSUV_C_MEASURE_CONV ? bias[P.oc + ch] : 1.0;
+}

@@ -48,8 +48,10 @@ float output_at(Scales sc, float shift, uint at) {
     return epilogue_value(sc, LOAD_SUM(at), shift);
 }
 
-float measured_at(Scales sc, float shift, uint at) {
-    return epilogue_measured(sc, LOAD_SUM(at), shift);
+// unfold: with MEASURE conv, the channel's factor from a sum to W x, after
+// the biases (epilogue.glsl).
+float measured_at(Scales sc, float shift, float unfold, uint at) {
+    return epilogue_measured(sc, LOAD_SUM(at), shift, unfold);
 }
 
 void main() {
@@ -58,6 +60,7 @@ void main() {
     Scales sc = scales_load(pc.slope, pc.maxv);
     uint n = pc.n, plane = pc.plane, sums_off = pc.sums_off, out_off = pc.out_off;
     float shift = epilogue_shift(sc, bias[c]);
+    float unfold = MEASURE == LSUV_C_MEASURE_CONV ? bias[pc.oc + c] : 1.0;
     uint t = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
     uint b0 = t / plane * ITEMS;
     uint items = b0 < n ? min(ITEMS, n - b0) : 0u;
@@ -76,7 +79,7 @@ void main() {
     // sum: no barrier, and the same bits in each.
     uint t0 = gl_WorkGroupID.x * gl_WorkGroupSize.x;
     uint first_at = sums_off + t0 / plane * ITEMS * stride + c * plane + t0 % plane;
-    float origin = moments_origin(measured_at(sc, shift, first_at));
+    float origin = moments_origin(measured_at(sc, shift, unfold, first_at));
     // A whole block takes the fast path, as stats_reduce.comp's does: four
     // outputs a step into four Welford accumulators that share one count, so
     // a step divides once. A partial block, or one that met a NaN or Inf,
@@ -88,9 +91,10 @@ void main() {
         bool bad = false;
         for (uint i = 0u; i < ITEMS / 4u; ++i) {
             uint a = sum_at + 4u * i * stride;
-            vec4 v = vec4(measured_at(sc, shift, a), measured_at(sc, shift, a + stride),
-                          measured_at(sc, shift, a + 2u * stride),
-                          measured_at(sc, shift, a + 3u * stride));
+            vec4 v = vec4(measured_at(sc, shift, unfold, a),
+                          measured_at(sc, shift, unfold, a + stride),
+                          measured_at(sc, shift, unfold, a + 2u * stride),
+                          measured_at(sc, shift, unfold, a + 3u * stride));
             bad = bad || any(equal(floatBitsToUint(v) & 0x7f800000u, uvec4(0x7f800000u)));
             v -= origin;
             vec4 delta = v - mean;
@@ -109,7 +113,7 @@ void main() {
     if (careful) {
         m = moments_empty;
         for (uint i = 0u; i < items; ++i)
-            m = moments_add_output(m, measured_at(sc, shift, sum_at + i * stride), origin);
+            m = moments_add_output(m, measured_at(sc, shift, unfold, sum_at + i * stride), origin);
     }
     m = workgroup_merge(m);
     if (gl_LocalInvocationIndex == 0u)

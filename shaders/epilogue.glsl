@@ -67,8 +67,11 @@ float epilogue_value(Scales sc, float sum, float shift) {
 
 // What the statistics of a sum describe: its output as stored, or with
 // MEASURE pre its pre-activation as computed, in fp32 even where outputs are
-// stored in fp16.
-float epilogue_measured(Scales sc, float sum, float shift) {
+// stored in fp16. With MEASURE conv, the convolution's own output before
+// batch norm: the device's weights hold W scaled by batch norm's a_c, so
+// the sum times unfold (1 / a_c, the channel's) is W x, scaled by LSUV.
+float epilogue_measured(Scales sc, float sum, float shift, float unfold) {
+    if (MEASURE == LSUV_C_MEASURE_CONV) return sum * sc.wscale * unfold;
     if (MEASURE == LSUV_C_MEASURE_PRE) return epilogue_pre(sc, sum, shift);
     return epilogue_value(sc, sum, shift);
 }

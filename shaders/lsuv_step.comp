@@ -45,9 +45,9 @@ const float STALL_FACTOR = 16.0;
 const float STALL_RESPONSE = 0.1;
 
 void mean_step(float mean) {
-    if (pc.mean_param == 0u)
+    if (pc.mean_param == LSUV_C_MEAN_SUB)
         state.sub += mean;
-    else
+    else if (pc.mean_param == LSUV_C_MEAN_BIAS)
         state.bshift -= mean;
 }
 
@@ -57,9 +57,9 @@ void std_step(float mean, float std) {
         // not rescaled (sub, when it is the mean parameter, likewise).
         float coef = 1.0 / (std + 1e-8);
         state.wscale *= coef;
-        if (pc.mean_param == 0u)
+        if (pc.mean_param == LSUV_C_MEAN_SUB)
             state.sub += mean * coef;
-        else
+        else if (pc.mean_param == LSUV_C_MEAN_BIAS)
             state.bshift -= mean * coef;
     } else {
         state.wscale /= std; // the variance rule's W / sqrt(var): std is sqrt(var)
@@ -68,9 +68,9 @@ void std_step(float mean, float std) {
 
 void joint_step(float mean, float std) {
     state.wscale /= std;
-    if (pc.mean_param == 0u) {
+    if (pc.mean_param == LSUV_C_MEAN_SUB) {
         state.sub = (state.sub + mean) / std;
-    } else {
+    } else if (pc.mean_param == LSUV_C_MEAN_BIAS) {
         state.bscale /= std;
         state.bshift = (state.bshift - mean) / std;
     }

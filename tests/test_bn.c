@@ -17,6 +17,7 @@
 #include "lsuv/rng.h"
 #include "support/gpu.h"
 #include "support/nets.h"
+#include "support/json_read.h"
 #include "support/spawn.h"
 
 static lsuv_net *parse_with(const char *text, const lsuv_net_options *o) {
@@ -298,7 +299,8 @@ static double *compare(const lsuv_net *net, const lsuv_weights *w, lsuv_forward 
 /* small_cfg's whole forward over a batch of 6 normal(mean, std) samples
  * from the seed, every output kept; *x the batch as doubles. */
 static lsuv_forward *forward_on_noise(const lsuv_net *net, const lsuv_weights *w, uint64_t seed,
-                                      float mean, float std, bool stats, double **x) {
+                                      float mean, float std, bool stats, double **x,
+                                      lsuv_conv_kernel kernel) {
     const uint32_t n = 6;
     lsuv_batch b = {n, 3, 8, 8, malloc((size_t)n * 192 * sizeof(float))};
     cr_assert(b.data);
@@ -306,7 +308,8 @@ static lsuv_forward *forward_on_noise(const lsuv_net *net, const lsuv_weights *w
     lsuv_rng_seed(&rng, seed);
     lsuv_rng_fill_normal(&rng, b.data, (uint64_t)n * 192, mean, std);
     lsuv_forward *f = NULL;
-    lsuv_forward_options o = {.batch = n, .keep_outputs = true}; /* every layer is read */
+    /* every layer is read */
+    lsuv_forward_options o = {.batch = n, .keep_outputs = true, .conv_kernel = kernel};
     TEST_OK(lsuv_forward_create(gpu.device, net, w, &o, &f));
     TEST_OK(lsuv_forward_set_input(f, &b));
     TEST_OK(lsuv_forward_run(f, 0, net->n_layers - 1, stats));
@@ -322,7 +325,7 @@ GPU_TEST(bn_device, inference_folds_into_the_epilogue) {
     lsuv_weights *w = bn_weights(net, 21);
     const uint32_t n = 6;
     double *x;
-    lsuv_forward *f = forward_on_noise(net, w, 5, 0, 1, false, &x);
+    lsuv_forward *f = forward_on_noise(net, w, 5, 0, 1, false, &x, LSUV_CONV_AUTO);
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         double *y = compare(net, w, f, i, x, n);
         free(x);
@@ -393,7 +396,7 @@ GPU_TEST(bn_device, batch_normalizes_with_the_batchs_statistics) {
     w->layers[0].sub = 0.25f; /* the op's sub too */
     const uint32_t n = 6;
     double *x;
-    lsuv_forward *f = forward_on_noise(net, w, 7, 0.5, 2, true, &x);
+    lsuv_forward *f = forward_on_noise(net, w, 7, 0.5, 2, true, &x, LSUV_CONV_AUTO);
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         double *y = i == 1 ? compare(net, w, f, i, x, n) : compare_batch(net, w, f, i, x, n);
         free(x);
@@ -543,4 +546,372 @@ Test(bn_cli, lsuv_saves_the_batch_norm_it_read) {
     lsuv_weights_destroy(back);
     lsuv_weights_destroy(w);
     lsuv_net_destroy(net);
+}
+
+/* ---- LSUV measured before batch norm (lsuv_measure conv) ---------------- */
+
+/* LSUV on small_cfg's net from w over forward_on_noise's batch (seed 9)
+ * with the kernel kind given: the weights it ends with read back, and the
+ * batch as floats. */
+static lsuv_run bn_lsuv(const lsuv_net *net, const lsuv_weights *w, const lsuv_options *o,
+                        lsuv_conv_kernel kernel, lsuv_weights **back, lsuv_batch *batch) {
+    double *x;
+    lsuv_forward *f = forward_on_noise(net, w, 9, 0, 1, false, &x, kernel);
+    lsuv_run run;
+    TEST_OK(lsuv_initialize(f, o, &run));
+    cr_assert_eq(run.hazard, LSUV_HAZARD_NONE);
+    TEST_OK(lsuv_weights_create(net, back));
+    TEST_OK(lsuv_forward_weights_read(f, *back));
+    lsuv_forward_destroy(f);
+    *batch = (lsuv_batch){6, 3, 8, 8, malloc(6 * 192 * sizeof(float))};
+    cr_assert(batch->data);
+    for (int i = 0; i < 6 * 192; ++i) batch->data[i] = (float)x[i];
+    free(x);
+    return run;
+}
+
+static lsuv_status keep_moments(void *ctx, uint32_t layer, const double *out, uint64_t count) {
+    lsuv_ref_moments_f64(out, count, &((lsuv_moments *)ctx)[layer]);
+    return LSUV_OK;
+}
+
+/* The fp64 moments of small_cfg's layers 0 and 2 at `at`, with weights w. */
+static void ref_at(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *b, lsuv_measure at,
+                   lsuv_moments m[3]) {
+    const lsuv_measure each[3] = {at, LSUV_MEASURE_POST, at};
+    TEST_OK(lsuv_ref_forward_each_at(net, w, b, 2, each, keep_moments, m));
+}
+
+/* The device's moments against the reference's: fp32 sums of at most 36
+ * terms over a few hundred values. */
+static void expect_moments(double mean, double std, const lsuv_moments *ref, const char *what) {
+    cr_expect(fabs(std - ref->std) <= 1e-5 * ref->std, "%s: std %.9g, fp64 %.9g", what, std,
+              ref->std);
+    cr_expect(fabs(mean - ref->mean) <= 1e-5 * ref->std, "%s: mean %.9g, fp64 %.9g", what, mean,
+              ref->mean);
+}
+
+/* The run's first trace row of layer i: the pass before any step. */
+static const lsuv_trace_row *first_row(const lsuv_run *run, uint32_t i) {
+    for (uint32_t r = 0; r < run->n_trace; ++r)
+        if (run->trace[r].layer == i) return &run->trace[r];
+    cr_assert_fail("no pass of layer %u", i);
+    return NULL;
+}
+
+/* Layer 0 from back, layer 2 from w: the weights layer 2's first pass saw. */
+static lsuv_weights *first_pass_weights(const lsuv_net *net, const lsuv_weights *w,
+                                        const lsuv_weights *back) {
+    lsuv_weights *mix = NULL;
+    TEST_OK(lsuv_weights_create(net, &mix));
+    for (uint32_t i = 0; i < 3; i += 2) {
+        const lsuv_layer_params *p = i == 0 ? &back->layers[0] : &w->layers[2];
+        lsuv_layer_params *q = &mix->layers[i];
+        memcpy(q->weight, p->weight, p->weight_count * 4);
+        memcpy(q->bias, p->bias, p->bias_count * 4);
+        memcpy(q->scales, p->scales, p->bias_count * 4);
+        memcpy(q->rolling_mean, p->rolling_mean, p->bias_count * 4);
+        memcpy(q->rolling_variance, p->rolling_variance, p->bias_count * 4);
+        q->sub = p->sub;
+    }
+    return mix;
+}
+
+/* The batch norm's factors a_c of layer i differ by more than `ratio`
+ * across channels, so W x and the folded sums are told apart. */
+static void assert_factors_spread(const lsuv_layer_params *p, double ratio) {
+    double lo = INFINITY, hi = 0;
+    for (uint32_t c = 0; c < p->bias_count; ++c) {
+        double a = fabs(p->scales[c]) / sqrt((double)p->rolling_variance[c] + 1e-5);
+        lo = fmin(lo, a);
+        hi = fmax(hi, a);
+    }
+    cr_assert(hi > ratio * lo, "a_c from %g to %g", lo, hi);
+}
+
+/* Each layer's first pass against W x of the weights it started from,
+ * after the layers before it were done. */
+static void expect_first_passes(const lsuv_net *net, const lsuv_weights *w,
+                                const lsuv_weights *back, const lsuv_batch *b,
+                                const lsuv_run *run) {
+    lsuv_weights *mix = first_pass_weights(net, w, back);
+    lsuv_moments m[3], m0[3];
+    ref_at(net, w, b, LSUV_MEASURE_CONV, m0);
+    ref_at(net, mix, b, LSUV_MEASURE_CONV, m);
+    m[0] = m0[0];
+    for (uint32_t i = 0; i < 3; i += 2) {
+        const lsuv_trace_row *t = first_row(run, i);
+        cr_log_info("layer %u first pass: mean %.9g std %.9g; fp64 W x: %.9g %.9g", i, t->mean,
+                    t->std, m[i].mean, m[i].std);
+        expect_moments(t->mean, t->std, &m[i], "first pass");
+    }
+    lsuv_weights_destroy(mix);
+}
+
+static void auto_on(lsuv_conv_kernel kind);
+
+/* On every kernel kind (each fuses the first pass's statistics its own
+ * way; the later passes are epilogue.comp's). */
+GPU_TEST(bn_lsuv, auto_measures_w_x_before_batch_norm) {
+    static const lsuv_conv_kernel kinds[] = {LSUV_CONV_STORAGE, LSUV_CONV_UNIFORM, LSUV_CONV_TEXEL,
+                                             LSUV_CONV_GEMM};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; ++k) {
+        cr_log_info("kind %d", (int)kinds[k]);
+        auto_on(kinds[k]);
+    }
+}
+
+static void auto_on(lsuv_conv_kernel kind) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 51), *back = NULL;
+    assert_factors_spread(&w->layers[0], 1.5);
+    assert_factors_spread(&w->layers[2], 1.5);
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST, .measure = LSUV_MEASURE_AUTO};
+    lsuv_batch b;
+    lsuv_run run = bn_lsuv(net, w, &o, kind, &back, &b);
+    cr_assert_eq(run.n_layers, 2);
+    expect_first_passes(net, w, back, &b, &run);
+    /* With the weights saved: W x at std 1, within the tolerance. */
+    lsuv_moments m[3];
+    ref_at(net, back, &b, LSUV_MEASURE_CONV, m);
+    for (uint32_t l = 0; l < run.n_layers; ++l) {
+        const lsuv_layer_run *lr = &run.layers[l];
+        uint32_t i = lr->index;
+        cr_assert_eq(lr->measure, LSUV_MEASURE_CONV, "layer %u", i);
+        cr_assert(lr->within_tol, "layer %u", i);
+        expect_moments(lr->mean, lr->std, &m[i], "final");
+        cr_expect(fabs(m[i].std - 1) <= 1e-3 + 1e-5, "layer %u: fp64 std of W x %.9g", i, m[i].std);
+    }
+    /* The std loop alone: every step a std step, passes one more than them. */
+    for (uint32_t r = 0; r < run.n_trace; ++r)
+        cr_assert(run.trace[r].step == 's' || run.trace[r].step == '-', "row %u: step %c", r,
+                  run.trace[r].step);
+    /* W / std, one factor for the whole layer, and batch norm untouched. */
+    for (uint32_t i = 0; i < 3; i += 2) {
+        const lsuv_layer_params *p = &w->layers[i], *q = &back->layers[i];
+        double k = (double)q->weight[0] / p->weight[0];
+        for (uint64_t r = 0; r < p->weight_count; ++r)
+            cr_assert(fabs(q->weight[r] - k * p->weight[r]) <= 0x1p-21 * fabs(k * p->weight[r]),
+                      "layer %u weight %llu: %.9g, want %.9g", i, (unsigned long long)r,
+                      q->weight[r], k * p->weight[r]);
+        for (uint32_t c = 0; c < p->bias_count; ++c)
+            cr_assert(fabs(q->bias[c] - p->bias[c]) <= 1e-6 * (fabs(p->bias[c]) + 1));
+        cr_assert(memcmp(q->scales, p->scales, p->bias_count * 4) == 0);
+        cr_assert(memcmp(q->rolling_mean, p->rolling_mean, p->bias_count * 4) == 0);
+        cr_assert(memcmp(q->rolling_variance, p->rolling_variance, p->bias_count * 4) == 0);
+    }
+    lsuv_batch_free(&b);
+    lsuv_run_free(&run);
+    lsuv_weights_destroy(back);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* Asked for, post measures the layer's output, after batch norm, as before
+ * conv existed: both loops, and the output's mean and std within tolerance. */
+GPU_TEST(bn_lsuv, post_measures_after_batch_norm) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 51), *back = NULL;
+    lsuv_options o = {.order = LSUV_ORDER_STD_FIRST, .measure = LSUV_MEASURE_POST};
+    lsuv_batch b;
+    lsuv_run run = bn_lsuv(net, w, &o, LSUV_CONV_AUTO, &back, &b);
+    lsuv_moments m[3];
+    ref_at(net, back, &b, LSUV_MEASURE_POST, m);
+    bool mean_steps = false;
+    for (uint32_t r = 0; r < run.n_trace; ++r) mean_steps |= run.trace[r].step == 'm';
+    cr_assert(mean_steps, "the mean loop ran");
+    for (uint32_t l = 0; l < run.n_layers; ++l) {
+        const lsuv_layer_run *lr = &run.layers[l];
+        cr_assert_eq(lr->measure, LSUV_MEASURE_POST);
+        cr_assert(lr->within_tol, "layer %u", lr->index);
+        expect_moments(lr->mean, lr->std, &m[lr->index], "post");
+        cr_expect(fabs(m[lr->index].mean) <= 1e-3 + 1e-5 && fabs(m[lr->index].std - 1) <= 1.01e-3,
+                  "layer %u: fp64 output mean %.9g std %.9g", lr->index, m[lr->index].mean,
+                  m[lr->index].std);
+    }
+    lsuv_batch_free(&b);
+    lsuv_run_free(&run);
+    lsuv_weights_destroy(back);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* The program's JSON for small_cfg's batch-norm net from bn_weights(61),
+ * std-first, with the fp64 verification and the measuring point given. */
+static cJSON *cli_bn_run(const char *measure) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 61);
+    char cfg[256], in[256], json[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-bnm.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(in, sizeof in, "%s/%d-bnm.weights", LSUV_TEST_TMP, (int)getpid());
+    snprintf(json, sizeof json, "%s/%d-bnm.json", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, small_cfg));
+    TEST_OK(lsuv_weights_save(net, w, in));
+    const char *argv[] = {LSUV_VK_BIN, "--layers", cfg,        "--weights-in", in,
+                          "--batch",   "8",        "--device", "llvmpipe",     "--order",
+                          "std-first", "--verify", "--json",   json,           NULL,
+                          NULL,        NULL};
+    if (measure) {
+        argv[14] = "--measure";
+        argv[15] = measure;
+    }
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    spawn_result_free(&r);
+    cJSON *root = test_json_file(json);
+    unlink(cfg);
+    unlink(in);
+    unlink(json);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+    return root;
+}
+
+/* Each layer's measuring point in the JSON; the fp64 check of the final
+ * moments there (W x for conv) agrees with the device. */
+static void expect_cli_measured(const cJSON *root, const char *want) {
+    const cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cr_assert(run, "no run");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(run, "converged")));
+    double diff = test_json_num(run, "verify_max_diff");
+    cr_expect(diff <= 1e-4, "verify_max_diff %g", diff);
+    const cJSON *layers = cJSON_GetObjectItem(run, "layers");
+    cr_assert_eq(cJSON_GetArraySize(layers), 2);
+    for (const cJSON *l = layers->child; l; l = l->next)
+        cr_assert_str_eq(test_json_str(l, "measure"), want);
+}
+
+Test(bn_cli, measures_w_x_by_default_and_post_when_asked) {
+    cJSON *root = cli_bn_run(NULL);
+    expect_cli_measured(root, "conv");
+    cJSON_Delete(root);
+    root = cli_bn_run("post");
+    expect_cli_measured(root, "post");
+    cJSON_Delete(root);
+}
+
+/* Without batch norm there is no W x before it: conv is refused before
+ * any run, naming the layer. */
+Test(bn_cli, conv_without_batch_norm_is_refused) {
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-nobn.cfg", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, "[net]\nheight=8\nwidth=8\nchannels=3\n"
+                                      "[convolutional]\nfilters=4\nsize=3\npad=1\n"
+                                      "activation=leaky\n"));
+    const char *const argv[] = {LSUV_VK_BIN, "--layers", cfg,         "--batch", "8",
+                                "--device",  "llvmpipe", "--measure", "conv",    NULL};
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "layer 0 (convolutional) has no batch norm"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(cfg);
+}
+
+/* LSUV-pytorch's coef update shifts the bias by -mean coef with each std
+ * step; measured at conv nothing moves W x's mean, so the step scales W
+ * alone and darknet's bias stays as read. */
+GPU_TEST(bn_lsuv, coef_at_conv_leaves_the_bias) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 53), *back = NULL;
+    lsuv_options o = {.order = LSUV_ORDER_STD_ONLY,
+                      .measure = LSUV_MEASURE_CONV,
+                      .update = LSUV_UPDATE_COEF,
+                      .estimator = LSUV_ESTIMATOR_POPULATION};
+    lsuv_batch b;
+    lsuv_run run = bn_lsuv(net, w, &o, LSUV_CONV_AUTO, &back, &b);
+    lsuv_moments m[3];
+    ref_at(net, back, &b, LSUV_MEASURE_CONV, m);
+    for (uint32_t l = 0; l < run.n_layers; ++l) {
+        uint32_t i = run.layers[l].index;
+        cr_assert(run.layers[l].within_tol, "layer %u", i);
+        cr_expect(fabs(m[i].std_population - 1) <= 1e-3 + 1e-5, "layer %u: fp64 std %.9g", i,
+                  m[i].std_population);
+        cr_assert(fabs(m[i].mean) > 1e-3, "layer %u: W x's mean %g, left where it was", i,
+                  m[i].mean);
+        for (uint32_t c = 0; c < w->layers[i].bias_count; ++c)
+            cr_assert(fabs(back->layers[i].bias[c] - w->layers[i].bias[c]) <=
+                          1e-6 * (fabs(w->layers[i].bias[c]) + 1),
+                      "layer %u bias %u: %.9g, was %.9g", i, c, back->layers[i].bias[c],
+                      w->layers[i].bias[c]);
+    }
+    lsuv_batch_free(&b);
+    lsuv_run_free(&run);
+    lsuv_weights_destroy(back);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+static lsuv_status keep_layer(void *ctx, uint32_t layer, const double *out, uint64_t count) {
+    double **keep = ctx;
+    if (!keep[layer]) keep[layer] = malloc(count * sizeof *out);
+    cr_assert(keep[layer]);
+    memcpy(keep[layer], out, count * sizeof *out);
+    return LSUV_OK;
+}
+
+/* The reference's W x of a batch-norm layer is what batch norm maps to its
+ * pre-activation, a_c z + bias_c - a_c mean_c, value for value; the walk
+ * visits it at conv and goes on from the layer's whole output. */
+Test(bn_ref, conv_is_the_sums_batch_norm_maps_to_pre) {
+    lsuv_net *net = parse_with(small_cfg, NULL);
+    lsuv_weights *w = bn_weights(net, 57);
+    lsuv_batch b = {2, 3, 8, 8, malloc(2 * 192 * sizeof(float))};
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, 4);
+    lsuv_rng_fill_normal(&rng, b.data, 2 * 192, 0, 1);
+    double *conv[3] = {0}, *pre[3] = {0}, *out1 = NULL;
+    const lsuv_measure at[3] = {LSUV_MEASURE_CONV, LSUV_MEASURE_POST, LSUV_MEASURE_CONV};
+    TEST_OK(lsuv_ref_forward_each_at(net, w, &b, 2, at, keep_layer, conv));
+    TEST_OK(lsuv_ref_forward_each_pre(net, w, &b, 2, keep_layer, pre));
+    TEST_OK(lsuv_ref_forward(net, w, &b, 1, &out1));
+    for (uint32_t i = 0; i < 3; i += 2) {
+        const lsuv_layer *l = &net->layers[i];
+        const lsuv_layer_params *p = &w->layers[i];
+        uint64_t per = lsuv_ref_layer_outputs(l), plane = (uint64_t)l->out.h * l->out.w;
+        for (uint64_t k = 0; k < 2 * per; ++k) {
+            uint32_t c = (uint32_t)(k % per / plane);
+            double a = p->scales[c] / sqrt((double)p->rolling_variance[c] + 1e-5);
+            double want = a * conv[i][k] + p->bias[c] - a * p->rolling_mean[c];
+            cr_assert(fabs(pre[i][k] - want) <= 1e-12 * (fabs(want) + 1),
+                      "layer %u value %llu: pre %.17g, from W x %.17g", i, (unsigned long long)k,
+                      pre[i][k], want);
+        }
+    }
+    /* Layer 2's W x from layer 1's whole output, not from its own sums. */
+    double *direct = malloc(2 * 5 * sizeof *direct);
+    lsuv_ref_layer_conv(&net->layers[2], &w->layers[2], out1, 2, direct);
+    cr_assert(memcmp(direct, conv[2], 2 * 5 * sizeof *direct) == 0);
+    free(direct);
+    free(out1);
+    for (int i = 0; i < 3; ++i) {
+        free(conv[i]);
+        free(pre[i]);
+    }
+    lsuv_batch_free(&b);
+    lsuv_weights_destroy(w);
+    lsuv_net_destroy(net);
+}
+
+/* Measured at conv LSUV shifts no sub, so darknet's .weights can hold what
+ * it saves; measured post the mean step shifts sub, which they cannot. */
+Test(bn_cli, conv_saves_darknet_weights) {
+    char cfg[256], out[256];
+    snprintf(cfg, sizeof cfg, "%s/%d-bns.cfg", LSUV_TEST_TMP, (int)getpid());
+    snprintf(out, sizeof out, "%s/%d-bns.weights", LSUV_TEST_TMP, (int)getpid());
+    TEST_OK(lsuv_file_write_text(cfg, small_cfg));
+    const char *argv[] = {LSUV_VK_BIN, "--layers", cfg,       "--batch", "8",
+                          "--device",  "llvmpipe", "--order", "both",    "--save-weights",
+                          out,         NULL,       NULL,      NULL};
+    spawn_result r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "saved the std-first weights"), "%s", r.out);
+    spawn_result_free(&r);
+    argv[11] = "--measure";
+    argv[12] = "post";
+    r = spawn_run(argv, NULL);
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "shifts the sub of layer 0"), "%s", r.err);
+    spawn_result_free(&r);
+    unlink(cfg);
+    unlink(out);
 }

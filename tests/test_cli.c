@@ -43,7 +43,7 @@ Test(cli, bad_arguments_exit_2) {
         {"--conv-kernel", "fast", "--conv-kernel expects auto, storage, uniform, texel or gemm"},
         {"--conv-kernel", "storage", "--conv-kernel goes with --layers"},
         {"--preset", "fastai", "--preset expects fastai-07a, lsuv-paper or lsuv-pytorch"},
-        {"--measure", "middle", "--measure expects pre or post, got 'middle'"},
+        {"--measure", "middle", "--measure expects auto, post, pre or conv, got 'middle'"},
         {"--estimator", "biased", "--estimator expects unbiased or population"},
         {"--update", "scale", "--update expects std, variance or coef"},
         {"--lsuv-layers", "all", "--lsuv-layers expects weighted or convs"},

@@ -42,12 +42,15 @@
  * into the weights and bias it holds (ops/bn_fold.c). So the std step, which
  * scales W, scales the normalized pre-activation by the same factor; the
  * mean step shifts the bias (or sub), which in darknet's order comes after
- * the normalization and the scales. --measure pre measures that
+ * the normalization and the scales. With --measure auto (the program's
+ * default; lsuv_options' zero value is post) such a layer is measured at
+ * conv, the convolution's output W x before batch norm, as LSUV-pytorch's
+ * hook on the convolution sees it: the std step scales W, and so W x, by
+ * 1 / std; no parameter moves the mean of W x, so the mean loop does not
+ * run there. --measure pre measures the
  * pre-activation, after batch norm; --measure post the layer's output. A
  * fresh net's identity batch norm makes a_c = 1 / sqrt(1 + 1e-5) for every
- * channel, so LSUV there sees W x scaled by 0.999995. (LSUV-pytorch hooks
- * the convolution itself, before batch norm; measuring there is not
- * implemented.)
+ * channel, so pre there sees W x scaled by 0.999995.
  *
  * Under --bn batch a layer normalizes with the batch's own statistics, and
  * LSUV refuses to run (LSUV_ERROR_UNSUPPORTED): scaling W scales the sums
@@ -90,19 +93,35 @@ bool lsuv_order_from_name(const char *name, lsuv_order *out);
 typedef enum lsuv_measure {
     LSUV_MEASURE_POST, /* the layer's output: after the activation, sub and maxv */
     LSUV_MEASURE_PRE,  /* its pre-activation: after the bias, before the activation */
+    /* The convolution's own output before batch norm, W x (scaled by LSUV),
+     * in fp32: only on a layer with batch norm (lsuv_options_check refuses
+     * it on others). There no mean parameter acts (the bias and the rolling
+     * mean come after; darknet's batch-norm layers have no bias of their
+     * own), so the layer runs the std loop alone, whatever the order: its
+     * passes are 1 + std steps and within_tol tests the std only. */
+    LSUV_MEASURE_CONV,
+    /* Per layer: conv on a layer with batch norm (where LSUV-pytorch's hook
+     * on the convolution measures), post elsewhere. lsuv_layer_run.measure
+     * says which. */
+    LSUV_MEASURE_AUTO,
 } lsuv_measure;
 
-/* "post", "pre". */
+/* "post", "pre", "conv", "auto". */
 const char *lsuv_measure_name(lsuv_measure measure);
 bool lsuv_measure_from_name(const char *name, lsuv_measure *out);
+/* Where a layer is measured: AUTO resolved for it, others as they are. */
+lsuv_measure lsuv_measure_resolve(lsuv_measure measure, const lsuv_layer *layer);
 
 typedef enum lsuv_mean_param {
-    LSUV_MEAN_AUTO, /* the parameter acting at the measuring point: sub post, bias pre */
+    /* The parameter acting at the measuring point: sub post, bias pre; at
+     * conv none acts, and the mean is left alone (LSUV_MEASURE_CONV). */
+    LSUV_MEAN_AUTO,
     LSUV_MEAN_SUB,  /* shift the post-activation sub (fastai) */
     LSUV_MEAN_BIAS, /* shift the pre-activation bias */
 } lsuv_mean_param;
 
-/* LSUV_MEAN_SUB or LSUV_MEAN_BIAS: AUTO resolved for the measuring point. */
+/* LSUV_MEAN_SUB or LSUV_MEAN_BIAS: AUTO resolved for the measuring point
+ * (post, pre; at conv the mean step does not run). */
 lsuv_mean_param lsuv_mean_param_resolve(lsuv_mean_param param, lsuv_measure measure);
 
 /* How the std is estimated from a layer's n values. */
@@ -174,9 +193,9 @@ typedef struct lsuv_trace_row {
 typedef struct lsuv_layer_run {
     uint32_t index; /* the layer's cfg index */
     uint32_t passes;
-    lsuv_measure measure;
-    double mean, std; /* at the measuring point, with the final weights */
-    bool converged;   /* within_tol, kept for the reports until they read within_tol */
+    lsuv_measure measure; /* where it was measured: post, pre or conv, never auto */
+    double mean, std;     /* at the measuring point, with the final weights */
+    bool converged;       /* within_tol, kept for the reports until they read within_tol */
     /* The last pass met every tolerance of the loops that ran: the std's
      * (the variance's, with LSUV_UPDATE_VARIANCE) for std-only; the mean's
      * and the std's for the others. False with a hazard. */

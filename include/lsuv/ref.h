@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "lsuv/input.h"
+#include "lsuv/lsuv.h"
 #include "lsuv/net.h"
 #include "lsuv/stats.h"
 #include "lsuv/weights.h"
@@ -31,6 +32,11 @@ void lsuv_ref_layer(const lsuv_layer *layer, const lsuv_layer_params *params, co
  * measures); other layers' output. */
 void lsuv_ref_layer_pre(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
                         uint32_t n, double *out);
+
+/* A convolutional or connected layer with batch norm's sums before it, W x
+ * (what LSUV_MEASURE_CONV measures); lsuv_ref_layer_pre for others. */
+void lsuv_ref_layer_conv(const lsuv_layer *layer, const lsuv_layer_params *params, const double *in,
+                         uint32_t n, double *out);
 
 /* Layer `index` of the network, of any type: in[k] holds the outputs of
  * its k-th input (layer->inputs[k]) for the n samples. lsuv_ref_layer takes
@@ -59,5 +65,10 @@ lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *weigh
 lsuv_status lsuv_ref_forward_each_pre(const lsuv_net *net, const lsuv_weights *weights,
                                       const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                       void *ctx);
+/* The same, a layer with weights visited where at[layer] says (post, pre
+ * or conv, as LSUV measured it: lsuv_layer_run.measure). */
+lsuv_status lsuv_ref_forward_each_at(const lsuv_net *net, const lsuv_weights *weights,
+                                     const lsuv_batch *batch, uint32_t last, const lsuv_measure *at,
+                                     lsuv_ref_visit visit, void *ctx);
 
 #endif

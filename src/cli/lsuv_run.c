@@ -43,19 +43,19 @@ static lsuv_status verify_layer(void *p, uint32_t layer, const double *out, uint
 }
 
 /* The largest difference between the device's final moments of each layer
- * and the fp64 reference's at the point the run measured (the output, or
- * the pre-activation), from the weights the device ended with. */
+ * and the fp64 reference's at the point the run measured it (the output,
+ * the pre-activation or W x), from the weights the device ended with. */
 static lsuv_status verify_run(const lsuv_net *net, const lsuv_weights *final, const lsuv_batch *b,
                               const lsuv_run *run, double *worst) {
     verify_ctx v = {.run = run, .tty = isatty(2)};
-    if (!run->n_layers) {
-        *worst = 0;
-        return LSUV_OK;
-    }
+    *worst = 0;
+    if (!run->n_layers) return LSUV_OK;
+    lsuv_measure *at = calloc(net->n_layers, sizeof *at); /* post where LSUV did not run */
+    if (!at) return LSUV_ERROR_OUT_OF_MEMORY;
+    for (uint32_t l = 0; l < run->n_layers; ++l) at[run->layers[l].index] = run->layers[l].measure;
     uint32_t last = run->layers[run->n_layers - 1].index;
-    lsuv_status s = run->layers[0].measure == LSUV_MEASURE_PRE
-                        ? lsuv_ref_forward_each_pre(net, final, b, last, verify_layer, &v)
-                        : lsuv_ref_forward_each(net, final, b, last, verify_layer, &v);
+    lsuv_status s = lsuv_ref_forward_each_at(net, final, b, last, at, verify_layer, &v);
+    free(at);
     if (v.tty) fprintf(stderr, "\r%70s\r", "");
     *worst = v.worst;
     return s;

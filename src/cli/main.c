@@ -58,9 +58,12 @@ static const char usage[] =
     "                      fixed-point, both (default: mean-first and std-first),\n"
     "                      all, or none (no LSUV: --save-weights writes the\n"
     "                      initial weights)\n"
-    "  --measure M         where a layer's statistics are taken: post (default:\n"
-    "                      its output, after the activation, sub and maxv) or pre\n"
-    "                      (after the bias, before the activation)\n"
+    "  --measure M         where a layer's statistics are taken: auto (default:\n"
+    "                      conv on a layer with batch norm, post elsewhere), post\n"
+    "                      (its output, after the activation, sub and maxv), pre\n"
+    "                      (after the bias, before the activation) or conv (the\n"
+    "                      convolution's output W x before batch norm, where the\n"
+    "                      mean step does not run; layers with batch norm only)\n"
     "  --estimator E       unbiased (default: n - 1, as torch.std) or population\n"
     "                      (n, as np.var)\n"
     "  --update U          the std step: std (default: W /= std), variance (tests\n"
@@ -128,7 +131,7 @@ static const app_option_hint hints[] = {
     {"order", "one of mean-first, std-first, alternating, joint, std-only, fixed-point, both, "
               "all, none"},
     {"preset", "one of fastai-07a, lsuv-paper, lsuv-pytorch"},
-    {"measure", "one of pre, post"},
+    {"measure", "one of auto, post, pre, conv"},
     {"estimator", "one of unbiased, population"},
     {"update", "one of std, variance, coef"},
     {"lsuv-layers", "one of weighted, convs"},
@@ -519,6 +522,7 @@ static int parse_args(int argc, char **argv, options *o) {
                    .tol_std = 1e-3,
                    .max_iters = 50,
                    .keep = LSUV_ORDER_STD_FIRST,
+                   .measure = LSUV_MEASURE_AUTO,
                    .mean_param = LSUV_MEAN_AUTO};
     parse_state st = {.o = o, .argc = argc, .argv = argv};
     opterr = 0;

@@ -24,7 +24,7 @@ static const struct {
     const char *name, *values;
 } values[] = {
     {"preset", "fastai-07a, lsuv-paper or lsuv-pytorch"},
-    {"measure", "pre or post"},
+    {"measure", "auto, post, pre or conv"},
     {"estimator", "unbiased or population"},
     {"update", "std, variance or coef"},
     {"lsuv-layers", "weighted or convs"},

@@ -158,19 +158,24 @@ int outputs_check_weights(const options *o, const lsuv_net *net, const lsuv_weig
                     path, i, (double)w->layers[i].sub);
             return EXIT_USAGE;
         }
-    /* Every ordering but std-only shifts sub when the mean is the sub's. */
-    lsuv_mean_param param = lsuv_mean_param_resolve((lsuv_mean_param)o->mean_param, o->measure);
-    if (!o->orders || param == LSUV_MEAN_BIAS || o->keep == LSUV_ORDER_STD_ONLY) return EXIT_OK;
-    for (uint32_t i = 0; i < net->n_layers; ++i)
-        if (lsuv_layer_has_weights(&net->layers[i]) && net->layers[i].lsuv) {
-            fprintf(stderr,
-                    "lsuv-vk: --save-weights %s: LSUV's mean step shifts the sub of layer %u "
-                    "(--mean-param sub, or auto with --measure post, the default), which "
-                    "darknet's .weights cannot hold; save to a .safetensors file, or shift the "
-                    "bias instead, measured before the activation: --measure pre\n",
-                    path, i);
-            return EXIT_USAGE;
-        }
+    /* Every ordering but std-only shifts sub when the mean is the sub's;
+     * a layer measured conv shifts nothing. */
+    if (!o->orders || o->keep == LSUV_ORDER_STD_ONLY) return EXIT_OK;
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        lsuv_measure m = lsuv_measure_resolve(o->measure, l);
+        if (!lsuv_layer_has_weights(l) || !l->lsuv || m == LSUV_MEASURE_CONV ||
+            lsuv_mean_param_resolve((lsuv_mean_param)o->mean_param, m) == LSUV_MEAN_BIAS)
+            continue;
+        fprintf(stderr,
+                "lsuv-vk: --save-weights %s: LSUV's mean step shifts the sub of layer %u "
+                "(--mean-param sub, or auto measured post, the default on a layer without "
+                "batch norm), which darknet's .weights cannot hold; save to a .safetensors "
+                "file, or shift the bias instead, measured before the activation: --measure "
+                "pre\n",
+                path, i);
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
 }
 

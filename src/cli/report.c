@@ -7,10 +7,11 @@
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* "post", or "pre" when every layer was measured there; "mixed" else. */
+/* Where every layer was measured (post, pre or conv); "mixed" else. */
 static const char *run_measure(const lsuv_run *run) {
     for (uint32_t l = 1; l < run->n_layers; ++l)
         if (run->layers[l].measure != run->layers[0].measure) return "mixed";
@@ -42,6 +43,10 @@ static void eval_moments(const report_device *rd, uint32_t k, uint32_t l, double
                          double *std) {
     const lsuv_layer_run *lr = &rd->runs[k].layers[l];
     const lsuv_layer_stats *st = &rd->eval[k][lr->index];
+    if (lr->measure == LSUV_MEASURE_CONV) { /* lsuv_network_measure does not take W x */
+        *mean = *std = NAN;
+        return;
+    }
     bool pre = lr->measure == LSUV_MEASURE_PRE;
     *mean = pre ? st->pre_mean : st->mean;
     *std = pre ? st->pre_std : st->std;

@@ -75,7 +75,7 @@ static void post_range(const lsuv_layer *l, float sub, double *lo, double *hi) {
 }
 
 static lsuv_status check_enums(const lsuv_options *o) {
-    if ((unsigned)o->order >= LSUV_ORDER_COUNT || (unsigned)o->measure > LSUV_MEASURE_PRE ||
+    if ((unsigned)o->order >= LSUV_ORDER_COUNT || (unsigned)o->measure > LSUV_MEASURE_AUTO ||
         (unsigned)o->mean_param > LSUV_MEAN_BIAS ||
         (unsigned)o->estimator > LSUV_ESTIMATOR_POPULATION ||
         (unsigned)o->update > LSUV_UPDATE_COEF || (unsigned)o->layers > LSUV_LAYERS_CONVS)
@@ -91,7 +91,8 @@ static lsuv_status check_enums(const lsuv_options *o) {
 static lsuv_status check_bias_post(const lsuv_net *net, const lsuv_options *o, const float *subs) {
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
-        if (!check_runs_on(l, o)) continue;
+        if (!check_runs_on(l, o) || lsuv_measure_resolve(o->measure, l) != LSUV_MEASURE_POST)
+            continue;
         double lo, hi;
         post_range(l, subs ? subs[i] : l->sub, &lo, &hi);
         if (lo < 0 && hi > 0) continue;
@@ -106,8 +107,26 @@ static lsuv_status check_bias_post(const lsuv_net *net, const lsuv_options *o, c
     return LSUV_OK;
 }
 
+/* W x before batch norm exists only on a layer with batch norm; elsewhere
+ * conv would be a silent synonym for pre without the bias, so it is
+ * refused, naming the layer. */
+static lsuv_status check_conv(const lsuv_net *net, const lsuv_options *o) {
+    if (o->measure != LSUV_MEASURE_CONV) return LSUV_OK;
+    for (uint32_t i = 0; i < net->n_layers; ++i) {
+        const lsuv_layer *l = &net->layers[i];
+        if (!check_runs_on(l, o) || l->batch_normalize) continue;
+        return lsuv_fail(LSUV_ERROR_INVALID,
+                         "layer %u (%s) has no batch norm: --measure conv measures a "
+                         "convolution's output before batch norm; use --measure auto (conv "
+                         "where there is batch norm, post elsewhere), post or pre",
+                         i, lsuv_layer_type_name(l->type));
+    }
+    return LSUV_OK;
+}
+
 lsuv_status check_options(const lsuv_net *net, const lsuv_options *o, const float *subs) {
     lsuv_status s = check_enums(o);
+    if (s == LSUV_OK) s = check_conv(net, o);
     if (s != LSUV_OK) return s;
     if (o->update == LSUV_UPDATE_COEF &&
         (o->order == LSUV_ORDER_JOINT || o->order == LSUV_ORDER_ALTERNATING))
@@ -122,7 +141,8 @@ lsuv_status check_options(const lsuv_net *net, const lsuv_options *o, const floa
                          "sub is subtracted after the activation, past the measuring point "
                          "pre: shifting it cannot move the pre-activation mean; shift the bias "
                          "(--mean-param bias or auto) or measure post");
-    if (o->order != LSUV_ORDER_STD_ONLY && p == LSUV_MEAN_BIAS && o->measure == LSUV_MEASURE_POST)
+    bool post = o->measure == LSUV_MEASURE_POST || o->measure == LSUV_MEASURE_AUTO;
+    if (o->order != LSUV_ORDER_STD_ONLY && p == LSUV_MEAN_BIAS && post)
         return check_bias_post(net, o, subs);
     return LSUV_OK;
 }
@@ -139,10 +159,10 @@ lsuv_status lsuv_options_check(const lsuv_net *net, const lsuv_options *o) {
  * can exceed the bound by sqrt(n / (n - 1)), which only a handful of values
  * makes matter; the check leaves it out. */
 uint32_t check_unreachable(const lsuv_net *net, const lsuv_options *o, const float *subs) {
-    if (o->measure != LSUV_MEASURE_POST) return UINT32_MAX;
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
-        if (!check_runs_on(l, o)) continue;
+        if (!check_runs_on(l, o) || lsuv_measure_resolve(o->measure, l) != LSUV_MEASURE_POST)
+            continue;
         double lo, hi;
         if (sub_fixed(o))
             post_range(l, subs ? subs[i] : l->sub, &lo, &hi);

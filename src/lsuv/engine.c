@@ -16,7 +16,7 @@
 
 static const char *const order_names[LSUV_ORDER_COUNT] = {"mean-first", "std-first", "alternating",
                                                           "joint",      "std-only",  "fixed-point"};
-static const char *const measure_names[] = {"post", "pre"};
+static const char *const measure_names[] = {"post", "pre", "conv", "auto"};
 
 const char *lsuv_order_name(lsuv_order o) {
     return (unsigned)o < LSUV_ORDER_COUNT ? order_names[o] : "unknown";
@@ -32,16 +32,21 @@ bool lsuv_order_from_name(const char *name, lsuv_order *out) {
 }
 
 const char *lsuv_measure_name(lsuv_measure m) {
-    return (unsigned)m <= LSUV_MEASURE_PRE ? measure_names[m] : "unknown";
+    return (unsigned)m <= LSUV_MEASURE_AUTO ? measure_names[m] : "unknown";
 }
 
 bool lsuv_measure_from_name(const char *name, lsuv_measure *out) {
-    for (unsigned i = 0; i <= LSUV_MEASURE_PRE; ++i)
+    for (unsigned i = 0; i <= LSUV_MEASURE_AUTO; ++i)
         if (strcmp(name, measure_names[i]) == 0) {
             *out = (lsuv_measure)i;
             return true;
         }
     return false;
+}
+
+lsuv_measure lsuv_measure_resolve(lsuv_measure m, const lsuv_layer *l) {
+    if (m != LSUV_MEASURE_AUTO) return m;
+    return l->batch_normalize ? LSUV_MEASURE_CONV : LSUV_MEASURE_POST;
 }
 
 lsuv_mean_param lsuv_mean_param_resolve(lsuv_mean_param p, lsuv_measure m) {
@@ -129,7 +134,7 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     e->trace_stride = lsuv_align_up((uint64_t)e->trace_capacity * sizeof(trace_gpu), align);
     lsuv_pipeline_desc desc = {
         .shader = LSUV_SHADER_LSUV_STEP, .bindings = 5, .push_size = sizeof(lsuv_step_push)};
-    lsuv_status s = passes_get(f, e->options.measure == LSUV_MEASURE_PRE, &e->passes);
+    lsuv_status s = passes_get(f, e->options.measure, &e->passes);
     if (s == LSUV_OK) s = lsuv_pipeline_create(dev, &desc, &e->step);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->control_stride, &e->control);
     if (s == LSUV_OK) s = lsuv_buffer_create(dev, n * e->trace_stride, &e->trace);
@@ -158,11 +163,19 @@ static lsuv_status engine_create(engine *e, lsuv_forward *f, const lsuv_options 
     return s;
 }
 
+/* What the step shifts for the mean, measured at m. */
+static uint32_t step_mean_param(const lsuv_options *o, lsuv_measure m) {
+    if (m == LSUV_MEASURE_CONV) return LSUV_C_MEAN_NONE;
+    return lsuv_mean_param_resolve(o->mean_param, m) == LSUV_MEAN_BIAS ? LSUV_C_MEAN_BIAS
+                                                                       : LSUV_C_MEAN_SUB;
+}
+
 static void record_step(engine *e, lsuv_cmd *cmd, uint32_t layer) {
-    lsuv_step_push push = {.order = e->options.order,
-                           .mean_param =
-                               lsuv_mean_param_resolve(e->options.mean_param, e->options.measure) ==
-                               LSUV_MEAN_BIAS,
+    lsuv_measure m = lsuv_measure_resolve(e->options.measure, &e->net->layers[layer]);
+    /* At conv nothing moves the mean: the std loop alone (lsuv.h). */
+    lsuv_order order = m == LSUV_MEASURE_CONV ? LSUV_ORDER_STD_ONLY : e->options.order;
+    lsuv_step_push push = {.order = order,
+                           .mean_param = step_mean_param(&e->options, m),
                            .tol_mean = (float)e->options.tol_mean,
                            .tol_std = (float)e->options.tol_std,
                            .max_iters = e->options.max_iters,
@@ -380,7 +393,10 @@ static lsuv_status check_before(lsuv_forward *f, const lsuv_options *o, lsuv_run
     if (!(run->layers = calloc(1, sizeof *run->layers)))
         return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     run->layers[0] =
-        (lsuv_layer_run){.index = layer, .measure = o->measure, .mean = NAN, .std = NAN};
+        (lsuv_layer_run){.index = layer,
+                         .measure = lsuv_measure_resolve(o->measure, &net->layers[layer]),
+                         .mean = NAN,
+                         .std = NAN};
     run->n_layers = 1;
     run->hazard = LSUV_HAZARD_UNREACHABLE;
     return LSUV_OK;
@@ -422,7 +438,7 @@ lsuv_status lsuv_initialize(lsuv_forward *f, const lsuv_options *options, lsuv_r
         uint32_t i = e.layers[k];
         lsuv_layer_run *lr = &run->layers[run->n_layers++];
         lr->index = i;
-        lr->measure = e.options.measure;
+        lr->measure = lsuv_measure_resolve(e.options.measure, &e.net->layers[i]);
         control ctl;
         memcpy(&ctl, blocks + i * e.control_stride, sizeof ctl);
         lr->gpu_ms = e.layer_ms[k];

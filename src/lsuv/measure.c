@@ -5,6 +5,7 @@
 #include "lsuv/passes.h"
 #include "lsuv/ref.h"
 
+#include "contract.h"
 #include "core/error.h"
 #include "ops/sums.h"
 
@@ -47,8 +48,8 @@ static lsuv_status measure_create(measure *m) {
         if (!lsuv_layer_has_weights(&m->net->layers[i])) continue;
         s = lsuv_buffer_create(dev, outputs(m, i) * 4, &m->sums[i]);
         if (s == LSUV_OK)
-            s = ops_epilogue_create(m->forward, i, m->sums[i], forward_state(m->forward, i), false,
-                                    &m->epilogue[i]);
+            s = ops_epilogue_create(m->forward, i, m->sums[i], forward_state(m->forward, i),
+                                    LSUV_C_MEASURE_POST, &m->epilogue[i]);
     }
     return s;
 }
@@ -92,7 +93,7 @@ static lsuv_status run(measure *m) {
     lsuv_status s = LSUV_OK;
     for (uint32_t i = 0; s == LSUV_OK && i < m->net->n_layers; ++i)
         if (lsuv_layer_has_weights(&m->net->layers[i]))
-            s = forward_keep_sums(m->forward, i, m->sums[i], 0, true);
+            s = forward_keep_sums(m->forward, i, m->sums[i], 0, LSUV_C_MEASURE_PRE);
     lsuv_cmd *cmd = NULL;
     if (s == LSUV_OK) s = lsuv_cmd_begin(forward_device(m->forward), &cmd);
     if (s == LSUV_OK) s = record(m, cmd);

@@ -2,6 +2,7 @@
  * (ops/sums.h). */
 #include "lsuv/passes.h"
 
+#include "contract.h"
 #include "core/error.h"
 #include "ops/sums.h"
 
@@ -16,8 +17,8 @@ typedef struct layer_passes {
 
 struct lsuv_passes {
     lsuv_forward *forward;
-    bool pre;          /* statistics of the pre-activation, not the output */
-    lsuv_buffer *sums; /* of the layer the passes run on */
+    lsuv_measure measure; /* as the options say it, resolved per layer */
+    lsuv_buffer *sums;    /* of the layer the passes run on */
     layer_passes *layers;
 };
 
@@ -57,7 +58,18 @@ static void passes_destroy(lsuv_passes *p) {
     free(p);
 }
 
-static lsuv_status passes_create(lsuv_forward *f, bool pre, lsuv_passes **out) {
+/* The layer's measuring point as the shaders name it. A layer without
+ * batch norm has no 1 / a_c after its biases for conv to read; one the run
+ * leaves out (--lsuv-layers) may still get passes, never run: post. */
+static uint32_t shader_measure(lsuv_measure measure, const lsuv_layer *l) {
+    static const uint32_t at[] = {[LSUV_MEASURE_POST] = LSUV_C_MEASURE_POST,
+                                  [LSUV_MEASURE_PRE] = LSUV_C_MEASURE_PRE,
+                                  [LSUV_MEASURE_CONV] = LSUV_C_MEASURE_CONV};
+    lsuv_measure m = lsuv_measure_resolve(measure, l);
+    return m == LSUV_MEASURE_CONV && !l->batch_normalize ? LSUV_C_MEASURE_POST : at[m];
+}
+
+static lsuv_status passes_create(lsuv_forward *f, lsuv_measure measure, lsuv_passes **out) {
     const lsuv_net *net = lsuv_forward_net(f);
     lsuv_passes *p = *out = calloc(1, sizeof *p);
     if (!p || !(p->layers = calloc(net->n_layers, sizeof *p->layers))) {
@@ -66,7 +78,7 @@ static lsuv_status passes_create(lsuv_forward *f, bool pre, lsuv_passes **out) {
         return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     }
     p->forward = f;
-    p->pre = pre;
+    p->measure = measure;
     uint64_t most = 0;
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
@@ -78,10 +90,10 @@ static lsuv_status passes_create(lsuv_forward *f, bool pre, lsuv_passes **out) {
     lsuv_status s = lsuv_buffer_create(dev, most * 4, &p->sums);
     for (uint32_t i = 0; s == LSUV_OK && i < net->n_layers; ++i) {
         if (!runs_lsuv(&net->layers[i])) continue;
-        s = forward_keep_sums(f, i, p->sums, 0, pre);
+        uint32_t at = shader_measure(measure, &net->layers[i]);
+        s = forward_keep_sums(f, i, p->sums, 0, at);
         if (s == LSUV_OK)
-            s = ops_epilogue_create(f, i, p->sums, forward_state(f, i), pre,
-                                    &p->layers[i].epilogue);
+            s = ops_epilogue_create(f, i, p->sums, forward_state(f, i), at, &p->layers[i].epilogue);
         if (s == LSUV_OK) s = create_args(dev, &p->layers[i]);
     }
     if (s != LSUV_OK) {
@@ -95,9 +107,9 @@ static void passes_destroy_client(void *passes) {
     passes_destroy(passes);
 }
 
-lsuv_status passes_get(lsuv_forward *f, bool pre, lsuv_passes **out) {
+lsuv_status passes_get(lsuv_forward *f, lsuv_measure measure, lsuv_passes **out) {
     lsuv_passes *kept = forward_client(f);
-    if (kept && kept->pre == pre) {
+    if (kept && kept->measure == measure) {
         *out = kept;
         return LSUV_OK;
     }
@@ -106,7 +118,7 @@ lsuv_status passes_get(lsuv_forward *f, bool pre, lsuv_passes **out) {
         forward_set_client(f, NULL, NULL);
         passes_destroy(kept);
     }
-    lsuv_status s = passes_create(f, pre, out);
+    lsuv_status s = passes_create(f, measure, out);
     if (s == LSUV_OK) forward_set_client(f, *out, passes_destroy_client);
     return s;
 }
@@ -118,7 +130,8 @@ void passes_keep_again(lsuv_forward *f) {
     /* Binding the same buffer again, with pipelines already built: no
      * allocation, so nothing to fail. */
     for (uint32_t i = 0; i < net->n_layers; ++i)
-        if (p->layers[i].epilogue) (void)forward_keep_sums(f, i, p->sums, 0, p->pre);
+        if (p->layers[i].epilogue)
+            (void)forward_keep_sums(f, i, p->sums, 0, shader_measure(p->measure, &net->layers[i]));
 }
 
 void passes_record_first(const lsuv_passes *p, lsuv_cmd *cmd, uint32_t layer) {

@@ -6,15 +6,15 @@
 #ifndef LSUV_LSUV_PASSES_H
 #define LSUV_LSUV_PASSES_H
 
-#include "lsuv/forward.h"
+#include "lsuv/lsuv.h"
 
 typedef struct lsuv_passes lsuv_passes;
 
 /* The forward's passes for every layer with weights and LSUV on, their
- * statistics of the pre-activation with pre, else of the output: made on
- * the first run and kept with the forward (forward_set_client), made anew
- * when a run measures elsewhere than the last. The forward owns them. */
-lsuv_status passes_get(lsuv_forward *forward, bool pre, lsuv_passes **out);
+ * statistics where measure (resolved per layer) says: made on the first run
+ * and kept with the forward (forward_set_client), made anew when a run
+ * measures elsewhere than the last. The forward owns them. */
+lsuv_status passes_get(lsuv_forward *forward, lsuv_measure measure, lsuv_passes **out);
 
 /* Binds the kept passes' sums to their layers again (when the forward holds
  * passes), after another client of forward_keep_sums (lsuv_network_measure)

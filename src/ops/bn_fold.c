@@ -56,16 +56,19 @@ lsuv_status bn_layer_upload(lsuv_forward *f, layer_plan *lp, const lsuv_layer *l
     uint64_t per_oc = p->weight_count / oc;
     lsuv_status s = keep_bn(lp, p);
     float *w = s == LSUV_OK ? malloc(p->weight_count * sizeof *w) : NULL;
-    float *b = w ? malloc(oc * sizeof *b) : NULL;
+    float *b = w ? malloc(2ull * oc * sizeof *b) : NULL;
     if (s == LSUV_OK && !b) s = lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     for (uint32_t c = 0; s == LSUV_OK && c < oc; ++c) {
         double a = factor(lp->bn, oc, c);
         for (uint64_t r = 0; r < per_oc; ++r)
             w[c * per_oc + r] = (float)(a * p->weight[c * per_oc + r]);
         b[c] = (float)((double)p->bias[c] - a * lp->bn[oc + c]);
+        /* LSUV measuring the convolution's output, W x, from the folded
+         * sums (a_c W) x divides by a_c there (epilogue.glsl). */
+        b[oc + c] = (float)(1.0 / a);
     }
     if (s == LSUV_OK) s = weights_pack_upload(f, lp, l, w);
-    if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, b, oc * 4);
+    if (s == LSUV_OK) s = lsuv_buffer_write(lp->bias, 0, b, 2ull * oc * 4);
     free(w);
     free(b);
     return s;

@@ -54,6 +54,7 @@ CONTRACT_SAME(LSUV_HAZARD_STALLED, LSUV_C_HAZARD_STALLED);
 
 CONTRACT_SAME(LSUV_MEASURE_POST, LSUV_C_MEASURE_POST);
 CONTRACT_SAME(LSUV_MEASURE_PRE, LSUV_C_MEASURE_PRE);
+CONTRACT_SAME(LSUV_MEASURE_CONV, LSUV_C_MEASURE_CONV);
 
 /* Push constants: each field at its index times 4 bytes, as std430 lays out
  * a block of 4-byte scalars; any padding in C would shift the shader's view. */

@@ -428,12 +428,12 @@ lsuv_status conv_layer_create(lsuv_forward *f, uint32_t i, const lsuv_layer_para
 }
 
 lsuv_status forward_keep_sums(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums, uint64_t first,
-                              bool pre) {
+                              uint32_t measure) {
     const lsuv_layer *l = &f->net->layers[i];
     layer_plan *lp = &f->layers[i];
     conv_variant want = *lp->variant, *v;
     want.sums = true;
-    want.measure = pre ? LSUV_C_MEASURE_PRE : LSUV_C_MEASURE_POST;
+    want.measure = measure;
     lsuv_status s = conv_variant_get(f, want, &v);
     if (s == LSUV_OK) s = lsuv_pipeline_compile(v->pipeline);
     if (s != LSUV_OK) return s;

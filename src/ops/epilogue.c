@@ -27,8 +27,8 @@ struct ops_epilogue {
 
 /* The pipelines, made once per forward (f->epilogue). */
 static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool texel, bool store,
-                                     bool pre, const lsuv_pipeline **out) {
-    lsuv_pipeline **p = &f->epilogue[act][texel][store][pre];
+                                     uint32_t measure, const lsuv_pipeline **out) {
+    lsuv_pipeline **p = &f->epilogue[act][texel][store][measure];
     *out = *p;
     if (*p) return LSUV_OK;
     /* [subgroup][texel][fp16] */
@@ -38,8 +38,7 @@ static lsuv_status epilogue_pipeline(lsuv_forward *f, lsuv_activation act, bool 
         {{LSUV_SHADER_EPILOGUE_SUBGROUP, LSUV_SHADER_EPILOGUE_SUBGROUP_FP16},
          {LSUV_SHADER_EPILOGUE_SUBGROUP_TEXEL, LSUV_SHADER_EPILOGUE_SUBGROUP_TEXEL_FP16}},
     };
-    uint32_t spec[] = {f->cfg.conv_wg, f->cfg.epilogue_items, act, store,
-                       pre ? LSUV_C_MEASURE_PRE : LSUV_C_MEASURE_POST};
+    uint32_t spec[] = {f->cfg.conv_wg, f->cfg.epilogue_items, act, store, measure};
     lsuv_binding_kind kinds[EPILOGUE_BINDINGS] = {texel ? LSUV_BINDING_TEXEL
                                                         : LSUV_BINDING_STORAGE};
     lsuv_pipeline_desc desc = {
@@ -113,7 +112,7 @@ static lsuv_status bind_dispatch(lsuv_forward *f, uint32_t i, ops_epilogue *e, u
 }
 
 lsuv_status ops_epilogue_create(lsuv_forward *f, uint32_t i, const lsuv_buffer *sums,
-                                const lsuv_buffer *state, bool pre, ops_epilogue **out) {
+                                const lsuv_buffer *state, uint32_t measure, ops_epilogue **out) {
     const lsuv_layer *l = &f->net->layers[i];
     ops_epilogue *e = *out = calloc(1, sizeof *e);
     if (!e) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
@@ -126,9 +125,10 @@ lsuv_status ops_epilogue_create(lsuv_forward *f, uint32_t i, const lsuv_buffer *
         f->cfg.conv_kernel == LSUV_CONV_TEXEL &&
         samples * shape_count(l->out) + f->cfg.texel_align / 4 <= f->cfg.max_texel_elements;
     const lsuv_pipeline *pipe;
-    s = epilogue_pipeline(f, l->activation, texel, false, pre, &pipe);
+    s = epilogue_pipeline(f, l->activation, texel, false, measure, &pipe);
     /* What is stored does not depend on what is measured. */
-    if (s == LSUV_OK) s = epilogue_pipeline(f, l->activation, texel, true, false, &e->store);
+    if (s == LSUV_OK)
+        s = epilogue_pipeline(f, l->activation, texel, true, LSUV_C_MEASURE_POST, &e->store);
     if (s != LSUV_OK) return s;
     e->n_dispatches = (uint32_t)lsuv_div_up(f->cfg.batch, samples);
     s = ops_alloc_dispatches(e->n_dispatches, pipe, &e->sets, &e->dispatches);

@@ -49,8 +49,11 @@ static lsuv_status create_buffers(lsuv_forward *f, const lsuv_weights *w, bool k
         if (s == LSUV_OK && lsuv_layer_has_weights(l)) {
             const lsuv_layer_params *p = &w->layers[i];
             float state[4] = {p->sub, 1.0f, 0.0f, 1.0f}; /* sub, wscale, bshift, bscale */
-            s = lsuv_buffer_create(dev, p->bias_count * 4,
-                                   &lp->bias); /* conv_layer_create fills it */
+            /* conv_layer_create fills it; a layer with batch norm keeps
+             * 1 / a_c after its biases (bn_fold.c), for the statistics of
+             * W x. */
+            uint64_t floats = p->bias_count * (l->batch_normalize ? 2ull : 1ull);
+            s = lsuv_buffer_create(dev, floats * 4, &lp->bias);
             if (s == LSUV_OK) s = lsuv_buffer_create(dev, sizeof state, &lp->state);
             if (s == LSUV_OK) s = lsuv_buffer_write(lp->state, 0, state, sizeof state);
         }
@@ -144,7 +147,7 @@ void lsuv_forward_destroy(lsuv_forward *f) {
     memory_plan_free(&f->memory);
     conv_variants_destroy(f);
     for (int a = 0; a < ACTIVATIONS; ++a)
-        for (int t = 0; t < 8; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 4][t / 2 % 2][t % 2]);
+        for (int t = 0; t < 12; ++t) lsuv_pipeline_destroy(f->epilogue[a][t / 6][t / 3 % 2][t % 3]);
     for (int a = 0; a < ACTIVATIONS; ++a) lsuv_pipeline_destroy(f->bn_batch[a]);
     lsuv_pipeline_destroy(f->pool);
     lsuv_pipeline_destroy(f->graph);

@@ -166,8 +166,10 @@ lsuv_status lsuv_forward_memory(const lsuv_net *net, const lsuv_forward_options 
     for (uint32_t i = 0; i < net->n_layers; ++i) {
         const lsuv_layer *l = &net->layers[i];
         if (!lsuv_layer_has_weights(l)) continue;
-        /* weights as stored, biases and the state {sub, wscale, bshift, bscale} as floats */
-        out->weights += lsuv_layer_weight_count(l) * es + lsuv_layer_bias_count(l) * 4ull + 16;
+        /* weights as stored, biases (with batch norm, its 1 / a_c after them) and the state
+         * {sub, wscale, bshift, bscale} as floats */
+        uint64_t biases = lsuv_layer_bias_count(l) * (l->batch_normalize ? 2ull : 1ull);
+        out->weights += lsuv_layer_weight_count(l) * es + biases * 4 + 16;
         uint64_t sums = (uint64_t)batch * shape_count(l->out) * 4;
         if (l->lsuv && sums > most) most = sums;
     }

@@ -100,8 +100,9 @@ struct lsuv_forward {
     lsuv_buffer *subs;    /* host-visible, a float per layer: forward_subs */
     layer_plan *layers;
     /* The epilogue over kept sums (ops/sums.h), by activation, texel sums,
-     * store, and statistics of the pre-activation (without store). */
-    lsuv_pipeline *epilogue[ACTIVATIONS][2][2][2];
+     * store, and what the statistics describe (LSUV_C_MEASURE_*; post with
+     * store). */
+    lsuv_pipeline *epilogue[ACTIVATIONS][2][2][3];
     lsuv_pipeline *bn_batch[ACTIVATIONS]; /* ops/bn_batch.h, by activation */
     void *client;                         /* forward_set_client's */
     void (*client_destroy)(void *client);

@@ -38,11 +38,11 @@ void forward_set_client(lsuv_forward *forward, void *client, void (*destroy)(voi
 
 /* From now on layer's convolution can store its sums, as fp32, in sums
  * (batch x its outputs, from float index first), and its pipeline for that
- * is built, its statistics those of the pre-activation with pre, else of
- * the output. Until forward_drop_sums, sums must outlive the forward's
- * recordings. */
+ * is built, its statistics those of what measure (LSUV_C_MEASURE_*) names;
+ * conv only on a layer with inference batch norm. Until forward_drop_sums,
+ * sums must outlive the forward's recordings. */
 lsuv_status forward_keep_sums(lsuv_forward *forward, uint32_t layer, const lsuv_buffer *sums,
-                              uint64_t first, bool pre);
+                              uint64_t first, uint32_t measure);
 void forward_drop_sums(lsuv_forward *forward, uint32_t layer);
 /* Records the layer's convolution, storing its sums, with its fused
  * statistics as partials. */
@@ -51,11 +51,11 @@ void forward_record_sums(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t layer);
 void forward_record_layer_stats(lsuv_forward *forward, lsuv_cmd *cmd, uint32_t layer);
 
 /* The epilogue over a layer's kept sums with a state buffer: its dispatches,
- * a chunk of samples each, with the merge of their statistics (of the
- * pre-activation with pre, else of the output) into the layer's slot. */
+ * a chunk of samples each, with the merge of their statistics (of what
+ * measure, LSUV_C_MEASURE_*, names) into the layer's slot. */
 typedef struct ops_epilogue ops_epilogue;
 lsuv_status ops_epilogue_create(lsuv_forward *forward, uint32_t layer, const lsuv_buffer *sums,
-                                const lsuv_buffer *state, bool pre, ops_epilogue **out);
+                                const lsuv_buffer *state, uint32_t measure, ops_epilogue **out);
 void ops_epilogue_destroy(ops_epilogue *epilogue);
 /* Dispatches it records for its statistics (its own and the merge's); with
  * grid, their group counts, three words each, in that order. */

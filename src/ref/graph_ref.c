@@ -166,11 +166,12 @@ static void walk_release(walk *wk, uint32_t upto, uint32_t done) {
         }
 }
 
-/* Layer i's output into the walk; with pre, a layer with weights' output
- * is its pre-activation's epilogue (the bits lsuv_ref_layer gives), and the
- * pre-activation is visited rather than the output. */
+/* Layer i's output into the walk; measured pre, a layer with weights'
+ * output is its pre-activation's epilogue (the bits lsuv_ref_layer gives),
+ * and the pre-activation is visited rather than the output; measured conv,
+ * its sums before batch norm are visited, then its output made whole. */
 static lsuv_status walk_layer(const lsuv_net *net, const lsuv_weights *w, uint32_t n, walk *wk,
-                              uint32_t i, bool pre, lsuv_ref_visit visit, void *ctx) {
+                              uint32_t i, lsuv_measure at, lsuv_ref_visit visit, void *ctx) {
     const lsuv_layer *l = &net->layers[i];
     const double *in[LSUV_LAYER_MAX_INPUTS];
     for (uint32_t k = 0; k < l->n_inputs; ++k) in[k] = wk->outs[l->inputs[k] + 1];
@@ -179,7 +180,14 @@ static lsuv_status walk_layer(const lsuv_net *net, const lsuv_weights *w, uint32
     if (!out) return lsuv_fail(LSUV_ERROR_OUT_OF_MEMORY, "out of host memory");
     wk->outs[i + 1] = out;
     const lsuv_layer_params *p = &w->layers[i];
-    if (!(pre && lsuv_layer_has_weights(l))) {
+    bool weights = lsuv_layer_has_weights(l);
+    if (weights && at == LSUV_MEASURE_CONV) {
+        lsuv_ref_layer_conv(l, p, in[0], n, out);
+        lsuv_status s = visit ? visit(ctx, i, out, count) : LSUV_OK;
+        lsuv_ref_layer_inputs(net, i, p, in, n, out, NULL);
+        return s;
+    }
+    if (!(at == LSUV_MEASURE_PRE && weights)) {
         lsuv_ref_layer_inputs(net, i, p, in, n, out, NULL);
         return visit ? visit(ctx, i, out, count) : LSUV_OK;
     }
@@ -190,14 +198,14 @@ static lsuv_status walk_layer(const lsuv_net *net, const lsuv_weights *w, uint32
 }
 
 lsuv_status ref_forward_walk(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
-                             uint32_t last, bool pre, lsuv_ref_visit visit, void *ctx,
-                             double **keep) {
+                             uint32_t last, lsuv_measure all, const lsuv_measure *at,
+                             lsuv_ref_visit visit, void *ctx, double **keep) {
     if (last >= net->n_layers)
         return lsuv_fail(LSUV_ERROR_INVALID, "layer %u: the network has %u", last, net->n_layers);
     walk wk = {0};
     lsuv_status s = walk_begin(net, batch, last, &wk);
     for (uint32_t i = 0; s == LSUV_OK && i <= last; ++i) {
-        s = walk_layer(net, w, batch->n, &wk, i, pre, visit, ctx);
+        s = walk_layer(net, w, batch->n, &wk, i, at ? at[i] : all, visit, ctx);
         if (s == LSUV_OK) walk_release(&wk, i + 1, i);
     }
     if (s == LSUV_OK && keep) {

@@ -281,6 +281,19 @@ void lsuv_ref_layer_pre(const lsuv_layer *l, const lsuv_layer_params *p, const d
     lsuv_ref_layer(&linear, &no_sub, in, n, out, NULL);
 }
 
+void lsuv_ref_layer_conv(const lsuv_layer *l, const lsuv_layer_params *p, const double *in,
+                         uint32_t n, double *out) {
+    if (!l->batch_normalize) {
+        lsuv_ref_layer_pre(l, p, in, n, out);
+        return;
+    }
+    /* With batch norm these give the bare sums, ref_batchnorm the rest. */
+    if (l->type == LSUV_LAYER_CONVOLUTIONAL)
+        conv(l, p, in, n, out, NULL);
+    else
+        connected(l, p, in, n, out, NULL);
+}
+
 double ref_activate(lsuv_activation a, double slope, double x) {
     return activate(a, slope, x);
 }
@@ -292,17 +305,23 @@ double ref_epilogue(const lsuv_layer *l, double sub, double x) {
 lsuv_status lsuv_ref_forward(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
                              uint32_t last, double **out) {
     *out = NULL;
-    return ref_forward_walk(net, w, batch, last, false, NULL, NULL, out);
+    return ref_forward_walk(net, w, batch, last, LSUV_MEASURE_POST, NULL, NULL, NULL, out);
 }
 
 lsuv_status lsuv_ref_forward_each(const lsuv_net *net, const lsuv_weights *w,
                                   const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                   void *ctx) {
-    return ref_forward_walk(net, w, batch, last, false, visit, ctx, NULL);
+    return ref_forward_walk(net, w, batch, last, LSUV_MEASURE_POST, NULL, visit, ctx, NULL);
 }
 
 lsuv_status lsuv_ref_forward_each_pre(const lsuv_net *net, const lsuv_weights *w,
                                       const lsuv_batch *batch, uint32_t last, lsuv_ref_visit visit,
                                       void *ctx) {
-    return ref_forward_walk(net, w, batch, last, true, visit, ctx, NULL);
+    return ref_forward_walk(net, w, batch, last, LSUV_MEASURE_PRE, NULL, visit, ctx, NULL);
+}
+
+lsuv_status lsuv_ref_forward_each_at(const lsuv_net *net, const lsuv_weights *w,
+                                     const lsuv_batch *batch, uint32_t last, const lsuv_measure *at,
+                                     lsuv_ref_visit visit, void *ctx) {
+    return ref_forward_walk(net, w, batch, last, LSUV_MEASURE_POST, at, visit, ctx, NULL);
 }

@@ -29,10 +29,10 @@ void ref_graph_layer(const lsuv_net *net, const lsuv_layer *l, const double *con
                      double *out);
 
 /* The network's walk up to layer last (graph_ref.c), visiting each output
- * (with pre, a layer with weights' pre-activation instead); with keep, the
- * last output goes to the caller. */
+ * (a layer with weights where at[i] says, or all where at is NULL); with
+ * keep, the last output goes to the caller. */
 lsuv_status ref_forward_walk(const lsuv_net *net, const lsuv_weights *w, const lsuv_batch *batch,
-                             uint32_t last, bool pre, lsuv_ref_visit visit, void *ctx,
-                             double **keep);
+                             uint32_t last, lsuv_measure all, const lsuv_measure *at,
+                             lsuv_ref_visit visit, void *ctx, double **keep);
 
 #endif
