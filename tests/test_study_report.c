@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/file.h"
+#include "lsuv/rng.h"
 #include "study.h"
 #include "study_stats.h"
 #include "support/spawn.h"
@@ -75,6 +76,38 @@ Test(study_report, bootstrap_is_reproducible_and_holds_the_median) {
     cr_assert(b.ci_lo <= b.median && b.median <= b.ci_hi && b.ci_lo < b.ci_hi, "%g %g %g", b.ci_lo,
               b.median, b.ci_hi);
     cr_assert(b.ci_lo == lo1 && b.ci_hi == hi1, "study_box_of uses the fixed seed");
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The interval as its definition reads: each resample drawn from the seeded
+ * generator (an index per uniform), sorted, its median taken. */
+static void assert_bootstrap_by_sorting(const double *x, int n) {
+    enum { R = 500 };
+    double sorted[16], draw[16], medians[R];
+    memcpy(sorted, x, (size_t)n * sizeof *x);
+    qsort(sorted, (size_t)n, sizeof *sorted, by_value);
+    lsuv_rng rng;
+    lsuv_rng_seed(&rng, 99);
+    for (int r = 0; r < R; ++r) {
+        for (int i = 0; i < n; ++i) draw[i] = sorted[(int)(lsuv_rng_uniform(&rng) * n)];
+        qsort(draw, (size_t)n, sizeof *draw, by_value);
+        medians[r] = 0.5 * (draw[(n - 1) / 2] + draw[n / 2]);
+    }
+    qsort(medians, R, sizeof *medians, by_value);
+    double lo, hi;
+    cr_assert(study_bootstrap_median(x, (size_t)n, R, 99, 0.9, &lo, &hi));
+    cr_assert_float_eq(lo, study_quantile(medians, R, 0.05), 0, "n = %d", n);
+    cr_assert_float_eq(hi, study_quantile(medians, R, 0.95), 0, "n = %d", n);
+}
+
+Test(study_report, bootstrap_equals_sorting_each_resample) {
+    const double x[] = {0.3, 1e-9, 0, 0.25, 0.7, 0.01, 0.3, 2, 0.05};
+    assert_bootstrap_by_sorting(x, 9);
+    assert_bootstrap_by_sorting(x, 8);
 }
 
 /* ---- a made-up study ---------------------------------------------------- */
