@@ -158,8 +158,10 @@ static char *box_plot(const study_view *v, char **labels, const char *net, const
     return svg;
 }
 
-/* The median fitted |mean| of each layer against the batch size. */
-static char *batch_plot(const study_view *v, char **labels, const char *net, const char *device) {
+/* The median fitted (held_out false) or held-out |mean| of each layer
+ * against the batch size. */
+static char *batch_plot(const study_view *v, char **labels, const char *net, const char *device,
+                        bool held_out) {
     size_t n = v->n_layers * v->orders.n * v->n_batches;
     double *y = malloc((n ? n : 1) * sizeof *y);
     if (!y) return NULL;
@@ -168,14 +170,15 @@ static char *batch_plot(const study_view *v, char **labels, const char *net, con
             for (size_t b = 0; b < v->n_batches; ++b) {
                 const study_group *g = study_view_find(v, net, device, v->orders.items[o],
                                                        v->batches[b], v->layers[l]);
-                y[(l * v->orders.n + o) * v->n_batches + b] = g ? g->q[0].median : NAN;
+                y[(l * v->orders.n + o) * v->n_batches + b] = g ? g->q[held_out].median : NAN;
             }
     char title[512];
     snprintf(title, sizeof title, "%s, %s: median |mean| after LSUV against the batch size", net,
              device);
     app_plot_lines_desc d = {.title = title,
                              .x_label = "batch size",
-                             .y_label = "median |mean|, fitted batch",
+                             .y_label = held_out ? "median |mean|, held-out batch"
+                                                 : "median |mean|, fitted batch",
                              .panels = (const char *const *)labels,
                              .n_panels = (uint32_t)v->n_layers,
                              .series = v->orders.items,
@@ -210,12 +213,13 @@ static void put_sections(lsuv_text *t, const study_view *v, bench_files *files, 
                 }
                 put_layer_tables(t, v, net, device, v->batches[b]);
             }
-            snprintf(name, sizeof name, "batch-%s.svg", stem);
-            bench_files_add(files, name, batch_plot(v, labels, net, device));
-            lsuv_text_put(t,
-                          "\n## %s, %s: the residual against the batch size\n\n![median "
-                          "|mean| against the batch size](%s)\n",
-                          net, device, name);
+            lsuv_text_put(t, "\n## %s, %s: the residual against the batch size\n\n", net, device);
+            for (int h = 0; h < 2; ++h) {
+                snprintf(name, sizeof name, "batch-%s%s.svg", h ? "eval-" : "", stem);
+                bench_files_add(files, name, batch_plot(v, labels, net, device, h));
+                lsuv_text_put(t, "![median |mean| against the batch size, %s batch](%s)\n",
+                              h ? "held-out" : "fitted", name);
+            }
         }
 }
 

@@ -334,9 +334,9 @@ Test(study_report, report_and_plots) {
     cr_assert(strstr(md, "| 64 | mean-first | 5 | 1 | 2.125 (2–2.25) |"), "%s", md);
     /* seed 5 diverged before step 100: the median of the other 4, 0.75 - s/16 */
     cr_assert(strstr(md, "| 0.5938 (0.5469–0.6406; 4 of 5) |"), "%s", md);
-    const char *svgs[] = {"mean-fastai-b64.svg", "mean-fastai-b512.svg", "std-fastai-b64.svg",
-                          "batch-fastai.svg", "accuracy-fastai.svg"};
-    for (int i = 0; i < 5; ++i) {
+    const char *svgs[] = {"mean-fastai-b64.svg", "mean-fastai-b512.svg",  "std-fastai-b64.svg",
+                          "batch-fastai.svg",    "batch-eval-fastai.svg", "accuracy-fastai.svg"};
+    for (int i = 0; i < 6; ++i) {
         cr_assert(exists(dir, svgs[i]), "%s", svgs[i]);
         cr_assert(strstr(md, svgs[i]), "study.md links %s", svgs[i]);
     }
