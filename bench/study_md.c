@@ -173,8 +173,8 @@ static char *batch_plot(const study_view *v, char **labels, const char *net, con
                 y[(l * v->orders.n + o) * v->n_batches + b] = g ? g->q[held_out].median : NAN;
             }
     char title[512];
-    snprintf(title, sizeof title, "%s, %s: median |mean| after LSUV against the batch size", net,
-             device);
+    snprintf(title, sizeof title, "%s, %s: median |mean| after LSUV on the %s batch, by batch size",
+             net, device, held_out ? "held-out" : "fitted");
     app_plot_lines_desc d = {.title = title,
                              .x_label = "batch size",
                              .y_label = held_out ? "median |mean|, held-out batch"
