@@ -338,13 +338,12 @@ Test(bench, kernels_measure_under_their_peak) {
         double g = test_json_num(e, "gflops"), ratio = test_json_num(e, "ratio_to_peak");
         cr_assert(g > 0 && test_json_num(e, "peak_gflops") == peak, "%s", test_json_str(e, "case"));
         cr_assert(ratio > 0 && ratio < 2, "%s: %g of the peak", test_json_str(e, "case"), ratio);
-        /* A kind's row is timed against the peak of its own rounds, which
-         * the load may move away from the run's peak: under ctest -j2 gemm's
-         * 0.028 of its own peak was more than half off its rate over the
-         * run's. */
-        if (strcmp(name, "conv2d_kind"))
-            cr_assert(fabs(ratio - g / peak) < 0.5 * ratio, "%s: %g", test_json_str(e, "case"),
-                      ratio);
+        /* Not checked: that ratio is near g / peak. ratio is the median of
+         * each round's rate over that round's peak, g / peak a ratio of two
+         * medians, and on this shared machine they part: under the
+         * sanitizers fastai's layer 2 had a ratio of 0.147 and a g / peak
+         * more than 50% away from it. A kind's row is timed against the
+         * peak of its own rounds besides. */
         /* lavapipe is a CPU: its convolutions read texels, but in the rows
          * of every kind side by side ("standard: gemm"), which run the kind
          * they name; a CPU leaves out the GPU-sized case unless asked. */
