@@ -20,6 +20,23 @@ static uint32_t find_memory_type(const VkPhysicalDeviceMemoryProperties *mem, ui
     return fallback;
 }
 
+/* b's VkBuffer, of b->size bytes for b->usage, and what memory it needs;
+ * b is freed when it cannot be made. */
+static lsuv_status buffer_handle_create(lsuv_device *dev, lsuv_buffer *b,
+                                        VkMemoryRequirements *req) {
+    VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                               .size = b->size,
+                               .usage = b->usage,
+                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkResult r = dev->vk.vkCreateBuffer(dev->device, &info, NULL, &b->buffer);
+    if (r != VK_SUCCESS) {
+        free(b);
+        return lsuv_vk_fail(r, "vkCreateBuffer");
+    }
+    dev->vk.vkGetBufferMemoryRequirements(dev->device, b->buffer, req);
+    return LSUV_OK;
+}
+
 lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsageFlags usage,
                                     bool host, lsuv_buffer **out) {
     *out = NULL;
@@ -29,19 +46,9 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsa
     b->device = dev;
     b->size = size;
     b->usage = usage;
-    VkBufferCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = size,
-        .usage = usage,
-        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
-    };
-    VkResult r = dev->vk.vkCreateBuffer(dev->device, &info, NULL, &b->buffer);
-    if (r != VK_SUCCESS) {
-        free(b);
-        return lsuv_vk_fail(r, "vkCreateBuffer");
-    }
     VkMemoryRequirements req;
-    dev->vk.vkGetBufferMemoryRequirements(dev->device, b->buffer, &req);
+    lsuv_status s = buffer_handle_create(dev, b, &req);
+    if (s != LSUV_OK) return s;
 
     const VkMemoryPropertyFlags visible =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
@@ -70,7 +77,7 @@ lsuv_status lsuv_buffer_create_with(lsuv_device *dev, uint64_t size, VkBufferUsa
         .allocationSize = req.size,
         .memoryTypeIndex = type,
     };
-    r = dev->vk.vkAllocateMemory(dev->device, &alloc, NULL, &b->memory);
+    VkResult r = dev->vk.vkAllocateMemory(dev->device, &alloc, NULL, &b->memory);
     if (r == VK_SUCCESS) r = dev->vk.vkBindBufferMemory(dev->device, b->buffer, b->memory, 0);
     if (r == VK_SUCCESS && (dev->memory.memoryTypes[type].propertyFlags & visible) == visible)
         r = dev->vk.vkMapMemory(dev->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
@@ -124,17 +131,9 @@ lsuv_status lsuv_buffer_create_alias(lsuv_buffer *parent, uint64_t offset, uint6
                        .type = parent->type,
                        .memory = parent->memory,
                        .alias = true};
-    VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                               .size = size,
-                               .usage = parent->usage,
-                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VkResult r = dev->vk.vkCreateBuffer(dev->device, &info, NULL, &b->buffer);
-    if (r != VK_SUCCESS) {
-        free(b);
-        return lsuv_vk_fail(r, "vkCreateBuffer");
-    }
     VkMemoryRequirements req;
-    dev->vk.vkGetBufferMemoryRequirements(dev->device, b->buffer, &req);
+    lsuv_status s = buffer_handle_create(dev, b, &req);
+    if (s != LSUV_OK) return s;
     /* The same usage asks for the same memory types; the offset is the
      * caller's to align, and a size rounded up past the parent's end would
      * make the device read beyond its memory. */
@@ -147,7 +146,7 @@ lsuv_status lsuv_buffer_create_alias(lsuv_buffer *parent, uint64_t offset, uint6
                          (unsigned long long)offset, (unsigned long long)(offset + size),
                          (unsigned long long)req.alignment, (unsigned long long)req.size);
     }
-    r = dev->vk.vkBindBufferMemory(dev->device, b->buffer, parent->memory, offset);
+    VkResult r = dev->vk.vkBindBufferMemory(dev->device, b->buffer, parent->memory, offset);
     if (r != VK_SUCCESS) {
         lsuv_buffer_destroy(b);
         return lsuv_vk_fail(r, "binding a buffer to its parent's memory");
